@@ -1,0 +1,210 @@
+"""Numbered schema migrations: a fresh database and an old one end at the same schema.
+
+Each migration is a list of SQL statements applied in one transaction; `schema_version`
+records which have run. Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "core tables",
+        [
+            """CREATE TABLE alliances (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                parent_id INTEGER REFERENCES alliances(id),
+                timezone TEXT,
+                digest_weekday INTEGER NOT NULL DEFAULT 4,
+                digest_time TEXT NOT NULL DEFAULT '17:00',
+                digest_enabled INTEGER NOT NULL DEFAULT 1,
+                quiet_start TEXT NOT NULL DEFAULT '21:30',
+                quiet_end TEXT NOT NULL DEFAULT '07:30',
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE schools (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                alliance_id INTEGER REFERENCES alliances(id)
+            )""",
+            """CREATE TABLE members (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                school_id INTEGER REFERENCES schools(id),
+                alliance_id INTEGER REFERENCES alliances(id),
+                userid TEXT UNIQUE,
+                role TEXT NOT NULL DEFAULT 'teacher'
+                    CHECK (role IN ('admin', 'staff', 'leader', 'teacher')),
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX members_alliance ON members(alliance_id)",
+            "CREATE INDEX members_school ON members(school_id)",
+            """CREATE TABLE chats (
+                id INTEGER PRIMARY KEY,
+                chat_id TEXT NOT NULL UNIQUE,
+                channel TEXT NOT NULL,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                webhook_url TEXT,
+                bound_by TEXT,
+                bound_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE notices (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER REFERENCES alliances(id),
+                body TEXT NOT NULL,
+                needs_ack INTEGER NOT NULL DEFAULT 0,
+                author_id INTEGER REFERENCES members(id),
+                created_at TEXT NOT NULL,
+                publish_at TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'published'
+                    CHECK (status IN ('scheduled', 'published', 'cancelled'))
+            )""",
+            """CREATE TABLE notice_acks (
+                notice_id INTEGER NOT NULL REFERENCES notices(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                at TEXT NOT NULL,
+                PRIMARY KEY (notice_id, member_id)
+            )""",
+            """CREATE TABLE activities (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                kind TEXT NOT NULL,
+                title TEXT NOT NULL,
+                place TEXT,
+                school_id INTEGER REFERENCES schools(id),
+                starts_at TEXT NOT NULL,
+                ends_at TEXT NOT NULL,
+                signin_opens_at TEXT NOT NULL,
+                signin_code TEXT,
+                hours REAL NOT NULL DEFAULT 2,
+                reflection_due TEXT,
+                status TEXT NOT NULL DEFAULT 'scheduled'
+                    CHECK (status IN ('scheduled', 'cancelled')),
+                cancel_reason TEXT,
+                created_by INTEGER REFERENCES members(id),
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX activities_alliance_start ON activities(alliance_id, starts_at)",
+            """CREATE TABLE signins (
+                id INTEGER PRIMARY KEY,
+                activity_id INTEGER NOT NULL REFERENCES activities(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                at TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('on_time', 'late', 'makeup')),
+                by_member_id INTEGER REFERENCES members(id),
+                UNIQUE (activity_id, member_id)
+            )""",
+            """CREATE TABLE leaves (
+                id INTEGER PRIMARY KEY,
+                activity_id INTEGER NOT NULL REFERENCES activities(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                reason TEXT,
+                at TEXT NOT NULL,
+                UNIQUE (activity_id, member_id)
+            )""",
+            """CREATE TABLE reflections (
+                id INTEGER PRIMARY KEY,
+                activity_id INTEGER NOT NULL REFERENCES activities(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                body TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 1,
+                first_submitted_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (activity_id, member_id)
+            )""",
+            """CREATE TABLE reflection_versions (
+                id INTEGER PRIMARY KEY,
+                reflection_id INTEGER NOT NULL REFERENCES reflections(id),
+                version INTEGER NOT NULL,
+                body TEXT NOT NULL,
+                submitted_at TEXT NOT NULL,
+                UNIQUE (reflection_id, version)
+            )""",
+            """CREATE TABLE inbox (
+                id INTEGER PRIMARY KEY,
+                channel TEXT NOT NULL,
+                msgid TEXT NOT NULL,
+                userid TEXT NOT NULL,
+                chat_id TEXT,
+                payload TEXT NOT NULL,
+                received_at TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'received'
+                    CHECK (status IN ('received', 'processed', 'failed')),
+                processed_at TEXT,
+                UNIQUE (channel, msgid)
+            )""",
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY,
+                channel TEXT NOT NULL,
+                target_kind TEXT NOT NULL,
+                target TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sent', 'failed')),
+                sent_at TEXT,
+                created_at TEXT NOT NULL,
+                dedup_key TEXT UNIQUE
+            )""",
+            "CREATE INDEX outbox_pending ON outbox(status, due_at)",
+            """CREATE TABLE sent_reminders (
+                key TEXT PRIMARY KEY,
+                status TEXT NOT NULL CHECK (status IN ('sent', 'skipped')),
+                at TEXT NOT NULL
+            )""",
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                actor TEXT,
+                action TEXT NOT NULL,
+                detail TEXT
+            )""",
+            """CREATE TABLE kv (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ],
+    ),
+]
+
+
+def current_version(db: sqlite_utils.Database) -> int:
+    if "schema_version" not in db.table_names():
+        return 0
+    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(db: sqlite_utils.Database, *, upto: int | None = None) -> int:
+    """Apply every migration newer than the database; return the resulting version."""
+    conn = db.conn
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    version = current_version(db)
+    for number, name, statements in MIGRATIONS:
+        if number <= version or (upto is not None and number > upto):
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at) "
+                "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                (number, name),
+            )
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+        version = number
+    return version
