@@ -69,3 +69,25 @@ class Outgoing(BaseModel):
     mention: list[str] = Field(default_factory=list)
     reply_context: dict[str, str] = Field(default_factory=dict)
     dedup_key: str | None = None
+
+
+class Broadcast(BaseModel):
+    """A message to every group bound to some alliances (`alliance_ids` None = all groups)."""
+
+    text: str
+    alliance_ids: list[int] | None = None
+    markdown: bool = False
+    mention: list[str] = Field(default_factory=list)
+    dedup_key: str | None = None
+
+
+class Direct(BaseModel):
+    """A private message to named members (by WeCom userid), e.g. a missing list for a leader."""
+
+    userids: list[str]
+    text: str
+    markdown: bool = False
+    dedup_key: str | None = None
+
+
+Effect = Reply | Broadcast | Direct
