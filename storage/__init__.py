@@ -1,0 +1,43 @@
+"""SQLite storage: one repository per aggregate, bundled in `Storage` for injection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from storage.activities import ActivitiesRepo
+from storage.audit import AuditRepo
+from storage.chats import ChatsRepo
+from storage.db import open_database
+from storage.notices import NoticesRepo
+from storage.roster import RosterRepo
+from storage.submissions import SubmissionsRepo
+
+
+@dataclass(frozen=True)
+class Storage:
+    db: sqlite_utils.Database
+    roster: RosterRepo
+    chats: ChatsRepo
+    notices: NoticesRepo
+    activities: ActivitiesRepo
+    submissions: SubmissionsRepo
+    audit: AuditRepo
+
+    @classmethod
+    def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
+        db = open_database(path, memory=memory)
+        return cls(
+            db=db,
+            roster=RosterRepo(db),
+            chats=ChatsRepo(db),
+            notices=NoticesRepo(db),
+            activities=ActivitiesRepo(db),
+            submissions=SubmissionsRepo(db),
+            audit=AuditRepo(db),
+        )
+
+    def close(self) -> None:
+        self.db.conn.close()

@@ -1,0 +1,203 @@
+"""Recognising commands and deciding, in one place, who may run them.
+
+Modules of `handlers/` each own a `Router` (as in aiogram); the app includes them all
+into one root router, and `Dispatcher` turns an `Incoming` into effects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from bot.context import BotConfig, Context, Hint
+from bot.messages import Broadcast, Direct, Effect, Incoming, Reply
+from bot.parsing.text import normalize, strip_addressing
+from bot.permissions import Action, effective_role, needed_role_label
+from storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Args:
+    """What follows the command word: `text` normalised for parsing, `raw` as typed."""
+
+    text: str
+    raw: str
+
+
+HandlerResult = Sequence[Effect] | Effect | str | None
+Handler = Callable[[Context, Args], HandlerResult]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    action: Action
+    summary: str
+    usage: str
+    examples: tuple[str, ...]
+    handler: Handler
+    needs_member: bool = True
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass
+class Router:
+    name: str
+    commands: list[Command] = field(default_factory=list)
+
+    def command(
+        self,
+        name: str,
+        *,
+        aliases: Sequence[str] = (),
+        action: Action = Action.USE,
+        summary: str,
+        usage: str,
+        examples: Sequence[str] = (),
+        needs_member: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.commands.append(
+                Command(
+                    name=name,
+                    aliases=tuple(aliases),
+                    action=action,
+                    summary=summary,
+                    usage=usage,
+                    examples=tuple(examples),
+                    handler=handler,
+                    needs_member=needs_member,
+                )
+            )
+            return handler
+
+        return register
+
+    def include(self, *routers: Router) -> None:
+        for router in routers:
+            self.commands.extend(router.commands)
+
+    def find(self, word: str) -> Command | None:
+        folded = word.lower()
+        for command in self.commands:
+            if folded in (w.lower() for w in command.words):
+                return command
+        return None
+
+    def match(self, text: str) -> tuple[Command, Args] | None:
+        """Find the command whose word (longest first) starts the message."""
+        addressed = strip_addressing(text)
+        folded = unicodedata.normalize("NFKC", addressed).lower()
+        best: tuple[int, Command] | None = None
+        for command in self.commands:
+            for word in command.words:
+                lowered = word.lower()
+                if not folded.startswith(lowered):
+                    continue
+                after = folded[len(lowered) : len(lowered) + 1]
+                if lowered.isascii() and after.isascii() and after.isalpha():
+                    continue  # "qdx" is not "qd"
+                if best is None or len(lowered) > best[0]:
+                    best = (len(lowered), command)
+        if best is None:
+            return None
+        length, command = best
+        raw = addressed[length:].strip()
+        return command, Args(text=normalize(raw), raw=raw)
+
+    def closest(self, text: str) -> Command | None:
+        head = normalize(strip_addressing(text)).split(" ")[0][:6]
+        words = {w: c for c in self.commands for w in c.words}
+        for size in range(min(len(head), 4), 1, -1):
+            hits = difflib.get_close_matches(head[:size], list(words), n=1, cutoff=0.5)
+            if hits:
+                return words[hits[0]]
+        return None
+
+
+class Dispatcher:
+    """Builds the context of a message and runs the matching command safely."""
+
+    def __init__(
+        self, router: Router, storage: Storage, clock: Clock, config: BotConfig
+    ) -> None:
+        self.router = router
+        self._storage = storage
+        self._clock = clock
+        self._config = config
+
+    def context_for(self, incoming: Incoming) -> Context:
+        roster = self._storage.roster
+        member = roster.member_by_userid(incoming.userid)
+        role = effective_role(member, incoming.userid, self._config.admins)
+        alliance = None
+        if incoming.in_group and incoming.chat_id:
+            binding = self._storage.chats.get(incoming.chat_id)
+            alliance = roster.alliance(binding.alliance_id) if binding else None
+        elif member is not None and member.alliance_id is not None:
+            alliance = roster.alliance(member.alliance_id)
+        return Context(
+            incoming=incoming,
+            member=member,
+            role=role,
+            alliance=alliance,
+            storage=self._storage,
+            clock=self._clock,
+            config=self._config,
+        )
+
+    async def handle(self, incoming: Incoming) -> list[Effect]:
+        return self.handle_sync(incoming)
+
+    def handle_sync(self, incoming: Incoming) -> list[Effect]:
+        ctx = self.context_for(incoming)
+        if not incoming.text.strip():
+            return [Reply(text="我目前只能看懂文字消息。发送「帮助」查看可以做什么。")]
+        matched = self.router.match(incoming.text)
+        if matched is None:
+            return [self._unknown(ctx, incoming.text)]
+        command, args = matched
+        try:
+            if command.needs_member and ctx.role is None:
+                ctx.require_member()
+            if not ctx.may(command.action):
+                raise Hint(f"「{command.name}」需要{needed_role_label(command.action)}权限。")
+            return _as_effects(command.handler(ctx, args))
+        except Hint as hint:
+            return [Reply(text=str(hint))]
+        except Exception:
+            log.exception("command %s failed for msgid %s", command.name, incoming.msgid)
+            return [Reply(text="抱歉，处理这条消息时出错了，请稍后再试或联系管理员。")]
+
+    def _unknown(self, ctx: Context, text: str) -> Reply:
+        help_command = self.router.find("帮助")
+        if not ctx.incoming.in_group and help_command is not None:
+            effects = _as_effects(help_command.handler(ctx, Args(text="", raw="")))
+            first = effects[0] if effects else None
+            if isinstance(first, Reply):
+                return Reply(text="没看懂这条消息。\n" + first.text, markdown=first.markdown)
+        closest = self.router.closest(text)
+        if closest is not None:
+            example = closest.examples[0] if closest.examples else closest.usage
+            return Reply(text=f"没看懂。你是想用「{closest.name}」吗？例如：{example}")
+        return Reply(text="没看懂。发送「帮助」查看所有命令。")
+
+
+def _as_effects(result: HandlerResult) -> list[Effect]:
+    if result is None:
+        return []
+    if isinstance(result, str):
+        return [Reply(text=result)]
+    if isinstance(result, Reply | Broadcast | Direct):
+        return [result]
+    return list(result)

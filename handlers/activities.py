@@ -1,0 +1,251 @@
+"""发起活动 / 修改活动 / 取消活动 / 活动: the alliance's teaching-research activities."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from bot.context import Context, Hint
+from bot.messages import Broadcast, Effect, Reply
+from bot.parsing.dates import extract_when, parse_when
+from bot.permissions import Action
+from bot.router import Args, Router
+from handlers import format as fmt
+from handlers.lookup import ACTIVITY_CODE, activity_by_code, scheduled, take_code
+from storage import Storage
+from storage.models import Activity
+
+router = Router("activities")
+
+KINDS = ("课例研讨", "一课多研", "同课异构", "听评课", "集体备课", "专题讲座", "送教下乡", "读书分享")
+DEFAULT_KIND = "教研活动"
+DEFAULT_DURATION = timedelta(hours=2)
+DEFAULT_REFLECTION_DAYS = 3
+_FIELD = re.compile(r"(地点|类型|学时|反思截止|截止|签到码)\s*:\s*")
+
+
+@dataclass
+class ActivityFields:
+    title: str = ""
+    place: str | None = None
+    kind: str | None = None
+    hours: float | None = None
+    reflection_due: datetime | None = None
+    signin_code: str | None = None
+
+
+def parse_fields(ctx: Context, text: str) -> ActivityFields:
+    """Split `标题 地点:… 类型:… 学时:… 反思截止:… 签到码:…` into its parts."""
+    matches = list(_FIELD.finditer(text))
+    fields = ActivityFields(title=text[: matches[0].start()].strip() if matches else text.strip())
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
+        value = text[match.end() : end].strip()
+        key = match.group(1)
+        if not value:
+            raise Hint(f"「{key}:」后面缺少内容。")
+        if key == "地点":
+            fields.place = value
+        elif key == "类型":
+            fields.kind = value
+        elif key == "学时":
+            try:
+                fields.hours = float(value.removesuffix("学时").removesuffix("小时"))
+            except ValueError:
+                raise Hint(f"学时要写数字，例如 学时:2（你写的是「{value}」）。") from None
+            if not 0 < fields.hours <= 24:
+                raise Hint("学时应在 0 到 24 之间。")
+        elif key in ("反思截止", "截止"):
+            parsed = parse_when(value, ctx.now())
+            if parsed is None:
+                raise Hint(f"没看懂反思截止时间「{value}」，例如 反思截止:12月1日")
+            due = parsed.start
+            if not parsed.has_time:
+                due = datetime.combine(due.date(), time(23, 59), tzinfo=due.tzinfo)
+            fields.reflection_due = due
+        else:
+            fields.signin_code = value
+    return fields
+
+
+def infer_kind(title: str) -> str:
+    for kind in KINDS:
+        if kind in title:
+            return kind
+    return DEFAULT_KIND
+
+
+def default_reflection_due(end: datetime, ctx: Context) -> datetime:
+    local = ctx.local(end) + timedelta(days=DEFAULT_REFLECTION_DAYS)
+    return datetime.combine(local.date(), time(23, 59), tzinfo=local.tzinfo)
+
+
+def announcement(storage: Storage, activity: Activity, ctx: Context, headline: str) -> Broadcast:
+    zone = ctx.zone
+    lines = [f"【{headline}】{fmt.activity_line(activity, zone)}"]
+    lines.append(
+        f"签到：{fmt.clock_time(activity.signin_opens_at, zone)} 起发送「签到 {activity.code}」"
+        + ("（需签到码）" if activity.signin_code else "")
+    )
+    if activity.reflection_due:
+        lines.append(
+            f"反思：{fmt.when(activity.reflection_due, zone)} 前发送「反思 {activity.code} 正文」"
+        )
+    lines.append(f"学时：{fmt.hours(activity.hours)}。不能参加请发送「请假 {activity.code} 原因」。")
+    return Broadcast(
+        text="\n".join(lines),
+        alliance_ids=storage.roster.descendants(activity.alliance_id),
+    )
+
+
+@router.command(
+    "发起活动",
+    aliases=("新建活动", "创建活动", "发布活动", "fqhd"),
+    action=Action.MANAGE_ACTIVITY,
+    summary="发起一次教研活动并通知本联盟",
+    usage="发起活动 时间 标题 [地点:] [类型:] [学时:] [反思截止:] [签到码:]",
+    examples=(
+        "发起活动 周五 14:30-16:30 同课异构《秋天的雨》 地点:一中 学时:2",
+        "发起活动 11月28日下午2点 集体备课 地点:二小三楼 反思截止:12月1日",
+    ),
+)
+def create_activity(ctx: Context, args: Args) -> list[Effect]:
+    alliance = ctx.require_alliance()
+    ctx.require(Action.MANAGE_ACTIVITY, alliance)
+    parsed = extract_when(args.text, ctx.now())
+    if parsed is None or not parsed[0].has_time:
+        raise Hint("请先写时间再写标题，例如：发起活动 周五 14:30 同课异构《秋天的雨》 地点:一中")
+    when, rest = parsed
+    fields = parse_fields(ctx, rest)
+    if not fields.title:
+        raise Hint("请写活动标题，例如：发起活动 周五 14:30 集体备课 地点:一中")
+    now = ctx.clock.now()
+    start = when.start
+    end = when.end or start + DEFAULT_DURATION
+    if end <= now:
+        raise Hint("活动时间已经过去了，请检查日期。")
+    school = ctx.storage.roster.find_school(fields.place) if fields.place else None
+    activity = ctx.storage.activities.create(
+        alliance_id=alliance.id,
+        kind=fields.kind or infer_kind(fields.title),
+        title=fields.title,
+        place=fields.place,
+        school_id=school.id if school else None,
+        starts_at=start,
+        ends_at=end,
+        signin_opens_at=start - timedelta(minutes=ctx.config.signin_open_minutes),
+        signin_code=fields.signin_code,
+        hours=fields.hours if fields.hours is not None else 2.0,
+        reflection_due=fields.reflection_due or default_reflection_due(end, ctx),
+        created_by=ctx.member.id if ctx.member else None,
+        created_at=now,
+    )
+    ctx.storage.audit.record(now, ctx.incoming.userid, "activity.create", activity.code)
+    return [
+        announcement(ctx.storage, activity, ctx, "新活动"),
+        Reply(
+            text=f"已发起活动 {activity.code}。修改：修改活动 {activity.code} 地点:… ；"
+            f"取消：取消活动 {activity.code} 原因",
+            private=True,
+        ),
+    ]
+
+
+@router.command(
+    "修改活动",
+    aliases=("更改活动", "调整活动", "xghd"),
+    action=Action.MANAGE_ACTIVITY,
+    summary="修改活动时间、标题、地点等，并通知参与者",
+    usage="修改活动 A编号 [新时间] [新标题] [地点:] [类型:] [学时:] [反思截止:] [签到码:]",
+    examples=("修改活动 A7 周五 15:00-17:00", "修改活动 A7 地点:二小报告厅"),
+)
+def change_activity(ctx: Context, args: Args) -> list[Effect]:
+    number, rest = take_code(args.text, ACTIVITY_CODE)
+    if number is None:
+        raise Hint("请写活动编号，例如：修改活动 A7 地点:二小报告厅")
+    activity = scheduled(activity_by_code(ctx, number))
+    ctx.require(Action.MANAGE_ACTIVITY, ctx.storage.roster.alliance(activity.alliance_id))
+    changes: dict[str, object] = {}
+    parsed = extract_when(rest, ctx.now()) if rest else None
+    if parsed is not None and parsed[0].has_time:
+        when, rest = parsed
+        duration = activity.ends_at - activity.starts_at
+        changes["starts_at"] = when.start
+        changes["ends_at"] = when.end or when.start + duration
+        changes["signin_opens_at"] = when.start - timedelta(minutes=ctx.config.signin_open_minutes)
+        if activity.reflection_due is not None:
+            changes["reflection_due"] = default_reflection_due(changes["ends_at"], ctx)  # type: ignore[arg-type]
+    fields = parse_fields(ctx, rest)
+    if fields.title:
+        changes["title"] = fields.title
+    for key in ("place", "kind", "hours", "reflection_due", "signin_code"):
+        value = getattr(fields, key)
+        if value is not None:
+            changes[key] = value
+    if not changes:
+        raise Hint("没有看到要修改的内容。例如：修改活动 A7 周五 15:00 或 修改活动 A7 地点:二小")
+    updated = ctx.storage.activities.update(activity.id, at=ctx.clock.now(), **changes)
+    ctx.storage.audit.record(
+        ctx.clock.now(), ctx.incoming.userid, "activity.change", f"{activity.code} {sorted(changes)}"
+    )
+    return [
+        announcement(ctx.storage, updated, ctx, "活动调整"),
+        Reply(text=f"已修改活动 {updated.code}，并通知了参与者。", private=True),
+    ]
+
+
+@router.command(
+    "取消活动",
+    aliases=("删除活动", "qxhd"),
+    action=Action.MANAGE_ACTIVITY,
+    summary="取消活动并通知参与者",
+    usage="取消活动 A编号 [原因]",
+    examples=("取消活动 A7 因天气原因延期",),
+)
+def cancel_activity(ctx: Context, args: Args) -> list[Effect]:
+    number, reason = take_code(args.raw, ACTIVITY_CODE)
+    if number is None:
+        raise Hint("请写活动编号，例如：取消活动 A7 因天气原因延期")
+    activity = scheduled(activity_by_code(ctx, number))
+    ctx.require(Action.MANAGE_ACTIVITY, ctx.storage.roster.alliance(activity.alliance_id))
+    cancelled = ctx.storage.activities.cancel(activity.id, reason or None, at=ctx.clock.now())
+    ctx.storage.audit.record(ctx.clock.now(), ctx.incoming.userid, "activity.cancel", activity.code)
+    because = f"，原因：{reason}" if reason else ""
+    return [
+        Broadcast(
+            text=f"【活动取消】{fmt.activity_line(cancelled, ctx.zone)} 已取消{because}。",
+            alliance_ids=ctx.storage.roster.descendants(activity.alliance_id),
+        ),
+        Reply(text=f"已取消活动 {activity.code}，并通知了参与者。", private=True),
+    ]
+
+
+@router.command(
+    "活动",
+    aliases=("活动列表", "近期活动", "hd"),
+    summary="查看本联盟近期和即将开展的活动",
+    usage="活动",
+    examples=("活动",),
+)
+def list_activities(ctx: Context, args: Args) -> str:
+    alliance = ctx.require_alliance()
+    roster = ctx.storage.roster
+    scope = sorted(set(roster.ancestors(alliance.id)) | set(roster.descendants(alliance.id)))
+    now = ctx.clock.now()
+    items = ctx.storage.activities.in_alliances(
+        scope, starts_from=now - timedelta(days=14), starts_before=now + timedelta(days=60)
+    )
+    upcoming = [a for a in items if a.ends_at >= now]
+    recent = [a for a in items if a.ends_at < now][-5:]
+    if not upcoming and not recent:
+        return f"「{alliance.name}」近期没有活动。负责人可发送：发起活动 周五 14:30 集体备课 地点:一中"
+    lines = [f"「{alliance.name}」的活动："]
+    if upcoming:
+        lines.append("即将开展：")
+        lines.extend(f"· {fmt.activity_line(a, ctx.zone)}" for a in upcoming[:10])
+    if recent:
+        lines.append("最近结束：")
+        lines.extend(f"· {fmt.activity_line(a, ctx.zone)}" for a in recent)
+    lines.append("签到：签到 A编号；交反思：反思 A编号 正文")
+    return "\n".join(lines)

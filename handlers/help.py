@@ -1,0 +1,42 @@
+"""帮助: role-aware help, and details with examples for one command."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.router import Args, Router
+
+
+def help_router(root: Router) -> Router:
+    """Help needs to see every command, so it is built around the root router."""
+    router = Router("help")
+
+    @router.command(
+        "帮助",
+        aliases=("help", "菜单", "?", "？", "bz"),
+        summary="查看可用命令",
+        usage="帮助 [命令]",
+        examples=("帮助", "帮助 签到"),
+        needs_member=False,
+    )
+    def show_help(ctx: Context, args: Args) -> str:
+        if args.text:
+            command = root.find(args.text.split(" ")[0])
+            if command is None:
+                return f"没有「{args.text}」这个命令。发送「帮助」查看全部命令。"
+            lines = [f"【{command.name}】{command.summary}", f"用法：{command.usage}"]
+            if command.aliases:
+                lines.append("也可以写：" + "、".join(a for a in command.aliases if a not in "?？"))
+            lines.extend(f"例：{example}" for example in command.examples)
+            return "\n".join(lines)
+        usable = [c for c in root.commands if ctx.may(c.action)]
+        if ctx.role is None:
+            usable = [c for c in root.commands if not c.needs_member]
+        who = ctx.member.name if ctx.member else "你好"
+        header = f"{who}，我是教研助手。可以这样跟我说："
+        lines = [header, *(f"· {c.usage} — {c.summary}" for c in usable)]
+        if ctx.role is None:
+            lines.append("先发送「我是 姓名 学校」绑定身份，之后就能签到、交反思了。")
+        lines.append("发送「帮助 命令」看例子，如：帮助 反思")
+        return "\n".join(lines)
+
+    return router

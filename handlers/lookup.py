@@ -1,0 +1,92 @@
+"""Resolving what users name in commands: activity codes, notices, alliances, people."""
+
+from __future__ import annotations
+
+import re
+
+from bot.context import Context, Hint
+from storage.models import Activity, ActivityStatus, Alliance, Member, Notice
+
+ACTIVITY_CODE = re.compile(r"^[Aa](\d+)(.*)$", re.DOTALL)
+NOTICE_CODE = re.compile(r"^[Nn](\d+)(.*)$", re.DOTALL)
+
+
+def take_code(text: str, pattern: re.Pattern[str]) -> tuple[int | None, str]:
+    """Split a leading code like A7 (or glued: A7今天…) off the text; (number or None, rest)."""
+    matched = pattern.match(text.strip())
+    if matched is None:
+        return None, text.strip()
+    return int(matched.group(1)), matched.group(2).strip()
+
+
+def activity_by_code(ctx: Context, number: int) -> Activity:
+    activity = ctx.storage.activities.get(number)
+    if activity is None:
+        raise Hint(f"没有找到活动 A{number}。发送「活动」查看近期活动及编号。")
+    return activity
+
+
+def notice_by_code(ctx: Context, number: int) -> Notice:
+    notice = ctx.storage.notices.get(number)
+    if notice is None:
+        raise Hint(f"没有找到通知 N{number}。")
+    return notice
+
+
+def alliance_named(ctx: Context, name: str) -> Alliance:
+    alliance = ctx.storage.roster.find_alliance(name)
+    if alliance is None:
+        names = "、".join(a.name for a in ctx.storage.roster.alliances()[:8])
+        raise Hint(f"没有找到联盟「{name}」。已有：{names or '（暂无，请先导入名册）'}")
+    return alliance
+
+
+def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
+    """The activity a bare 签到/反思 most likely means, in this chat's (or person's) alliance.
+
+    For sign-in: one whose window is open now; for reflections: the most recent one started.
+    """
+    alliance = ctx.require_alliance()
+    roster = ctx.storage.roster
+    scope = sorted(set(roster.ancestors(alliance.id)) | set(roster.descendants(alliance.id)))
+    now = ctx.clock.now()
+    activities = ctx.storage.activities.in_alliances(scope)
+    if for_signin:
+        open_now = [a for a in activities if a.signin_opens_at <= now <= a.ends_at]
+        if len(open_now) == 1:
+            return open_now[0]
+        if len(open_now) > 1:
+            codes = "、".join(a.code for a in open_now)
+            raise Hint(f"现在有多个活动可以签到（{codes}），请写明编号，例如：签到 {open_now[0].code}")
+        raise Hint("现在没有正在签到的活动。请写明活动编号，例如：签到 A7")
+    started = [a for a in activities if a.starts_at <= now]
+    if not started:
+        raise Hint("还没有已开始的活动。请写明活动编号，例如：反思 A7 今天的课让我…")
+    return started[-1]
+
+
+def scheduled(activity: Activity) -> Activity:
+    if activity.status is ActivityStatus.CANCELLED:
+        raise Hint(f"活动 {activity.code} 已取消。")
+    return activity
+
+
+def member_named(ctx: Context, name: str, alliance_ids: list[int] | None = None) -> Member:
+    """One active member by name (optionally 姓名@学校 or 姓名(学校)), within some alliances."""
+    school_id = None
+    matched = re.match(r"^(.+?)[@(（](.+?)[)）]?$", name)
+    if matched:
+        name, school_text = matched.group(1), matched.group(2)
+        school = ctx.storage.roster.find_school(school_text)
+        if school is None:
+            raise Hint(f"没有找到学校「{school_text}」。")
+        school_id = school.id
+    people = ctx.storage.roster.members_named(name, school_id)
+    if alliance_ids is not None:
+        people = [p for p in people if p.alliance_id in alliance_ids]
+    if not people:
+        raise Hint(f"名册里没有「{name}」。")
+    if len(people) > 1:
+        options = "、".join(f"{p.name}({p.school_name or '无学校'})" for p in people[:5])
+        raise Hint(f"有多位「{name}」：{options}。请写成 姓名(学校)。")
+    return people[0]

@@ -1,0 +1,71 @@
+"""我的: a member's own sign-ins, reflections, pending items and 学时."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.context import Context
+from bot.parsing.dates import parse_period
+from bot.router import Args, Router
+from handlers import format as fmt
+from storage.models import SIGNIN_LABELS, SigninStatus
+
+router = Router("me")
+
+
+@router.command(
+    "我的",
+    aliases=("我的记录", "我的学时", "wd"),
+    summary="查看自己的签到、反思、待办和本学期学时",
+    usage="我的",
+    examples=("我的",),
+)
+def my_records(ctx: Context, args: Args) -> str:
+    member = ctx.require_member()
+    now = ctx.clock.now()
+    term = parse_period("本学期", ctx.now())
+    assert term is not None
+    submissions = ctx.storage.submissions
+    roster = ctx.storage.roster
+    signins = submissions.signins_of(member.id)
+    reflections = submissions.reflections_of(member.id)
+    leaves = submissions.leaves_of(member.id)
+    scope = roster.ancestors(member.alliance_id) if member.alliance_id else []
+    expected = ctx.storage.activities.in_alliances(scope, starts_from=term.start, starts_before=term.end)
+    seen = {a.id for a in expected}
+    extra_ids = (signins.keys() | reflections.keys()) - seen
+    extra = [a for a in (ctx.storage.activities.get(i) for i in extra_ids) if a is not None]
+    activities = sorted([*expected, *[a for a in extra if term.start <= a.starts_at < term.end]],
+                        key=lambda a: a.starts_at)
+    credited = 0.0
+    lines = [f"{member.name}（{member.school_name or '无学校'}）{term.label}的记录："]
+    pending: list[str] = []
+    for activity in activities:
+        signin = signins.get(activity.id)
+        reflection = reflections.get(activity.id)
+        if activity.starts_at > now:
+            pending.append(f"· {activity.code}「{activity.title}」{fmt.when(activity.starts_at, ctx.zone)} 待参加")
+            continue
+        parts = []
+        if signin is not None:
+            label = SIGNIN_LABELS[signin.status]
+            parts.append(f"签到{'' if signin.status is SigninStatus.ON_TIME else '(' + label + ')'}")
+        elif activity.id in leaves:
+            parts.append("请假")
+        else:
+            parts.append("未签到")
+        parts.append("已交反思" if reflection else "未交反思")
+        if signin is not None and reflection is not None:
+            credited += activity.hours
+            parts.append(f"+{fmt.hours(activity.hours)}学时")
+        elif activity.id not in leaves and reflection is None and activity.ends_at > now - timedelta(days=30):
+            due = fmt.when(activity.reflection_due, ctx.zone) if activity.reflection_due else "尽快"
+            pending.append(f"· {activity.code}「{activity.title}」待交反思（截止 {due}）")
+        lines.append(f"· {activity.code}「{activity.title}」{'，'.join(parts)}")
+    if len(lines) == 1:
+        lines.append("· 本学期还没有活动记录。")
+    if pending:
+        lines.append("待办：")
+        lines.extend(pending)
+    lines.append(f"本学期已获学时：{fmt.hours(credited)}（签到并交反思的活动计入）")
+    return "\n".join(lines)

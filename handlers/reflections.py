@@ -1,0 +1,68 @@
+"""反思: submitting, and correcting, a teaching reflection after an activity."""
+
+from __future__ import annotations
+
+import re
+
+from bot.context import Context, Hint
+from bot.router import Args, Router
+from handlers.lookup import ACTIVITY_CODE, activity_by_code, current_activity, scheduled, take_code
+from storage.models import Activity
+
+router = Router("reflections")
+
+MAX_REFLECTION_CHARS = 10_000
+_QUOTED_CODE = re.compile(r"\bA(\d+)\b")
+
+
+def count_chars(text: str) -> int:
+    """Length as teachers count it: every character except whitespace."""
+    return sum(1 for ch in text if not ch.isspace())
+
+
+def _activity_for(ctx: Context, text: str) -> tuple[Activity, str]:
+    number, body = take_code(text, ACTIVITY_CODE)
+    if number is None and ctx.incoming.quote:
+        quoted = _QUOTED_CODE.search(ctx.incoming.quote)
+        if quoted:
+            number = int(quoted.group(1))
+    if number is not None:
+        return scheduled(activity_by_code(ctx, number)), body
+    return current_activity(ctx, for_signin=False), body
+
+
+@router.command(
+    "反思",
+    aliases=("交反思", "心得", "教学反思", "fs"),
+    summary="提交或修改教学反思（可多行，再次提交会替换并保留旧版本）",
+    usage="反思 [A编号] 正文",
+    examples=("反思 A7 今天听了王老师的《秋天的雨》，最大的收获是……",),
+)
+def submit_reflection(ctx: Context, args: Args) -> str:
+    member = ctx.require_member()
+    activity, body = _activity_for(ctx, args.raw)
+    body = body.strip()
+    length = count_chars(body)
+    minimum = ctx.config.min_reflection_chars
+    if length == 0:
+        raise Hint(f"请在命令后写反思正文，例如：反思 {activity.code} 今天的课让我体会到……")
+    if length < minimum:
+        raise Hint(
+            f"这篇反思只有 {length} 字，至少需要 {minimum} 字。可以写写本次活动的收获、"
+            f"课堂上的问题和改进的想法，再发送「反思 {activity.code} 正文」。"
+        )
+    if length > MAX_REFLECTION_CHARS:
+        raise Hint(f"反思太长了（{length} 字），请控制在 {MAX_REFLECTION_CHARS} 字以内。")
+    if ctx.clock.now() < activity.starts_at:
+        raise Hint(f"{activity.code} 还没开始，活动结束后再交反思吧。")
+    reflection = ctx.storage.submissions.submit_reflection(
+        activity.id, member.id, body, at=ctx.clock.now()
+    )
+    signed = ctx.storage.submissions.signin(activity.id, member.id) is not None
+    note = "" if signed else f"提醒：你还没有签到 {activity.code}，签到后才计入学时。"
+    if reflection.version > 1:
+        return (
+            f"已更新 {member.name} 在 {activity.code} 的反思（{length} 字，第 {reflection.version} 版，"
+            f"旧版本已保留）。{note}"
+        )
+    return f"已收到 {member.name} 对 {activity.code} 的反思（{length} 字），谢谢！{note}"

@@ -1,0 +1,120 @@
+"""Read model of an activity's roll: who was expected, signed in, on leave, reflected.
+
+Summaries, personal records, reminders and exports all count the same way through here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from storage.models import Activity, Leave, Member, Reflection, Role, Signin, SigninStatus
+from storage.roster import RosterRepo
+from storage.submissions import SubmissionsRepo
+
+PARTICIPANT_ROLES = (Role.TEACHER, Role.LEADER)
+NO_SCHOOL = "（未填学校）"
+
+
+@dataclass
+class SchoolCounts:
+    school: str
+    expected: int = 0
+    signed: int = 0
+    late: int = 0
+    on_leave: int = 0
+    reflected: int = 0
+    missing_signin: list[Member] = field(default_factory=list)
+    missing_reflection: list[Member] = field(default_factory=list)
+
+    @property
+    def counted(self) -> int:
+        """People who should have attended: expected minus those on leave."""
+        return self.expected - self.on_leave
+
+    def add(self, other: SchoolCounts) -> None:
+        self.expected += other.expected
+        self.signed += other.signed
+        self.late += other.late
+        self.on_leave += other.on_leave
+        self.reflected += other.reflected
+        self.missing_signin.extend(other.missing_signin)
+        self.missing_reflection.extend(other.missing_reflection)
+
+
+@dataclass
+class ActivityRoll:
+    activity: Activity
+    participants: list[Member]
+    signins: dict[int, Signin]
+    leaves: dict[int, Leave]
+    reflections: dict[int, Reflection]
+
+    def by_school(self) -> dict[str, SchoolCounts]:
+        schools: dict[str, SchoolCounts] = {}
+        for member in self.participants:
+            name = member.school_name or NO_SCHOOL
+            counts = schools.setdefault(name, SchoolCounts(school=name))
+            counts.expected += 1
+            signin = self.signins.get(member.id)
+            if member.id in self.leaves and signin is None:
+                counts.on_leave += 1
+                continue
+            if signin is not None:
+                counts.signed += 1
+                if signin.status is not SigninStatus.ON_TIME:
+                    counts.late += 1
+            else:
+                counts.missing_signin.append(member)
+            if member.id in self.reflections:
+                counts.reflected += 1
+            else:
+                counts.missing_reflection.append(member)
+        return schools
+
+    def missing_reflection(self) -> list[Member]:
+        """Participants who owe a reflection: signed in, or expected and not on leave."""
+        return [
+            m
+            for m in self.participants
+            if m.id not in self.reflections
+            and (m.id in self.signins or m.id not in self.leaves)
+        ]
+
+    def missing_signin(self) -> list[Member]:
+        return [
+            m for m in self.participants if m.id not in self.signins and m.id not in self.leaves
+        ]
+
+
+def participants(roster: RosterRepo, activity: Activity) -> list[Member]:
+    """Everyone expected at an activity: teachers and leaders of its alliance tree."""
+    return roster.members_in(roster.descendants(activity.alliance_id), PARTICIPANT_ROLES)
+
+
+def roll_of(roster: RosterRepo, submissions: SubmissionsRepo, activity: Activity) -> ActivityRoll:
+    people = participants(roster, activity)
+    signins = submissions.signins(activity.id)
+    known = {m.id for m in people}
+    # People outside the expected list who signed in anyway (guests) still count.
+    for member_id in signins.keys() - known:
+        guest = roster.member(member_id)
+        if guest is not None:
+            people.append(guest)
+    return ActivityRoll(
+        activity=activity,
+        participants=people,
+        signins=signins,
+        leaves=submissions.leaves(activity.id),
+        reflections=submissions.reflections(activity.id),
+    )
+
+
+def merge_by_school(rolls: list[ActivityRoll]) -> dict[str, SchoolCounts]:
+    totals: dict[str, SchoolCounts] = defaultdict(lambda: SchoolCounts(school=""))
+    for roll in rolls:
+        for name, counts in roll.by_school().items():
+            total = totals[name]
+            total.school = name
+            total.add(counts)
+    return dict(totals)
