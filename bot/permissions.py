@@ -8,6 +8,7 @@ from storage.models import Alliance, Member, Role
 
 
 class Action(StrEnum):
+    PUBLIC = "public"  # anyone, even someone not yet in the roster: help, 我是
     USE = "use"  # anything a bound member may do: help, own records, sign in, reflect, ack
     POST_NOTICE = "post_notice"
     MANAGE_ACTIVITY = "manage_activity"
@@ -23,6 +24,7 @@ class Action(StrEnum):
 _STAFFISH = frozenset({Role.ADMIN, Role.STAFF, Role.LEADER})
 
 ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.PUBLIC: frozenset(Role),
     Action.USE: frozenset(Role),
     Action.POST_NOTICE: _STAFFISH,
     Action.MANAGE_ACTIVITY: _STAFFISH,
@@ -47,6 +49,8 @@ def effective_role(member: Member | None, userid: str, admins: frozenset[str]) -
 
 
 def may(role: Role | None, action: Action) -> bool:
+    if action is Action.PUBLIC:
+        return True
     return role is not None and role in ALLOWED[action]
 
 

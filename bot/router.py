@@ -43,7 +43,6 @@ class Command:
     usage: str
     examples: tuple[str, ...]
     handler: Handler
-    needs_member: bool = True
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -64,7 +63,6 @@ class Router:
         summary: str,
         usage: str,
         examples: Sequence[str] = (),
-        needs_member: bool = True,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.commands.append(
@@ -76,7 +74,6 @@ class Router:
                     usage=usage,
                     examples=tuple(examples),
                     handler=handler,
-                    needs_member=needs_member,
                 )
             )
             return handler
@@ -116,13 +113,17 @@ class Router:
         return command, Args(text=normalize(raw), raw=raw)
 
     def closest(self, text: str) -> Command | None:
-        head = normalize(strip_addressing(text)).split(" ")[0][:6]
-        words = {w: c for c in self.commands for w in c.words}
-        for size in range(min(len(head), 4), 1, -1):
-            hits = difflib.get_close_matches(head[:size], list(words), n=1, cutoff=0.5)
-            if hits:
-                return words[hits[0]]
-        return None
+        """The command a mistyped message most likely meant (same first character wins ties)."""
+        head = normalize(strip_addressing(text)).split(" ")[0].lower()
+        best: tuple[float, bool, Command] | None = None
+        for command in self.commands:
+            for word in command.words:
+                lowered = word.lower()
+                ratio = difflib.SequenceMatcher(None, head[: len(lowered)], lowered).ratio()
+                key = (ratio, head[:1] == lowered[:1], command)
+                if ratio >= 0.5 and (best is None or key[:2] > best[:2]):
+                    best = key
+        return best[2] if best else None
 
 
 class Dispatcher:
@@ -168,7 +169,7 @@ class Dispatcher:
             return [self._unknown(ctx, incoming.text)]
         command, args = matched
         try:
-            if command.needs_member and ctx.role is None:
+            if command.action is not Action.PUBLIC and ctx.role is None:
                 ctx.require_member()
             if not ctx.may(command.action):
                 raise Hint(f"「{command.name}」需要{needed_role_label(command.action)}权限。")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Context
+from bot.permissions import Action
 from bot.router import Args, Router
 
 
@@ -16,7 +17,7 @@ def help_router(root: Router) -> Router:
         summary="查看可用命令",
         usage="帮助 [命令]",
         examples=("帮助", "帮助 签到"),
-        needs_member=False,
+        action=Action.PUBLIC,
     )
     def show_help(ctx: Context, args: Args) -> str:
         if args.text:
@@ -30,7 +31,7 @@ def help_router(root: Router) -> Router:
             return "\n".join(lines)
         usable = [c for c in root.commands if ctx.may(c.action)]
         if ctx.role is None:
-            usable = [c for c in root.commands if not c.needs_member]
+            usable = [c for c in root.commands if c.action is Action.PUBLIC]
         who = ctx.member.name if ctx.member else "你好"
         header = f"{who}，我是教研助手。可以这样跟我说："
         lines = [header, *(f"· {c.usage} — {c.summary}" for c in usable)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Context, Hint
+from bot.permissions import Action
 from bot.router import Args, Router
 
 router = Router("identity")
@@ -14,7 +15,7 @@ router = Router("identity")
     summary="把企业微信账号绑定到名册中的自己",
     usage="我是 姓名 学校",
     examples=("我是 王芳 一小",),
-    needs_member=False,
+    action=Action.PUBLIC,
 )
 def claim(ctx: Context, args: Args) -> str:
     words = args.text.split(" ")
