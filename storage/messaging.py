@@ -1,0 +1,285 @@
+"""The durable inbox (dedup of redelivered messages) and outbox (replies waiting to be sent).
+
+Both tables live in the same SQLite file so that "this message is handled" and "these are its
+replies" commit together: a crash never leaves a handled message without its replies, and never
+queues its replies twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlite_utils
+from pydantic import BaseModel
+
+from bot.messages import Channel, Incoming, Outgoing
+from storage.db import from_db_time, to_db_time
+
+
+class InboxStatus(StrEnum):
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxItem(BaseModel):
+    """One queued message with its delivery bookkeeping."""
+
+    id: int
+    message: Outgoing
+    due_at: datetime
+    attempts: int
+    last_error: str | None = None
+    status: OutboxStatus
+    sent_at: datetime | None = None
+    created_at: datetime
+
+    @property
+    def channel(self) -> Channel:
+        return self.message.channel
+
+    @property
+    def target(self) -> str:
+        return self.message.target
+
+
+class OutboxStats(BaseModel):
+    """Counts an administrator wants to see: is anything stuck or lost?"""
+
+    pending: int = 0
+    sent: int = 0
+    failed: int = 0
+    oldest_pending_due: datetime | None = None
+
+
+class InboxRepo:
+    """Every incoming message is written here first; (channel, msgid) is unique."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._conn: sqlite3.Connection = db.conn
+
+    def record(self, incoming: Incoming) -> int | None:
+        """Store the message durably; return its id, or None when it was delivered before."""
+        cursor = self._conn.execute(
+            "INSERT OR IGNORE INTO inbox "
+            "(channel, msgid, userid, chat_id, payload, received_at, status) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                incoming.channel.value,
+                incoming.msgid,
+                incoming.userid,
+                incoming.chat_id,
+                incoming.model_dump_json(),
+                to_db_time(incoming.received_at),
+                InboxStatus.RECEIVED.value,
+            ),
+        )
+        if cursor.rowcount != 1:
+            return None
+        return cursor.lastrowid
+
+    def mark_processed(self, inbox_id: int, at: datetime) -> bool:
+        return self._finish(inbox_id, InboxStatus.PROCESSED, at)
+
+    def mark_failed(self, inbox_id: int, at: datetime) -> bool:
+        return self._finish(inbox_id, InboxStatus.FAILED, at)
+
+    def _finish(self, inbox_id: int, status: InboxStatus, at: datetime) -> bool:
+        cursor = self._conn.execute(
+            "UPDATE inbox SET status = ?, processed_at = ? WHERE id = ? AND status = ?",
+            (status.value, to_db_time(at), inbox_id, InboxStatus.RECEIVED.value),
+        )
+        return cursor.rowcount == 1
+
+    def status(self, inbox_id: int) -> InboxStatus | None:
+        row = self._conn.execute("SELECT status FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+        return InboxStatus(row[0]) if row else None
+
+    def unprocessed(self) -> list[tuple[int, Incoming]]:
+        """Messages a crash left unhandled, oldest first, to be processed again at start."""
+        rows = self._conn.execute(
+            "SELECT id, payload FROM inbox WHERE status = ? ORDER BY id",
+            (InboxStatus.RECEIVED.value,),
+        ).fetchall()
+        return [(int(row[0]), Incoming.model_validate_json(row[1])) for row in rows]
+
+
+_ITEM_COLUMNS = "id, payload, due_at, attempts, last_error, status, sent_at, created_at"
+
+# An item may go out only when no earlier item for the same (channel, target) is still pending
+# and not yet due: messages to one chat arrive in the order they were queued, even while the
+# first one is waiting for a retry. `blocked` holds, per target, the first item not yet due.
+_NEXT_BATCH_SQL = """
+WITH blocked AS (
+    SELECT channel, target, MIN(id) AS first_id FROM outbox
+    WHERE status = 'pending' AND due_at > :now GROUP BY channel, target
+)
+SELECT o.id, o.payload, o.due_at, o.attempts, o.last_error, o.status, o.sent_at, o.created_at
+FROM outbox AS o LEFT JOIN blocked AS b ON b.channel = o.channel AND b.target = o.target
+WHERE o.status = 'pending' AND o.due_at <= :now AND (b.first_id IS NULL OR o.id < b.first_id)
+ORDER BY o.id LIMIT :limit
+"""
+
+
+class OutboxRepo:
+    """Messages waiting to be delivered, retried and delivered once."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._conn: sqlite3.Connection = db.conn
+
+    def enqueue(
+        self,
+        messages: Iterable[Outgoing],
+        due_at: datetime,
+        *,
+        inbox_id: int | None = None,
+        inbox_status: InboxStatus = InboxStatus.PROCESSED,
+        created_at: datetime | None = None,
+    ) -> list[int]:
+        """Queue messages in one transaction; return the ids of the rows actually added.
+
+        A message whose dedup_key is already queued is skipped. With `inbox_id`, that inbox row
+        is marked `inbox_status` in the same transaction; if it was already finished (another
+        processing won the race) nothing is queued at all, so replies are never doubled.
+        """
+        created = to_db_time(created_at or due_at)
+        due = to_db_time(due_at)
+        added: list[int] = []
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if inbox_id is not None:
+                cursor = conn.execute(
+                    "UPDATE inbox SET status = ?, processed_at = ? WHERE id = ? AND status = ?",
+                    (inbox_status.value, created, inbox_id, InboxStatus.RECEIVED.value),
+                )
+                if cursor.rowcount != 1:
+                    conn.execute("ROLLBACK")
+                    return []
+            for message in messages:
+                cursor = conn.execute(
+                    "INSERT INTO outbox (channel, target_kind, target, payload, due_at, "
+                    "attempts, status, created_at, dedup_key) "
+                    "VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?) "
+                    "ON CONFLICT (dedup_key) DO NOTHING",
+                    (
+                        message.channel.value,
+                        message.target_kind.value,
+                        message.target,
+                        message.model_dump_json(),
+                        due,
+                        created,
+                        message.dedup_key,
+                    ),
+                )
+                if cursor.rowcount == 1 and cursor.lastrowid is not None:
+                    added.append(cursor.lastrowid)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return added
+
+    def next_batch(self, now: datetime, limit: int) -> list[OutboxItem]:
+        """Due pending items in queue order, never overtaking an earlier item to the same target.
+
+        Several items for one target may be returned (in order) when all of them are due; the
+        caller must send them one after the other and stop at the first that does not go out.
+        """
+        rows = self._conn.execute(
+            _NEXT_BATCH_SQL, {"now": to_db_time(now), "limit": limit}
+        ).fetchall()
+        return [_item(row) for row in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest sendable item falls due (items queued behind another don't count)."""
+        row = self._conn.execute(
+            "SELECT MIN(o.due_at) FROM outbox AS o JOIN ("
+            "SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' "
+            "GROUP BY channel, target) AS heads ON o.id = heads.head"
+        ).fetchone()
+        return from_db_time(row[0]) if row and row[0] else None
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        row = self._conn.execute(
+            f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE id = ?", (item_id,)
+        ).fetchone()
+        return _item(row) if row else None
+
+    def items(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
+        """All items (or those with one status) in queue order, for admins and tests."""
+        sql = f"SELECT {_ITEM_COLUMNS} FROM outbox"
+        params: Sequence[Any] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status.value,)
+        return [_item(row) for row in self._conn.execute(sql + " ORDER BY id", params)]
+
+    def mark_sent(self, item_id: int, at: datetime) -> bool:
+        """Record a delivery; False when the item was no longer pending (so it counts once)."""
+        cursor = self._conn.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+            "WHERE id = ? AND status = 'pending'",
+            (to_db_time(at), item_id),
+        )
+        return cursor.rowcount == 1
+
+    def mark_retry(self, item_id: int, error: str, next_due: datetime) -> bool:
+        """Count a failed attempt and try again at `next_due`."""
+        cursor = self._conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, due_at = ? "
+            "WHERE id = ? AND status = 'pending'",
+            (error, to_db_time(next_due), item_id),
+        )
+        return cursor.rowcount == 1
+
+    def mark_failed(self, item_id: int, error: str, at: datetime) -> bool:
+        """Give up on an item. The schema has no failed_at column: `due_at` keeps `at` instead."""
+        cursor = self._conn.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+            "due_at = ? WHERE id = ? AND status = 'pending'",
+            (error, to_db_time(at), item_id),
+        )
+        return cursor.rowcount == 1
+
+    def pending_count(self) -> int:
+        row = self._conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+    def stats(self) -> OutboxStats:
+        counts = dict(
+            self._conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+        )
+        oldest = self._conn.execute(
+            "SELECT MIN(due_at) FROM outbox WHERE status = 'pending'"
+        ).fetchone()[0]
+        return OutboxStats(
+            pending=int(counts.get("pending", 0)),
+            sent=int(counts.get("sent", 0)),
+            failed=int(counts.get("failed", 0)),
+            oldest_pending_due=from_db_time(oldest) if oldest else None,
+        )
+
+
+def _item(row: Sequence[Any]) -> OutboxItem:
+    return OutboxItem(
+        id=int(row[0]),
+        message=Outgoing.model_validate_json(row[1]),
+        due_at=from_db_time(row[2]),
+        attempts=int(row[3]),
+        last_error=row[4],
+        status=OutboxStatus(row[5]),
+        sent_at=from_db_time(row[6]) if row[6] else None,
+        created_at=from_db_time(row[7]),
+    )
