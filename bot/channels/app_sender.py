@@ -1,0 +1,75 @@
+"""Delivers outbox messages through the self-built app (自建应用): members and app group chats.
+
+USER targets go through message/send (a `|`-separated target names several members),
+CHAT targets through appchat/send (only chats the app created). Long texts are split at
+2048 bytes, which WeCom documents for app text and markdown content alike.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.channels.base import SendError
+from bot.messages import Channel, Outgoing, TargetKind
+from bot.text_split import TEXT_MAX_BYTES
+from bot.wecom.chunks import ChunkProgress, message_chunks, progress_key
+from bot.wecom.client import WeComClient
+from bot.wecom.errors import WeComError
+from bot.wecom.ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
+
+APP_MAX_BYTES = TEXT_MAX_BYTES
+
+
+class AppSender:
+    """The `Sender` for `Channel.APP`."""
+
+    channel = Channel.APP
+
+    def __init__(
+        self,
+        client: WeComClient,
+        secret: str,
+        agent_id: int | str,
+        *,
+        member_limiter: SlidingWindowLimiter | None = None,
+    ) -> None:
+        self._client = client
+        self._secret = secret
+        self._agent_id = agent_id
+        self._member_limiter = member_limiter
+        self._progress = ChunkProgress()
+
+    async def send(self, message: Outgoing) -> None:
+        if message.channel is not Channel.APP:
+            raise SendError(f"AppSender cannot send {message.channel} messages", retryable=False)
+        chunks = message_chunks(message.text, APP_MAX_BYTES)
+        if not chunks:
+            raise SendError("消息内容为空，未发送", retryable=False)
+        key = progress_key(message)
+        start = self._progress.delivered(key)
+        for index in range(start, len(chunks)):
+            try:
+                await self._send_chunk(message, chunks[index])
+            except WeComError as exc:
+                self._progress.record(key, index)
+                raise SendError(exc.describe(), retryable=exc.retryable) from exc
+        self._progress.finish(key)
+        log.debug("app message delivered in %d part(s)", len(chunks) - start)
+
+    async def _send_chunk(self, message: Outgoing, content: str) -> None:
+        if message.target_kind is TargetKind.CHAT:
+            await self._client.appchat_send(
+                self._secret, message.target, content, markdown=message.markdown
+            )
+            return
+        members = [part for part in message.target.split("|") if part]
+        if not members:
+            raise SendError("没有指定接收消息的成员", retryable=False)
+        if self._member_limiter is not None:
+            for member in members:
+                await self._member_limiter.acquire(member)
+        await self._client.send_message(
+            self._secret, self._agent_id, members, content, markdown=message.markdown
+        )
