@@ -1,0 +1,262 @@
+"""A fake of WeCom's smart-bot long-connection server (智能机器人长连接, doc 101463).
+
+Mount `FakeWeComWS.make_app()` on an aiohttp test server and point the client at it. The
+fake speaks the wire protocol as the official SDKs do — `{"cmd", "headers": {"req_id"},
+"body"}` frames, answers `{"headers": {"req_id"}, "errcode", "errmsg"}` without a cmd — and
+deliberately spells every command with its own literals instead of importing ours, so a
+mistake in the client is not mirrored here.
+
+Tests drive it: push message/event frames, replay a frame after a reconnect, drop the socket
+abruptly, announce that another connection took over, stop answering pings, or answer the
+next reply/push with an errcode. Every frame the client sent is recorded in order; waiting
+helpers use a condition, never a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+DEFAULT_BOT_ID = "aibFAKEBOT0001"
+DEFAULT_SECRET = "fake-bot-secret"
+
+BAD_CREDENTIALS = (853000, "invalid bot_id or secret")
+NOT_SUBSCRIBED = (853001, "not subscribed")  # invented: the fake's answer before subscribe
+UNKNOWN_CMD = (40008, "invalid cmd")
+
+
+@dataclass(frozen=True)
+class ClientFrame:
+    """One frame the client sent, as the fake received it."""
+
+    connection: int
+    cmd: str
+    req_id: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Connection:
+    number: int
+    request: web.Request
+    ws: web.WebSocketResponse
+    subscribed: bool = False
+    closed: bool = False
+
+
+class FakeWeComWS:
+    """In-process WeCom long-connection endpoint; one live connection at a time."""
+
+    def __init__(self, *, bot_id: str = DEFAULT_BOT_ID, secret: str = DEFAULT_SECRET) -> None:
+        self.bot_id = bot_id
+        self.secret = secret
+        self.connections = 0
+        self.subscriptions = 0
+        self.frames: list[ClientFrame] = []
+        self.pushed: list[dict[str, Any]] = []
+        self.answer_pings = True
+        # Per cmd, the answers to come: None answers ok, a pair answers with that errcode.
+        self._faults: dict[str, deque[tuple[int, str] | None]] = {}
+        self._current: _Connection | None = None
+        self._changed = asyncio.Condition()
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self._handle)
+        return app
+
+    # -- what the client did -----------------------------------------------------------
+
+    def sent(self, cmd: str) -> list[ClientFrame]:
+        return [frame for frame in self.frames if frame.cmd == cmd]
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        async with self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def wait_subscribed(self, count: int = 1) -> None:
+        """Wait until `count` connections in total have subscribed successfully."""
+        await self.wait_until(
+            lambda: (
+                self.subscriptions >= count
+                and self._current is not None
+                and self._current.subscribed
+            )
+        )
+
+    async def wait_connections(self, count: int) -> None:
+        await self.wait_until(lambda: self.connections >= count)
+
+    async def wait_sent(self, cmd: str, count: int = 1) -> list[ClientFrame]:
+        await self.wait_until(lambda: len(self.sent(cmd)) >= count)
+        return self.sent(cmd)
+
+    async def wait_disconnected(self) -> None:
+        """Wait until no connection is open."""
+        await self.wait_until(lambda: self._current is None)
+
+    # -- what the server does ----------------------------------------------------------
+
+    def fail_next(
+        self, cmd: str, errcode: int, errmsg: str = "fake failure", *, after: int = 0
+    ) -> None:
+        """Answer a coming frame with this cmd (e.g. aibot_respond_msg) with an errcode.
+
+        `after` lets that many frames of the cmd succeed first.
+        """
+        queue = self._faults.setdefault(cmd, deque())
+        queue.extend([None] * after)
+        queue.append((errcode, errmsg))
+
+    async def push_message(
+        self,
+        *,
+        userid: str,
+        text: str,
+        chatid: str | None = None,
+        msgid: str | None = None,
+        quote: str | None = None,
+        req_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Deliver a text message callback; a chatid makes it a group message."""
+        body: dict[str, Any] = {
+            "msgid": msgid or uuid.uuid4().hex,
+            "aibotid": self.bot_id,
+            "chattype": "group" if chatid else "single",
+            "from": {"userid": userid},
+            "msgtype": "text",
+            "text": {"content": text},
+        }
+        if chatid:
+            body["chatid"] = chatid
+        if quote is not None:
+            body["quote"] = {"msgtype": "text", "text": {"content": quote}}
+        frame = {
+            "cmd": "aibot_msg_callback",
+            "headers": {"req_id": req_id or uuid.uuid4().hex},
+            "body": body,
+        }
+        await self._push(frame)
+        return frame
+
+    async def push_event(self, eventtype: str, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "msgid": uuid.uuid4().hex,
+            "aibotid": self.bot_id,
+            "msgtype": "event",
+            "event": {"eventtype": eventtype},
+            **extra,
+        }
+        frame = {
+            "cmd": "aibot_event_callback",
+            "headers": {"req_id": uuid.uuid4().hex},
+            "body": body,
+        }
+        await self._push(frame)
+        return frame
+
+    async def send_disconnected_event(self) -> dict[str, Any]:
+        """Tell the client a newer connection took over; like WeCom, do not close yet."""
+        return await self.push_event("disconnected_event")
+
+    async def replay(self, frame: dict[str, Any], *, new_req_id: bool = True) -> dict[str, Any]:
+        """Deliver an earlier frame again (same msgid), as WeCom may after a reconnect."""
+        again = json.loads(json.dumps(frame))
+        if new_req_id:
+            again["headers"]["req_id"] = uuid.uuid4().hex
+        await self._push(again)
+        return again
+
+    async def drop(self) -> None:
+        """Cut the TCP connection without a close frame."""
+        connection = self._require_connection()
+        transport = connection.request.transport
+        if transport is not None:
+            transport.close()
+        await self.wait_until(lambda: connection.closed)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _require_connection(self) -> _Connection:
+        if self._current is None or self._current.closed:
+            raise RuntimeError("no client is connected to the fake")
+        return self._current
+
+    async def _push(self, frame: dict[str, Any]) -> None:
+        connection = self._require_connection()
+        await connection.ws.send_str(json.dumps(frame, ensure_ascii=False))
+        self.pushed.append(frame)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _answer(
+        self, ws: web.WebSocketResponse, req_id: str, errcode: int = 0, errmsg: str = "ok"
+    ) -> None:
+        await ws.send_str(
+            json.dumps({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg})
+        )
+
+    async def _handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.connections += 1
+        connection = _Connection(number=self.connections, request=request, ws=ws)
+        self._current = connection
+        await self._notify()
+        try:
+            async for message in ws:
+                if message.type is not WSMsgType.TEXT:
+                    continue
+                if not await self._on_frame(connection, json.loads(message.data)):
+                    break
+        finally:
+            connection.closed = True
+            if self._current is connection:
+                self._current = None
+            await self._notify()
+        return ws
+
+    async def _on_frame(self, connection: _Connection, frame: dict[str, Any]) -> bool:
+        """Answer one client frame; False closes the connection."""
+        cmd = str(frame.get("cmd", ""))
+        req_id = str(frame.get("headers", {}).get("req_id", ""))
+        body = frame.get("body") or {}
+        ws = connection.ws
+        keep_open = True
+        if cmd == "aibot_subscribe":
+            if body.get("bot_id") == self.bot_id and body.get("secret") == self.secret:
+                connection.subscribed = True
+                self.subscriptions += 1
+                await self._answer(ws, req_id)
+            else:
+                await self._answer(ws, req_id, *BAD_CREDENTIALS)
+                keep_open = False
+        elif not connection.subscribed:
+            await self._answer(ws, req_id, *NOT_SUBSCRIBED)
+        elif cmd == "ping":
+            if self.answer_pings:
+                await self._answer(ws, req_id)
+        elif cmd in ("aibot_respond_msg", "aibot_send_msg"):
+            faults = self._faults.get(cmd)
+            fault = faults.popleft() if faults else None
+            if fault is None:
+                await self._answer(ws, req_id)
+            else:
+                await self._answer(ws, req_id, *fault)
+        else:
+            await self._answer(ws, req_id, *UNKNOWN_CMD)
+        # Recorded after answering, so a test that saw the frame knows the answer is on its way.
+        self.frames.append(ClientFrame(connection.number, cmd, req_id, body))
+        await self._notify()
+        if not keep_open:
+            await ws.close()
+        return keep_open
