@@ -69,5 +69,7 @@ def reaches(
 
 
 def needed_role_label(action: Action) -> str:
-    labels = [role.label for role in (Role.ADMIN, Role.STAFF, Role.LEADER) if role in ALLOWED[action]]
+    labels = [
+        role.label for role in (Role.ADMIN, Role.STAFF, Role.LEADER) if role in ALLOWED[action]
+    ]
     return "、".join(labels)

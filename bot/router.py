@@ -129,9 +129,7 @@ class Router:
 class Dispatcher:
     """Builds the context of a message and runs the matching command safely."""
 
-    def __init__(
-        self, router: Router, storage: Storage, clock: Clock, config: BotConfig
-    ) -> None:
+    def __init__(self, router: Router, storage: Storage, clock: Clock, config: BotConfig) -> None:
         self.router = router
         self._storage = storage
         self._clock = clock

@@ -18,7 +18,16 @@ from storage.models import Activity
 
 router = Router("activities")
 
-KINDS = ("课例研讨", "一课多研", "同课异构", "听评课", "集体备课", "专题讲座", "送教下乡", "读书分享")
+KINDS = (
+    "课例研讨",
+    "一课多研",
+    "同课异构",
+    "听评课",
+    "集体备课",
+    "专题讲座",
+    "送教下乡",
+    "读书分享",
+)
 DEFAULT_KIND = "教研活动"
 DEFAULT_DURATION = timedelta(hours=2)
 DEFAULT_REFLECTION_DAYS = 3
@@ -92,7 +101,9 @@ def announcement(storage: Storage, activity: Activity, ctx: Context, headline: s
         lines.append(
             f"反思：{fmt.when(activity.reflection_due, zone)} 前发送「反思 {activity.code} 正文」"
         )
-    lines.append(f"学时：{fmt.hours(activity.hours)}。不能参加请发送「请假 {activity.code} 原因」。")
+    lines.append(
+        f"学时：{fmt.hours(activity.hours)}。不能参加请发送「请假 {activity.code} 原因」。"
+    )
     return Broadcast(
         text="\n".join(lines),
         alliance_ids=storage.roster.descendants(activity.alliance_id),
@@ -187,7 +198,10 @@ def change_activity(ctx: Context, args: Args) -> list[Effect]:
         raise Hint("没有看到要修改的内容。例如：修改活动 A7 周五 15:00 或 修改活动 A7 地点:二小")
     updated = ctx.storage.activities.update(activity.id, at=ctx.clock.now(), **changes)
     ctx.storage.audit.record(
-        ctx.clock.now(), ctx.incoming.userid, "activity.change", f"{activity.code} {sorted(changes)}"
+        ctx.clock.now(),
+        ctx.incoming.userid,
+        "activity.change",
+        f"{activity.code} {sorted(changes)}",
     )
     return [
         announcement(ctx.storage, updated, ctx, "活动调整"),
@@ -239,7 +253,9 @@ def list_activities(ctx: Context, args: Args) -> str:
     upcoming = [a for a in items if a.ends_at >= now]
     recent = [a for a in items if a.ends_at < now][-5:]
     if not upcoming and not recent:
-        return f"「{alliance.name}」近期没有活动。负责人可发送：发起活动 周五 14:30 集体备课 地点:一中"
+        return (
+            f"「{alliance.name}」近期没有活动。负责人可发送：发起活动 周五 14:30 集体备课 地点:一中"
+        )
     lines = [f"「{alliance.name}」的活动："]
     if upcoming:
         lines.append("即将开展：")

@@ -30,7 +30,10 @@ _ROLE_WORDS = {label: role for role, label in ROLE_LABELS.items()} | {
     action=Action.BIND_CHAT,
     summary="把本群绑定到一个联盟（可附群机器人 webhook 地址）",
     usage="绑定 联盟名 [webhook地址]",
-    examples=("绑定 东部联盟", "绑定 东部联盟 https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…"),
+    examples=(
+        "绑定 东部联盟",
+        "绑定 东部联盟 https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
+    ),
 )
 def bind(ctx: Context, args: Args) -> str:
     webhook = _WEBHOOK.search(args.raw)

@@ -57,7 +57,9 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
             return open_now[0]
         if len(open_now) > 1:
             codes = "、".join(a.code for a in open_now)
-            raise Hint(f"现在有多个活动可以签到（{codes}），请写明编号，例如：签到 {open_now[0].code}")
+            raise Hint(
+                f"现在有多个活动可以签到（{codes}），请写明编号，例如：签到 {open_now[0].code}"
+            )
         raise Hint("现在没有正在签到的活动。请写明活动编号，例如：签到 A7")
     started = [a for a in activities if a.starts_at <= now]
     if not started:

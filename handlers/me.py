@@ -31,12 +31,16 @@ def my_records(ctx: Context, args: Args) -> str:
     reflections = submissions.reflections_of(member.id)
     leaves = submissions.leaves_of(member.id)
     scope = roster.ancestors(member.alliance_id) if member.alliance_id else []
-    expected = ctx.storage.activities.in_alliances(scope, starts_from=term.start, starts_before=term.end)
+    expected = ctx.storage.activities.in_alliances(
+        scope, starts_from=term.start, starts_before=term.end
+    )
     seen = {a.id for a in expected}
     extra_ids = (signins.keys() | reflections.keys()) - seen
     extra = [a for a in (ctx.storage.activities.get(i) for i in extra_ids) if a is not None]
-    activities = sorted([*expected, *[a for a in extra if term.start <= a.starts_at < term.end]],
-                        key=lambda a: a.starts_at)
+    activities = sorted(
+        [*expected, *[a for a in extra if term.start <= a.starts_at < term.end]],
+        key=lambda a: a.starts_at,
+    )
     credited = 0.0
     lines = [f"{member.name}（{member.school_name or '无学校'}）{term.label}的记录："]
     pending: list[str] = []
@@ -44,12 +48,16 @@ def my_records(ctx: Context, args: Args) -> str:
         signin = signins.get(activity.id)
         reflection = reflections.get(activity.id)
         if activity.starts_at > now:
-            pending.append(f"· {activity.code}「{activity.title}」{fmt.when(activity.starts_at, ctx.zone)} 待参加")
+            pending.append(
+                f"· {activity.code}「{activity.title}」{fmt.when(activity.starts_at, ctx.zone)} 待参加"
+            )
             continue
         parts = []
         if signin is not None:
             label = SIGNIN_LABELS[signin.status]
-            parts.append(f"签到{'' if signin.status is SigninStatus.ON_TIME else '(' + label + ')'}")
+            parts.append(
+                f"签到{'' if signin.status is SigninStatus.ON_TIME else '(' + label + ')'}"
+            )
         elif activity.id in leaves:
             parts.append("请假")
         else:
@@ -58,7 +66,11 @@ def my_records(ctx: Context, args: Args) -> str:
         if signin is not None and reflection is not None:
             credited += activity.hours
             parts.append(f"+{fmt.hours(activity.hours)}学时")
-        elif activity.id not in leaves and reflection is None and activity.ends_at > now - timedelta(days=30):
+        elif (
+            activity.id not in leaves
+            and reflection is None
+            and activity.ends_at > now - timedelta(days=30)
+        ):
             due = fmt.when(activity.reflection_due, ctx.zone) if activity.reflection_due else "尽快"
             pending.append(f"· {activity.code}「{activity.title}」待交反思（截止 {due}）")
         lines.append(f"· {activity.code}「{activity.title}」{'，'.join(parts)}")

@@ -10,7 +10,7 @@ from bot.parsing.dates import extract_when
 from bot.permissions import Action
 from bot.router import Args, Router
 from handlers import format as fmt
-from handlers.lookup import NOTICE_CODE, alliance_named, notice_by_code, take_code
+from handlers.lookup import NOTICE_CODE, notice_by_code, take_code
 from storage import Storage
 from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES
 from storage.models import Alliance, Member, Notice, NoticeStatus
@@ -109,7 +109,10 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
     no_group = "（目前还没有群绑定到该联盟，请先在群里发送「绑定 联盟名」）" if groups == 0 else ""
     follow = f"发送「回执 {notice.code}」查看确认情况。" if needs_ack else ""
     effects.append(
-        Reply(text=f"已发布通知 {notice.code} 到{where}（{groups} 个群{ack}）{no_group}。{follow}", private=True)
+        Reply(
+            text=f"已发布通知 {notice.code} 到{where}（{groups} 个群{ack}）{no_group}。{follow}",
+            private=True,
+        )
     )
     return effects
 
@@ -120,7 +123,10 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
     action=Action.POST_NOTICE,
     summary="向本联盟或全部联盟发通知，可要求回执",
     usage="通知 [全部|联盟名] [需回执] 正文",
-    examples=("通知 需回执 周五下午2点在一中开展同课异构，请各校准时参加", "通知 全部 下周教研暂停一次"),
+    examples=(
+        "通知 需回执 周五下午2点在一中开展同课异构，请各校准时参加",
+        "通知 全部 下周教研暂停一次",
+    ),
 )
 def post_notice(ctx: Context, args: Args) -> list[Effect]:
     return _publish(ctx, args.raw)

@@ -109,7 +109,9 @@ def nudge(ctx: Context, args: Args) -> list[Effect]:
             )
         )
     else:
-        effects.append(Direct(userids=reachable, text=text, dedup_key=f"nudge:{activity.id}:{today}"))
+        effects.append(
+            Direct(userids=reachable, text=text, dedup_key=f"nudge:{activity.id}:{today}")
+        )
     unreachable = len(missing) - len(reachable)
     tail = f"另有 {unreachable} 人未绑定企业微信，无法提醒。" if unreachable else ""
     effects.append(Reply(text=f"已提醒 {len(reachable)} 位未交反思的老师。{tail}", private=True))
@@ -149,13 +151,17 @@ def summary(ctx: Context, args: Args) -> str:
         period = parse_period("本周", ctx.now())
         assert period is not None
         if words and ctx.storage.roster.find_school(words[0]) is None:
-            raise Hint("没看懂时间范围。例如：汇总 本周 / 汇总 上周 / 汇总 11月 / 汇总 11月1日~11月30日")
+            raise Hint(
+                "没看懂时间范围。例如：汇总 本周 / 汇总 上周 / 汇总 11月 / 汇总 11月1日~11月30日"
+            )
     school = ctx.storage.roster.find_school(school_text) if school_text else None
     if school_text and school is None:
         raise Hint(f"没有找到学校「{school_text}」。")
     tree = ctx.storage.roster.descendants(alliance.id)
     activities = ctx.storage.activities.in_alliances(
-        tree, starts_from=period.start, starts_before=min(period.end, ctx.clock.now() + timedelta(seconds=1))
+        tree,
+        starts_from=period.start,
+        starts_before=min(period.end, ctx.clock.now() + timedelta(seconds=1)),
     )
     title = f"「{alliance.name}」{period.label}汇总" + (f" · {school.name}" if school else "")
     if not activities:

@@ -134,7 +134,7 @@ class ActivitiesRepo:
         return [_activity(row) for row in rows]
 
 
-def _activity(row: tuple) -> Activity:  # type: ignore[type-arg]
+def _activity(row: tuple[Any, ...]) -> Activity:
     return Activity(
         id=row[0],
         alliance_id=row[1],

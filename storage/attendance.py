@@ -77,8 +77,7 @@ class ActivityRoll:
         return [
             m
             for m in self.participants
-            if m.id not in self.reflections
-            and (m.id in self.signins or m.id not in self.leaves)
+            if m.id not in self.reflections and (m.id in self.signins or m.id not in self.leaves)
         ]
 
     def missing_signin(self) -> list[Member]:

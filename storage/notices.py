@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -108,7 +109,7 @@ class NoticesRepo:
         return {int(row[0]) for row in rows}
 
 
-def _notice(row: tuple) -> Notice:  # type: ignore[type-arg]
+def _notice(row: tuple[Any, ...]) -> Notice:
     return Notice(
         id=row[0],
         alliance_id=row[1],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -231,7 +232,7 @@ def _alliance_core(name: str) -> str:
     return core.replace("（", "(").replace("）", ")")
 
 
-def _alliance(row: tuple) -> Alliance:  # type: ignore[type-arg]
+def _alliance(row: tuple[Any, ...]) -> Alliance:
     return Alliance(
         id=row[0],
         name=row[1],
@@ -245,7 +246,7 @@ def _alliance(row: tuple) -> Alliance:  # type: ignore[type-arg]
     )
 
 
-def _member(row: tuple) -> Member:  # type: ignore[type-arg]
+def _member(row: tuple[Any, ...]) -> Member:
     return Member(
         id=row[0],
         name=row[1],

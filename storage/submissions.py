@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -161,7 +162,7 @@ class SubmissionsRepo:
         ]
 
 
-def _signin(row: tuple) -> Signin:  # type: ignore[type-arg]
+def _signin(row: tuple[Any, ...]) -> Signin:
     return Signin(
         activity_id=row[0],
         member_id=row[1],
@@ -171,11 +172,11 @@ def _signin(row: tuple) -> Signin:  # type: ignore[type-arg]
     )
 
 
-def _leave(row: tuple) -> Leave:  # type: ignore[type-arg]
+def _leave(row: tuple[Any, ...]) -> Leave:
     return Leave(activity_id=row[0], member_id=row[1], reason=row[2], at=from_db_time(row[3]))
 
 
-def _reflection(row: tuple) -> Reflection:  # type: ignore[type-arg]
+def _reflection(row: tuple[Any, ...]) -> Reflection:
     return Reflection(
         id=row[0],
         activity_id=row[1],

@@ -32,7 +32,9 @@ class Bot:
     dispatcher: Dispatcher
     _ids: Iterator[int]
 
-    def say(self, userid: str, text: str, chat: str | None = GROUP, quote: str | None = None) -> list[Effect]:
+    def say(
+        self, userid: str, text: str, chat: str | None = GROUP, quote: str | None = None
+    ) -> list[Effect]:
         incoming = Incoming(
             channel=Channel.CONSOLE,
             msgid=f"m{next(self._ids)}",
@@ -63,8 +65,12 @@ def seed(storage: Storage, at: datetime) -> None:
     erxiao = roster.ensure_school("东部二小", east.id)
     xixiao = roster.ensure_school("西城小学", west.id)
     roster.add_member("周敏", at=at, role=Role.STAFF, alliance_id=district.id, userid="staff1")
-    roster.add_member("刘洋", at=at, role=Role.LEADER, school_id=yixiao.id, alliance_id=east.id, userid="lead1")
-    roster.add_member("陈静", at=at, role=Role.LEADER, school_id=xixiao.id, alliance_id=west.id, userid="lead2")
+    roster.add_member(
+        "刘洋", at=at, role=Role.LEADER, school_id=yixiao.id, alliance_id=east.id, userid="lead1"
+    )
+    roster.add_member(
+        "陈静", at=at, role=Role.LEADER, school_id=xixiao.id, alliance_id=west.id, userid="lead2"
+    )
     for name, school, uid in [
         ("王芳", yixiao, "t1"),
         ("李强", yixiao, "t2"),

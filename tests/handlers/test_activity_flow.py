@@ -10,7 +10,9 @@ from .conftest import Bot
 LONG = "今天听了王老师的《秋天的雨》，她用朗读带动想象，学生参与度很高。我的课堂提问太碎，下次要设计更开放的问题。"
 
 
-def create(bot: Bot, text: str = "发起活动 周五 14:30-16:30 同课异构《秋天的雨》 地点:东部一小 学时:3") -> str:
+def create(
+    bot: Bot, text: str = "发起活动 周五 14:30-16:30 同课异构《秋天的雨》 地点:东部一小 学时:3"
+) -> str:
     effects = bot.say("lead1", text)
     announce = [e for e in effects if isinstance(e, Broadcast)]
     assert len(announce) == 1, effects
@@ -109,7 +111,10 @@ def test_my_records_credit_hours_only_with_signin_and_reflection(bot: Bot) -> No
 def test_change_and_cancel_tell_participants(bot: Bot) -> None:
     create(bot)
     effects = bot.say("lead1", "修改活动 A1 周五 15:00-17:00 地点:东部二小")
-    assert any(isinstance(e, Broadcast) and "活动调整" in e.text and "15:00–17:00" in e.text for e in effects)
+    assert any(
+        isinstance(e, Broadcast) and "活动调整" in e.text and "15:00–17:00" in e.text
+        for e in effects
+    )
     activity = bot.storage.activities.get(1)
     assert activity is not None and activity.place == "东部二小"
     effects = bot.say("lead1", "取消活动 A1 因天气原因延期")
