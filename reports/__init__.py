@@ -1,0 +1,1 @@
+"""Reports for leaders: weekly digest, Excel export, charts and the dashboard."""
