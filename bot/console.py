@@ -26,8 +26,8 @@ class ConsoleSession:
     chat_id: str | None
 
     def describe(self) -> str:
-        where = f"群 {self.chat_id}" if self.chat_id else "私聊"
-        return f"你现在是 {self.userid}，在{where}中。"
+        where = f"群 {self.chat_id} 中" if self.chat_id else "私聊中"
+        return f"你现在是 {self.userid}，在{where}。"
 
     def switch(self, line: str) -> str | None:
         """Apply a `:` command; returns text to show, or None to quit."""

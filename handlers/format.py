@@ -28,9 +28,22 @@ def span(start: datetime, end: datetime, zone: ZoneInfo) -> str:
     return f"{when(start, zone)} 至 {when(end, zone)}"
 
 
+def activity_name(activity: Activity) -> str:
+    """`同课异构「秋天的雨」`, without repeating a kind the title already names."""
+    if activity.kind in activity.title:
+        return f"「{activity.title}」"
+    return f"{activity.kind}「{activity.title}」"
+
+
+def activity_label(activity: Activity) -> str:
+    """`A7 同课异构「秋天的雨」` or `A8「集体备课」`."""
+    code = activity.code if activity.kind in activity.title else f"{activity.code} "
+    return f"{code}{activity_name(activity)}"
+
+
 def activity_line(activity: Activity, zone: ZoneInfo) -> str:
     place = f"，{activity.place}" if activity.place else ""
-    return f"{activity.code} {activity.kind}「{activity.title}」{span(activity.starts_at, activity.ends_at, zone)}{place}"
+    return f"{activity_label(activity)}{span(activity.starts_at, activity.ends_at, zone)}{place}"
 
 
 def percent(part: int, whole: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from bot.context import Context, Hint
 from storage.models import Activity, ActivityStatus, Alliance, Member, Notice
@@ -59,6 +60,13 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
             codes = "、".join(a.code for a in open_now)
             raise Hint(
                 f"现在有多个活动可以签到（{codes}），请写明编号，例如：签到 {open_now[0].code}"
+            )
+        soon = [a for a in activities if now < a.signin_opens_at <= now + timedelta(hours=12)]
+        if soon:
+            first = soon[0]
+            opens = first.signin_opens_at.astimezone(ctx.zone)
+            raise Hint(
+                f"{first.code}「{first.title}」{opens:%H:%M} 开放签到，到时再发「签到」即可。"
             )
         raise Hint("现在没有正在签到的活动。请写明活动编号，例如：签到 A7")
     started = [a for a in activities if a.starts_at <= now]

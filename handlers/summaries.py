@@ -188,4 +188,4 @@ def summary(ctx: Context, args: Args) -> str:
 
 
 def _activity_brief(activity: Activity, ctx: Context) -> str:
-    return f"{activity.code} {activity.kind}「{activity.title}」{fmt.when(activity.starts_at, ctx.zone)}"
+    return f"{fmt.activity_label(activity)}{fmt.when(activity.starts_at, ctx.zone)}"

@@ -1,0 +1,60 @@
+"""`jiaoyan-bot demo` plays a readable alliance week on a fresh database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.cli import main
+from storage import Storage
+
+
+def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    # The story a user reads, in order.
+    steps = [
+        "【通知 N1】",
+        "【新活动】A1",
+        "已确认收到通知 N1",
+        "A1 请假，不计缺席",
+        "签到成功",
+        "记为迟到",
+        "代签",
+        "只有 11 字",
+        "已收到",
+        "未交反思",
+        "温馨提醒",
+        "本学期已获学时",
+        "本周（",
+        "演示结束",
+    ]
+    positions = [out.index(step) for step in steps]
+    assert positions == sorted(positions)
+    assert "Traceback" not in out and "出错" not in out
+    assert f"jiaoyan-bot console --db {db}" in out
+    storage = Storage.open(db)
+    try:
+        assert len(storage.roster.schools()) == 29
+        assert {a.name for a in storage.roster.alliances()} >= {
+            "东部联盟",
+            "中西部联盟(一组)",
+            "中西部联盟(二组)",
+        }
+        assert 200 < storage.roster.count_members() < 400
+        signed = storage.submissions.signins(1)
+        assert any(s.status.value == "late" for s in signed.values())
+        assert len(storage.submissions.leaves(1)) == 3
+    finally:
+        storage.close()
+
+
+def test_demo_starts_fresh_each_time(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db)]) == 0
+    assert main(["demo", "--db", str(db)]) == 0
+    storage = Storage.open(db)
+    try:
+        assert len(storage.roster.schools()) == 29  # not doubled
+    finally:
+        storage.close()
