@@ -21,6 +21,7 @@ from bot.messages import Channel, ChatType, Incoming, Outgoing
 from bot.settings import Settings
 from handlers.format import WEEKDAYS
 from storage import Storage
+from storage.attendance import roll_of
 
 EAST = "东部联盟"
 EAST_GROUP = GROUP_CHATS[EAST]
@@ -131,9 +132,9 @@ class DemoWeek:
 
 
 def week_start(now: datetime, zone: ZoneInfo) -> datetime:
-    """Monday 08:00 of the current week, so the demo data stays recent for the console."""
+    """Monday 08:00 of last week: the played week is over but recent when the console opens."""
     local = now.astimezone(zone)
-    monday = local - timedelta(days=local.weekday())
+    monday = local - timedelta(days=local.weekday() + 7)
     return monday.replace(hour=8, minute=0, second=0, microsecond=0)
 
 
@@ -158,21 +159,31 @@ async def run_demo(settings: Settings, write: Callable[[str], None]) -> int:
     try:
         await play_week(DemoWeek(app, people, transcript, sender), clock, zone)
         members = storage.roster.count_members()
+        teacher = _owes_reflection(storage, people)
     finally:
         app.close()
     leader = people.leaders[EAST]
-    teacher = people.teachers[CLUSTERS[EAST][1]][0]
     write(
         "\n━━ 演示结束 ━━\n"
         f"演示数据库：{db_path.resolve()}（{len(people.teachers)} 所学校，{members} 位成员）\n"
         "接下来可以在终端里亲自试试：\n"
         f"  jiaoyan-bot console --db {db_path} --as {teacher} --chat {EAST_GROUP}"
-        f"    （{people.names[teacher]}，教师）\n"
+        f"    （{people.names[teacher]}，教师，已签到但还没交反思）\n"
         f"  jiaoyan-bot console --db {db_path} --as {leader}"
         f"    （{people.names[leader]}，东部联盟负责人，私聊）\n"
-        "进入后发送「帮助」「我的」「活动」「汇总 本周」等；输入 :quit 退出。"
+        "进入后发送「帮助」「我的」「活动」「反思 A1 正文」「汇总 上周」等；输入 :quit 退出。"
     )
     return 0
+
+
+def _owes_reflection(storage: Storage, people: DemoPeople) -> str:
+    """A teacher the reader can try 反思 as: signed in to A1 but no reflection yet."""
+    activity = storage.activities.get(1)
+    assert activity is not None
+    roll = roll_of(storage.roster, storage.submissions, activity)
+    names = {m.userid for m in roll.missing_reflection() if m.id in roll.signins and m.userid}
+    leader = people.leaders[EAST]
+    return sorted(uid for uid in names if uid != leader)[0]
 
 
 async def play_week(week: DemoWeek, clock: FakeClock, zone: ZoneInfo) -> None:

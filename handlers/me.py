@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.context import Context
+from bot.messages import Reply
 from bot.parsing.dates import parse_period
 from bot.router import Args, Router
 from handlers import format as fmt
@@ -20,7 +21,7 @@ router = Router("me")
     usage="我的",
     examples=("我的",),
 )
-def my_records(ctx: Context, args: Args) -> str:
+def my_records(ctx: Context, args: Args) -> Reply:
     member = ctx.require_member()
     now = ctx.clock.now()
     term = parse_period("本学期", ctx.now())
@@ -71,8 +72,12 @@ def my_records(ctx: Context, args: Args) -> str:
             and reflection is None
             and activity.ends_at > now - timedelta(days=30)
         ):
-            due = fmt.when(activity.reflection_due, ctx.zone) if activity.reflection_due else "尽快"
-            pending.append(f"· {activity.code}「{activity.title}」待交反思（截止 {due}）")
+            due = activity.reflection_due
+            if due is not None and due < now:
+                note = f"已过截止时间 {fmt.when(due, ctx.zone)}，仍可补交"
+            else:
+                note = f"截止 {fmt.when(due, ctx.zone)}" if due else "请尽快提交"
+            pending.append(f"· {activity.code}「{activity.title}」待交反思（{note}）")
         lines.append(f"· {activity.code}「{activity.title}」{'，'.join(parts)}")
     if len(lines) == 1:
         lines.append("· 本学期还没有活动记录。")
@@ -80,4 +85,5 @@ def my_records(ctx: Context, args: Args) -> str:
         lines.append("待办：")
         lines.extend(pending)
     lines.append(f"本学期已获学时：{fmt.hours(credited)}（签到并交反思的活动计入）")
-    return "\n".join(lines)
+    # Personal records are answered privately even when asked in a group.
+    return Reply(text="\n".join(lines), private=True)
