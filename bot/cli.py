@@ -28,8 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[common])
 
-    demo = add("demo", "生成演示数据并演示一周的教研活动")
-    demo.set_defaults(db=DEMO_DB)
+    add("demo", f"生成演示数据并演示一周的教研活动（默认写入 {DEMO_DB}）")
 
     console = add("console", "在终端里和机器人对话")
     console.add_argument("--as", dest="userid", required=True, help="以哪个企业微信账号发言")
@@ -64,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "demo" and args.db is None:
+            args.db = DEMO_DB  # the demo never touches the real database by default
         overrides = {"JIAOYAN_DB": args.db} if args.db else {}
         settings = load_settings(**overrides)
     except SettingsError as error:

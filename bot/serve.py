@@ -1,0 +1,481 @@
+"""`jiaoyan-bot serve`: one process running every configured channel, the outbox and HTTP.
+
+Structure (so that more parts plug in with one line each):
+- `build_runtime` wires channels, senders and the `App` from settings. Its `route_adders` list
+  feeds the web application (`bot.web`); its `services` list holds background services
+  (anything with `async start()` / `async stop()`), started in order and stopped in reverse.
+- `Runtime.start()` first recovers inbox messages a crash left unprocessed, then starts the
+  services; `Runtime.stop()` stops them in reverse: the long connection (no new messages),
+  then the pipeline drain (replies of messages in progress get queued), then the outbox worker.
+- `run_server` adds the HTTP listener around that and waits for a stop event; `serve_command`
+  is the CLI entry that ties the stop event to SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.app import App, create_app
+from bot.channels.aibot_http import AibotHttpCallback, AibotResponseSender
+from bot.channels.aibot_ws import AibotLongConnection
+from bot.channels.app_callback import AppCallback
+from bot.channels.app_sender import AppSender
+from bot.channels.base import IncomingSink, Sender
+from bot.channels.webhook import WebhookSender
+from bot.check import (
+    WEBHOOK_STATUS_LINE,
+    ChannelStatus,
+    CheckReport,
+    channel_statuses,
+    check_settings,
+)
+from bot.clock import Clock, SystemClock
+from bot.messages import Channel, Incoming
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from bot.web import PathAccessLogger, RouteAdder, create_web_app
+from bot.wecom.client import WeComClient
+from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
+from storage import Storage
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[Any]]
+SinkFactory = Callable[[App], IncomingSink]
+Announce = Callable[[str], None]
+
+STOP_TIMEOUT = 15.0
+EXIT_CONFIG_ERROR = 2
+
+
+class Service(Protocol):
+    """A background part of the bot that runs between start() and stop()."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class TaskService:
+    """A long-running coroutine as a `Service`: stop() asks it to end, then waits for it."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[], Awaitable[None]],
+        request_stop: Callable[[], None],
+        *,
+        stop_timeout: float = STOP_TIMEOUT,
+    ) -> None:
+        self.name = name
+        self._run_factory = run
+        self._request_stop = request_stop
+        self._stop_timeout = stop_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        try:
+            await self._run_factory()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped with an error", self.name)
+        else:
+            log.info("%s finished", self.name)
+
+    async def stop(self) -> None:
+        task = self._task
+        if task is None:
+            return
+        self._request_stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._stop_timeout)
+        except TimeoutError:
+            log.warning(
+                "%s did not stop within %.0fs; cancelling it", self.name, self._stop_timeout
+            )
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class PipelineDrain:
+    """At stop, let messages being processed finish so their replies are queued.
+
+    Anything still unfinished after the timeout stays "received" in the inbox and is
+    processed by `recover()` at the next start, so nothing is lost either way.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, timeout: float = STOP_TIMEOUT) -> None:
+        self._pipeline = pipeline
+        self._timeout = timeout
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self._pipeline.drain(), self._timeout)
+        except TimeoutError:
+            log.warning("messages still in progress at shutdown will be recovered at next start")
+
+
+class _ForwardingSink:
+    """The long connection is built before the App (it is one of its senders), so it gets
+    this sink, which forwards to the real one once the App exists."""
+
+    def __init__(self) -> None:
+        self.target: IncomingSink | None = None
+
+    async def submit(self, incoming: Incoming) -> bool:
+        if self.target is None:
+            raise RuntimeError("the inbox is not ready yet")
+        return await self.target.submit(incoming)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Knobs tests turn; production uses the defaults."""
+
+    api_sleep: Sleep = asyncio.sleep  # WeCom API retries and per-target rate limits
+    ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
+    run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
+    stop_timeout: float = STOP_TIMEOUT
+
+
+class Runtime:
+    """Everything `serve` runs, built and wired but not started."""
+
+    def __init__(
+        self,
+        *,
+        app: App,
+        statuses: list[ChannelStatus],
+        long_connection: AibotLongConnection | None,
+        route_adders: list[RouteAdder],
+        services: list[Service],
+    ) -> None:
+        self.app = app
+        self.statuses = statuses
+        self.long_connection = long_connection
+        self.services = services
+        self.web_app = create_web_app(self.health, route_adders)
+        self._started: list[Service] = []
+        self._running = False
+
+    @property
+    def enabled(self) -> set[Channel]:
+        return {status.channel for status in self.statuses if status.enabled}
+
+    async def start(self) -> None:
+        """Recover what a crash left unprocessed, then start the services in order."""
+        if self._running:
+            return
+        self._running = True
+        recovered = await self.app.pipeline.recover()
+        if recovered:
+            log.info("processing %d message(s) left over from the last run", recovered)
+        for service in self.services:
+            await service.start()
+            self._started.append(service)
+
+    async def stop(self) -> None:
+        """Stop the started services in reverse order; safe to call more than once."""
+        while self._started:
+            service = self._started.pop()
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
+        self._running = False
+
+    def health(self) -> dict[str, Any]:
+        """What `/healthz` shows: on/off per channel and the outbox backlog; never a secret."""
+        stats = self.app.outbox.stats()
+        channels = {s.channel.value: "on" if s.enabled else "off" for s in self.statuses}
+        channels[Channel.WEBHOOK.value] = "on"
+        body: dict[str, Any] = {
+            "status": "ok",
+            "channels": channels,
+            "outbox": {"pending": stats.pending, "failed": stats.failed},
+        }
+        connection = self.long_connection
+        if connection is not None:
+            if connection.replaced:
+                state = "replaced"
+            elif connection.is_connected:
+                state = "connected"
+            else:
+                state = "connecting"
+            body["long_connection"] = state
+        return body
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession,
+    storage: Storage,
+    clock: Clock,
+    options: RuntimeOptions | None = None,
+    sink_factory: SinkFactory | None = None,
+) -> Runtime:
+    """Wire the enabled channels, their senders and the App. Call inside the running loop.
+
+    `sink_factory(app)` chooses what the channels feed (default `app.pipeline`); tests use it
+    to wrap the pipeline. Recovery and draining always use `app.pipeline`.
+    """
+    options = options or RuntimeOptions()
+    statuses = channel_statuses(settings)
+    enabled = {status.channel for status in statuses if status.enabled}
+    minute = timedelta(minutes=1)
+    client = WeComClient(
+        session, settings.wecom_api_base, settings.wecom_corp_id, clock, sleep=options.api_sleep
+    )
+
+    webhook_limiter = SlidingWindowLimiter(
+        WEBHOOK_PER_MINUTE, minute, clock, sleep=options.api_sleep
+    )
+    senders: list[Sender] = [WebhookSender(client, webhook_limiter)]
+    forwarding = _ForwardingSink()
+    long_connection: AibotLongConnection | None = None
+    if Channel.AIBOT_WS in enabled:
+        long_connection = AibotLongConnection(
+            settings.wecom_bot_ws_url,
+            settings.wecom_bot_id.strip(),
+            _secret(settings.wecom_bot_secret),
+            forwarding,
+            session=session,
+            clock=clock,
+            sleep=options.ws_sleep,
+        )
+        senders.append(long_connection)
+    if Channel.AIBOT_HTTP in enabled:
+        senders.append(AibotResponseSender(session))
+    if Channel.APP in enabled:
+        member_limiter = SlidingWindowLimiter(
+            APP_MEMBER_PER_MINUTE, minute, clock, sleep=options.api_sleep
+        )
+        senders.append(
+            AppSender(
+                client,
+                _secret(settings.wecom_app_secret),
+                settings.wecom_agent_id.strip(),
+                member_limiter=member_limiter,
+            )
+        )
+    # Private answers and direct messages: the app if configured, else the long connection.
+    private_channel = (
+        Channel.APP
+        if Channel.APP in enabled
+        else Channel.AIBOT_WS
+        if Channel.AIBOT_WS in enabled
+        else None
+    )
+    app = create_app(
+        settings,
+        clock=clock,
+        senders={sender.channel: sender for sender in senders},
+        private_channel=private_channel,
+        storage=storage,
+    )
+    sink = sink_factory(app) if sink_factory is not None else app.pipeline
+    forwarding.target = sink
+
+    # Web routes besides /healthz. More pages (e.g. the dashboard): append their add_routes.
+    route_adders: list[RouteAdder] = []
+    if Channel.AIBOT_HTTP in enabled:
+        aibot_callback = AibotHttpCallback(
+            _secret(settings.wecom_bot_token),
+            _secret(settings.wecom_bot_aes_key),
+            sink,
+            clock,
+            session,
+        )
+        route_adders.append(aibot_callback.add_routes)
+    if Channel.APP in enabled:
+        app_callback = AppCallback(
+            _secret(settings.wecom_app_token),
+            _secret(settings.wecom_app_aes_key),
+            settings.wecom_corp_id.strip(),
+            settings.wecom_agent_id.strip(),
+            sink,
+            clock,
+        )
+        route_adders.append(app_callback.add_routes)
+
+    # Background services: started in this order, stopped in reverse. More services
+    # (e.g. the scheduler): append them at the end, so they stop first.
+    services: list[Service] = []
+    if options.run_worker:
+        worker_stop = asyncio.Event()
+        services.append(
+            TaskService(
+                "outbox-worker",
+                lambda: app.worker.run(worker_stop),
+                worker_stop.set,
+                stop_timeout=options.stop_timeout,
+            )
+        )
+    services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
+    if long_connection is not None:
+        services.append(
+            TaskService(
+                "aibot-long-connection",
+                long_connection.run,
+                long_connection.stop,
+                stop_timeout=options.stop_timeout,
+            )
+        )
+    return Runtime(
+        app=app,
+        statuses=statuses,
+        long_connection=long_connection,
+        route_adders=route_adders,
+        services=services,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    options: RuntimeOptions | None = None,
+    sink_factory: SinkFactory | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open the database and one shared HTTP session, build the runtime, and on exit stop the
+    services (if started), close the session and the database."""
+    storage = Storage.open(settings.db)
+    try:
+        async with aiohttp.ClientSession() as session:
+            runtime = build_runtime(
+                settings,
+                session=session,
+                storage=storage,
+                clock=clock or SystemClock(),
+                options=options,
+                sink_factory=sink_factory,
+            )
+            try:
+                yield runtime
+            finally:
+                await runtime.stop()
+    finally:
+        storage.close()
+
+
+def banner(settings: Settings, report: CheckReport) -> list[str]:
+    """The start-up lines: which channels run, and any configuration problem."""
+    lines = [status.describe() for status in channel_statuses(settings)]
+    lines.append(WEBHOOK_STATUS_LINE)
+    lines.extend(finding.render() for finding in (*report.warnings, *report.errors))
+    return lines
+
+
+async def run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    stop: asyncio.Event,
+    clock: Clock | None = None,
+    options: RuntimeOptions | None = None,
+    announce: Announce = print,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Run until `stop` is set: recover, start services, listen, then shut down in order."""
+    async with open_runtime(settings, clock=clock, options=options) as runtime:
+        await runtime.start()
+        runner = web.AppRunner(
+            runtime.web_app, handle_signals=False, access_log_class=PathAccessLogger
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            try:
+                await site.start()
+            except OSError as exc:
+                announce(f"无法监听 {host}:{port}：端口可能已被占用或没有权限（{exc}）。")
+                return 1
+            address = runner.addresses[0] if runner.addresses else (host, port)
+            base_url = f"http://{_url_host(address[0])}:{address[1]}"
+            announce(f"HTTP 服务已启动：{base_url}（健康检查 {base_url}/healthz）")
+            if on_ready is not None:
+                on_ready(base_url)
+            await stop.wait()
+            announce("正在停止服务……")
+        finally:
+            # The listener goes first, so no callback arrives while the services stop.
+            await runner.cleanup()
+    announce("服务已停止。")
+    return 0
+
+
+def _url_host(host: Any) -> str:
+    text = str(host)
+    return f"[{text}]" if ":" in text else text
+
+
+async def _serve_until_signalled(settings: Settings, host: str, port: int) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError):  # e.g. Windows: Ctrl+C still interrupts
+            pass
+    try:
+        return await run_server(settings, host, port, stop=stop, announce=_say)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def serve_command(settings: Settings, host: str, port: int) -> int:
+    """CLI entry: print which channels run, refuse a broken configuration, serve until signalled."""
+    root = logging.getLogger()
+    if root.level > logging.INFO:
+        # A service's log is its only voice under systemd/Docker; bodies and secrets stay out.
+        root.setLevel(logging.INFO)
+    _say(f"教研助手服务启动中（数据库 {settings.db}）")
+    report = check_settings(settings)
+    for line in banner(settings, report):
+        _say(line)
+    if not report.passed:
+        _say("配置有错误，服务没有启动。请按上面的说明修改 .env，再运行 jiaoyan-bot check 确认。")
+        return EXIT_CONFIG_ERROR
+    try:
+        return asyncio.run(_serve_until_signalled(settings, host, port))
+    except KeyboardInterrupt:  # pragma: no cover - only where signal handlers are unsupported
+        print("已中断。", file=sys.stderr)
+        return 130

@@ -1,0 +1,79 @@
+"""The HTTP side of `serve`: one aiohttp application with `/healthz` and the channels' routes.
+
+Routes come from "route adders" (`AppCallback.add_routes`, `AibotHttpCallback.add_routes`, and
+later the dashboard), so adding a page is one more adder in the list `serve` passes in.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+
+RouteAdder = Callable[[web.Application], None]
+HealthCheck = Callable[[], Mapping[str, Any]]
+
+
+def create_web_app(health: HealthCheck, route_adders: Iterable[RouteAdder] = ()) -> web.Application:
+    """The web application: `GET /healthz` answering `health()` as JSON, plus every adder's routes.
+
+    `health()` must return a JSON-able mapping with "status": "ok" when all is well; anything
+    else (or an exception) answers 503 so container health checks notice.
+    """
+    app = web.Application()
+
+    async def healthz(_request: web.Request) -> web.Response:
+        try:
+            body = dict(health())
+        except Exception:
+            log.exception("health check failed")
+            return web.json_response({"status": "error"}, status=503)
+        status = 200 if body.get("status") == "ok" else 503
+        return web.json_response(body, status=status)
+
+    app.router.add_get(HEALTH_PATH, healthz)
+    for add_routes in route_adders:
+        add_routes(app)
+    return app
+
+
+class PathAccessLogger(AbstractAccessLogger):
+    """Access log that never writes a query string or a path variable.
+
+    Callback queries carry signatures, and dashboard links carry their access token in the
+    path, so a request is logged by its route pattern (e.g. `/reports/{token}/`). Health
+    checks (every 30 s from Docker) go to DEBUG so they do not bury real traffic.
+    """
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        level = logging.DEBUG if request.path == HEALTH_PATH else logging.INFO
+        self.logger.log(
+            level,
+            "%s %s %s %d %.1fms",
+            request.remote,
+            request.method,
+            _route_of(request),
+            response.status,
+            time * 1000,
+        )
+
+
+_UNMATCHED_PATH_CHARS = 64
+
+
+def _route_of(request: BaseRequest) -> str:
+    match_info = getattr(request, "match_info", None)
+    resource = match_info.route.resource if match_info is not None else None
+    if resource is not None:
+        return resource.canonical
+    # No route matched (404/405): the path is the caller's own text; keep it short.
+    return request.path[:_UNMATCHED_PATH_CHARS]
