@@ -14,6 +14,7 @@ from bot.pipeline import Pipeline
 from bot.router import Dispatcher
 from bot.settings import Settings
 from handlers import build_router
+from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import InboxRepo, OutboxRepo
 
@@ -29,6 +30,8 @@ class App:
     outbox: OutboxRepo
     pipeline: Pipeline
     worker: OutboxWorker
+    # Reminders, scheduled notices and digests; started with `await app.scheduler.start()`.
+    scheduler: ReminderScheduler
     senders: dict[Channel, Sender] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -53,6 +56,19 @@ def create_app(
     worker = OutboxWorker(
         outbox, all_senders, clock, storage.audit, max_attempts=settings.outbox_max_attempts
     )
+    scheduler = ReminderScheduler(
+        storage,
+        clock,
+        zone=settings.zone,
+        private_channel=private_channel,
+        on_enqueued=worker.wake,
+    )
+
+    def after_message() -> None:
+        # A handled message may have created, moved or cancelled something that is due.
+        worker.wake()
+        scheduler.rearm()
+
     pipeline = Pipeline(
         inbox,
         outbox,
@@ -60,7 +76,7 @@ def create_app(
         dispatcher.handle,
         clock,
         private_channel=private_channel,
-        on_enqueued=worker.wake,
+        on_enqueued=after_message,
     )
     return App(
         settings=settings,
@@ -72,5 +88,6 @@ def create_app(
         outbox=outbox,
         pipeline=pipeline,
         worker=worker,
+        scheduler=scheduler,
         senders=all_senders,
     )

@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if command == "simulate":
         from bot.simulate import simulate_command
 
-        return simulate_command(settings, args.file, print)
+        return simulate_command(settings, args.file, print, db=args.db)
     if command == "export":
         from reports.cli import export_command
 

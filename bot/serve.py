@@ -327,8 +327,7 @@ def build_runtime(
         )
         route_adders.append(app_callback.add_routes)
 
-    # Background services: started in this order, stopped in reverse. More services
-    # (e.g. the scheduler): append them at the end, so they stop first.
+    # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
     if options.run_worker:
         worker_stop = asyncio.Event()
@@ -341,6 +340,8 @@ def build_runtime(
             )
         )
     services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
+    # Reminders and digests: catches up on what fell due while down, then arms its alarm.
+    services.append(app.scheduler)
     if long_connection is not None:
         services.append(
             TaskService(

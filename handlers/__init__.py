@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import activities, admin, identity, me, notices, reflections, signins, summaries
+from handlers import (
+    activities,
+    admin,
+    digest,
+    identity,
+    me,
+    notices,
+    reflections,
+    signins,
+    summaries,
+)
 from handlers.help import help_router
 
 
@@ -19,6 +29,7 @@ def build_router() -> Router:
         me.router,
         summaries.router,
         admin.router,
+        digest.router,
     )
     root.include(help_router(root))
     return root

@@ -1,0 +1,481 @@
+"""What is due, derived from the database: every reminder, publication and digest as a `DueItem`.
+
+Nothing here is stored ahead of time. An item's key names the instant it refers to (an
+activity's start, a reflection deadline, a notice's publication, a digest week), so when an
+activity moves its old reminders simply stop being derived and new ones appear; when it is
+cancelled none are derived at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.messages import Broadcast, Channel, Direct, Effect
+from bot.parsing.dates import Period, parse_period
+from handlers.notices import notice_broadcast, notice_recipients
+from reports.model import Digest
+from scheduling import texts
+from scheduling.zones import Place, at_local, key_time, parse_hhmm
+from storage import Storage
+from storage.attendance import roll_of
+from storage.models import Activity, Alliance, Member, Notice, NoticeStatus
+from storage.reminders import DigestRequest, NoticeUpdate, RemindersRepo
+
+log = logging.getLogger(__name__)
+
+DigestBuilder = Callable[[Storage, Alliance, Period, datetime], Digest]
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """When things are due and how long a late one is still worth sending."""
+
+    activity_day_before_at: time = time(18, 0)
+    activity_lead: timedelta = timedelta(hours=1)
+    reflection_day_before_at: time = time(18, 0)
+    reflection_morning_at: time = time(8, 0)
+    ack_after: timedelta = timedelta(hours=24)
+    ack_useful_for: timedelta = timedelta(days=2)
+    notice_grace: timedelta = timedelta(hours=12)
+    digest_grace: timedelta = timedelta(hours=24)
+    request_grace: timedelta = timedelta(hours=1)
+    # How far back a restarted bot looks for reminders it missed.
+    lookback: timedelta = timedelta(days=7)
+    # Sent later than this after its time, a reminder is logged as caught up.
+    late_after: timedelta = timedelta(minutes=5)
+    # The alarm rings at least this often, to notice changes made by other processes.
+    max_sleep: timedelta = timedelta(minutes=10)
+    # A reminder whose composing failed is tried again after this long.
+    retry_after: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running an item does: messages, plus bookkeeping that commits with them."""
+
+    effects: list[Effect] = field(default_factory=list)
+    notice_update: NoticeUpdate | None = None
+    clear_request: DigestRequest | None = None
+    why_empty: str = "nobody to remind"
+
+
+Compose = Callable[[datetime], Outcome]
+
+
+@dataclass(frozen=True)
+class DueItem:
+    key: str
+    label: str  # for logs, e.g. "A7 reminder 1 h before the start"
+    due_at: datetime  # the nominal instant
+    fire_at: datetime  # after quiet hours
+    born_at: datetime  # when the row it derives from took its present form
+    useful_until: datetime | None  # sending at or after this is pointless
+    zone: ZoneInfo
+    compose: Compose
+    # Key prefix of the item's reminders: at most one of them is sent per local day.
+    guard: str | None = None
+    # What to do instead when it is too late (e.g. tell the author); None: nothing.
+    compose_missed: Compose | None = None
+
+    @property
+    def applicable(self) -> bool:
+        """An instant that passed before the item existed is not a missed reminder."""
+        return self.due_at >= self.born_at
+
+
+class Planner:
+    """Derives every due item whose nominal time falls in a window."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        repo: RemindersRepo,
+        *,
+        zone: ZoneInfo,
+        private_channel: Channel | None,
+        digest_builder: DigestBuilder,
+        policy: ReminderPolicy,
+    ) -> None:
+        self._storage = storage
+        self._repo = repo
+        self._zone = zone
+        self._private = private_channel is not None
+        self._digest_builder = digest_builder
+        self._policy = policy
+
+    def items(self, start: datetime, end: datetime) -> list[DueItem]:
+        """Items due (nominally) in [start, end), plus scheduled notices and digest requests
+        due before `end` however old (they stay pending until handled)."""
+        found: list[DueItem] = []
+        places: dict[int | None, Place] = {}
+        margin = timedelta(days=3)
+        for activity_id in self._repo.activity_ids_around(start, end + margin):
+            activity = self._storage.activities.get(activity_id)
+            if activity is None:
+                continue
+            place = self._place(activity.alliance_id, places)
+            found.extend(self._activity_items(activity, place))
+            found.extend(self._reflection_items(activity, place))
+        after = self._policy.ack_after
+        for notice_id in self._repo.ack_notice_ids_published(start - after, end - after):
+            notice = self._storage.notices.get(notice_id)
+            if notice is not None:
+                found.append(self._ack_item(notice, self._place(notice.alliance_id, places)))
+        for notice in self._storage.notices.scheduled():
+            if notice.publish_at < end:
+                found.append(self._publish_item(notice, self._place(notice.alliance_id, places)))
+        for alliance in self._storage.roster.alliances():
+            if alliance.digest_enabled:
+                found.extend(
+                    self._digest_items(alliance, self._place(alliance.id, places), start, end)
+                )
+        for request in self._repo.digest_requests():
+            if request.at < end:
+                item = self._request_item(request, places)
+                if item is not None:
+                    found.append(item)
+        return [item for item in found if item.due_at < end]
+
+    def _place(self, alliance_id: int | None, cache: dict[int | None, Place]) -> Place:
+        if alliance_id not in cache:
+            alliance = self._storage.roster.alliance(alliance_id) if alliance_id else None
+            cache[alliance_id] = Place.of(alliance, self._zone)
+        return cache[alliance_id]
+
+    # activities ---------------------------------------------------------------
+    def _activity_items(self, activity: Activity, place: Place) -> list[DueItem]:
+        born = self._repo.activity_changed_at(activity.id) or activity.starts_at
+        zone = place.zone
+        day = activity.starts_at.astimezone(zone).date()
+        stamp = key_time(activity.starts_at)
+        tree = self._storage.roster.descendants(activity.alliance_id)
+        day_before = at_local(day - timedelta(days=1), self._policy.activity_day_before_at, zone)
+        soon = activity.starts_at - self._policy.activity_lead
+        key_before = f"activity:{activity.id}:day_before:{stamp}"
+        key_soon = f"activity:{activity.id}:hour_before:{stamp}"
+
+        def before(now: datetime) -> Outcome:
+            text = texts.activity_day_before(key_before, activity, zone)
+            return Outcome([Broadcast(text=text, alliance_ids=tree, dedup_key=key_before)])
+
+        def shortly(now: datetime) -> Outcome:
+            text = texts.activity_soon(key_soon, activity, zone, now)
+            return Outcome([Broadcast(text=text, alliance_ids=tree, dedup_key=key_soon)])
+
+        guard = f"activity:{activity.id}:"
+        return [
+            DueItem(
+                key=key_before,
+                label=f"{activity.code} reminder the day before",
+                due_at=day_before,
+                fire_at=place.quiet.defer(day_before),
+                born_at=born,
+                useful_until=at_local(day, time(0), zone),
+                zone=zone,
+                compose=before,
+                guard=guard,
+            ),
+            DueItem(
+                key=key_soon,
+                label=f"{activity.code} reminder before the start",
+                due_at=soon,
+                fire_at=place.quiet.defer(soon),
+                born_at=born,
+                useful_until=activity.starts_at,
+                zone=zone,
+                compose=shortly,
+                guard=guard,
+            ),
+        ]
+
+    def _reflection_items(self, activity: Activity, place: Place) -> list[DueItem]:
+        deadline = activity.reflection_due
+        if deadline is None:
+            return []
+        born = self._repo.activity_changed_at(activity.id) or activity.starts_at
+        zone = place.zone
+        day = deadline.astimezone(zone).date()
+        stamp = key_time(deadline)
+        candidates = [
+            (
+                "day_before",
+                "the day before its deadline",
+                at_local(day - timedelta(days=1), self._policy.reflection_day_before_at, zone),
+                min(at_local(day, time(0), zone), deadline),
+            ),
+            (
+                "due_morning",
+                "on its deadline morning",
+                at_local(day, self._policy.reflection_morning_at, zone),
+                deadline,
+            ),
+        ]
+        items = []
+        for name, what, due, useful_until in candidates:
+            if due < activity.ends_at or due >= deadline:
+                continue  # no reminder before the activity is over or after the deadline
+            key = f"reflection:{activity.id}:{name}:{stamp}"
+            items.append(
+                DueItem(
+                    key=key,
+                    label=f"{activity.code} reflection reminder {what}",
+                    due_at=due,
+                    fire_at=place.quiet.defer(due),
+                    born_at=born,
+                    useful_until=useful_until,
+                    zone=zone,
+                    compose=self._reflection_composer(key, activity, zone),
+                    guard=f"reflection:{activity.id}:",
+                )
+            )
+        return items
+
+    def _reflection_composer(self, key: str, activity: Activity, zone: ZoneInfo) -> Compose:
+        def compose(now: datetime) -> Outcome:
+            storage = self._storage
+            current = storage.activities.get(activity.id) or activity
+            roll = roll_of(storage.roster, storage.submissions, current)
+            missing = [m for m in roll.missing_reflection() if m.userid]
+            if not missing:
+                return Outcome(why_empty="every participant has handed in")
+            if self._private:
+                return Outcome(
+                    [
+                        Direct(
+                            userids=[m.userid or ""],
+                            text=texts.reflection_private(key, current, m, zone, now),
+                            dedup_key=f"{key}:{m.userid}",
+                        )
+                        for m in missing
+                    ]
+                )
+            text = texts.reflection_group(key, current, zone, now)
+            tree = storage.roster.descendants(current.alliance_id)
+            return Outcome(
+                [
+                    Broadcast(
+                        text=text,
+                        alliance_ids=tree,
+                        mention=[m.userid or "" for m in missing],
+                        dedup_key=key,
+                    )
+                ],
+                why_empty="no group to post in and no private channel",
+            )
+
+        return compose
+
+    # notices --------------------------------------------------------------------
+    def _ack_item(self, notice: Notice, place: Place) -> DueItem:
+        due = notice.publish_at + self._policy.ack_after
+        key = f"notice:{notice.id}:ack:{key_time(notice.publish_at)}"
+        fire = place.quiet.defer(due)
+
+        def compose(now: datetime) -> Outcome:
+            storage = self._storage
+            acked = storage.notices.acked_member_ids(notice.id)
+            missing = [
+                m
+                for m in notice_recipients(storage, notice)
+                if m.id not in acked and m.id != notice.author_id and m.userid
+            ]
+            if not missing:
+                return Outcome(why_empty="everyone has confirmed")
+            return Outcome(self._ack_effects(key, notice, missing))
+
+        return DueItem(
+            key=key,
+            label=f"{notice.code} receipt reminder",
+            due_at=due,
+            fire_at=fire,
+            born_at=notice.publish_at,
+            useful_until=fire + self._policy.ack_useful_for,
+            zone=place.zone,
+            compose=compose,
+            guard=f"notice:{notice.id}:",
+        )
+
+    def _ack_effects(self, key: str, notice: Notice, missing: list[Member]) -> list[Effect]:
+        if self._private:
+            return [
+                Direct(
+                    userids=[m.userid or ""],
+                    text=texts.notice_ack_private(key, notice, m),
+                    dedup_key=f"{key}:{m.userid}",
+                )
+                for m in missing
+            ]
+        ids = (
+            None
+            if notice.alliance_id is None
+            else self._storage.roster.descendants(notice.alliance_id)
+        )
+        return [
+            Broadcast(
+                text=texts.notice_ack_group(key, notice, len(missing)),
+                alliance_ids=ids,
+                mention=[m.userid or "" for m in missing],
+                dedup_key=key,
+            )
+        ]
+
+    def _publish_item(self, notice: Notice, place: Place) -> DueItem:
+        key = f"notice:{notice.id}:publish:{key_time(notice.publish_at)}"
+        fire = place.quiet.defer(notice.publish_at)
+
+        def compose(now: datetime) -> Outcome:
+            current = self._storage.notices.get(notice.id) or notice
+            broadcast = notice_broadcast(self._storage, current)
+            return Outcome(
+                [broadcast.model_copy(update={"dedup_key": key})],
+                notice_update=NoticeUpdate(notice.id, NoticeStatus.PUBLISHED, publish_at=now),
+                why_empty="no group is bound to its alliances",
+            )
+
+        def missed(now: datetime) -> Outcome:
+            author = self._storage.roster.member(notice.author_id) if notice.author_id else None
+            effects: list[Effect] = []
+            if author is not None and author.userid:
+                effects.append(
+                    Direct(
+                        userids=[author.userid],
+                        text=texts.notice_missed(notice, place.zone),
+                        dedup_key=f"{key}:missed",
+                    )
+                )
+            return Outcome(effects, notice_update=NoticeUpdate(notice.id, NoticeStatus.CANCELLED))
+
+        return DueItem(
+            key=key,
+            label=f"publication of scheduled notice {notice.code}",
+            due_at=notice.publish_at,
+            fire_at=fire,
+            born_at=min(notice.created_at, notice.publish_at),
+            useful_until=fire + self._policy.notice_grace,
+            zone=place.zone,
+            compose=compose,
+            compose_missed=missed,
+        )
+
+    # digests --------------------------------------------------------------------
+    def _digest_items(
+        self, alliance: Alliance, place: Place, start: datetime, end: datetime
+    ) -> list[DueItem]:
+        try:
+            at = parse_hhmm(alliance.digest_time)
+        except ValueError:
+            log.warning("alliance %s has a bad digest time %r", alliance.id, alliance.digest_time)
+            return []
+        if not 0 <= alliance.digest_weekday <= 6:
+            return []
+        zone = place.zone
+        created = self._repo.alliance_created_at(alliance.id) or start
+        changed = self._repo.digest_schedule_changed_at(alliance.id)
+        born = max(created, changed) if changed else created
+        items = []
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        last = end.astimezone(zone).date() + timedelta(days=1)
+        while day <= last:
+            if day.weekday() == alliance.digest_weekday:
+                due = at_local(day, at, zone)
+                if start <= due < end:
+                    year, week, _ = day.isocalendar()
+                    key = f"digest:{alliance.id}:{year}-W{week:02d}"
+                    fire = place.quiet.defer(due)
+                    items.append(
+                        DueItem(
+                            key=key,
+                            label=f"weekly digest of alliance {alliance.id}",
+                            due_at=due,
+                            fire_at=fire,
+                            born_at=born,
+                            useful_until=fire + self._policy.digest_grace,
+                            zone=zone,
+                            compose=self._digest_composer(key, alliance, due, zone, None),
+                        )
+                    )
+            day += timedelta(days=1)
+        return items
+
+    def _request_item(
+        self, request: DigestRequest, places: dict[int | None, Place]
+    ) -> DueItem | None:
+        alliance = self._storage.roster.alliance(request.alliance_id)
+        if alliance is None:
+            return None
+        zone = self._place(alliance.id, places).zone
+        key = f"digest:{alliance.id}:request:{request.at.isoformat()}"
+        return DueItem(
+            key=key,
+            label=f"requested digest of alliance {alliance.id}",
+            due_at=request.at,
+            fire_at=request.at,  # asked for explicitly: quiet hours do not apply
+            born_at=request.at,
+            useful_until=request.at + self._policy.request_grace,
+            zone=zone,
+            compose=self._digest_composer(key, alliance, None, zone, request),
+            compose_missed=lambda now: Outcome(clear_request=request),
+        )
+
+    def _digest_composer(
+        self,
+        key: str,
+        alliance: Alliance,
+        due: datetime | None,
+        zone: ZoneInfo,
+        request: DigestRequest | None,
+    ) -> Compose:
+        def compose(now: datetime) -> Outcome:
+            current = self._storage.roster.alliance(alliance.id) or alliance
+            period = parse_period("本周", (due or now).astimezone(zone))
+            assert period is not None
+            digest = self._digest_builder(self._storage, current, period, now)
+            return Outcome(
+                digest_effects(key, current, digest, request),
+                clear_request=request,
+                why_empty="the digest has no recipients",
+            )
+
+        return compose
+
+
+def digest_effects(
+    key: str, alliance: Alliance, digest: Digest, request: DigestRequest | None = None
+) -> list[Effect]:
+    """Group parts to the alliance's own groups and private notes to their readers.
+
+    A digest asked for in a private chat is a preview: it goes to the asker alone.
+    """
+    effects: list[Effect] = []
+    if request is not None and request.chat_id is None:
+        for index, part in enumerate(digest.group_parts):
+            effects.append(
+                Direct(
+                    userids=[request.userid],
+                    text=part,
+                    markdown=True,
+                    dedup_key=f"{key}:part{index}",
+                )
+            )
+        note = digest.private_notes.get(request.userid)
+        if note:
+            effects.append(
+                Direct(userids=[request.userid], text=note, markdown=True, dedup_key=f"{key}:note")
+            )
+        return effects
+    for index, part in enumerate(digest.group_parts):
+        effects.append(
+            Broadcast(
+                text=part,
+                alliance_ids=[alliance.id],
+                markdown=True,
+                dedup_key=f"{key}:part{index}",
+            )
+        )
+    for userid, note in digest.private_notes.items():
+        effects.append(Direct(userids=[userid], text=note, markdown=True, dedup_key=f"{key}:note"))
+    return effects

@@ -1,0 +1,250 @@
+"""Reminders that went out (or were deliberately skipped), and what scheduling needs to read.
+
+`commit` writes a reminder's key into `sent_reminders` and its messages into the outbox in ONE
+transaction: if the key is already there (another wake-up, a restarted process, a second
+process) nothing is queued, so a reminder is never sent twice and never lost half-way.
+The outbox insert mirrors `OutboxRepo.enqueue` (same columns, same dedup rule) because SQLite
+cannot nest that method's own transaction inside this one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import sqlite_utils
+
+from bot.messages import Outgoing
+from storage.db import from_db_time, to_db_time
+from storage.models import NoticeStatus
+
+_DIGEST_REQUEST = "digest_request:"
+_DIGEST_CHANGED = "digest_changed:"
+_MAX_KEY_CHAR = "\U0010ffff"
+
+
+class ReminderStatus(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ReminderRecord:
+    key: str
+    status: ReminderStatus
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NoticeUpdate:
+    """A notice's new status (and, when published late, its real publication time)."""
+
+    notice_id: int
+    status: NoticeStatus
+    publish_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DigestRequest:
+    """Someone asked for the digest now (`周报 现在`); the scheduler sends it at once."""
+
+    alliance_id: int
+    at: datetime
+    userid: str
+    chat_id: str | None
+
+    @property
+    def kv_key(self) -> str:
+        return f"{_DIGEST_REQUEST}{self.alliance_id}"
+
+
+class RemindersRepo:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._conn: sqlite3.Connection = db.conn
+
+    # what was done -----------------------------------------------------------
+    def status(self, key: str) -> ReminderStatus | None:
+        row = self._conn.execute("SELECT status FROM sent_reminders WHERE key = ?", (key,))
+        found = row.fetchone()
+        return ReminderStatus(found[0]) if found else None
+
+    def recorded(self, keys: Iterable[str]) -> dict[str, ReminderStatus]:
+        """Status of those of `keys` that were already sent or skipped."""
+        wanted = list(dict.fromkeys(keys))
+        result: dict[str, ReminderStatus] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self._conn.execute(
+                f"SELECT key, status FROM sent_reminders WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            result.update({row[0]: ReminderStatus(row[1]) for row in rows})
+        return result
+
+    def sent_between(self, prefix: str, start: datetime, end: datetime) -> bool:
+        """Whether any reminder whose key starts with `prefix` was sent in [start, end)."""
+        row = self._conn.execute(
+            "SELECT 1 FROM sent_reminders WHERE key >= ? AND key < ? AND status = 'sent' "
+            "AND at >= ? AND at < ? LIMIT 1",
+            (prefix, prefix + _MAX_KEY_CHAR, to_db_time(start), to_db_time(end)),
+        ).fetchone()
+        return row is not None
+
+    def records(self) -> list[ReminderRecord]:
+        """Everything recorded, oldest first (for administrators and tests)."""
+        rows = self._conn.execute("SELECT key, status, at FROM sent_reminders ORDER BY at, key")
+        return [ReminderRecord(r[0], ReminderStatus(r[1]), from_db_time(r[2])) for r in rows]
+
+    def commit(
+        self,
+        key: str,
+        status: ReminderStatus,
+        messages: Sequence[Outgoing],
+        *,
+        at: datetime,
+        notice_update: NoticeUpdate | None = None,
+        clear_request: DigestRequest | None = None,
+    ) -> bool:
+        """Record `key` and queue `messages` (due at `at`) atomically; False if already recorded.
+
+        `notice_update` (a scheduled notice being published or given up) and `clear_request`
+        (a handled `周报 现在`) commit in the same transaction, so they happen exactly once too.
+        """
+        moment = to_db_time(at)
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO sent_reminders (key, status, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, status.value, moment),
+            )
+            if cursor.rowcount != 1:
+                conn.execute("ROLLBACK")
+                return False
+            for message in messages:
+                conn.execute(
+                    "INSERT INTO outbox (channel, target_kind, target, payload, due_at, "
+                    "attempts, status, created_at, dedup_key) "
+                    "VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?) "
+                    "ON CONFLICT (dedup_key) DO NOTHING",
+                    (
+                        message.channel.value,
+                        message.target_kind.value,
+                        message.target,
+                        message.model_dump_json(),
+                        moment,
+                        moment,
+                        message.dedup_key,
+                    ),
+                )
+            if notice_update is not None:
+                self._update_notice(notice_update)
+            if clear_request is not None:
+                conn.execute(
+                    "DELETE FROM kv WHERE key = ? AND value = ?",
+                    (clear_request.kv_key, _request_value(clear_request)),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return True
+
+    def _update_notice(self, update: NoticeUpdate) -> None:
+        if update.publish_at is not None:
+            self._conn.execute(
+                "UPDATE notices SET status = ?, publish_at = ? WHERE id = ? AND status = 'scheduled'",
+                (update.status.value, to_db_time(update.publish_at), update.notice_id),
+            )
+        else:
+            self._conn.execute(
+                "UPDATE notices SET status = ? WHERE id = ? AND status = 'scheduled'",
+                (update.status.value, update.notice_id),
+            )
+
+    # what is due: read models over the other aggregates ------------------------
+    def activity_ids_around(self, start: datetime, end: datetime) -> list[int]:
+        """Scheduled activities starting, or with a reflection deadline, in [start, end)."""
+        lo, hi = to_db_time(start), to_db_time(end)
+        rows = self._conn.execute(
+            "SELECT id FROM activities WHERE status = 'scheduled' AND "
+            "((starts_at >= ? AND starts_at < ?) OR (reflection_due >= ? AND reflection_due < ?)) "
+            "ORDER BY starts_at, id",
+            (lo, hi, lo, hi),
+        )
+        return [int(row[0]) for row in rows]
+
+    def activity_changed_at(self, activity_id: int) -> datetime | None:
+        """When the activity took its present form (created or last changed)."""
+        row = self._conn.execute(
+            "SELECT updated_at FROM activities WHERE id = ?", (activity_id,)
+        ).fetchone()
+        return from_db_time(row[0]) if row else None
+
+    def alliance_created_at(self, alliance_id: int) -> datetime | None:
+        row = self._conn.execute(
+            "SELECT created_at FROM alliances WHERE id = ?", (alliance_id,)
+        ).fetchone()
+        return from_db_time(row[0]) if row else None
+
+    def ack_notice_ids_published(self, start: datetime, end: datetime) -> list[int]:
+        """Published notices asking for a receipt, published in [start, end)."""
+        rows = self._conn.execute(
+            "SELECT id FROM notices WHERE status = 'published' AND needs_ack = 1 "
+            "AND publish_at >= ? AND publish_at < ? ORDER BY publish_at, id",
+            (to_db_time(start), to_db_time(end)),
+        )
+        return [int(row[0]) for row in rows]
+
+    # the weekly digest -----------------------------------------------------------
+    def request_digest(self, request: DigestRequest) -> None:
+        self._conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (request.kv_key, _request_value(request)),
+        )
+
+    def digest_requests(self) -> list[DigestRequest]:
+        rows = self._conn.execute(
+            "SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key",
+            (_DIGEST_REQUEST, _DIGEST_REQUEST + _MAX_KEY_CHAR),
+        )
+        requests = []
+        for key, value in rows:
+            data = json.loads(value)
+            requests.append(
+                DigestRequest(
+                    alliance_id=int(key[len(_DIGEST_REQUEST) :]),
+                    at=from_db_time(data["at"]),
+                    userid=data["userid"],
+                    chat_id=data.get("chat_id"),
+                )
+            )
+        return requests
+
+    def mark_digest_schedule_changed(self, alliance_id: int, at: datetime) -> None:
+        """Digests that fell due before a schedule change are not caught up afterwards."""
+        self._conn.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"{_DIGEST_CHANGED}{alliance_id}", to_db_time(at)),
+        )
+
+    def digest_schedule_changed_at(self, alliance_id: int) -> datetime | None:
+        row = self._conn.execute(
+            "SELECT value FROM kv WHERE key = ?", (f"{_DIGEST_CHANGED}{alliance_id}",)
+        ).fetchone()
+        return from_db_time(row[0]) if row else None
+
+
+def _request_value(request: DigestRequest) -> str:
+    return json.dumps(
+        {"at": to_db_time(request.at), "userid": request.userid, "chat_id": request.chat_id},
+        sort_keys=True,
+    )

@@ -1,0 +1,190 @@
+"""A small alliance on a real SQLite file, driven through the whole app on a FakeClock.
+
+Messages go in through the pipeline as a WeCom channel would deliver them; whatever the bot
+sends comes out of the outbox worker into a recording console sender, stamped with the
+simulated time it was delivered at.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App, create_app
+from bot.clock import FakeClock
+from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.settings import Settings
+from scheduling.simulated import advance_clock
+from storage import Storage
+from storage.models import Role
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+GROUP = "group-east"
+WEST_GROUP = "group-west"
+# Monday 2030-03-04, 08:00 — well in the future, so a paused real alarm never matters.
+YEAR, MONTH, MONDAY = 2030, 3, 4
+DAYS = {"周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
+_counter = itertools.count(1)
+
+
+def local(day: str, hhmm: str, zone: ZoneInfo = SHANGHAI, *, week: int = 0) -> datetime:
+    """'周三', '18:00' → that moment in the test week (local to `zone`)."""
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    return datetime(YEAR, MONTH, MONDAY + DAYS[day] + 7 * week, hour, minute, tzinfo=zone)
+
+
+@dataclass
+class Sent:
+    at: datetime  # UTC
+    message: Outgoing
+
+    def when(self, zone: ZoneInfo) -> str:
+        moment = self.at.astimezone(zone)
+        weekday = "一二三四五六日"[moment.weekday()]
+        return f"周{weekday} {moment:%H:%M}"
+
+    @property
+    def to(self) -> str:
+        if self.message.target_kind is TargetKind.CHAT:
+            return self.message.target
+        return f"@{self.message.target}"
+
+
+class RecordingSender:
+    """The console channel, remembering what went where and when."""
+
+    channel = Channel.CONSOLE
+
+    def __init__(self, clock: FakeClock) -> None:
+        self._clock = clock
+        self.sent: list[Sent] = []
+
+    async def send(self, message: Outgoing) -> None:
+        self.sent.append(Sent(self._clock.now(), message))
+
+
+def seed(storage: Storage, at: datetime) -> None:
+    roster = storage.roster
+    district = roster.ensure_alliance("尚志市小学语文", at=at)
+    east = roster.ensure_alliance("东部联盟", at=at, parent_id=district.id)
+    west = roster.ensure_alliance("中西部一组", at=at, parent_id=district.id)
+    yixiao = roster.ensure_school("东部一小", east.id)
+    erxiao = roster.ensure_school("东部二小", east.id)
+    xixiao = roster.ensure_school("西城小学", west.id)
+    roster.add_member("周敏", at=at, role=Role.STAFF, alliance_id=district.id, userid="staff1")
+    roster.add_member(
+        "刘洋", at=at, role=Role.LEADER, school_id=yixiao.id, alliance_id=east.id, userid="lead1"
+    )
+    roster.add_member(
+        "陈静", at=at, role=Role.LEADER, school_id=xixiao.id, alliance_id=west.id, userid="lead2"
+    )
+    for name, school, uid in [
+        ("王芳", yixiao, "t1"),
+        ("李强", yixiao, "t2"),
+        ("张敏", erxiao, "t3"),
+        ("赵磊", erxiao, "t4"),
+    ]:
+        roster.add_member(name, at=at, school_id=school.id, alliance_id=east.id, userid=uid)
+    roster.add_member("孙丽", at=at, school_id=xixiao.id, alliance_id=west.id, userid="t9")
+    storage.chats.bind(GROUP, Channel.CONSOLE.value, east.id, bound_by="admin", at=at)
+    storage.chats.bind(WEST_GROUP, Channel.CONSOLE.value, west.id, bound_by="admin", at=at)
+
+
+@dataclass
+class Harness:
+    """One running bot process on `path`; `reopen()` is a restart on the same file."""
+
+    path: Path
+    clock: FakeClock
+    zone: ZoneInfo
+    private: bool = True
+    registry: list[Harness] = field(default_factory=list)
+    app: App = field(init=False)
+    sender: RecordingSender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sender = RecordingSender(self.clock)
+        self.app = create_app(
+            Settings(JIAOYAN_DB=self.path, JIAOYAN_TZ=self.zone.key),
+            clock=self.clock,
+            senders={Channel.CONSOLE: self.sender},
+            private_channel=Channel.CONSOLE if self.private else None,
+        )
+        self.registry.append(self)
+
+    @property
+    def storage(self) -> Storage:
+        return self.app.storage
+
+    async def say(self, userid: str, text: str, chat: str | None = GROUP) -> list[Sent]:
+        """Send a message and return the bot's answers (and anything that fell due with it)."""
+        before = len(self.sender.sent)
+        incoming = Incoming(
+            channel=Channel.CONSOLE,
+            msgid=f"t{next(_counter)}",
+            userid=userid,
+            text=text,
+            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
+            chat_id=chat,
+            received_at=self.clock.now(),
+        )
+        await self.app.pipeline.handle_now(incoming)
+        await self.app.scheduler.run_due()
+        await self.flush()
+        return self.sender.sent[before:]
+
+    async def flush(self) -> None:
+        while await self.app.worker.run_once():
+            pass
+
+    async def advance(self, target: datetime) -> list[Sent]:
+        """Move the clock to `target`, firing everything due on the way; what was sent."""
+        before = len(self.sender.sent)
+        await advance_clock(self.app.scheduler, self.clock, target, after_each=self.flush)
+        return self.sender.sent[before:]
+
+    def reopen(self) -> Harness:
+        """Stop this process (without any goodbye) and start a new one on the same file."""
+        self.app.close()
+        return Harness(self.path, self.clock, self.zone, self.private, self.registry)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+@pytest.fixture
+async def make_harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
+    made: list[Harness] = []
+
+    def make(
+        zone: ZoneInfo = SHANGHAI,
+        *,
+        private: bool = True,
+        start: datetime | None = None,
+        prepare: Callable[[Storage], None] | None = None,
+    ) -> Harness:
+        clock = FakeClock(start or local("周一", "08:00", zone))
+        path = tmp_path / f"bot-{len(made)}.db"
+        storage = Storage.open(path)
+        seed(storage, clock.now())
+        if prepare is not None:
+            prepare(storage)
+        storage.close()
+        return Harness(path, clock, zone, private, made)
+
+    yield make
+    for harness in made:
+        harness.close()
+
+
+def texts(sent: list[Sent]) -> list[str]:
+    return [s.message.text for s in sent]
