@@ -19,12 +19,14 @@ from bot.clock import FakeClock
 from bot.demo_data import CLUSTERS, GROUP_CHATS, DemoPeople, build_district
 from bot.messages import Channel, ChatType, Incoming, Outgoing
 from bot.settings import Settings
+from scheduling.simulated import advance_clock
 from handlers.format import WEEKDAYS
 from storage import Storage
 from storage.attendance import roll_of
 
 EAST = "东部联盟"
 EAST_GROUP = GROUP_CHATS[EAST]
+PRIVATE_SHOWN = 3
 REFLECTION_TEMPLATES = [
     "今天的同课异构让我看到了两种不同的教学设计。{a}老师注重朗读感悟，{b}老师更强调小组合作探究。我反思自己的课堂，提问还比较碎，下次要设计更有层次的大问题，给学生留足思考的时间。",
     "听了两节《秋天的雨》，最大的收获是如何借助关键词句引导学生想象画面。课后研讨中大家提到评价语言要具体，我准备在自己的班里试一试分层朗读和即时评价。",
@@ -74,6 +76,10 @@ class DemoSender:
     async def send(self, message: Outgoing) -> None:
         self._pending.append(message)
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
     def flush(self) -> None:
         groups: dict[tuple[str, bool, tuple[str, ...]], list[Outgoing]] = {}
         for message in self._pending:
@@ -82,6 +88,13 @@ class DemoSender:
         self._pending.clear()
         if self._transcript.quiet:
             return
+        private = [m for ms in groups.values() for m in ms if m.target_kind.value == "user"]
+        if len(private) > PRIVATE_SHOWN:
+            # Personal reminders differ only by name: show a few, count the rest.
+            for message in private[:PRIVATE_SHOWN]:
+                self._transcript.write(self._console.format(message))
+            self._transcript.write(f"    ……共 {len(private)} 条私信提醒，其余略")
+            groups = {k: ms for k, ms in groups.items() if ms[0].target_kind.value != "user"}
         for messages in groups.values():
             first = messages[0]
             text = self._console.format(first)
@@ -92,8 +105,16 @@ class DemoSender:
 
 
 class DemoWeek:
-    def __init__(self, app: App, people: DemoPeople, transcript: Transcript, sender: DemoSender):
+    def __init__(
+        self,
+        app: App,
+        clock: FakeClock,
+        people: DemoPeople,
+        transcript: Transcript,
+        sender: DemoSender,
+    ):
         self.app = app
+        self.clock = clock
         self.people = people
         self.transcript = transcript
         self.sender = sender
@@ -120,15 +141,23 @@ class DemoWeek:
         self.transcript.quiet = True
         for userid, text in actions:
             await self.say(userid, text)
-            self.at_minutes(self.rng.randint(0, 1))
+            await self.at_minutes(self.rng.randint(0, 1))
         self.transcript.quiet = False
         self.transcript.write(f"\n{self.transcript.stamp()} （{note}）")
 
-    def at(self, moment: datetime) -> None:
-        self.app.clock.set(moment)  # type: ignore[attr-defined]
+    async def at(self, moment: datetime) -> None:
+        """Move the clock, letting every reminder or digest due on the way go out on time."""
+        await advance_clock(self.app.scheduler, self.clock, moment, after_each=self._pushes)
 
-    def at_minutes(self, minutes: int) -> None:
-        self.app.clock.advance(timedelta(minutes=minutes))  # type: ignore[attr-defined]
+    async def at_minutes(self, minutes: int) -> None:
+        await self.at(self.clock.now() + timedelta(minutes=minutes))
+
+    async def _pushes(self) -> None:
+        while await self.app.worker.run_once():
+            pass
+        if self.sender.pending and not self.transcript.quiet:
+            self.transcript.write(f"\n{self.transcript.stamp()} （定时推送）")
+        self.sender.flush()
 
 
 def week_start(now: datetime, zone: ZoneInfo) -> datetime:
@@ -157,7 +186,7 @@ async def run_demo(settings: Settings, write: Callable[[str], None]) -> int:
         private_channel=Channel.CONSOLE,
     )
     try:
-        await play_week(DemoWeek(app, people, transcript, sender), clock, zone)
+        await play_week(DemoWeek(app, clock, people, transcript, sender), zone)
         members = storage.roster.count_members()
         teacher = _owes_reflection(storage, people)
     finally:
@@ -186,37 +215,37 @@ def _owes_reflection(storage: Storage, people: DemoPeople) -> str:
     return sorted(uid for uid in names if uid != leader)[0]
 
 
-async def play_week(week: DemoWeek, clock: FakeClock, zone: ZoneInfo) -> None:
+async def play_week(week: DemoWeek, zone: ZoneInfo) -> None:
     people = week.people
     east_schools = CLUSTERS[EAST]
     east_teachers = [uid for school in east_schools for uid in people.teachers[school]]
     leader = people.leaders[EAST]
-    monday = clock.now().astimezone(zone)
+    monday = week.clock.now().astimezone(zone)
     week.transcript.section("周一：教研员发通知，联盟负责人发起同课异构")
     await week.say(
         people.staff,
         "通知 全部 需回执 本学期校本研修材料请于本周五前上传到区教研平台，各校业务领导负责督促。",
         chat=None,
     )
-    week.at_minutes(25)
+    await week.at_minutes(25)
     await week.say(
         leader,
         "发起活动 周四 14:30-16:30 同课异构《秋天的雨》 地点:尚志市实验小学 学时:2 反思截止:周六",
     )
-    week.at_minutes(10)
+    await week.at_minutes(10)
     first_three = east_teachers[:3]
     for userid in first_three:
         await week.say(userid, "收到")
-        week.at_minutes(2)
+        await week.at_minutes(2)
     await week.quietly(
         [(uid, "收到 N1") for uid in east_teachers[3:] if week.rng.random() < 0.8],
         "另有约八成东部老师回复了「收到」，略",
     )
-    week.at(monday.replace(hour=16))
+    await week.at(monday.replace(hour=16))
     await week.say(people.staff, "回执 N1", chat=None)
 
     week.transcript.section("周三：有老师请假")
-    week.at(monday + timedelta(days=2, hours=2))
+    await week.at(monday + timedelta(days=2, hours=2))
     on_leave = east_teachers[5:8]
     await week.say(on_leave[0], "请假 A1 参加市里的骨干教师培训")
     for userid in on_leave[1:]:
@@ -224,9 +253,9 @@ async def play_week(week: DemoWeek, clock: FakeClock, zone: ZoneInfo) -> None:
 
     week.transcript.section("周四：活动签到（有人迟到，有人缺席）")
     thursday = monday + timedelta(days=3)
-    week.at(thursday.replace(hour=13, minute=50))
+    await week.at(thursday.replace(hour=13, minute=50))
     await week.say(east_teachers[0], "签到")
-    week.at(thursday.replace(hour=14, minute=0))
+    await week.at(thursday.replace(hour=14, minute=0))
     await week.say(east_teachers[0], "签到")
     await week.say(east_teachers[1], "签到 A1")
     await week.say(east_teachers[1], "签到 A1")
@@ -236,16 +265,16 @@ async def play_week(week: DemoWeek, clock: FakeClock, zone: ZoneInfo) -> None:
     await week.quietly(
         [(uid, "签到") for uid in punctual], f"另有 {len(punctual)} 位老师准时签到，略"
     )
-    week.at(thursday.replace(hour=14, minute=42))
+    await week.at(thursday.replace(hour=14, minute=42))
     await week.say(late[0], "qd A1")
     await week.quietly(
         [(uid, "签到 A1") for uid in late[1:]], f"另有 {len(late) - 1} 位老师迟到签到，略"
     )
-    week.at(thursday.replace(hour=14, minute=50))
+    await week.at(thursday.replace(hour=14, minute=50))
     await week.say(leader, f"代签 A1 {people.names[missing[0]]}")
 
     week.transcript.section("周四傍晚：提交教学反思（有人太短后补充）")
-    week.at(thursday.replace(hour=17, minute=10))
+    await week.at(thursday.replace(hour=17, minute=10))
     await week.say(east_teachers[0], "反思 A1 很受启发，学到了很多。")
     await week.say(
         east_teachers[0],
@@ -265,10 +294,13 @@ async def play_week(week: DemoWeek, clock: FakeClock, zone: ZoneInfo) -> None:
 
     week.transcript.section("周五：负责人查看未交、催交并汇总")
     friday = monday + timedelta(days=4)
-    week.at(friday.replace(hour=9))
+    await week.at(friday.replace(hour=9))
     await week.say(leader, "未交 A1")
     await week.say(leader, "催交 A1")
-    week.at(friday.replace(hour=10))
+    await week.at(friday.replace(hour=10))
     await week.say(east_teachers[0], "我的", chat=None)
-    week.at(friday.replace(hour=16, minute=30))
+    await week.at(friday.replace(hour=16, minute=30))
     await week.say(leader, "汇总 本周")
+
+    week.transcript.section("周五傍晚到周六早晨：自动周报，反思截止提醒只发给还没交的人")
+    await week.at(friday + timedelta(days=1, hours=1))
