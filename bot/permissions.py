@@ -19,6 +19,11 @@ class Action(StrEnum):
     REMIND = "remind"
     BIND_CHAT = "bind_chat"
     SET_ROLE = "set_role"
+    RECOMMEND_RESOURCE = "recommend_resource"  # push a shared resource to the groups
+    REQUEST_FEEDBACK = "request_feedback"  # 征集: ask the schools for information
+    VIEW_FEEDBACK = "view_feedback"  # see every school's answers side by side
+    SET_CONTACT = "set_contact"  # name the person who answers 征集 for a school
+    MANAGE_TEAMS = "manage_teams"  # 校级联盟 teams and 梯队
 
 
 _STAFFISH = frozenset({Role.ADMIN, Role.STAFF, Role.LEADER})
@@ -35,6 +40,11 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REMIND: _STAFFISH,
     Action.BIND_CHAT: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_ROLE: frozenset({Role.ADMIN}),
+    Action.RECOMMEND_RESOURCE: _STAFFISH,
+    Action.REQUEST_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
+    Action.VIEW_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
+    Action.SET_CONTACT: _STAFFISH,
+    Action.MANAGE_TEAMS: _STAFFISH,
 }
 
 # Roles whose reach covers every alliance; a leader only reaches their own alliance tree.
@@ -73,3 +83,32 @@ def needed_role_label(action: Action) -> str:
         role.label for role in (Role.ADMIN, Role.STAFF, Role.LEADER) if role in ALLOWED[action]
     ]
     return "、".join(labels)
+
+
+def answers_for(role: Role | None, member: Member | None, contact_of: list[int]) -> list[int]:
+    """The schools whose 征集 this person answers: their own school as its leader (业务领导),
+    and every school that named them its contact (`联系人 学校 姓名`)."""
+    schools = list(contact_of)
+    own = member.school_id if member is not None else None
+    if role is Role.LEADER and own is not None and own not in schools:
+        schools.insert(0, own)
+    return schools
+
+
+def manages_school(
+    role: Role | None,
+    member: Member | None,
+    school_id: int | None,
+    school_alliance_id: int | None,
+    tree: list[int],
+) -> bool:
+    """Whether this person forms teams and sets contacts for a school: district-wide roles
+    for any school, a leader for their own school (or, for a leader without a school, the
+    schools of their alliance tree)."""
+    if role in _DISTRICT_WIDE:
+        return True
+    if role is not Role.LEADER or member is None or school_id is None:
+        return False
+    if member.school_id is not None:
+        return member.school_id == school_id
+    return school_alliance_id is not None and school_alliance_id in tree

@@ -7,12 +7,16 @@ from handlers import (
     activities,
     admin,
     digest,
+    exports,
+    feedback,
     identity,
     me,
     notices,
     reflections,
+    resources,
     signins,
     summaries,
+    teams,
 )
 from handlers.help import help_router
 
@@ -28,8 +32,12 @@ def build_router() -> Router:
         reflections.router,
         me.router,
         summaries.router,
-        admin.router,
+        exports.router,
         digest.router,
+        resources.router,
+        feedback.router,
+        teams.router,
+        admin.router,
     )
     root.include(help_router(root))
     return root

@@ -13,6 +13,7 @@ from bot.permissions import Action
 from bot.router import Args, Router
 from handlers import format as fmt
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, scheduled, take_code
+from handlers.teams import parse_target, target_label
 from storage import Storage
 from storage.models import Activity
 
@@ -31,7 +32,7 @@ KINDS = (
 DEFAULT_KIND = "教研活动"
 DEFAULT_DURATION = timedelta(hours=2)
 DEFAULT_REFLECTION_DAYS = 3
-_FIELD = re.compile(r"(地点|类型|学时|反思截止|截止|签到码)\s*:\s*")
+_FIELD = re.compile(r"(地点|类型|学时|反思截止|截止|签到码|对象)\s*:\s*")
 
 
 @dataclass
@@ -42,10 +43,11 @@ class ActivityFields:
     hours: float | None = None
     reflection_due: datetime | None = None
     signin_code: str | None = None
+    target: str | None = None  # 对象: schools or a team (see handlers.teams.parse_target)
 
 
 def parse_fields(ctx: Context, text: str) -> ActivityFields:
-    """Split `标题 地点:… 类型:… 学时:… 反思截止:… 签到码:…` into its parts."""
+    """Split `标题 地点:… 类型:… 学时:… 反思截止:… 签到码:… 对象:…` into its parts."""
     matches = list(_FIELD.finditer(text))
     fields = ActivityFields(title=text[: matches[0].start()].strip() if matches else text.strip())
     for index, match in enumerate(matches):
@@ -73,6 +75,8 @@ def parse_fields(ctx: Context, text: str) -> ActivityFields:
             if not parsed.has_time:
                 due = datetime.combine(due.date(), time(23, 59), tzinfo=due.tzinfo)
             fields.reflection_due = due
+        elif key == "对象":
+            fields.target = value
         else:
             fields.signin_code = value
     return fields
@@ -104,6 +108,9 @@ def announcement(storage: Storage, activity: Activity, ctx: Context, headline: s
     lines.append(
         f"学时：{fmt.hours(activity.hours)}。不能参加请发送「请假 {activity.code} 原因」。"
     )
+    audience = target_label(ctx, storage.teams.activity_target(activity.id))
+    if audience:
+        lines.insert(1, f"对象：{audience}")
     return Broadcast(
         text="\n".join(lines),
         alliance_ids=storage.roster.descendants(activity.alliance_id),
@@ -115,10 +122,11 @@ def announcement(storage: Storage, activity: Activity, ctx: Context, headline: s
     aliases=("新建活动", "创建活动", "发布活动", "fqhd"),
     action=Action.MANAGE_ACTIVITY,
     summary="发起一次教研活动并通知本联盟",
-    usage="发起活动 时间 标题 [地点:] [类型:] [学时:] [反思截止:] [签到码:]",
+    usage="发起活动 时间 标题 [地点:] [类型:] [学时:] [反思截止:] [签到码:] [对象:]",
     examples=(
         "发起活动 周五 14:30-16:30 同课异构《秋天的雨》 地点:一中 学时:2",
         "发起活动 11月28日下午2点 集体备课 地点:二小三楼 反思截止:12月1日",
+        "发起活动 周三 15:00 读书分享 对象:团队 一小青年语文组",
     ),
 )
 def create_activity(ctx: Context, args: Args) -> list[Effect]:
@@ -136,6 +144,7 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
     end = when.end or start + DEFAULT_DURATION
     if end <= now:
         raise Hint("活动时间已经过去了，请检查日期。")
+    target = parse_target(ctx, fields.target, alliance.id) if fields.target else None
     school = ctx.storage.roster.find_school(fields.place) if fields.place else None
     activity = ctx.storage.activities.create(
         alliance_id=alliance.id,
@@ -152,6 +161,8 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
         created_by=ctx.member.id if ctx.member else None,
         created_at=now,
     )
+    if target is not None:
+        ctx.storage.teams.set_activity_target(activity.id, target)
     ctx.storage.audit.record(now, ctx.incoming.userid, "activity.create", activity.code)
     return [
         announcement(ctx.storage, activity, ctx, "新活动"),
@@ -168,7 +179,7 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
     aliases=("更改活动", "调整活动", "xghd"),
     action=Action.MANAGE_ACTIVITY,
     summary="修改活动时间、标题、地点等，并通知参与者",
-    usage="修改活动 A编号 [新时间] [新标题] [地点:] [类型:] [学时:] [反思截止:] [签到码:]",
+    usage="修改活动 A编号 [新时间] [新标题] [地点:] [类型:] [学时:] [反思截止:] [签到码:] [对象:]",
     examples=("修改活动 A7 周五 15:00-17:00", "修改活动 A7 地点:二小报告厅"),
 )
 def change_activity(ctx: Context, args: Args) -> list[Effect]:
@@ -194,14 +205,17 @@ def change_activity(ctx: Context, args: Args) -> list[Effect]:
         value = getattr(fields, key)
         if value is not None:
             changes[key] = value
-    if not changes:
+    target = parse_target(ctx, fields.target, activity.alliance_id) if fields.target else None
+    if target is not None:
+        ctx.storage.teams.set_activity_target(activity.id, target)
+    if not changes and target is None:
         raise Hint("没有看到要修改的内容。例如：修改活动 A7 周五 15:00 或 修改活动 A7 地点:二小")
     updated = ctx.storage.activities.update(activity.id, at=ctx.clock.now(), **changes)
     ctx.storage.audit.record(
         ctx.clock.now(),
         ctx.incoming.userid,
         "activity.change",
-        f"{activity.code} {sorted(changes)}",
+        f"{activity.code} {sorted(changes) + (['target'] if target else [])}",
     )
     return [
         announcement(ctx.storage, updated, ctx, "活动调整"),

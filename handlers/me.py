@@ -9,6 +9,7 @@ from bot.messages import Reply
 from bot.parsing.dates import parse_period
 from bot.router import Args, Router
 from handlers import format as fmt
+from storage.attendance import is_expected
 from storage.models import SIGNIN_LABELS, SigninStatus
 
 router = Router("me")
@@ -32,9 +33,14 @@ def my_records(ctx: Context, args: Args) -> Reply:
     reflections = submissions.reflections_of(member.id)
     leaves = submissions.leaves_of(member.id)
     scope = roster.ancestors(member.alliance_id) if member.alliance_id else []
-    expected = ctx.storage.activities.in_alliances(
-        scope, starts_from=term.start, starts_before=term.end
-    )
+    expected = [
+        activity
+        for activity in ctx.storage.activities.in_alliances(
+            scope, starts_from=term.start, starts_before=term.end
+        )
+        # An activity for some schools or one team is not pending for everyone else.
+        if is_expected(roster, activity, member)
+    ]
     seen = {a.id for a in expected}
     extra_ids = (signins.keys() | reflections.keys()) - seen
     extra = [a for a in (ctx.storage.activities.get(i) for i in extra_ids) if a is not None]

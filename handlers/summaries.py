@@ -11,11 +11,23 @@ from bot.parsing.dates import parse_period
 from bot.permissions import Action
 from bot.router import Args, Router
 from handlers import format as fmt
+from handlers.exports import DASHBOARD_WORDS, dashboard_link
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
-from storage.attendance import ActivityRoll, SchoolCounts, merge_by_school, roll_of
-from storage.models import Activity, Member
+from storage.attendance import (
+    ActivityRoll,
+    SchoolCounts,
+    merge_by_group,
+    merge_by_school,
+    roll_of,
+)
+from storage.models import Activity, Member, School, Tier
 
 router = Router("summaries")
+
+# Optional word of 汇总: break the rates down by team or by 梯队 instead of by school.
+BREAKDOWNS = {"按团队": "团队", "分团队": "团队", "按梯队": "梯队", "分梯队": "梯队"}
+NO_TEAM = "（未加入团队）"
+NO_TIER = "（未分梯队）"
 
 
 def _roll_for(ctx: Context, text: str, action: Action, example: str) -> ActivityRoll:
@@ -136,14 +148,24 @@ def _rate_line(counts: SchoolCounts) -> str:
     "汇总",
     aliases=("统计", "总结", "huizong"),
     action=Action.VIEW_SUMMARY,
-    summary="按学校汇总签到率和反思提交率",
-    usage="汇总 [本周|上周|本月|11月|日期~日期] [学校]",
-    examples=("汇总", "汇总 上周", "汇总 11月 一中", "汇总 11月1日~11月30日"),
+    summary="按学校（或按团队、按梯队）汇总签到率和反思提交率",
+    usage="汇总 [本周|上周|本月|11月|日期~日期] [学校] [按团队|按梯队]",
+    examples=(
+        "汇总",
+        "汇总 上周",
+        "汇总 11月 一中",
+        "汇总 11月1日~11月30日",
+        "汇总 本月 按梯队",
+    ),
 )
-def summary(ctx: Context, args: Args) -> str:
+def summary(ctx: Context, args: Args) -> str | list[Effect]:
+    if args.text in DASHBOARD_WORDS:  # 汇总 网页: the dashboard link, privately
+        return dashboard_link(ctx)
     alliance = ctx.require_alliance()
     ctx.require(Action.VIEW_SUMMARY, alliance)
     words = args.text.split(" ") if args.text else []
+    breakdown = next((BREAKDOWNS[w] for w in words if w in BREAKDOWNS), None)
+    words = [w for w in words if w not in BREAKDOWNS]
     period_text = words[0] if words else "本周"
     period = parse_period(period_text, ctx.now())
     school_text = " ".join(words[1:]) if period else " ".join(words)
@@ -164,6 +186,8 @@ def summary(ctx: Context, args: Args) -> str:
         starts_before=min(period.end, ctx.clock.now() + timedelta(seconds=1)),
     )
     title = f"「{alliance.name}」{period.label}汇总" + (f" · {school.name}" if school else "")
+    if breakdown is not None:
+        title += f" · 按{breakdown}"
     if not activities:
         return f"{title}：这段时间没有已开展的活动。"
     rolls = [roll_of(ctx.storage.roster, ctx.storage.submissions, a) for a in activities]
@@ -181,10 +205,43 @@ def summary(ctx: Context, args: Args) -> str:
     lines.extend(f"· {_activity_brief(a, ctx)}" for a in activities[:10])
     if len(activities) > 10:
         lines.append(f"· ……另有 {len(activities) - 10} 次")
-    lines.append("各校情况（按签到率排序）：")
-    lines.extend(_rate_line(c) for c in ordered)
+    if breakdown is None:
+        lines.append("各校情况（按签到率排序）：")
+        lines.extend(_rate_line(c) for c in ordered)
+    else:
+        lines.append(f"各{breakdown}情况：")
+        lines.extend(_rate_line(c) for c in _by_team_or_tier(ctx, rolls, breakdown, school))
     lines.append(_rate_line(total).replace("· ", "", 1))
     return "\n".join(lines)
+
+
+def _by_team_or_tier(
+    ctx: Context, rolls: list[ActivityRoll], breakdown: str, school: School | None
+) -> list[SchoolCounts]:
+    """Counts per team (a member counts in each of their teams) or per 梯队, in a fixed order:
+    teams by sign-in rate, 梯队 青年 → 成长 → 名优; those without one last."""
+    ids = {m.id for roll in rolls for m in roll.participants}
+
+    def included(member: Member) -> bool:
+        return school is None or member.school_id == school.id
+
+    if breakdown == "团队":
+        teams = ctx.storage.teams.team_names_of(ids)
+        groups = merge_by_group(
+            rolls, lambda m: (teams.get(m.id) or [NO_TEAM]) if included(m) else []
+        )
+        named = sorted(
+            (c for c in groups.values() if c.school != NO_TEAM),
+            key=lambda c: (-(c.signed / c.counted if c.counted else 0), -c.reflected, c.school),
+        )
+        return [*named, groups[NO_TEAM]] if NO_TEAM in groups else named
+    tiers = ctx.storage.teams.tiers(ids)
+    groups = merge_by_group(
+        rolls,
+        lambda m: [tiers[m.id].label if m.id in tiers else NO_TIER] if included(m) else [],
+    )
+    order = [tier.label for tier in Tier] + [NO_TIER]
+    return [groups[label] for label in order if label in groups]
 
 
 def _activity_brief(activity: Activity, ctx: Context) -> str:

@@ -11,9 +11,12 @@ from storage.activities import ActivitiesRepo
 from storage.audit import AuditRepo
 from storage.chats import ChatsRepo
 from storage.db import open_database
+from storage.feedback import FeedbackRepo
 from storage.notices import NoticesRepo
+from storage.resources import ResourcesRepo
 from storage.roster import RosterRepo
 from storage.submissions import SubmissionsRepo
+from storage.teams import TeamsRepo
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,9 @@ class Storage:
     activities: ActivitiesRepo
     submissions: SubmissionsRepo
     audit: AuditRepo
+    resources: ResourcesRepo
+    feedback: FeedbackRepo
+    teams: TeamsRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
@@ -37,6 +43,9 @@ class Storage:
             activities=ActivitiesRepo(db),
             submissions=SubmissionsRepo(db),
             audit=AuditRepo(db),
+            resources=ResourcesRepo(db),
+            feedback=FeedbackRepo(db),
+            teams=TeamsRepo(db),
         )
 
     def close(self) -> None:

@@ -6,11 +6,13 @@ Summaries, personal records, reminders and exports all count the same way throug
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from storage.models import Activity, Leave, Member, Reflection, Role, Signin, SigninStatus
 from storage.roster import RosterRepo
 from storage.submissions import SubmissionsRepo
+from storage.teams import TeamsRepo
 
 PARTICIPANT_ROLES = (Role.TEACHER, Role.LEADER)
 NO_SCHOOL = "（未填学校）"
@@ -51,26 +53,35 @@ class ActivityRoll:
     reflections: dict[int, Reflection]
 
     def by_school(self) -> dict[str, SchoolCounts]:
-        schools: dict[str, SchoolCounts] = {}
+        return self.by_group(lambda member: [member.school_name or NO_SCHOOL])
+
+    def by_group(self, groups_of: Callable[[Member], Sequence[str]]) -> dict[str, SchoolCounts]:
+        """Counts per group label (school, team, 梯队…); a member may count in several groups.
+
+        `SchoolCounts.school` then holds the group's label.
+        """
+        result: dict[str, SchoolCounts] = {}
         for member in self.participants:
-            name = member.school_name or NO_SCHOOL
-            counts = schools.setdefault(name, SchoolCounts(school=name))
-            counts.expected += 1
-            signin = self.signins.get(member.id)
-            if member.id in self.leaves and signin is None:
-                counts.on_leave += 1
-                continue
-            if signin is not None:
-                counts.signed += 1
-                if signin.status is not SigninStatus.ON_TIME:
-                    counts.late += 1
-            else:
-                counts.missing_signin.append(member)
-            if member.id in self.reflections:
-                counts.reflected += 1
-            else:
-                counts.missing_reflection.append(member)
-        return schools
+            for name in groups_of(member):
+                self._count(result.setdefault(name, SchoolCounts(school=name)), member)
+        return result
+
+    def _count(self, counts: SchoolCounts, member: Member) -> None:
+        counts.expected += 1
+        signin = self.signins.get(member.id)
+        if member.id in self.leaves and signin is None:
+            counts.on_leave += 1
+            return
+        if signin is not None:
+            counts.signed += 1
+            if signin.status is not SigninStatus.ON_TIME:
+                counts.late += 1
+        else:
+            counts.missing_signin.append(member)
+        if member.id in self.reflections:
+            counts.reflected += 1
+        else:
+            counts.missing_reflection.append(member)
 
     def missing_reflection(self) -> list[Member]:
         """Participants who owe a reflection: signed in, or expected and not on leave."""
@@ -87,8 +98,29 @@ class ActivityRoll:
 
 
 def participants(roster: RosterRepo, activity: Activity) -> list[Member]:
-    """Everyone expected at an activity: teachers and leaders of its alliance tree."""
-    return roster.members_in(roster.descendants(activity.alliance_id), PARTICIPANT_ROLES)
+    """Everyone expected at an activity: teachers and leaders of its alliance tree by default,
+    or of the schools or the team the activity targets (发起活动 … 对象:…)."""
+    # Targets live beside the roster in the same database; reading them here means every
+    # count (summaries, reminders, exports) follows the target without its caller knowing.
+    teams = TeamsRepo(roster._db)
+    target = teams.activity_target(activity.id)
+    if target.whole_alliance:
+        return roster.members_in(roster.descendants(activity.alliance_id), PARTICIPANT_ROLES)
+    return teams.target_members(target, PARTICIPANT_ROLES)
+
+
+def is_expected(roster: RosterRepo, activity: Activity, member: Member) -> bool:
+    """Whether one member is expected at an activity — the same rule as `participants`,
+    without listing everybody (for a person's own records and pending items)."""
+    if not member.active or member.role not in PARTICIPANT_ROLES:
+        return False
+    teams = TeamsRepo(roster._db)
+    target = teams.activity_target(activity.id)
+    if target.whole_alliance:
+        return member.alliance_id in roster.descendants(activity.alliance_id)
+    if target.team_id is not None:
+        return any(m.id == member.id for m in teams.members(target.team_id))
+    return member.school_id in target.school_ids
 
 
 def roll_of(roster: RosterRepo, submissions: SubmissionsRepo, activity: Activity) -> ActivityRoll:
@@ -110,9 +142,16 @@ def roll_of(roster: RosterRepo, submissions: SubmissionsRepo, activity: Activity
 
 
 def merge_by_school(rolls: list[ActivityRoll]) -> dict[str, SchoolCounts]:
+    return merge_by_group(rolls, lambda member: [member.school_name or NO_SCHOOL])
+
+
+def merge_by_group(
+    rolls: list[ActivityRoll], groups_of: Callable[[Member], Sequence[str]]
+) -> dict[str, SchoolCounts]:
+    """Counts of several activities added up per group label (see `ActivityRoll.by_group`)."""
     totals: dict[str, SchoolCounts] = defaultdict(lambda: SchoolCounts(school=""))
     for roll in rolls:
-        for name, counts in roll.by_school().items():
+        for name, counts in roll.by_group(groups_of).items():
             total = totals[name]
             total.school = name
             total.add(counts)

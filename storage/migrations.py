@@ -172,6 +172,103 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "alliance work: resources, school feedback, teams and activity targets",
+        [
+            """CREATE TABLE files (
+                id INTEGER PRIMARY KEY,
+                sha256 TEXT NOT NULL UNIQUE,
+                name TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                path TEXT NOT NULL,
+                executable INTEGER NOT NULL DEFAULT 0,
+                uploaded_by INTEGER REFERENCES members(id),
+                uploaded_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE resources (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                title TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                url TEXT,
+                file_id INTEGER REFERENCES files(id),
+                tags TEXT NOT NULL DEFAULT '',
+                activity_id INTEGER REFERENCES activities(id),
+                shared_by INTEGER REFERENCES members(id),
+                shared_at TEXT NOT NULL,
+                recommended_at TEXT,
+                recommended_by INTEGER REFERENCES members(id),
+                recommend_note TEXT,
+                source TEXT UNIQUE,
+                CHECK (url IS NOT NULL OR file_id IS NOT NULL)
+            )""",
+            "CREATE INDEX resources_alliance_shared ON resources(alliance_id, shared_at)",
+            "CREATE INDEX resources_activity ON resources(activity_id)",
+            """CREATE TABLE feedback_requests (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                question TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                created_by INTEGER REFERENCES members(id),
+                created_at TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed'))
+            )""",
+            """CREATE TABLE feedback_answers (
+                id INTEGER PRIMARY KEY,
+                request_id INTEGER NOT NULL REFERENCES feedback_requests(id),
+                school_id INTEGER NOT NULL REFERENCES schools(id),
+                member_id INTEGER REFERENCES members(id),
+                body TEXT NOT NULL,
+                version INTEGER NOT NULL DEFAULT 1,
+                first_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (request_id, school_id)
+            )""",
+            """CREATE TABLE feedback_answer_versions (
+                id INTEGER PRIMARY KEY,
+                answer_id INTEGER NOT NULL REFERENCES feedback_answers(id),
+                version INTEGER NOT NULL,
+                body TEXT NOT NULL,
+                member_id INTEGER REFERENCES members(id),
+                at TEXT NOT NULL,
+                UNIQUE (answer_id, version)
+            )""",
+            """CREATE TABLE school_contacts (
+                school_id INTEGER PRIMARY KEY REFERENCES schools(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                set_by TEXT,
+                set_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE teams (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                alliance_id INTEGER REFERENCES alliances(id),
+                school_id INTEGER REFERENCES schools(id),
+                created_by INTEGER REFERENCES members(id),
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE team_members (
+                team_id INTEGER NOT NULL REFERENCES teams(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                added_at TEXT NOT NULL,
+                PRIMARY KEY (team_id, member_id)
+            )""",
+            "CREATE INDEX team_members_member ON team_members(member_id)",
+            """CREATE TABLE member_tiers (
+                member_id INTEGER PRIMARY KEY REFERENCES members(id),
+                tier TEXT NOT NULL CHECK (tier IN ('young', 'growing', 'famous'))
+            )""",
+            """CREATE TABLE activity_targets (
+                id INTEGER PRIMARY KEY,
+                activity_id INTEGER NOT NULL REFERENCES activities(id),
+                school_id INTEGER REFERENCES schools(id),
+                team_id INTEGER REFERENCES teams(id),
+                CHECK ((school_id IS NULL) <> (team_id IS NULL))
+            )""",
+            "CREATE INDEX activity_targets_activity ON activity_targets(activity_id)",
+        ],
+    ),
 ]
 
 

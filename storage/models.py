@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Role(StrEnum):
@@ -153,3 +153,118 @@ class ReflectionVersion(BaseModel):
     version: int
     body: str
     submitted_at: datetime
+
+
+# Alliance work: school-level teams, resources, school feedback (issue 7) ----------------------
+
+
+class Tier(StrEnum):
+    """梯队: the development stage a teacher's school places them in."""
+
+    YOUNG = "young"
+    GROWING = "growing"
+    FAMOUS = "famous"
+
+    @property
+    def label(self) -> str:
+        return TIER_LABELS[self]
+
+
+TIER_LABELS: dict[Tier, str] = {
+    Tier.YOUNG: "青年教师",
+    Tier.GROWING: "成长教师",
+    Tier.FAMOUS: "名优教师",
+}
+
+
+class Team(BaseModel):
+    """A 校级联盟 team of 5–10 teachers; may span two schools (校际联盟)."""
+
+    id: int
+    name: str
+    alliance_id: int | None = None
+    school_id: int | None = None  # home school; members may come from others
+    created_by: int | None = None
+
+
+class ActivityTarget(BaseModel):
+    """Who an activity is for; both empty means the whole alliance (the default)."""
+
+    school_ids: list[int] = Field(default_factory=list)
+    team_id: int | None = None
+
+    @property
+    def whole_alliance(self) -> bool:
+        return not self.school_ids and self.team_id is None
+
+
+class StoredFile(BaseModel):
+    id: int
+    sha256: str
+    name: str
+    size: int
+    path: str  # relative to the files directory
+    executable: bool = False
+    uploaded_by: int | None = None
+    uploaded_at: datetime
+
+
+class Resource(BaseModel):
+    id: int
+    alliance_id: int
+    title: str
+    kind: str
+    url: str | None = None
+    file_id: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    activity_id: int | None = None
+    shared_by: int | None = None
+    shared_at: datetime
+    recommended_at: datetime | None = None
+    recommended_by: int | None = None
+    recommend_note: str | None = None
+
+    @property
+    def code(self) -> str:
+        return f"R{self.id}"
+
+
+class FeedbackStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class FeedbackRequest(BaseModel):
+    """征集: a question a 教研员 puts to every school of an alliance."""
+
+    id: int
+    alliance_id: int
+    question: str
+    due_at: datetime
+    created_by: int | None = None
+    created_at: datetime
+    status: FeedbackStatus = FeedbackStatus.OPEN
+
+    @property
+    def code(self) -> str:
+        return f"F{self.id}"
+
+
+class FeedbackAnswer(BaseModel):
+    """One school's current answer; earlier versions are kept as FeedbackVersion."""
+
+    id: int
+    request_id: int
+    school_id: int
+    member_id: int | None
+    body: str
+    version: int
+    first_at: datetime
+    updated_at: datetime
+
+
+class FeedbackVersion(BaseModel):
+    version: int
+    body: str
+    member_id: int | None
+    at: datetime

@@ -24,11 +24,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import BaseModel, Field
 
-from storage.models import ROLE_LABELS, Alliance, Member, Role, School
+from storage.models import ROLE_LABELS, Alliance, Member, Role, School, Tier
+from storage.teams import TIER_HINT, parse_tier
 
 if TYPE_CHECKING:
     from storage import Storage
     from storage.roster import RosterRepo
+    from storage.teams import TeamsRepo
 
 NAME = "姓名"
 SCHOOL = "学校"
@@ -36,8 +38,11 @@ ALLIANCE = "联盟"
 ACCOUNT = "企业微信账号"
 ROLE = "角色"
 PARENT = "上级联盟"
+TEAM = "团队"  # optional: the 校级联盟 team(s) a teacher belongs to (a name shared across schools
+# is one team spanning them: 校际联盟)
+TIER = "梯队"  # optional: 青年 / 成长 / 名优
 REQUIRED_COLUMNS = (NAME, SCHOOL, ALLIANCE)
-EXPECTED_HEADER = "姓名,学校,联盟,企业微信账号,角色（可选列：上级联盟）"
+EXPECTED_HEADER = "姓名,学校,联盟,企业微信账号,角色（可选列：上级联盟、团队、梯队）"
 MAX_LISTED_CHANGES = 50
 FIRST_DATA_ROW = 2  # the header is row 1, as Excel shows it
 
@@ -57,6 +62,8 @@ _HEADER_SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
     ROLE: ("角色", "身份", "role"),
     PARENT: ("上级联盟", "上级协作体", "上级", "parent"),
+    TEAM: ("团队", "所属团队", "校级联盟", "校级联盟团队", "团队名称", "team"),
+    TIER: ("梯队", "教师梯队", "所属梯队", "梯队建设", "tier"),
 }
 _HEADER_LOOKUP = {word: key for key, words in _HEADER_SYNONYMS.items() for word in words}
 
@@ -101,6 +108,7 @@ class RosterReport(BaseModel):
     schools_created: list[str] = Field(default_factory=list)
     not_in_file: int = 0  # active members the file does not mention; left untouched
     applied: bool = False
+    teams_created: list[str] = Field(default_factory=list)
 
     def render(self) -> str:
         """A Chinese summary for the CLI: headline, counts, problems, then some changes."""
@@ -136,6 +144,10 @@ class RosterReport(BaseModel):
             names = "、".join(self.schools_created[:30])
             more = "等" if len(self.schools_created) > 30 else ""
             lines.append(f"新建学校 {len(self.schools_created)} 所：{names}{more}")
+        if self.teams_created:
+            names = "、".join(self.teams_created[:30])
+            more = "等" if len(self.teams_created) > 30 else ""
+            lines.append(f"新建团队 {len(self.teams_created)} 个：{names}{more}")
         return lines
 
     def _change_lines(self) -> list[str]:
@@ -299,6 +311,12 @@ class _Row:
     account: str
     role_text: str
     role: Role | None  # None: the cell is empty (or unknown, which is a problem)
+    teams: tuple[str, ...] = ()
+    tier_text: str = ""
+    tier: Tier | None = None
+
+
+_TEAM_SEPARATORS = re.compile(r"[、,，;；/／]+")
 
 
 def _clean(value: str | None) -> str:
@@ -316,6 +334,15 @@ def _parse_row(number: int, raw: Mapping[str, str]) -> _Row:
         account=unicodedata.normalize("NFKC", _clean(raw.get(ACCOUNT))).strip(),
         role_text=role_text,
         role=parse_role(role_text),
+        teams=tuple(
+            dict.fromkeys(
+                name.strip()
+                for name in _TEAM_SEPARATORS.split(_clean(raw.get(TEAM)))
+                if name.strip()
+            )
+        ),
+        tier_text=_clean(raw.get(TIER)),
+        tier=parse_tier(_clean(raw.get(TIER))),
     )
 
 
@@ -338,9 +365,12 @@ class _Snapshot:
     members: list[Member]
     by_account: dict[str, Member]
     by_name_school: dict[tuple[str, str | None], list[Member]]
+    tiers: dict[int, Tier] = field(default_factory=dict)
+    teams_of: dict[int, list[str]] = field(default_factory=dict)
+    team_names: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, roster: RosterRepo) -> _Snapshot:
+    def load(cls, roster: RosterRepo, teams: TeamsRepo | None = None) -> _Snapshot:
         alliances = roster.alliances()
         members = roster.all_members()
         by_name_school: dict[tuple[str, str | None], list[Member]] = {}
@@ -353,6 +383,9 @@ class _Snapshot:
             members=members,
             by_account={m.userid.casefold(): m for m in members if m.userid},
             by_name_school=by_name_school,
+            tiers=teams.tiers() if teams is not None else {},
+            teams_of=teams.team_names_of() if teams is not None else {},
+            team_names={t.name for t in teams.all()} if teams is not None else set(),
         )
 
     def alliance_name(self, alliance_id: int | None) -> str | None:
@@ -375,6 +408,8 @@ class _Target:
     alliance: str | None
     userid: str | None
     role: Role
+    tier: Tier | None = None
+    teams: tuple[str, ...] = ()  # teams to join; memberships the file omits are kept
 
 
 @dataclass(frozen=True)
@@ -395,6 +430,7 @@ class _Plan:
     parents: dict[str, str] = field(default_factory=dict)
     school_alliances: dict[str, str] = field(default_factory=dict)
     not_in_file: int = 0
+    teams_created: list[str] = field(default_factory=list)
 
     def report(self, *, applied: bool) -> RosterReport:
         return RosterReport(
@@ -405,6 +441,7 @@ class _Plan:
             schools_created=self.schools_created,
             not_in_file=self.not_in_file,
             applied=applied,
+            teams_created=self.teams_created,
         )
 
 
@@ -453,6 +490,11 @@ class _Planner:
             )
         if row.parent and not row.alliance:
             self._problem(row.number, f"填写了上级联盟「{row.parent}」，但没有填写联盟。")
+        if row.tier_text and row.tier is None:
+            self._problem(row.number, f"无法识别的梯队「{row.tier_text}」，请填{TIER_HINT}。")
+        for team in row.teams:
+            if len(team) > 30:
+                self._problem(row.number, f"团队名称「{team[:30]}…」太长，请控制在 30 字以内。")
 
     def _check_duplicates(self) -> None:
         accounts: dict[str, int] = {}
@@ -520,6 +562,9 @@ class _Planner:
             school = row.school
             if school and school not in snap.schools and school not in plan.schools_created:
                 plan.schools_created.append(school)
+            for team in row.teams:
+                if team not in snap.team_names and team not in plan.teams_created:
+                    plan.teams_created.append(team)
 
     def _plan_moves(self) -> None:
         """Existing alliances that get a new parent and schools that change alliance."""
@@ -594,6 +639,8 @@ class _Planner:
             alliance=self._target_alliance(row, existing, school),
             userid=_target_account(row.account, existing),
             role=row.role or (existing.role if existing else Role.TEACHER),
+            tier=row.tier or (self._snap.tiers.get(existing.id) if existing else None),
+            teams=row.teams,
         )
 
     def _target_alliance(
@@ -647,6 +694,10 @@ def _describe_new(target: _Target) -> str:
         parts.append(f"联盟 {target.alliance}")
     if target.userid:
         parts.append(f"账号 {target.userid}")
+    if target.tier:
+        parts.append(f"梯队 {target.tier.label}")
+    if target.teams:
+        parts.append(f"团队 {'、'.join(target.teams)}")
     return "，".join(parts)
 
 
@@ -659,6 +710,13 @@ def _member_diffs(existing: Member, target: _Target, snap: _Snapshot) -> list[st
         ("角色", existing.role.label, target.role.label),
     ]
     diffs = [f"{label} {old or '无'} → {new or '无'}" for label, old, new in pairs if old != new]
+    old_tier = snap.tiers.get(existing.id)
+    if target.tier != old_tier:
+        before = old_tier.label if old_tier else "无"
+        diffs.append(f"梯队 {before} → {target.tier.label if target.tier else '无'}")
+    joined = [t for t in target.teams if t not in snap.teams_of.get(existing.id, [])]
+    if joined:
+        diffs.append(f"加入团队 {'、'.join(joined)}")
     if not existing.active:
         diffs.append("重新启用")
     return diffs
@@ -702,8 +760,10 @@ def _apply(storage: Storage, plan: _Plan, at: datetime) -> None:
         resolve.alliance(child, parent)
     for school, alliance in plan.school_alliances.items():
         resolve.school(school, alliance)
+    teams: dict[str, int] = {}
     for member in plan.members:
-        _apply_member(storage.roster, member, resolve, at)
+        member_id = _apply_member(storage.roster, member, resolve, at)
+        _apply_profile(storage.teams, member_id, member.target, resolve, teams, at)
     added = sum(1 for c in plan.changes if c.kind == "add")
     storage.audit.record(
         at,
@@ -713,21 +773,21 @@ def _apply(storage: Storage, plan: _Plan, at: datetime) -> None:
     )
 
 
-def _apply_member(roster: RosterRepo, plan: _MemberPlan, resolve: _Resolver, at: datetime) -> None:
+def _apply_member(roster: RosterRepo, plan: _MemberPlan, resolve: _Resolver, at: datetime) -> int:
+    """Create or update one member; returns their id."""
     target = plan.target
     school_id = resolve.school(target.school)
     alliance_id = resolve.alliance(target.alliance)
     existing = plan.existing
     if existing is None:
-        roster.add_member(
+        return roster.add_member(
             target.name,
             at=at,
             role=target.role,
             school_id=school_id,
             alliance_id=alliance_id,
             userid=target.userid,
-        )
-        return
+        ).id
     wanted: dict[str, object] = {
         "name": target.name,
         "school_id": school_id,
@@ -739,6 +799,30 @@ def _apply_member(roster: RosterRepo, plan: _MemberPlan, resolve: _Resolver, at:
     fields = {key: value for key, value in wanted.items() if getattr(existing, key) != value}
     if fields:
         roster.update_member(existing.id, **fields)
+    return existing.id
+
+
+def _apply_profile(
+    teams: TeamsRepo,
+    member_id: int,
+    target: _Target,
+    resolve: _Resolver,
+    known: dict[str, int],
+    at: datetime,
+) -> None:
+    """梯队 and team memberships; a team first named in the file is based at that row's school."""
+    if target.tier is not None:
+        teams.set_tier(member_id, target.tier)
+    for name in target.teams:
+        if name not in known:
+            team = teams.named(name) or teams.create(
+                name,
+                at=at,
+                alliance_id=resolve.alliance(target.alliance),
+                school_id=resolve.school(target.school),
+            )
+            known[name] = team.id
+        teams.add_members(known[name], [member_id], at=at)
 
 
 # entry points ----------------------------------------------------------------
@@ -754,7 +838,7 @@ def import_roster(
 ) -> RosterReport:
     """Check and (unless dry_run or any problem) apply the rows in one transaction.
 
-    `rows` are keyed by the canonical columns (姓名, 学校, 联盟, 企业微信账号, 角色, 上级联盟);
+    `rows` are keyed by the canonical columns (姓名, 学校, 联盟, 企业微信账号, 角色, 上级联盟, 团队, 梯队);
     rows[i] is spreadsheet row `first_row + i`. Blank rows are skipped.
     """
     parsed = [
@@ -765,7 +849,7 @@ def import_roster(
     conn = storage.db.conn
     conn.execute("BEGIN" if dry_run else "BEGIN IMMEDIATE")
     try:
-        plan = _Planner(_Snapshot.load(storage.roster), parsed).run()
+        plan = _Planner(_Snapshot.load(storage.roster, storage.teams), parsed).run()
         if dry_run or plan.problems:
             conn.execute("ROLLBACK")
             return plan.report(applied=False)

@@ -50,6 +50,7 @@ from bot.channels.aibot_ws_frames import (
 )
 from bot.channels.base import IncomingSink, SendError
 from bot.clock import Clock
+from bot.files import FILE_AES_KEY, FILE_KIND, FILE_URL
 from bot.messages import Channel, ChatType, Incoming, Outgoing
 from bot.text_split import split_text
 
@@ -394,21 +395,31 @@ class AibotLongConnection:
             )
             return
         text = body.readable_text()
-        if text is None:
+        media = body.media()
+        if text is None and media is None:
             logger.info(
                 "暂不支持的消息类型 / ignored aibot %s message msgid=%s", body.msgtype, body.msgid
             )
             return
+        reply_context = {"req_id": frame.req_id}
+        if media is not None:
+            # Downloaded later by bot.files.FileIntake, after the inbox write.
+            kind, content = media
+            reply_context.update({FILE_URL: content.url, FILE_KIND: kind})
+            if content.aeskey:
+                reply_context[FILE_AES_KEY] = content.aeskey
+            if text is None:
+                reply_context["unsupported"] = body.msgtype
         incoming = Incoming(
             channel=Channel.AIBOT_WS,
             msgid=body.msgid,
             userid=body.sender.userid,
-            text=text,
+            text=text or "",
             chat_type=ChatType.GROUP if body.is_group else ChatType.SINGLE,
             chat_id=body.chatid if body.is_group else None,
             quote=body.quote_text(),
             received_at=self._clock.now(),
-            reply_context={"req_id": frame.req_id},
+            reply_context=reply_context,
         )
         try:
             fresh = await self._sink.submit(incoming)

@@ -99,11 +99,22 @@ class TextContent(BaseModel):
     content: str = ""
 
 
+class MediaContent(BaseModel):
+    """An image or file: a briefly valid download URL and the per-message base64 AES key
+    the download is encrypted with (doc 101463, 多媒体资源解密)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    url: str = ""
+    aeskey: str = ""
+
+
 class MixedItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     msgtype: str = ""
     text: TextContent | None = None
+    image: MediaContent | None = None
 
 
 class MixedContent(BaseModel):
@@ -153,6 +164,8 @@ class MessageBody(BaseModel):
     mixed: MixedContent | None = None
     voice: TextContent | None = None
     quote: QuoteContent | None = None
+    image: MediaContent | None = None
+    file: MediaContent | None = None
 
     @property
     def is_group(self) -> bool:
@@ -161,6 +174,18 @@ class MessageBody(BaseModel):
     def readable_text(self) -> str | None:
         """What the user wrote, or None for messages without text (image, file, ...)."""
         return _readable_text(self.text, self.mixed, self.voice)
+
+    def media(self) -> tuple[str, MediaContent] | None:
+        """("file" | "image", content) of an attached file or picture, if any."""
+        if self.file is not None and self.file.url:
+            return "file", self.file
+        if self.image is not None and self.image.url:
+            return "image", self.image
+        if self.mixed is not None:
+            for item in self.mixed.msg_item:
+                if item.image is not None and item.image.url:
+                    return "image", item.image
+        return None
 
     def quote_text(self) -> str | None:
         if self.quote is None:

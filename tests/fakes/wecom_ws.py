@@ -174,6 +174,14 @@ class FakeWeComWS:
         await self._push(again)
         return again
 
+    async def push_raw(self, data: str | bytes) -> None:
+        """Send any text or binary frame as it is (malformed ones too), for robustness tests."""
+        connection = self._require_connection()
+        if isinstance(data, bytes):
+            await connection.ws.send_bytes(data)
+        else:
+            await connection.ws.send_str(data)
+
     async def drop(self) -> None:
         """Cut the TCP connection without a close frame."""
         connection = self._require_connection()

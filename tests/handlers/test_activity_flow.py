@@ -135,3 +135,9 @@ def test_malformed_activity_gets_a_hint_with_example(bot: Bot) -> None:
     assert "学时要写数字" in bot.reply("lead1", "发起活动 周五 14:30 听评课 学时:两个")
     assert "已经过去" in bot.reply("lead1", "发起活动 2026-11-01 14:30 听评课")
     assert isinstance(bot.say("lead1", "活动")[0], Reply)
+
+
+def test_activity_for_one_school_is_not_pending_for_other_schools(bot: Bot) -> None:
+    create(bot, "发起活动 周五 14:30 听评课 地点:东部一小 对象:东部一小")
+    assert "A1" in bot.reply("t1", "我的", chat=None)  # 王芳 teaches at 东部一小
+    assert "A1" not in bot.reply("t3", "我的", chat=None)  # 张敏 teaches at 东部二小

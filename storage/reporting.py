@@ -1,0 +1,312 @@
+"""Batch reads for reports: a whole period's rolls, notices and reflections in a few queries.
+
+Summaries, digests, exports and the dashboard look at hundreds of activities and tens of
+thousands of submissions at once; loading them one activity at a time (as `roll_of` does
+for a single activity) would cost several queries per activity. The rolls built here are the
+same `ActivityRoll` objects, so attendance is still counted the one way `storage.attendance`
+defines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from storage.attendance import PARTICIPANT_ROLES, ActivityRoll, participants
+from storage.db import to_db_time
+from storage.models import (
+    Activity,
+    Leave,
+    Member,
+    Notice,
+    NoticeStatus,
+    Reflection,
+    Role,
+    Signin,
+    SigninStatus,
+)
+from storage.roster import RosterRepo
+
+# SQLite allows 32766 host parameters; stay far below it and keep statements short.
+_CHUNK = 500
+
+_MEMBER_SELECT = (
+    "SELECT m.id, m.name, m.school_id, s.name, m.alliance_id, m.userid, m.role, m.active "
+    "FROM members m LEFT JOIN schools s ON s.id = m.school_id"
+)
+_NOTICE_COLUMNS = "id, alliance_id, body, needs_ack, author_id, created_at, publish_at, status"
+
+
+@dataclass(frozen=True)
+class ReflectionHit:
+    """A reflection with who wrote it, for search results and excerpts."""
+
+    reflection: Reflection
+    member_name: str
+    school_name: str | None
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+class ReportingQueries:
+    """Read-only, batch queries over the same tables the repositories write.
+
+    Make one per report: it remembers each alliance tree's participants for its lifetime,
+    so a digest comparing two periods loads the roster once.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, roster: RosterRepo) -> None:
+        self._db = db
+        self._roster = roster
+        self._expected: dict[int, tuple[list[Member], set[int]]] = {}
+
+    # members ---------------------------------------------------------------
+    def members_by_id(self, member_ids: Iterable[int]) -> dict[int, Member]:
+        ids = sorted(set(member_ids))
+        found: dict[int, Member] = {}
+        for chunk in _chunks(ids):
+            rows = self._db.execute(
+                _MEMBER_SELECT + f" WHERE m.id IN ({_marks(len(chunk))})", chunk
+            )
+            for row in rows:
+                found[int(row[0])] = _member(row)
+        return found
+
+    # rolls -----------------------------------------------------------------
+    def rolls(self, activities: Sequence[Activity]) -> list[ActivityRoll]:
+        """`roll_of` for every activity, in a constant number of queries per alliance tree.
+
+        Activities aimed at some schools or a team (发起活动 … 对象:…) take their participants
+        from `storage.attendance.participants`, which defines who those are.
+        """
+        if not activities:
+            return []
+        ids = [a.id for a in activities]
+        signins = self._signins(ids)
+        leaves = self._leaves(ids)
+        reflections = self._reflections(ids)
+        targeted = self._targeted(ids)
+        for alliance_id in {a.alliance_id for a in activities if a.id not in targeted}:
+            if alliance_id not in self._expected:
+                tree = self._roster.descendants(alliance_id)
+                people = self._roster.members_in(tree, PARTICIPANT_ROLES)
+                self._expected[alliance_id] = (people, {m.id for m in people})
+        own: dict[int, tuple[list[Member], set[int]]] = {}
+        for activity in activities:
+            if activity.id in targeted:
+                people = participants(self._roster, activity)
+                own[activity.id] = (people, {m.id for m in people})
+
+        def roll_people(activity: Activity) -> tuple[list[Member], set[int]]:
+            if activity.id in own:
+                return own[activity.id]
+            return self._expected[activity.alliance_id]
+
+        guest_ids: set[int] = set()
+        for activity in activities:
+            guest_ids |= signins.get(activity.id, {}).keys() - roll_people(activity)[1]
+        guests = self.members_by_id(guest_ids) if guest_ids else {}
+        rolls = []
+        for activity in activities:
+            people, present = roll_people(activity)
+            signed = signins.get(activity.id, {})
+            extra = [guests[i] for i in sorted(signed.keys() - present) if i in guests]
+            rolls.append(
+                ActivityRoll(
+                    activity=activity,
+                    # Shared between activities of one alliance unless guests must be added.
+                    participants=[*people, *extra] if extra else people,
+                    signins=signed,
+                    leaves=leaves.get(activity.id, {}),
+                    reflections=reflections.get(activity.id, {}),
+                )
+            )
+        return rolls
+
+    def _targeted(self, activity_ids: Sequence[int]) -> set[int]:
+        """Activities with their own target (schools or a team) instead of the whole tree."""
+        if "activity_targets" not in self._db.table_names():
+            return set()
+        found: set[int] = set()
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT DISTINCT activity_id FROM activity_targets "
+                f"WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            found.update(int(row[0]) for row in rows)
+        return found
+
+    def _signins(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Signin]]:
+        found: dict[int, dict[int, Signin]] = defaultdict(dict)
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT activity_id, member_id, at, status, by_member_id FROM signins "
+                f"WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                found[int(row[0])][int(row[1])] = Signin(
+                    activity_id=row[0],
+                    member_id=row[1],
+                    at=_time(row[2]),
+                    status=SigninStatus(row[3]),
+                    by_member_id=row[4],
+                )
+        return found
+
+    def _leaves(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Leave]]:
+        found: dict[int, dict[int, Leave]] = defaultdict(dict)
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT activity_id, member_id, reason, at FROM leaves "
+                f"WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                found[int(row[0])][int(row[1])] = Leave(
+                    activity_id=row[0], member_id=row[1], reason=row[2], at=_time(row[3])
+                )
+        return found
+
+    def _reflections(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Reflection]]:
+        found: dict[int, dict[int, Reflection]] = defaultdict(dict)
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT id, activity_id, member_id, body, version, first_submitted_at, "
+                f"updated_at FROM reflections WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                found[int(row[1])][int(row[2])] = _reflection(row)
+        return found
+
+    # reflections -----------------------------------------------------------
+    def search_reflections(
+        self, activity_ids: Sequence[int], query: str = "", *, limit: int = 200
+    ) -> tuple[int, list[ReflectionHit]]:
+        """Reflections of these activities whose text contains `query` (all if empty).
+
+        Returns the number of matches and up to `limit` of them, newest first.
+        """
+        if not activity_ids:
+            return 0, []
+        ids = list(activity_ids)
+        where = f"r.activity_id IN ({_marks(len(ids))})"
+        params: list[object] = list(ids)
+        if query:
+            where += " AND instr(r.body, ?) > 0"
+            params.append(query)
+        total = int(
+            self._db.execute(
+                f"SELECT COUNT(*) FROM reflections r WHERE {where}", params
+            ).fetchone()[0]
+        )
+        rows = self._db.execute(
+            "SELECT r.id, r.activity_id, r.member_id, r.body, r.version, r.first_submitted_at, "
+            "r.updated_at, m.name, s.name FROM reflections r JOIN members m ON m.id = r.member_id "
+            f"LEFT JOIN schools s ON s.id = m.school_id WHERE {where} "
+            "ORDER BY r.updated_at DESC, r.id DESC LIMIT ?",
+            [*params, limit],
+        )
+        hits = [
+            ReflectionHit(reflection=_reflection(row[:7]), member_name=row[7], school_name=row[8])
+            for row in rows
+        ]
+        return total, hits
+
+    # notices ---------------------------------------------------------------
+    def notices_for(
+        self, alliance_ids: Sequence[int] | None, *, published_from: datetime, before: datetime
+    ) -> list[Notice]:
+        """Published notices in [from, before) addressed to these alliances or to everyone.
+
+        `alliance_ids` None means every notice.
+        """
+        sql = (
+            f"SELECT {_NOTICE_COLUMNS} FROM notices WHERE status = 'published' "
+            "AND publish_at >= ? AND publish_at < ?"
+        )
+        params: list[object] = [to_db_time(published_from), to_db_time(before)]
+        if alliance_ids is not None:
+            sql += f" AND (alliance_id IS NULL OR alliance_id IN ({_marks(len(alliance_ids))}))"
+            params.extend(alliance_ids)
+        rows = self._db.execute(sql + " ORDER BY publish_at, id", params)
+        return [_notice(row) for row in rows]
+
+    def acks(self, notice_ids: Sequence[int]) -> dict[int, dict[int, datetime]]:
+        """For each notice: member id -> when they confirmed."""
+        found: dict[int, dict[int, datetime]] = defaultdict(dict)
+        for chunk in _chunks(notice_ids):
+            rows = self._db.execute(
+                "SELECT notice_id, member_id, at FROM notice_acks "
+                f"WHERE notice_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                found[int(row[0])][int(row[1])] = _time(row[2])
+        return found
+
+    def leaders_of(self, alliance_id: int) -> list[Member]:
+        """Active leaders whose own alliance is this one (not sub-alliances)."""
+        rows = self._db.execute(
+            _MEMBER_SELECT + " WHERE m.active = 1 AND m.role = ? AND m.alliance_id = ? "
+            "ORDER BY m.id",
+            (Role.LEADER.value, alliance_id),
+        )
+        return [_member(row) for row in rows]
+
+
+def _time(value: str) -> datetime:
+    """`storage.db.from_db_time`, 50 times faster (reports parse hundreds of thousands)."""
+    return datetime.fromisoformat(value)
+
+
+def _member(row: tuple[Any, ...]) -> Member:
+    return Member(
+        id=row[0],
+        name=row[1],
+        school_id=row[2],
+        school_name=row[3],
+        alliance_id=row[4],
+        userid=row[5],
+        role=Role(row[6]),
+        active=bool(row[7]),
+    )
+
+
+def _reflection(row: tuple[Any, ...]) -> Reflection:
+    return Reflection(
+        id=row[0],
+        activity_id=row[1],
+        member_id=row[2],
+        body=row[3],
+        version=row[4],
+        first_submitted_at=_time(row[5]),
+        updated_at=_time(row[6]),
+    )
+
+
+def _notice(row: tuple[Any, ...]) -> Notice:
+    return Notice(
+        id=row[0],
+        alliance_id=row[1],
+        body=row[2],
+        needs_ack=bool(row[3]),
+        author_id=row[4],
+        created_at=_time(row[5]),
+        publish_at=_time(row[6]),
+        status=NoticeStatus(row[7]),
+    )

@@ -1,0 +1,264 @@
+"""School-level teams (校级联盟), teachers' 梯队, and whom an activity is for.
+
+A team belongs to one alliance and has a home school, but its members may come from a
+neighbouring school (校际联盟). The 梯队 is a property of a teacher, kept beside the roster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from storage.db import to_db_time
+from storage.models import ActivityTarget, Member, Role, Team, Tier
+from storage.roster import _MEMBER_SELECT, _member  # the roster's row shape, reused as is
+
+_TEAM_COLUMNS = "id, name, alliance_id, school_id, created_by"
+_MEMBER_ORDER = " ORDER BY s.name, m.name, m.id"
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """All-or-nothing writes; joins a transaction the caller already opened (roster import)."""
+    conn = db.conn
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class TeamsRepo:
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self._db = db
+
+    # teams -----------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        *,
+        at: datetime,
+        alliance_id: int | None,
+        school_id: int | None,
+        created_by: int | None = None,
+    ) -> Team:
+        cursor = self._db.execute(
+            "INSERT INTO teams (name, alliance_id, school_id, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, alliance_id, school_id, created_by, to_db_time(at)),
+        )
+        team = self.get(int(cursor.lastrowid or 0))
+        assert team is not None
+        return team
+
+    def get(self, team_id: int) -> Team | None:
+        row = self._db.execute(
+            f"SELECT {_TEAM_COLUMNS} FROM teams WHERE id = ?", (team_id,)
+        ).fetchone()
+        return _team(row) if row else None
+
+    def named(self, name: str) -> Team | None:
+        row = self._db.execute(
+            f"SELECT {_TEAM_COLUMNS} FROM teams WHERE name = ?", (name,)
+        ).fetchone()
+        return _team(row) if row else None
+
+    def find(self, text: str) -> Team | None:
+        """Exact name, else the only team whose name contains the text."""
+        exact = self.named(text)
+        if exact is not None:
+            return exact
+        rows = self._db.execute(
+            f"SELECT {_TEAM_COLUMNS} FROM teams WHERE instr(name, ?) > 0", (text,)
+        ).fetchall()
+        return _team(rows[0]) if len(rows) == 1 else None
+
+    def all(self) -> list[Team]:
+        rows = self._db.execute(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY name, id")
+        return [_team(row) for row in rows]
+
+    def touching_schools(self, school_ids: Iterable[int]) -> list[Team]:
+        """Teams based at these schools or with a member from one of them."""
+        ids = list(school_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT {_TEAM_COLUMNS} FROM teams WHERE school_id IN ({marks}) OR id IN ("
+            "SELECT tm.team_id FROM team_members tm JOIN members m ON m.id = tm.member_id "
+            f"WHERE m.school_id IN ({marks})) ORDER BY name, id",
+            [*ids, *ids],
+        )
+        return [_team(row) for row in rows]
+
+    def in_alliances(self, alliance_ids: Iterable[int]) -> list[Team]:
+        ids = list(alliance_ids)
+        if not ids:
+            return []
+        rows = self._db.execute(
+            f"SELECT {_TEAM_COLUMNS} FROM teams WHERE alliance_id IN "
+            f"({','.join('?' * len(ids))}) ORDER BY name, id",
+            ids,
+        )
+        return [_team(row) for row in rows]
+
+    def delete(self, team_id: int) -> None:
+        with transaction(self._db):
+            self._db.execute("DELETE FROM team_members WHERE team_id = ?", (team_id,))
+            self._db.execute("DELETE FROM teams WHERE id = ?", (team_id,))
+
+    def is_targeted(self, team_id: int) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM activity_targets WHERE team_id = ? LIMIT 1", (team_id,)
+        ).fetchone()
+        return row is not None
+
+    # membership ------------------------------------------------------------
+    def add_members(self, team_id: int, member_ids: Iterable[int], *, at: datetime) -> list[int]:
+        """Add people; returns the ids that were not in the team yet."""
+        added: list[int] = []
+        with transaction(self._db):
+            for member_id in dict.fromkeys(member_ids):
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO team_members (team_id, member_id, added_at) "
+                    "VALUES (?, ?, ?)",
+                    (team_id, member_id, to_db_time(at)),
+                )
+                if cursor.rowcount:
+                    added.append(member_id)
+        return added
+
+    def remove_members(self, team_id: int, member_ids: Iterable[int]) -> list[int]:
+        removed: list[int] = []
+        with transaction(self._db):
+            for member_id in dict.fromkeys(member_ids):
+                cursor = self._db.execute(
+                    "DELETE FROM team_members WHERE team_id = ? AND member_id = ?",
+                    (team_id, member_id),
+                )
+                if cursor.rowcount:
+                    removed.append(member_id)
+        return removed
+
+    def members(self, team_id: int, *, active_only: bool = True) -> list[Member]:
+        """The team's members, ordered like the roster (school, then name)."""
+        sql = (
+            _MEMBER_SELECT + " WHERE m.id IN (SELECT member_id FROM team_members WHERE team_id = ?)"
+        )
+        if active_only:
+            sql += " AND m.active = 1"
+        return [_member(row) for row in self._db.execute(sql + _MEMBER_ORDER, (team_id,))]
+
+    def team_names_of(self, member_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
+        """member id → names of the teams they are in (every member when ids is None)."""
+        sql = "SELECT tm.member_id, t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id"
+        params: list[int] = []
+        if member_ids is not None:
+            params = list(member_ids)
+            if not params:
+                return {}
+            sql += f" WHERE tm.member_id IN ({','.join('?' * len(params))})"
+        result: dict[int, list[str]] = {}
+        for member_id, name in self._db.execute(sql + " ORDER BY t.name", params):
+            result.setdefault(int(member_id), []).append(str(name))
+        return result
+
+    # 梯队 ---------------------------------------------------------------------
+    def set_tier(self, member_id: int, tier: Tier | None) -> None:
+        if tier is None:
+            self._db.execute("DELETE FROM member_tiers WHERE member_id = ?", (member_id,))
+            return
+        self._db.execute(
+            "INSERT INTO member_tiers (member_id, tier) VALUES (?, ?) "
+            "ON CONFLICT(member_id) DO UPDATE SET tier = excluded.tier",
+            (member_id, tier.value),
+        )
+
+    def tiers(self, member_ids: Iterable[int] | None = None) -> dict[int, Tier]:
+        sql = "SELECT member_id, tier FROM member_tiers"
+        params: list[int] = []
+        if member_ids is not None:
+            params = list(member_ids)
+            if not params:
+                return {}
+            sql += f" WHERE member_id IN ({','.join('?' * len(params))})"
+        return {int(row[0]): Tier(row[1]) for row in self._db.execute(sql, params)}
+
+    # activity targets ------------------------------------------------------
+    def set_activity_target(self, activity_id: int, target: ActivityTarget) -> None:
+        with transaction(self._db):
+            self._db.execute("DELETE FROM activity_targets WHERE activity_id = ?", (activity_id,))
+            for school_id in dict.fromkeys(target.school_ids):
+                self._db.execute(
+                    "INSERT INTO activity_targets (activity_id, school_id) VALUES (?, ?)",
+                    (activity_id, school_id),
+                )
+            if target.team_id is not None:
+                self._db.execute(
+                    "INSERT INTO activity_targets (activity_id, team_id) VALUES (?, ?)",
+                    (activity_id, target.team_id),
+                )
+
+    def activity_target(self, activity_id: int) -> ActivityTarget:
+        rows = self._db.execute(
+            "SELECT school_id, team_id FROM activity_targets WHERE activity_id = ? ORDER BY id",
+            (activity_id,),
+        ).fetchall()
+        schools = [int(row[0]) for row in rows if row[0] is not None]
+        teams = [int(row[1]) for row in rows if row[1] is not None]
+        return ActivityTarget(school_ids=schools, team_id=teams[0] if teams else None)
+
+    def target_members(self, target: ActivityTarget, roles: Iterable[Role]) -> list[Member]:
+        """Active members of some roles that a (non-default) target names."""
+        role_values = [r.value for r in roles]
+        role_marks = ",".join("?" * len(role_values))
+        if target.team_id is not None:
+            sql = (
+                _MEMBER_SELECT + " WHERE m.active = 1 AND m.id IN "
+                "(SELECT member_id FROM team_members WHERE team_id = ?)"
+                f" AND m.role IN ({role_marks})"
+            )
+            params: list[object] = [target.team_id, *role_values]
+        else:
+            ids = target.school_ids
+            sql = (
+                _MEMBER_SELECT
+                + f" WHERE m.active = 1 AND m.school_id IN ({','.join('?' * len(ids))})"
+                f" AND m.role IN ({role_marks})"
+            )
+            params = [*ids, *role_values]
+        return [_member(row) for row in self._db.execute(sql + _MEMBER_ORDER, params)]
+
+
+def _team(row: tuple[Any, ...]) -> Team:
+    return Team(
+        id=row[0],
+        name=row[1],
+        alliance_id=row[2],
+        school_id=row[3],
+        created_by=row[4],
+    )
+
+
+_TIER_WORDS: dict[str, Tier] = {
+    **{word: Tier.YOUNG for word in ("青年", "青年教师", "青年教师团队", "青年梯队", "young")},
+    **{word: Tier.GROWING for word in ("成长", "成长教师", "成长教师团队", "成长梯队", "growing")},
+    **{word: Tier.FAMOUS for word in ("名优", "名优教师", "名优教师团队", "名优梯队", "famous")},
+}
+TIER_HINT = "青年、成长或名优"
+
+
+def parse_tier(text: str) -> Tier | None:
+    """A 梯队 as people write it (青年 / 青年教师 / 青年教师团队 …); None if not one."""
+    folded = "".join(unicodedata.normalize("NFKC", text).split()).lower()
+    return _TIER_WORDS.get(folded)

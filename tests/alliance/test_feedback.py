@@ -1,0 +1,140 @@
+"""征集 / 反馈 / 联系人 through the router, and reminders that reach only the missing schools."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from handlers.feedback import feedback_due_reminders
+
+from .conftest import SHANGHAI, Bot, broadcasts, directs, replies
+
+QUESTION = "各校本学期校本教研主题"
+
+
+def ask(bot: Bot) -> None:
+    """周敏 asks 东部联盟 on Tuesday, due Friday 17:00."""
+    bot.say("staff1", f"征集 东部联盟 周五17:00 {QUESTION}", chat=None)
+
+
+def answer_some(bot: Bot) -> None:
+    """东部一小 answers; 东部二小 answers and then revises; 朝阳小学 stays silent."""
+    bot.at(11, 25, 10, 0)
+    bot.say("lead1", "反馈 F1 整本书阅读的课堂推进策略")
+    bot.say("lead3", "反馈 F1 低年级识字写字的趣味化")
+    bot.at(11, 25, 16, 30)
+    bot.say("lead3", "反馈 低年级识字写字的趣味化与评价")
+
+
+def test_request_is_announced_to_the_alliance_with_its_leaders_mentioned(bot: Bot) -> None:
+    effects = bot.say("staff1", f"征集 东部联盟 周五17:00 {QUESTION}", chat=None)
+    [announcement] = broadcasts(effects)
+    assert announcement.text.startswith(f"【征集 F1】{QUESTION}")
+    assert "11月27日(周五) 17:00 前发送「反馈 F1 正文」" in announcement.text
+    assert sorted(announcement.mention) == ["lead1", "lead3"]
+    out = replies(effects)
+    assert "已发起征集 F1（东部联盟，3 所学校）" in out
+    assert "以下学校还没有可联系的业务领导：朝阳小学" in out
+
+
+def test_answers_side_by_side_with_the_missing_school(bot: Bot) -> None:
+    ask(bot)
+    answer_some(bot)
+    out = bot.reply("staff1", "反馈 F1", chat=None)
+    assert out.startswith(f"征集 F1：{QUESTION}（截止 11月27日(周五) 17:00）")
+    assert "已反馈 2/3 校：" in out
+    assert "【东部一小】（刘洋，11月25日(周三) 10:00）\n整本书阅读的课堂推进策略" in out
+    assert (
+        "【东部二小】（马丽，11月25日(周三) 16:30，第 2 版）\n低年级识字写字的趣味化与评价" in out
+    )
+    assert "未反馈 1 校：朝阳小学（无联系人）" in out
+    # The first version is kept.
+    answer = bot.storage.feedback.answers(1)
+    erxiao = bot.storage.roster.find_school("东部二小")
+    assert erxiao is not None
+    versions = bot.storage.feedback.versions(answer[erxiao.id].id)
+    assert [v.body for v in versions] == ["低年级识字写字的趣味化", "低年级识字写字的趣味化与评价"]
+
+
+def test_answer_replies_say_what_happened(bot: Bot) -> None:
+    ask(bot)
+    assert "已收到东部一小对征集 F1 的反馈，谢谢！" in bot.reply("lead1", "反馈 F1 整本书阅读")
+    assert "第 2 版，以此为准" in bot.reply("lead1", "反馈 F1 整本书阅读的推进")
+    assert "与上次相同" in bot.reply("lead1", "反馈 F1 整本书阅读的推进")
+    own = bot.reply("lead1", "反馈 F1", chat=None)
+    assert "东部一小（第 2 版）：整本书阅读的推进" in own and "东部二小" not in own
+    bot.at(11, 28, 9, 0)
+    assert "已过截止时间，仍已记录" in bot.reply("lead3", "反馈 F1 识字写字")
+
+
+def test_only_leaders_and_contacts_answer_and_staff_names_contacts(bot: Bot) -> None:
+    ask(bot)
+    assert "只有各校业务领导" in bot.reply("t5", "反馈 F1 我们学校的主题是朗读")
+    assert "你只能管理本校的事务" in bot.reply("lead1", "联系人 朝阳小学 孙悦")
+    out = bot.reply("staff1", "联系人 朝阳小学 孙悦", chat=None)
+    assert "已指定 孙悦 为朝阳小学的联系人" in out
+    assert "已收到朝阳小学对征集 F1 的反馈" in bot.reply("t5", "反馈 F1 小学段朗读教学")
+    assert "各校均已反馈" not in bot.reply("staff1", "反馈 F1", chat=None)
+    listing = bot.reply("staff1", "联系人")
+    assert "· 朝阳小学：孙悦" in listing and "· 东部一小：刘洋" in listing
+    assert "各校反馈只有教研员可以查看" in bot.reply("t1", "反馈 F1")
+
+
+def test_reminders_go_only_to_schools_that_have_not_answered(bot: Bot) -> None:
+    ask(bot)
+    bot.say("staff1", "联系人 朝阳小学 孙悦", chat=None)
+    answer_some(bot)
+    due = datetime(2026, 11, 27, 17, 0, tzinfo=SHANGHAI)
+    # Too early: more than a day before the deadline.
+    assert feedback_due_reminders(bot.storage, datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)) == []
+    day_before = feedback_due_reminders(bot.storage, datetime(2026, 11, 26, 18, 0, tzinfo=SHANGHAI))
+    [reminder] = day_before
+    assert reminder.school.name == "朝阳小学" and reminder.userids == ["t5"]
+    assert "征集 F1「各校本学期校本教研主题」将于 11月27日(周五) 17:00 截止" in reminder.text
+    assert "朝阳小学还没有反馈。请发送「反馈 F1 正文」" in reminder.text
+    on_the_day = feedback_due_reminders(bot.storage, datetime(2026, 11, 27, 8, 0, tzinfo=SHANGHAI))
+    assert [r.school.name for r in on_the_day] == ["朝阳小学"]
+    assert on_the_day[0].key != reminder.key  # one a day
+    direct = reminder.as_direct()
+    assert direct.userids == ["t5"] and direct.dedup_key == reminder.key
+    # Once 朝阳小学 answers, or after the deadline, nobody is reminded.
+    assert feedback_due_reminders(bot.storage, due) == []
+    bot.at(11, 27, 9, 0)
+    bot.say("t5", "反馈 F1 小学段朗读教学")
+    assert feedback_due_reminders(bot.storage, datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI)) == []
+
+
+def test_closed_requests_are_not_reminded_or_answered(bot: Bot) -> None:
+    ask(bot)
+    assert "征集 F1 已结束，不再提醒" in bot.reply("staff1", "征集 结束 F1", chat=None)
+    moment = datetime(2026, 11, 27, 8, 0, tzinfo=SHANGHAI)
+    assert feedback_due_reminders(bot.storage, moment) == []
+    assert "征集 F1 已结束" in bot.reply("lead1", "反馈 F1 主题是朗读")
+
+
+def test_malformed_requests_get_a_hint_and_teachers_cannot_ask(bot: Bot) -> None:
+    assert "请先写截止时间再写问题" in bot.reply("staff1", f"征集 {QUESTION}")
+    assert "请写要征集的问题" in bot.reply("staff1", "征集 周五17:00")
+    assert "截止时间已经过去了" in bot.reply("staff1", "征集 昨天 本学期主题")
+    assert "需要管理员、教研员权限" in bot.reply("t1", f"征集 周五 {QUESTION}")
+    assert "需要管理员、教研员权限" in bot.reply("lead1", f"征集 周五 {QUESTION}")
+
+
+def test_without_a_number_the_open_request_is_answered_and_listed(bot: Bot) -> None:
+    assert "目前没有需要反馈的征集" in bot.reply("lead1", "反馈 我校主题是朗读")
+    ask(bot)
+    bot.say("staff1", "征集 东部联盟 11月30日 课例研讨中遇到的问题", chat=None)
+    assert "请写明编号" in bot.reply("lead1", "反馈 我校主题是朗读")
+    bot.say("lead1", "反馈 F1 我校主题是朗读")
+    # Only F2 is still unanswered by 东部一小, so a bare answer goes there.
+    assert "征集 F2" in bot.reply("lead1", "反馈 课堂上学生不敢说")
+    pending = bot.reply("staff1", "反馈")
+    assert "F1「各校本学期校本教研主题」" in pending and "已反馈 1/3 校" in pending
+    mine = bot.reply("lead3", "反馈")
+    assert "F1" in mine and "东部二小未反馈" in mine
+
+
+def test_a_group_without_bound_chats_gets_direct_messages(bot: Bot) -> None:
+    bot.storage.db.execute("DELETE FROM chats")
+    effects = bot.say("staff1", f"征集 东部联盟 周五17:00 {QUESTION}", chat=None)
+    [direct] = directs(effects)
+    assert sorted(direct.userids) == ["lead1", "lead3"]
