@@ -19,8 +19,8 @@ from bot.clock import FakeClock
 from bot.demo_data import CLUSTERS, GROUP_CHATS, DemoPeople, build_district
 from bot.messages import Channel, ChatType, Incoming, Outgoing
 from bot.settings import Settings
-from scheduling.simulated import advance_clock
 from handlers.format import WEEKDAYS
+from scheduling.simulated import advance_clock
 from storage import Storage
 from storage.attendance import roll_of
 

@@ -1,0 +1,193 @@
+"""PNG charts with Chinese labels: rates per school, and an alliance's week-by-week trend.
+
+Matplotlib is used without pyplot (a `Figure` per chart, the Agg canvas), so nothing global
+changes and charts can be drawn from any thread. Chinese needs a CJK font: the project
+depends on `pylopdf-fonts-zh-cn`, a data-only PyPI package that ships Noto Sans SC (SIL OFL),
+so `pip install` alone is enough; a system CJK font (Debian fonts-noto-cjk or
+fonts-wqy-microhei) is used when that package is missing. Every text element gets the font
+explicitly.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont
+from matplotlib.ticker import PercentFormatter
+
+_PACKAGED_FONTS = (("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf"),)
+_SYSTEM_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+)
+SIGNIN_COLOR = "#2f7ed8"
+REFLECTION_COLOR = "#f28f43"
+GRID_COLOR = "#e5e5e5"
+
+
+class FontNotFoundError(RuntimeError):
+    """No font with Chinese glyphs could be found; the message says how to install one."""
+
+
+def find_cjk_font(
+    packaged: Sequence[tuple[str, str]] = _PACKAGED_FONTS,
+    families: Sequence[str] = _SYSTEM_FAMILIES,
+) -> Path:
+    """A font file with Chinese glyphs: a packaged one first, else a system font."""
+    for package, name in packaged:
+        try:
+            candidate = importlib.resources.files(package) / name
+        except ModuleNotFoundError:
+            continue
+        path = Path(str(candidate))
+        if path.is_file():
+            return path
+    for family in families:
+        try:
+            found = findfont(FontProperties(family=family), fallback_to_default=False)
+        except ValueError:
+            continue
+        return Path(found)
+    raise FontNotFoundError(
+        "找不到中文字体，图表无法显示汉字。请在本项目目录执行 `pip install -e .`"
+        "（会安装 pylopdf-fonts-zh-cn 字体包），或安装系统字体：apt-get install fonts-noto-cjk"
+    )
+
+
+@functools.cache
+def cjk_font_path() -> Path:
+    """The font used for Chinese text, looked up once per process."""
+    return find_cjk_font()
+
+
+def _font(size: float = 10) -> FontProperties:
+    return FontProperties(fname=cjk_font_path(), size=size)
+
+
+@dataclass(frozen=True)
+class RateBar:
+    """One school's rates (0–1, None when nobody was counted)."""
+
+    label: str
+    signin: float | None
+    reflection: float | None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    label: str
+    signin: float | None
+    reflection: float | None
+    activities: int
+
+
+def _png(figure: Figure) -> bytes:
+    canvas = FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    canvas.print_png(buffer)
+    return buffer.getvalue()
+
+
+def _style(figure: Figure, title: str) -> None:
+    figure.suptitle(title, fontproperties=_font(13), x=0.02, ha="left")
+
+
+def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
+    """Horizontal bars of sign-in and reflection rates per school, best first from the top."""
+    height = max(2.6, 0.9 + 0.42 * len(bars))
+    figure = Figure(figsize=(7.2, height), dpi=110)
+    ax = figure.add_subplot()
+    positions = list(range(len(bars)))[::-1]
+    width = 0.38
+    signin = [(b.signin or 0.0) * 100 for b in bars]
+    reflection = [(b.reflection or 0.0) * 100 for b in bars]
+    ax.barh(
+        [p + width / 2 for p in positions], signin, height=width, color=SIGNIN_COLOR, label="签到率"
+    )
+    ax.barh(
+        [p - width / 2 for p in positions],
+        reflection,
+        height=width,
+        color=REFLECTION_COLOR,
+        label="反思提交率",
+    )
+    small = _font(8)
+    for position, bar in zip(positions, bars, strict=True):
+        for offset, value in ((width / 2, bar.signin), (-width / 2, bar.reflection)):
+            text = "—" if value is None else f"{round(value * 100)}%"
+            x = 1.0 if value is None else value * 100 + 1
+            ax.text(x, position + offset, text, va="center", fontproperties=small)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([b.label for b in bars], fontproperties=_font(9))
+    ax.set_xlim(0, 110)
+    ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
+    for label in ax.get_xticklabels():
+        label.set_fontproperties(small)
+    ax.grid(axis="x", color=GRID_COLOR)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(
+        prop=_font(9),
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=2,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+    _style(figure, title)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
+    """Lines of weekly sign-in and reflection rates; weeks without activities are gaps."""
+    figure = Figure(figsize=(7.2, 3.4), dpi=110)
+    ax = figure.add_subplot()
+    xs = list(range(len(points)))
+    nan = float("nan")
+    signin = [nan if p.signin is None else p.signin * 100 for p in points]
+    reflection = [nan if p.reflection is None else p.reflection * 100 for p in points]
+    ax.plot(xs, signin, marker="o", color=SIGNIN_COLOR, label="签到率")
+    ax.plot(xs, reflection, marker="s", color=REFLECTION_COLOR, label="反思提交率")
+    small = _font(8)
+    for x, point in zip(xs, points, strict=True):
+        if point.activities:
+            ax.annotate(
+                f"{point.activities}次",
+                (x, 2),
+                ha="center",
+                fontproperties=small,
+                color="#888888",
+            )
+    ax.set_xticks(xs)
+    ax.set_xticklabels([p.label for p in points], fontproperties=small)
+    ax.set_ylim(0, 105)
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    for label in ax.get_yticklabels():
+        label.set_fontproperties(small)
+    ax.set_xlabel("周（周一日期）；灰字为当周活动次数", fontproperties=small)
+    ax.grid(axis="y", color=GRID_COLOR)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.legend(
+        prop=_font(9),
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=2,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+    _style(figure, title)
+    figure.tight_layout()
+    return _png(figure)

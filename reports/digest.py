@@ -1,0 +1,324 @@
+"""The digest (周报 / 汇总) of one alliance for one period, as WeCom markdown.
+
+What a group sees: activities held (type, title, school, date); sign-in and reflection rates
+per school, best first, with late and leave counts; totals and their change against the
+previous period of the same length; the top keywords of the reflections; two excerpts; the
+activities of the coming seven days; notices still awaiting confirmation. Names of people
+who are missing never go to a group: they go privately to the alliance's leaders.
+
+Rules worth knowing (docs/reports.md explains them to users):
+- "Held" means started before `now`; the previous period is the same length, just before.
+- Excerpts: `keywords.pick_excerpts` — the longest reflections, from different schools.
+- Coming activities: those starting within 7 days after `now`.
+- Open notices: published in the 30 days before `now`, needing a receipt, with members of
+  this alliance tree who have not confirmed.
+- Private notes go to the active leaders of the alliance itself; when it has none, to the
+  leaders of the nearest alliance above it. Staff (教研员) are district-wide and would get
+  every alliance's lists, so they use 未签到/未交 or the dashboard instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+from bot.parsing.dates import Period
+from bot.text_split import MARKDOWN_MAX_BYTES
+from reports import text as fmt
+from reports.charts import FontNotFoundError, RateBar, rates_chart
+from reports.keywords import ExcerptSource, KeywordExtractor, default_extractor, pick_excerpts
+from reports.markdown import md_text, pack_sections
+from reports.model import Digest
+from reports.stats import (
+    PeriodStats,
+    period_stats,
+    queries_of,
+    reflection_rate,
+    signin_rate,
+)
+from storage import Storage
+from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, SchoolCounts
+from storage.models import Activity, Alliance, Member
+
+log = logging.getLogger(__name__)
+
+COMING_DAYS = 7
+OPEN_NOTICE_DAYS = 30
+MAX_ACTIVITY_LINES = 15
+KEYWORDS = 8
+TITLE_CHARS = 30
+
+
+@dataclass(frozen=True)
+class OpenNotice:
+    code: str
+    body: str
+    expected: int
+    confirmed: int
+
+    @property
+    def waiting(self) -> int:
+        return self.expected - self.confirmed
+
+
+def build_digest(
+    storage: Storage,
+    alliance: Alliance,
+    period: Period,
+    now: datetime,
+    *,
+    with_chart: bool = True,
+    extractor: Callable[[], KeywordExtractor] = default_extractor,
+) -> Digest:
+    """Everything the weekly push and `周报 现在` send for `alliance` over `period`."""
+    zone = _zone(alliance, period)
+    length = period.end - period.start
+    queries = queries_of(storage)  # shared: the roster is loaded once for both periods
+    current = period_stats(storage, alliance, period.start, period.end, now, queries)
+    previous = period_stats(storage, alliance, period.start - length, period.start, now, queries)
+    schools = {s.id: s.name for s in storage.roster.schools()}
+    weekly = length == timedelta(days=7)
+    kind = "教研周报" if weekly else "教研汇总"
+    title = f"{alliance.name}{kind} · {period.label}"
+    heading = f"## {md_text(alliance.name)} · {kind}\n{md_text(period.label)}"
+
+    sections = [_overview(current, previous)]
+    if current.rolls:
+        sections.append(_held(current, schools, zone))
+        sections.append(_schools(current))
+        sections.extend(_reflections(current, extractor))
+    sections.append(_coming(storage, alliance, now, zone))
+    sections.append(_notices(storage, alliance, now))
+    notes = _private_notes(storage, alliance, current, title, zone)
+    if notes:
+        sections.append('<font color="comment">未签到、未交反思的名单已私信发给联盟负责人。</font>')
+    parts = pack_sections(heading, [s for s in sections if s], MARKDOWN_MAX_BYTES)
+    chart = _chart(alliance, period, current) if with_chart and current.schools else None
+    return Digest(title=title, group_parts=parts, private_notes=notes, chart_png=chart)
+
+
+def _zone(alliance: Alliance, period: Period) -> tzinfo:
+    if alliance.timezone:
+        return ZoneInfo(alliance.timezone)
+    zone = period.start.tzinfo
+    assert zone is not None
+    return zone
+
+
+def _overview(current: PeriodStats, previous: PeriodStats) -> str:
+    total, before = current.total, previous.total
+    if not current.rolls:
+        return "**概况**\n这段时间没有已开展的活动。"
+    lines = [
+        "**概况**",
+        f"开展活动 {len(current.rolls)} 次（上期 {len(previous.rolls)} 次），"
+        f"应参加 {total.counted} 人次（不含请假 {total.on_leave} 人次）",
+        f"签到率 **{fmt.ratio(total.signed, total.counted)}**，"
+        + fmt.change(signin_rate(total), signin_rate(before)),
+        f"反思提交率 **{fmt.ratio(total.reflected, total.counted)}**，"
+        + fmt.change(reflection_rate(total), reflection_rate(before)),
+        f"迟到/补签 {total.late} 人次，请假 {total.on_leave} 人次",
+    ]
+    return "\n".join(lines)
+
+
+def _activity_title(activity: Activity) -> str:
+    title = md_text(activity.title, TITLE_CHARS)
+    kind = md_text(activity.kind)
+    return f"「{title}」" if kind and kind in title else f"{kind}「{title}」"
+
+
+def _held(current: PeriodStats, schools: dict[int, str], zone: tzinfo) -> str:
+    lines = ["**已开展的活动**"]
+    for roll in current.rolls[:MAX_ACTIVITY_LINES]:
+        activity = roll.activity
+        host = schools.get(activity.school_id or 0) or activity.place or ""
+        where = f" · {md_text(host, 20)}" if host else ""
+        lines.append(f"> {fmt.day(activity.starts_at, zone)} {_activity_title(activity)}{where}")
+    hidden = len(current.rolls) - MAX_ACTIVITY_LINES
+    if hidden > 0:
+        lines.append(f"> ……另有 {hidden} 次")
+    return "\n".join(lines)
+
+
+def _school_line(counts: SchoolCounts) -> str:
+    extra = []
+    if counts.late:
+        extra.append(f"迟到/补签{counts.late}")
+    if counts.on_leave:
+        extra.append(f"请假{counts.on_leave}")
+    tail = f" · {'，'.join(extra)}" if extra else ""
+    rate = signin_rate(counts)
+    signed = fmt.ratio(counts.signed, counts.counted)
+    if rate is not None and rate < 0.6:
+        signed = f'<font color="warning">{signed}</font>'
+    return (
+        f"> {md_text(counts.school)}：签到 {signed} · "
+        f"反思 {fmt.ratio(counts.reflected, counts.counted)}{tail}"
+    )
+
+
+def _schools(current: PeriodStats) -> str:
+    lines = ["**各校签到与反思**（按签到率排序）"]
+    lines.extend(_school_line(counts) for counts in current.schools)
+    return "\n".join(lines)
+
+
+def _reflections(current: PeriodStats, extractor: Callable[[], KeywordExtractor]) -> list[str]:
+    sources = [
+        ExcerptSource(
+            text=reflection.body,
+            school=member.school_name or NO_SCHOOL,
+            author=member.name,
+            order=reflection.first_submitted_at.timestamp(),
+        )
+        for roll in current.rolls
+        for member in roll.participants
+        if (reflection := roll.reflections.get(member.id)) is not None
+    ]
+    if not sources:
+        return ["**反思**\n这段时间还没有收到反思。"]
+    sections = []
+    texts = [s.text for s in sorted(sources, key=lambda s: -s.order)]
+    keywords = extractor().top(texts, KEYWORDS)
+    if keywords:
+        words = "、".join(f"{md_text(k.word)}（{k.reflections}篇）" for k in keywords)
+        sections.append(f"**反思关键词**（共 {len(sources)} 篇）\n{words}")
+    quotes = ["**反思摘录**"]
+    for source, quote in pick_excerpts(sources):
+        quotes.append(f"> “{md_text(quote)}”——{md_text(source.author)}（{md_text(source.school)}）")
+    sections.append("\n".join(quotes))
+    return sections
+
+
+def _coming(storage: Storage, alliance: Alliance, now: datetime, zone: tzinfo) -> str:
+    tree = storage.roster.descendants(alliance.id)
+    coming = storage.activities.in_alliances(
+        tree, starts_from=now, starts_before=now + timedelta(days=COMING_DAYS)
+    )
+    if not coming:
+        return "**未来一周的活动**\n暂无安排。"
+    lines = ["**未来一周的活动**"]
+    for activity in coming[:MAX_ACTIVITY_LINES]:
+        place = f" · {md_text(activity.place, 20)}" if activity.place else ""
+        lines.append(
+            f"> {fmt.when(activity.starts_at, zone)} {activity.code} "
+            f"{_activity_title(activity)}{place}"
+        )
+    if len(coming) > MAX_ACTIVITY_LINES:
+        lines.append(f"> ……另有 {len(coming) - MAX_ACTIVITY_LINES} 次")
+    return "\n".join(lines)
+
+
+def open_notices(storage: Storage, alliance: Alliance, now: datetime) -> list[OpenNotice]:
+    """Notices needing a receipt that members of this alliance tree have not all confirmed."""
+    roster = storage.roster
+    tree = roster.descendants(alliance.id)
+    scope = sorted(set(tree) | set(roster.ancestors(alliance.id)))
+    queries = queries_of(storage)
+    notices = [
+        n
+        for n in queries.notices_for(
+            scope, published_from=now - timedelta(days=OPEN_NOTICE_DAYS), before=now
+        )
+        if n.needs_ack
+    ]
+    if not notices:
+        return []
+    members = roster.members_in(tree, PARTICIPANT_ROLES)
+    acks = queries.acks([n.id for n in notices])
+    found = []
+    for notice in notices:
+        if notice.alliance_id is None or notice.alliance_id not in tree:
+            targeted = members  # addressed to everyone, or to an alliance above this one
+        else:
+            below = set(roster.descendants(notice.alliance_id))
+            targeted = [m for m in members if m.alliance_id in below]
+        confirmed = sum(1 for m in targeted if m.id in acks.get(notice.id, {}))
+        if confirmed < len(targeted):
+            found.append(OpenNotice(notice.code, notice.body, len(targeted), confirmed))
+    return found
+
+
+def _notices(storage: Storage, alliance: Alliance, now: datetime) -> str:
+    waiting = open_notices(storage, alliance, now)
+    if not waiting:
+        return ""
+    lines = ["**待确认的通知**"]
+    for notice in waiting:
+        lines.append(
+            f"> {notice.code}「{md_text(notice.body, 20)}」已确认 {notice.confirmed}/"
+            f'{notice.expected}，还有 <font color="warning">{notice.waiting}</font> 人未确认'
+        )
+    lines.append("请尚未确认的老师回复「收到 通知编号」。")
+    return "\n".join(lines)
+
+
+def note_recipients(storage: Storage, alliance: Alliance) -> list[Member]:
+    """The alliance's own leaders, or those of the nearest alliance above it."""
+    queries = queries_of(storage)
+    for alliance_id in _upwards(storage, alliance):
+        leaders = [m for m in queries.leaders_of(alliance_id) if m.userid]
+        if leaders:
+            return leaders
+    return []
+
+
+def _upwards(storage: Storage, alliance: Alliance) -> list[int]:
+    chain = [alliance.id]
+    current = alliance
+    while current.parent_id is not None and current.parent_id not in chain:
+        parent = storage.roster.alliance(current.parent_id)
+        if parent is None:
+            break
+        chain.append(parent.id)
+        current = parent
+    return chain
+
+
+def _names(people: list[Member]) -> str:
+    by_school: dict[str, list[str]] = {}
+    for person in people:
+        by_school.setdefault(person.school_name or NO_SCHOOL, []).append(person.name)
+    return "；".join(f"{school}：{'、'.join(names)}" for school, names in sorted(by_school.items()))
+
+
+def _private_notes(
+    storage: Storage, alliance: Alliance, current: PeriodStats, title: str, zone: tzinfo
+) -> dict[str, str]:
+    """Plain text (it may be long: senders split it at their limits)."""
+    blocks = []
+    for roll in current.rolls:
+        no_signin, no_reflection = roll.missing_signin(), roll.missing_reflection()
+        if not no_signin and not no_reflection:
+            continue
+        activity = roll.activity
+        lines = [
+            f"{activity.code} {activity.kind}「{activity.title}」{fmt.day(activity.starts_at, zone)}"
+        ]
+        if no_signin:
+            lines.append(f"未签到 {len(no_signin)} 人：{_names(no_signin)}")
+        if no_reflection:
+            lines.append(f"未交反思 {len(no_reflection)} 人：{_names(no_reflection)}")
+        blocks.append("\n".join(lines))
+    if not blocks:
+        return {}
+    text = "\n\n".join(
+        [f"【{title}】未签到、未交反思名单（仅发给联盟负责人，请勿转发到群里）", *blocks]
+    )
+    return {leader.userid: text for leader in note_recipients(storage, alliance) if leader.userid}
+
+
+def _chart(alliance: Alliance, period: Period, current: PeriodStats) -> bytes | None:
+    bars = [
+        RateBar(counts.school, signin_rate(counts), reflection_rate(counts))
+        for counts in current.schools
+    ]
+    try:
+        return rates_chart(f"{alliance.name} {period.label} 各校签到率与反思提交率", bars)
+    except FontNotFoundError as error:
+        log.warning("digest chart skipped: %s", error)
+        return None

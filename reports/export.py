@@ -1,0 +1,593 @@
+"""The Excel archive: activities, sign-ins, reflections, leaves, notices, per-school and
+per-teacher statistics with 学时, for one alliance tree (or all) and a date range.
+
+Dates are written as real Excel datetimes in local time (naive, with a number format), so
+they sort and filter as dates. Statistics count only activities already held, the same way
+as 汇总 and the digest; 学时 are credited when a teacher signed in AND handed in a reflection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+
+from bot.parsing.dates import parse_period, parse_when
+from reports.stats import (
+    HELD_SLACK,
+    TeacherStats,
+    merge_counts,
+    queries_of,
+    rate,
+    school_order,
+    teacher_stats,
+    total_of,
+)
+from reports.xlsx import Cell, Column, Kind, XlsxWriter
+from storage import Storage
+from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, ActivityRoll
+from storage.models import (
+    SIGNIN_LABELS,
+    Activity,
+    ActivityStatus,
+    Alliance,
+    Member,
+    Notice,
+)
+
+# (rows written so far, rows expected in total, what is being written)
+Progress = Callable[[int, int, str], None]
+_PROGRESS_EVERY = 2000
+
+
+class ExportError(Exception):
+    """A problem the user can fix (bad date, unknown alliance); the message is Chinese."""
+
+
+@dataclass(frozen=True)
+class ExportScope:
+    alliance: Alliance | None  # None: every alliance
+    start: datetime | None  # activities starting at or after (aware)
+    end: datetime | None  # activities starting before (aware)
+    zone: tzinfo
+
+    def describe(self) -> str:
+        who = self.alliance.name if self.alliance else "全部联盟"
+        if self.start is None and self.end is None:
+            return f"{who}，全部时间"
+        first = f"{self.start.astimezone(self.zone):%Y-%m-%d}" if self.start else "最早"
+        last = (
+            f"{(self.end - timedelta(seconds=1)).astimezone(self.zone):%Y-%m-%d}"
+            if self.end
+            else "至今"
+        )
+        return f"{who}，{first} 至 {last}"
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    scope: ExportScope
+    counts: dict[str, int] = field(default_factory=dict)
+    hours: float = 0.0
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"活动 {c.get('活动', 0)} 个，签到 {c.get('签到', 0)} 条，反思 {c.get('反思', 0)} 篇，"
+            f"请假 {c.get('请假', 0)} 条，通知 {c.get('通知', 0)} 条（回执 {c.get('回执', 0)} 条），"
+            f"学校 {c.get('学校', 0)} 所，教师 {c.get('教师', 0)} 人，学时合计 {self.hours:g}"
+        )
+
+
+def parse_day_bound(text: str, now: datetime, *, end: bool) -> datetime:
+    """A --from/--to bound as typed: 2026-09-01, 9月1日, 上周, 11月 (whole local days; a
+    year-less date is the most recent one, as an archive looks back), or a moment with a
+    time (parsed by `parse_when`). `end` makes a day inclusive: the bound is the next midnight.
+    """
+    period = parse_period(text, now)
+    if period is not None:
+        return period.end if end else period.start
+    found = parse_when(text, now)
+    if found is None or not found.has_time:
+        raise ExportError(f"看不懂日期「{text}」，请写成 2026-09-01 或 9月1日 这样的格式。")
+    return found.start
+
+
+def database_file(storage: Storage) -> Path | None:
+    """The database file behind `storage` (None for an in-memory database)."""
+    rows = storage.db.execute("PRAGMA database_list").fetchall()
+    main = next((row[2] for row in rows if row[1] == "main"), "")
+    return Path(main).resolve() if main else None
+
+
+def exports_dir(storage: Storage) -> Path | None:
+    """Where chat exports are kept: `exports/` beside the database file (None in memory)."""
+    path = database_file(storage)
+    return path.parent / "exports" if path is not None else None
+
+
+# Files the chat command 导出 leaves in exports_dir(): a<alliance id>_<local time>[-n].xlsx
+EXPORT_FILE = re.compile(r"^a(\d+)_\d{8}-\d{6}(?:-\d+)?\.xlsx$")
+_FILE_SAFE = re.compile(r"[^\w\u4e00-\u9fff-]+")
+
+
+def download_name(scope: ExportScope, now: datetime) -> str:
+    """A readable Chinese file name for the user's download, e.g. 东部联盟-教研档案-20261128.xlsx"""
+    who = scope.alliance.name if scope.alliance else "全部联盟"
+    return f"{_FILE_SAFE.sub('_', who)}-教研档案-{now.astimezone(scope.zone):%Y%m%d}.xlsx"
+
+
+def _local(moment: datetime | None, zone: tzinfo) -> datetime | None:
+    return moment.astimezone(zone).replace(tzinfo=None) if moment is not None else None
+
+
+def _status(activity: Activity, now: datetime) -> str:
+    if activity.status is ActivityStatus.CANCELLED:
+        return "已取消"
+    return "已开展" if activity.starts_at <= now + HELD_SLACK else "未开始"
+
+
+ACTIVITY_COLUMNS = [
+    Column("编号", width=8),
+    Column("类型", width=10),
+    Column("标题", width=30),
+    Column("联盟", width=14),
+    Column("承办学校", width=16),
+    Column("地点", width=16),
+    Column("开始时间", Kind.DATETIME, 17),
+    Column("结束时间", Kind.DATETIME, 17),
+    Column("学时", Kind.NUMBER, 7),
+    Column("反思截止", Kind.DATETIME, 17),
+    Column("状态", width=8),
+    Column("应到人数", Kind.INTEGER, 9),
+    Column("请假", Kind.INTEGER, 7),
+    Column("签到", Kind.INTEGER, 7),
+    Column("迟到/补签", Kind.INTEGER, 10),
+    Column("反思", Kind.INTEGER, 7),
+    Column("签到率", Kind.PERCENT, 9),
+    Column("反思提交率", Kind.PERCENT, 11),
+]
+SIGNIN_COLUMNS = [
+    Column("活动编号", width=9),
+    Column("活动标题", width=28),
+    Column("活动开始", Kind.DATETIME, 17),
+    Column("姓名", width=10),
+    Column("学校", width=18),
+    Column("签到时间", Kind.DATETIME, 17),
+    Column("状态", width=8),
+    Column("代签人", width=10),
+]
+REFLECTION_COLUMNS = [
+    Column("活动编号", width=9),
+    Column("活动标题", width=28),
+    Column("活动开始", Kind.DATETIME, 17),
+    Column("姓名", width=10),
+    Column("学校", width=18),
+    Column("首次提交", Kind.DATETIME, 17),
+    Column("最后修改", Kind.DATETIME, 17),
+    Column("版本", Kind.INTEGER, 6),
+    Column("字数", Kind.INTEGER, 7),
+    Column("反思正文", width=100),
+]
+LEAVE_COLUMNS = [
+    Column("活动编号", width=9),
+    Column("活动标题", width=28),
+    Column("活动开始", Kind.DATETIME, 17),
+    Column("姓名", width=10),
+    Column("学校", width=18),
+    Column("请假时间", Kind.DATETIME, 17),
+    Column("原因", width=40),
+]
+NOTICE_COLUMNS = [
+    Column("编号", width=8),
+    Column("发布范围", width=14),
+    Column("发布时间", Kind.DATETIME, 17),
+    Column("需回执", width=8),
+    Column("应确认", Kind.INTEGER, 8),
+    Column("已确认", Kind.INTEGER, 8),
+    Column("未确认", Kind.INTEGER, 8),
+    Column("确认率", Kind.PERCENT, 9),
+    Column("正文", width=80),
+]
+ACK_COLUMNS = [
+    Column("通知编号", width=9),
+    Column("姓名", width=10),
+    Column("学校", width=18),
+    Column("确认时间", Kind.DATETIME, 17),
+]
+SCHOOL_COLUMNS = [
+    Column("学校", width=20),
+    Column("应到人次", Kind.INTEGER, 9),
+    Column("请假人次", Kind.INTEGER, 9),
+    Column("应计人次", Kind.INTEGER, 9),
+    Column("签到人次", Kind.INTEGER, 9),
+    Column("迟到/补签", Kind.INTEGER, 10),
+    Column("缺席人次", Kind.INTEGER, 9),
+    Column("签到率", Kind.PERCENT, 9),
+    Column("反思篇数", Kind.INTEGER, 9),
+    Column("反思提交率", Kind.PERCENT, 11),
+    Column("学时合计", Kind.NUMBER, 10),
+]
+TEACHER_COLUMNS = [
+    Column("姓名", width=10),
+    Column("学校", width=18),
+    Column("所属联盟", width=14),
+    Column("角色", width=10),
+    Column("应参加", Kind.INTEGER, 8),
+    Column("请假", Kind.INTEGER, 7),
+    Column("应计", Kind.INTEGER, 7),
+    Column("签到", Kind.INTEGER, 7),
+    Column("迟到/补签", Kind.INTEGER, 10),
+    Column("缺席", Kind.INTEGER, 7),
+    Column("反思", Kind.INTEGER, 7),
+    Column("签到率", Kind.PERCENT, 9),
+    Column("反思提交率", Kind.PERCENT, 11),
+    Column("学时", Kind.NUMBER, 7),
+]
+
+
+class _Counter:
+    """Feeds the progress callback every few thousand rows."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self._progress = progress
+        self._reported = 0
+
+    def tick(self, stage: str, force: bool = False) -> None:
+        self.done += 1
+        if self._progress and (force or self.done - self._reported >= _PROGRESS_EVERY):
+            self._reported = self.done
+            self._progress(min(self.done, self.total), self.total, stage)
+
+    def report(self, stage: str) -> None:
+        if self._progress:
+            self._reported = self.done
+            self._progress(min(self.done, self.total), self.total, stage)
+
+
+def export_workbook(
+    storage: Storage,
+    scope: ExportScope,
+    path: Path,
+    now: datetime,
+    *,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write the archive for `scope` to `path` and say what went into it."""
+    roster = storage.roster
+    queries = queries_of(storage)
+    tree = roster.descendants(scope.alliance.id) if scope.alliance else None
+    activities = storage.activities.in_alliances(
+        tree, starts_from=scope.start, starts_before=scope.end, include_cancelled=True
+    )
+    live = [a for a in activities if a.status is ActivityStatus.SCHEDULED]
+    rolls = queries.rolls(live)
+    held = [r for r in rolls if r.activity.starts_at <= now + HELD_SLACK]
+    alliances = {a.id: a.name for a in roster.alliances()}
+    schools = {s.id: s.name for s in roster.schools()}
+    notices, recipients, acks, ack_people = _notice_data(storage, scope, tree)
+    helpers = queries.members_by_id(
+        {s.by_member_id for r in rolls for s in r.signins.values() if s.by_member_id}
+    )
+    teachers = teacher_stats(held)
+    # Each roll is counted once (by_school) and reused for the activity rows and the schools.
+    per_roll = {r.activity.id: r.by_school() for r in held}
+    merged = merge_counts(per_roll.values())
+    hours_by_school: dict[str, float] = {}
+    for stats in teachers:
+        key = stats.member.school_name or NO_SCHOOL
+        hours_by_school[key] = hours_by_school.get(key, 0.0) + stats.hours
+
+    total = (
+        len(activities)
+        + sum(len(r.signins) + len(r.reflections) + len(r.leaves) for r in rolls)
+        + len(notices)
+        + sum(len(a) for a in acks.values())
+        + len(merged)
+        + len(teachers)
+    )
+    counter = _Counter(total, progress)
+    result = ExportResult(path=path, scope=scope)
+    zone = scope.zone
+    counted = {activity_id: total_of(schools) for activity_id, schools in per_roll.items()}
+
+    with XlsxWriter(path) as book:
+        book.sheet("活动", ACTIVITY_COLUMNS)
+        for activity in activities:
+            counts = counted.get(activity.id)
+            book.append(
+                [
+                    activity.code,
+                    activity.kind,
+                    activity.title,
+                    alliances.get(activity.alliance_id, ""),
+                    schools.get(activity.school_id or 0, ""),
+                    activity.place,
+                    _local(activity.starts_at, zone),
+                    _local(activity.ends_at, zone),
+                    activity.hours,
+                    _local(activity.reflection_due, zone),
+                    _status(activity, now),
+                    *(
+                        [
+                            counts.counted,
+                            counts.on_leave,
+                            counts.signed,
+                            counts.late,
+                            counts.reflected,
+                            rate(counts.signed, counts.counted),
+                            rate(counts.reflected, counts.counted),
+                        ]
+                        if counts is not None
+                        else [None] * 7
+                    ),
+                ]
+            )
+            counter.tick("活动")
+        result.counts["活动"] = len(activities)
+
+        people = _People(rolls, storage)
+        book.sheet("签到", SIGNIN_COLUMNS)
+        result.counts["签到"] = _write_people_rows(
+            book,
+            rolls,
+            people,
+            counter,
+            "签到",
+            lambda roll: roll.signins,
+            lambda roll, m: _signin_row(roll, m, zone, helpers),
+        )
+        book.sheet("反思", REFLECTION_COLUMNS)
+        result.counts["反思"] = _write_people_rows(
+            book,
+            rolls,
+            people,
+            counter,
+            "反思",
+            lambda roll: roll.reflections,
+            lambda roll, m: _reflection_row(roll, m, zone),
+        )
+        book.sheet("请假", LEAVE_COLUMNS)
+        result.counts["请假"] = _write_people_rows(
+            book,
+            rolls,
+            people,
+            counter,
+            "请假",
+            lambda roll: roll.leaves,
+            lambda roll, m: _leave_row(roll, m, zone),
+        )
+
+        book.sheet("通知与回执", NOTICE_COLUMNS)
+        for notice in notices:
+            expected = recipients[notice.id]
+            confirmed = sum(1 for member_id in acks.get(notice.id, {}) if member_id in expected)
+            book.append(
+                [
+                    notice.code,
+                    alliances.get(notice.alliance_id, "") if notice.alliance_id else "全部",
+                    _local(notice.publish_at, zone),
+                    "是" if notice.needs_ack else "否",
+                    len(expected) if notice.needs_ack else None,
+                    confirmed if notice.needs_ack else None,
+                    len(expected) - confirmed if notice.needs_ack else None,
+                    rate(confirmed, len(expected)) if notice.needs_ack else None,
+                    notice.body,
+                ]
+            )
+            counter.tick("通知")
+        result.counts["通知"] = len(notices)
+
+        book.sheet("回执明细", ACK_COLUMNS)
+        written = 0
+        for notice in notices:
+            confirmed_by = acks.get(notice.id, {})
+            # Only people inside the export's scope: another alliance's names stay out.
+            inside = [(i, at) for i, at in confirmed_by.items() if i in recipients[notice.id]]
+            for member_id, at in sorted(inside, key=lambda kv: (kv[1], kv[0])):
+                member = ack_people.get(member_id)
+                book.append(
+                    [
+                        notice.code,
+                        member.name if member else f"#{member_id}",
+                        (member.school_name or "") if member else "",
+                        _local(at, zone),
+                    ]
+                )
+                written += 1
+                counter.tick("回执")
+        result.counts["回执"] = written
+
+        book.sheet("学校统计", SCHOOL_COLUMNS)
+        ordered = sorted(merged.values(), key=school_order)
+        for counts in [*ordered, total_of(merged)]:
+            is_total = counts.school == "合计"
+            hours = (
+                sum(hours_by_school.values())
+                if is_total
+                else hours_by_school.get(counts.school, 0.0)
+            )
+            book.append(
+                [
+                    counts.school,
+                    counts.expected,
+                    counts.on_leave,
+                    counts.counted,
+                    counts.signed,
+                    counts.late,
+                    counts.counted - counts.signed,
+                    rate(counts.signed, counts.counted),
+                    counts.reflected,
+                    rate(counts.reflected, counts.counted),
+                    hours,
+                ]
+            )
+            counter.tick("学校统计")
+        result.counts["学校"] = len(merged)
+
+        book.sheet("教师统计", TEACHER_COLUMNS)
+        for stats in teachers:
+            book.append(_teacher_row(stats, alliances))
+            counter.tick("教师统计")
+        result.counts["教师"] = len(teachers)
+        result.hours = sum(t.hours for t in teachers)
+        counter.report("保存文件")
+    counter.report("完成")
+    return result
+
+
+class _People:
+    """Finds who a record belongs to and orders records like the roster (school, name)."""
+
+    def __init__(self, rolls: list[ActivityRoll], storage: Storage) -> None:
+        self._cache: dict[int, tuple[dict[int, int], dict[int, Member]]] = {}
+        outside: set[int] = set()
+        for roll in rolls:
+            _, members = self._index(roll)
+            for records in (roll.signins, roll.reflections, roll.leaves):
+                outside |= records.keys() - members.keys()
+        # Records of people not on the roll (e.g. a reflection from another alliance).
+        self._outside = queries_of(storage).members_by_id(outside) if outside else {}
+
+    def _index(self, roll: ActivityRoll) -> tuple[dict[int, int], dict[int, Member]]:
+        key = id(roll.participants)
+        if key not in self._cache:
+            people = roll.participants
+            self._cache[key] = (
+                {m.id: i for i, m in enumerate(people)},
+                {m.id: m for m in people},
+            )
+        return self._cache[key]
+
+    def ordered(self, roll: ActivityRoll, member_ids: Iterable[int]) -> list[Member]:
+        positions, members = self._index(roll)
+        found = [members.get(i) or self._outside.get(i) for i in member_ids]
+        present = [m for m in found if m is not None]
+        return sorted(present, key=lambda m: (positions.get(m.id, len(positions)), m.id))
+
+
+def _write_people_rows(
+    book: XlsxWriter,
+    rolls: list[ActivityRoll],
+    people: _People,
+    counter: _Counter,
+    stage: str,
+    records: Callable[[ActivityRoll], Mapping[int, object]],
+    row_of: Callable[[ActivityRoll, Member], list[Cell] | None],
+) -> int:
+    written = 0
+    for roll in rolls:
+        for member in people.ordered(roll, records(roll)):
+            row = row_of(roll, member)
+            if row is not None:
+                book.append(row)
+                written += 1
+                counter.tick(stage)
+    return written
+
+
+def _head(roll: ActivityRoll, zone: tzinfo, member: Member) -> list[Cell]:
+    activity = roll.activity
+    return [
+        activity.code,
+        activity.title,
+        _local(activity.starts_at, zone),
+        member.name,
+        member.school_name or "",
+    ]
+
+
+def _signin_row(
+    roll: ActivityRoll, member: Member, zone: tzinfo, helpers: dict[int, Member]
+) -> list[Cell] | None:
+    signin = roll.signins.get(member.id)
+    if signin is None:
+        return None
+    helper = helpers.get(signin.by_member_id or 0)
+    return [
+        *_head(roll, zone, member),
+        _local(signin.at, zone),
+        SIGNIN_LABELS[signin.status],
+        helper.name if helper else "",
+    ]
+
+
+def _reflection_row(roll: ActivityRoll, member: Member, zone: tzinfo) -> list[Cell] | None:
+    reflection = roll.reflections.get(member.id)
+    if reflection is None:
+        return None
+    return [
+        *_head(roll, zone, member),
+        _local(reflection.first_submitted_at, zone),
+        _local(reflection.updated_at, zone),
+        reflection.version,
+        len(reflection.body),
+        reflection.body,
+    ]
+
+
+def _leave_row(roll: ActivityRoll, member: Member, zone: tzinfo) -> list[Cell] | None:
+    leave = roll.leaves.get(member.id)
+    if leave is None:
+        return None
+    return [*_head(roll, zone, member), _local(leave.at, zone), leave.reason or ""]
+
+
+def _teacher_row(stats: TeacherStats, alliances: dict[int, str]) -> list[Cell]:
+    member = stats.member
+    return [
+        member.name,
+        member.school_name or "",
+        alliances.get(member.alliance_id or 0, ""),
+        member.role.label,
+        stats.expected,
+        stats.on_leave,
+        stats.counted,
+        stats.signed,
+        stats.late,
+        stats.absent,
+        stats.reflected,
+        rate(stats.signed, stats.counted),
+        rate(stats.reflected, stats.counted),
+        stats.hours,
+    ]
+
+
+def _notice_data(
+    storage: Storage, scope: ExportScope, tree: list[int] | None
+) -> tuple[list[Notice], dict[int, set[int]], dict[int, dict[int, datetime]], dict[int, Member]]:
+    """Notices in scope, who was asked to confirm each (within scope), acks, and the people."""
+    roster = storage.roster
+    queries = queries_of(storage)
+    if tree is None:
+        addressed: list[int] | None = None
+        members = roster.members_in([a.id for a in roster.alliances()], PARTICIPANT_ROLES)
+    else:
+        assert scope.alliance is not None
+        addressed = sorted(set(tree) | set(roster.ancestors(scope.alliance.id)))
+        members = roster.members_in(tree, PARTICIPANT_ROLES)
+    far_past = datetime(1970, 1, 1, tzinfo=scope.zone)
+    far_future = datetime(9999, 1, 1, tzinfo=scope.zone)
+    notices = queries.notices_for(
+        addressed, published_from=scope.start or far_past, before=scope.end or far_future
+    )
+    below: dict[int, set[int]] = {}
+    recipients: dict[int, set[int]] = {}
+    for notice in notices:
+        if notice.alliance_id is None:
+            recipients[notice.id] = {m.id for m in members}
+            continue
+        if notice.alliance_id not in below:
+            below[notice.alliance_id] = set(roster.descendants(notice.alliance_id))
+        ids = below[notice.alliance_id]
+        recipients[notice.id] = {m.id for m in members if m.alliance_id in ids}
+    acks = queries.acks([n.id for n in notices])
+    people = {m.id: m for m in members}
+    others = {i for a in acks.values() for i in a} - people.keys()
+    people.update(queries.members_by_id(others))
+    return notices, recipients, acks, people

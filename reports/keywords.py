@@ -1,0 +1,176 @@
+"""Top keywords of a period's reflections, and the excerpts a digest quotes.
+
+Keywords: jieba segments each reflection (with a small dictionary of teaching terms so that
+小组合作 or 学习任务群 stay whole); words of one character, numbers, punctuation and the stop
+words in `wordlists/stopwords.txt` are dropped; each remaining word scores
+`(reflections mentioning it) × idf` with jieba's general-language idf table (unknown words
+get its median): a theme many teachers wrote about beats a word one teacher repeated, and
+everyday words weigh less than specific ones. When there are at least three reflections,
+a word must appear in two of them, so one unusual word cannot top the list.
+
+For speed the text analysed is capped at `MAX_CHARS` characters, shared evenly among the
+reflections (each keeps at least its first `MIN_CHARS_EACH` characters).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import logging
+import re
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MAX_CHARS = 24_000
+MIN_CHARS_EACH = 120
+_WORDY = re.compile(r"[\u4e00-\u9fff]|[A-Za-z]{2,}")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])|\n")
+
+
+@dataclass(frozen=True)
+class Keyword:
+    word: str
+    reflections: int  # in how many reflections it appears
+    score: float
+
+
+def _data_lines(name: str) -> list[str]:
+    text = (importlib.resources.files("reports") / "wordlists" / name).read_text(encoding="utf-8")
+    words: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        words.extend(line.split())
+    return words
+
+
+def load_stopwords() -> frozenset[str]:
+    return frozenset(_data_lines("stopwords.txt"))
+
+
+class KeywordExtractor:
+    """Segmentation plus scoring; build once (loading jieba's dictionary takes about a second)."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        idf: dict[str, float],
+        stopwords: frozenset[str],
+    ) -> None:
+        self._tokenizer = tokenizer
+        self._idf = idf
+        self._default_idf = statistics.median(idf.values()) if idf else 10.0
+        self._stopwords = stopwords
+
+    @classmethod
+    def load(cls) -> KeywordExtractor:
+        import jieba
+
+        # jieba logs its dictionary loading at DEBUG to stderr by default.
+        logging.getLogger("jieba").setLevel(logging.WARNING)
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        for term in _data_lines("teaching_terms.txt"):
+            tokenizer.add_word(term, freq=20_000)
+        idf_text = (importlib.resources.files("jieba") / "analyse" / "idf.txt").read_text(
+            encoding="utf-8"
+        )
+        idf: dict[str, float] = {}
+        for line in idf_text.splitlines():
+            word, _, value = line.partition(" ")
+            if value:
+                idf[word] = float(value)
+        return cls(tokenizer, idf, load_stopwords())
+
+    def words(self, text: str) -> list[str]:
+        """The content words of one text, in order."""
+        return [
+            w
+            for w in (t.strip() for t in self._tokenizer.lcut(text))
+            if len(w) >= 2 and w not in self._stopwords and _WORDY.search(w)
+        ]
+
+    def top(self, texts: Sequence[str], n: int = 8) -> list[Keyword]:
+        """The `n` best keywords of these texts, best first (ties by word)."""
+        texts = [t for t in texts if t.strip()]
+        if not texts:
+            return []
+        each = max(MIN_CHARS_EACH, MAX_CHARS // len(texts))
+        docs: Counter[str] = Counter()
+        budget = MAX_CHARS
+        for text in texts:
+            if budget <= 0:
+                break
+            sample = text[: min(each, budget)]
+            budget -= len(sample)
+            words = self.words(sample)
+            docs.update(set(words))
+        least = 2 if len(texts) >= 3 else 1
+        scored = [
+            Keyword(word, docs[word], docs[word] * self._idf.get(word, self._default_idf))
+            for word in docs
+            if docs[word] >= least
+        ]
+        scored.sort(key=lambda k: (-k.score, k.word))
+        return scored[:n]
+
+
+@functools.cache
+def default_extractor() -> KeywordExtractor:
+    """The process-wide extractor, loaded on first use (the dictionary is read-only)."""
+    return KeywordExtractor.load()
+
+
+def first_sentences(text: str, limit: int = 80) -> str:
+    """Whole leading sentences up to `limit` characters; a longer first one is cut with …"""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    taken = ""
+    for sentence in (s.strip() for s in _SENTENCE_END.split(text)):
+        sentence = " ".join(sentence.split())
+        if not sentence:
+            continue
+        if len(taken) + len(sentence) > limit:
+            break
+        taken += sentence
+    if taken:
+        return taken
+    return flat[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class ExcerptSource:
+    text: str
+    school: str
+    author: str
+    order: float  # tie-breaker: earlier submissions first
+
+
+def pick_excerpts(
+    candidates: Iterable[ExcerptSource], count: int = 2, limit: int = 80
+) -> list[tuple[ExcerptSource, str]]:
+    """The longest reflections, each from a different school while schools remain.
+
+    Rule: sort by length (longest first, earlier submission first on ties); take the first;
+    then the longest from a school not yet quoted; when every school has been quoted, the
+    longest not yet taken. Each is quoted by `first_sentences(text, limit)`.
+    """
+    ranked = sorted(candidates, key=lambda c: (-len(c.text.strip()), c.order))
+    chosen: list[ExcerptSource] = []
+    schools: set[str] = set()
+    for candidate in ranked:
+        if len(chosen) == count:
+            break
+        if candidate.school not in schools:
+            chosen.append(candidate)
+            schools.add(candidate.school)
+    for candidate in ranked:
+        if len(chosen) == count:
+            break
+        if candidate not in chosen:
+            chosen.append(candidate)
+    chosen.sort(key=lambda c: (-len(c.text.strip()), c.order))
+    return [(c, first_sentences(c.text, limit)) for c in chosen if c.text.strip()]

@@ -1,0 +1,213 @@
+"""The Excel archive, read back with openpyxl as a user's spreadsheet program would."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.worksheet import Worksheet
+
+from reports.export import ExportError, ExportScope, export_workbook, parse_day_bound
+from reports.stats import queries_of, teacher_stats
+
+from .conftest import NOW, R3, SHANGHAI, WEST_SECRET, District, at
+
+SHEETS = ["活动", "签到", "反思", "请假", "通知与回执", "回执明细", "学校统计", "教师统计"]
+
+
+def export_east(d: District, path: Path) -> openpyxl.Workbook:
+    scope = ExportScope(
+        alliance=d.east,
+        start=parse_day_bound("2026-11-16", NOW, end=False),
+        end=parse_day_bound("2026-11-29", NOW, end=True),
+        zone=SHANGHAI,
+    )
+    result = export_workbook(d.storage, scope, path, NOW)
+    assert result.counts == {
+        "活动": 3,
+        "签到": 11,
+        "反思": 6,
+        "请假": 2,
+        "通知": 3,
+        "回执": 2,
+        "学校": 2,
+        "教师": 5,
+    }
+    assert result.hours == 10.5
+    return openpyxl.load_workbook(path)
+
+
+def rows(sheet: Worksheet) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+def by_first(sheet: Worksheet) -> dict[object, tuple[object, ...]]:
+    return {row[0]: row[1:] for row in rows(sheet)}
+
+
+@pytest.fixture
+def book(district: District, tmp_path: Path) -> openpyxl.Workbook:
+    return export_east(district, tmp_path / "east.xlsx")
+
+
+def test_sheets_headers_frozen_panes_and_widths(book: openpyxl.Workbook) -> None:
+    assert book.sheetnames == SHEETS
+    headers = {name: [c.value for c in book[name][1]] for name in SHEETS}
+    assert headers["反思"] == [
+        "活动编号",
+        "活动标题",
+        "活动开始",
+        "姓名",
+        "学校",
+        "首次提交",
+        "最后修改",
+        "版本",
+        "字数",
+        "反思正文",
+    ]
+    assert headers["教师统计"][-1] == "学时" and headers["学校统计"][-1] == "学时合计"
+    for name in SHEETS:
+        sheet = book[name]
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
+        assert all(cell.font.b for cell in sheet[1])
+    assert book["反思"].column_dimensions["J"].width == 100
+    assert book["活动"].column_dimensions["C"].width == 30
+
+
+def test_dates_are_real_local_excel_datetimes(book: openpyxl.Workbook) -> None:
+    activity = book["活动"]["G2"]  # A5, the earliest, started 11-18 14:00 Shanghai time
+    assert activity.value == datetime(2026, 11, 18, 14, 0)
+    assert activity.is_date and activity.number_format == "yyyy-mm-dd hh:mm"
+    signed = {(r[0], r[3]): r[5] for r in rows(book["签到"])}
+    assert signed[("A1", "李强")] == datetime(2026, 11, 24, 14, 45)
+
+
+def test_activity_rows_have_exact_counts(book: openpyxl.Workbook) -> None:
+    found = by_first(book["活动"])
+    assert list(found) == ["A5", "A1", "A2"]
+    # 类型 标题 联盟 承办学校 地点 开始 结束 学时 反思截止 状态 应到 请假 签到 迟到 反思 签到率 反思率
+    assert found["A1"][:4] == ("同课异构", "秋天的雨", "东部联盟", "东部一小")
+    assert found["A1"][7] == 2 and found["A2"][7] == 1.5
+    assert found["A1"][9:] == ("已开展", 4, 1, 3, 1, 2, 0.75, 0.5)
+    assert found["A2"][9:] == ("已开展", 4, 1, 3, 1, 3, 0.75, 0.75)
+    assert book["活动"]["Q2"].number_format == "0.0%"
+
+
+def test_signins_reflections_and_leaves_in_full(book: openpyxl.Workbook) -> None:
+    signins = {(r[0], r[3]): r for r in rows(book["签到"])}
+    assert signins[("A1", "李强")][6] == "迟到"
+    assert signins[("A2", "张敏")][6] == "补签"
+    assert signins[("A2", "赵磊")][7] == "刘洋"  # signed in on his behalf
+    reflections = {(r[0], r[3]): r for r in rows(book["反思"])}
+    assert len(reflections) == 6
+    assert reflections[("A2", "王芳")][9] == R3 and reflections[("A2", "王芳")][8] == len(R3)
+    leaves = {(r[0], r[3]): r[6] for r in rows(book["请假"])}
+    assert leaves == {("A1", "张敏"): "外出培训", ("A2", "刘洋"): "区里开会"}
+
+
+def test_school_and_teacher_statistics_with_hours(book: openpyxl.Workbook) -> None:
+    schools = by_first(book["学校统计"])
+    # 应到 请假 应计 签到 迟到 缺席 签到率 反思 反思率 学时
+    assert schools["东部一小"] == (9, 1, 8, 7, 1, 1, 0.875, 4, 0.5, 7.5)
+    assert schools["东部二小"] == (6, 1, 5, 4, 1, 1, 0.8, 2, 0.4, 3)
+    assert schools["合计"][:6] == (15, 2, 13, 11, 2, 2) and schools["合计"][-1] == 10.5
+    teachers = {r[0]: r for r in rows(book["教师统计"])}
+    assert {name: r[-1] for name, r in teachers.items()} == {
+        "王芳": 5.5,
+        "李强": 2,
+        "张敏": 1.5,
+        "赵磊": 1.5,
+        "刘洋": 0,
+    }
+    # 李强: expected at A5, A1, A2; late at A1; absent at A2; one reflection.
+    assert teachers["李强"][4:13] == (3, 0, 3, 2, 1, 1, 1, 2 / 3, 1 / 3)
+    assert teachers["刘洋"][3] == "联盟负责人"
+
+
+def test_notices_and_confirmations_stay_within_the_alliance(book: openpyxl.Workbook) -> None:
+    notices = by_first(book["通知与回执"])
+    assert list(notices) == ["N1", "N3", "N4"]  # N2 is the west's
+    assert notices["N1"][:7] == ("东部联盟", datetime(2026, 11, 23, 10, 0), "是", 5, 2, 3, 0.4)
+    assert notices["N3"][2] == "否" and notices["N3"][3] is None
+    assert notices["N4"][3:6] == (5, 0, 5)
+    assert [r[:2] for r in rows(book["回执明细"])] == [("N1", "王芳"), ("N1", "李强")]
+
+
+def test_nothing_from_another_alliance(book: openpyxl.Workbook) -> None:
+    everything = " ".join(
+        str(value)
+        for name in SHEETS
+        for row in book[name].iter_rows(values_only=True)
+        for value in row
+        if value is not None
+    )
+    for secret in ("孙丽", "陈静", "西城小学", "西部专属研讨", WEST_SECRET[:8], "西部联盟专用通知"):
+        assert secret not in everything
+
+
+def test_teacher_rows_add_up_to_the_school_rows(district: District) -> None:
+    """Per-teacher counting follows the same rules as the per-school roll counts."""
+    activities = district.storage.activities.in_alliances(
+        district.storage.roster.descendants(district.east.id), starts_before=NOW
+    )
+    rolls = queries_of(district.storage).rolls(activities)
+    teachers = teacher_stats(rolls)
+    for roll in rolls:
+        for school, counts in roll.by_school().items():
+            single = teacher_stats([roll])
+            mine = [t for t in single if (t.member.school_name or "") == school]
+            assert sum(t.signed for t in mine) == counts.signed
+            assert sum(t.on_leave for t in mine) == counts.on_leave
+            assert sum(t.reflected for t in mine) == counts.reflected
+            assert sum(t.late for t in mine) == counts.late
+    assert sum(t.expected for t in teachers) == sum(len(r.participants) for r in rolls)
+
+
+def test_user_text_stays_text_in_excel(district: District, tmp_path: Path) -> None:
+    storage, people = district.storage, district.people
+    nasty = '=HYPERLINK("http://evil.example","点我")\x0b带控制字符'
+    storage.submissions.submit_reflection(1, people["刘洋"].id, nasty, at=at(11, 27, 9))
+    scope = ExportScope(alliance=district.east, start=None, end=None, zone=SHANGHAI)
+    export_workbook(storage, scope, tmp_path / "nasty.xlsx", NOW)
+    book = openpyxl.load_workbook(tmp_path / "nasty.xlsx")
+    cell = next(row[9] for row in book["反思"].iter_rows(min_row=2) if row[3].value == "刘洋")
+    assert cell.data_type == "s"  # a string, never a formula
+    assert cell.value == '=HYPERLINK("http://evil.example","点我")带控制字符'
+
+
+def test_whole_district_export_includes_every_alliance(district: District, tmp_path: Path) -> None:
+    scope = ExportScope(alliance=None, start=None, end=None, zone=SHANGHAI)
+    result = export_workbook(district.storage, scope, tmp_path / "all.xlsx", NOW)
+    assert result.counts["活动"] == 6 and result.counts["反思"] == 7
+    book = openpyxl.load_workbook(tmp_path / "all.xlsx")
+    statuses = {r[0]: r[10] for r in rows(book["活动"])}
+    assert statuses["A3"] == "已开展" and statuses["A4"] == "未开始"
+    assert "西城小学" in by_first(book["学校统计"])
+
+
+def test_progress_is_reported_up_to_the_total(district: District, tmp_path: Path) -> None:
+    seen: list[tuple[int, int, str]] = []
+    scope = ExportScope(alliance=None, start=None, end=None, zone=SHANGHAI)
+    export_workbook(
+        district.storage, scope, tmp_path / "p.xlsx", NOW, progress=lambda *a: seen.append(a)
+    )
+    assert seen[-1][2] == "完成" and seen[-1][0] == seen[-1][1] > 0
+
+
+@pytest.mark.parametrize("text", ["2026-13-01", "去年夏天", "11月32日"])
+def test_bad_dates_get_a_clear_chinese_error(text: str) -> None:
+    with pytest.raises(ExportError, match="看不懂日期"):
+        parse_day_bound(text, NOW, end=False)
+
+
+def test_date_bounds_are_whole_local_days_looking_back() -> None:
+    assert parse_day_bound("2026-11-16", NOW, end=False) == at(11, 16, 0)
+    assert parse_day_bound("11月20日", NOW, end=True) == at(11, 21, 0)
+    # Year-less dates are the most recent ones: an archive looks back.
+    assert parse_day_bound("9月1日", NOW, end=False) == at(9, 1, 0)
+    assert parse_day_bound("上周", NOW, end=False) == at(11, 16, 0)
+    assert parse_day_bound("11月", NOW, end=True) == at(12, 1, 0)
+    assert parse_day_bound("2026-11-20 14:30", NOW, end=True) == at(11, 20, 14, 30)

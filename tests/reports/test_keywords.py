@@ -1,0 +1,125 @@
+"""Keywords of real-sounding reflections, excerpts, and markdown that user text cannot break."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.text_split import MARKDOWN_MAX_BYTES
+from reports.keywords import (
+    ExcerptSource,
+    KeywordExtractor,
+    default_extractor,
+    first_sentences,
+    load_stopwords,
+    pick_excerpts,
+)
+from reports.markdown import md_text, pack_sections
+
+# A week of 教学反思 as teachers write them: every one full of 学生, 老师, 教学, 课堂 …
+WEEK = [
+    "这节课我们围绕整本书阅读展开，学生在课堂上分享了自己的读书笔记。教学中我发现学生的阅读策略比较单一，"
+    "老师要多示范预测、提问等阅读策略。",
+    "听了李老师的整本书阅读推进课，我很受启发。老师用阅读单引导学生梳理人物关系，学生的课堂参与度很高。"
+    "我们学校也可以把整本书阅读和写作结合起来。",
+    "本次教研活动让我认识到，整本书阅读不能只布置任务，要在课堂上给学生交流的时间。"
+    "小组合作讨论人物形象时，学生说得很有条理。",
+    "课堂上我尝试用思维导图帮助学生整理故事情节，学生很喜欢。但教学时间把握得不好，"
+    "小组合作环节有些仓促，下次要精简提问。",
+    "作为一个新老师，我觉得这节课最大的亮点是阅读策略的指导，学生学会了边读边批注。"
+    "思维导图的使用也让学生的表达更清楚。",
+    "这节课学生的朗读很投入，老师的评价语言很丰富。我们的教学要更多关注学生的阅读策略，"
+    "把课堂还给学生。",
+]
+
+
+@pytest.fixture(scope="module")
+def extractor() -> KeywordExtractor:
+    return default_extractor()
+
+
+def test_top_keywords_are_the_weeks_themes_not_filler(extractor: KeywordExtractor) -> None:
+    words = [k.word for k in extractor.top(WEEK, 5)]
+    assert words[:2] == ["整本书阅读", "阅读策略"]
+    assert {"小组合作", "思维导图"} <= set(words)
+    stop = load_stopwords()
+    for generic in ("学生", "老师", "教学", "课堂", "我们", "一个", "这节课", "教研", "活动"):
+        assert generic in stop
+        assert generic not in words
+
+
+def test_keyword_counts_are_reflections_mentioning_it(extractor: KeywordExtractor) -> None:
+    found = {k.word: k.reflections for k in extractor.top(WEEK, 10)}
+    assert found["整本书阅读"] == 3
+    assert found["阅读策略"] == 3
+    assert found["思维导图"] == 2
+
+
+def test_a_word_from_only_one_reflection_does_not_count(extractor: KeywordExtractor) -> None:
+    words = [k.word for k in extractor.top(WEEK, 20)]
+    assert "批注" not in words and "读书笔记" not in words
+
+
+def test_no_text_no_keywords(extractor: KeywordExtractor) -> None:
+    assert extractor.top([]) == [] and extractor.top(["", "  "]) == []
+
+
+def test_thousands_of_reflections_stay_fast(extractor: KeywordExtractor) -> None:
+    many = WEEK * 2000  # 12,000 reflections, far more than any week
+    started = time.perf_counter()
+    words = [k.word for k in extractor.top(many, 5)]
+    assert time.perf_counter() - started < 1.5
+    assert "整本书阅读" in words
+
+
+def test_first_sentences_keep_whole_sentences_within_the_limit() -> None:
+    text = "第一句话讲目标。第二句话讲过程，比较长一些！第三句不会出现。"
+    assert first_sentences(text, 22) == "第一句话讲目标。第二句话讲过程，比较长一些！"
+    assert first_sentences(text, 10) == "第一句话讲目标。"
+    assert first_sentences("一" * 100, 80) == "一" * 79 + "…"
+    assert first_sentences("短句。\n\n  换行也算。", 80) == "短句。 换行也算。"
+
+
+def test_excerpts_prefer_different_schools_then_length() -> None:
+    def source(text: str, school: str, order: float) -> ExcerptSource:
+        return ExcerptSource(text=text, school=school, author=f"老师{order:g}", order=order)
+
+    sources = [
+        source("甲" * 50, "一小", 1),
+        source("乙" * 60, "一小", 2),
+        source("丙" * 30, "二小", 3),
+        source("丁" * 60, "一小", 0),
+    ]
+    chosen = [c.author for c, _ in pick_excerpts(sources)]
+    # Longest is 60 (tie: the earlier, 老师0); then the longest of another school.
+    assert chosen == ["老师0", "老师3"]
+    only_one_school = [s for s in sources if s.school == "一小"]
+    assert [c.author for c, _ in pick_excerpts(only_one_school)] == ["老师0", "老师2"]
+
+
+def test_md_text_neutralises_every_markup_character() -> None:
+    evil = '**粗** [链](http://x) `代码` <font color="info">绿</font> <@all>\n# 标题 > 引用'
+    safe = md_text(evil)
+    assert "\n" not in safe
+    for char in "*[]()`<>#@":
+        assert char not in safe
+    assert safe.startswith("＊＊粗＊＊ ［链］（http://x）")
+    assert md_text("很长的标题" * 10, 12) == "很长的标题很长的标题很…"
+
+
+def test_pack_sections_splits_at_sections_within_the_byte_limit() -> None:
+    sections = [
+        f"**第{i}节**\n" + "\n".join(f"> 第{i}节第{j}行内容" for j in range(40)) for i in range(8)
+    ]
+    parts = pack_sections("## 标题", sections, MARKDOWN_MAX_BYTES)
+    assert len(parts) > 1
+    for number, part in enumerate(parts, start=1):
+        assert len(part.encode()) <= MARKDOWN_MAX_BYTES
+        assert part.startswith("## 标题" if number == 1 else f"## 标题（续{number}）")
+    body = "\n".join(parts)
+    for i in range(8):
+        assert body.count(f"**第{i}节**") == 1  # whole sections, never cut in two
+    huge = ["\n".join(f"> 行{j}" + "字" * 50 for j in range(200))]
+    for part in pack_sections("## 大", huge, 2048):
+        assert len(part.encode()) <= 2048

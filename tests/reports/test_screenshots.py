@@ -1,0 +1,123 @@
+"""The dashboard as a person sees it: headless Chromium screenshots, phone and desktop.
+
+Screenshots are kept in test-artifacts/ (git-ignored) for a human to look at. Skipped when
+Debian's chromium is not installed (CI installs it in .ci/run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from bot.clock import FakeClock
+from bot.settings import Settings
+from reports.charts import cjk_font_path
+from reports.dashboard import add_routes
+from reports.links import sign
+
+from .conftest import NOW, District
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SECRET = "screenshot-secret-0123456789abcdef"
+SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)"
+)
+
+
+def fontconfig_with_packaged_font(folder: Path) -> dict[str, str]:
+    """Let Chromium also use the CJK font the project installs from PyPI, so the screenshots
+    show Chinese even on a machine without system CJK fonts (phones have their own)."""
+    conf = folder / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <dir>{cjk_font_path().parent}</dir>\n"
+        f"  <cachedir>{folder / 'fontcache'}</cachedir>\n</fontconfig>\n",
+        encoding="utf-8",
+    )
+    return {**os.environ, "FONTCONFIG_FILE": str(conf)}
+
+
+async def screenshot(
+    url: str, target: Path, size: tuple[int, int], profile: Path, env: dict[str, str]
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={size[0]},{size[1]}",
+        f"--screenshot={target}",
+        url,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
+
+
+def looks_like_a_page(path: Path, size: tuple[int, int]) -> None:
+    assert path.exists() and path.stat().st_size > 10_000
+    with Image.open(io.BytesIO(path.read_bytes())) as picture:
+        assert picture.size == size
+        colours = picture.convert("RGB").getcolors(maxcolors=1_000_000) or []
+        assert len(colours) > 50  # text, tables and bars, not a blank or error screen
+
+
+async def test_dashboard_screenshots_on_phone_and_desktop(
+    district: District,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> None:
+    clock = FakeClock(NOW)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, JIAOYAN_DB=district.path, JIAOYAN_DASHBOARD_SECRET=SECRET
+    )
+    app = web.Application()
+    add_routes(app, district.storage, settings, clock)
+    server: Any = await aiohttp_server(app, host="127.0.0.1")
+    token = sign(SECRET, district.east.id, "lead1", clock.now() + timedelta(hours=24))
+    base = f"http://127.0.0.1:{server.port}/reports/{token}/"
+    pages = {
+        "overview": f"{base}?p={quote('本周')}",
+        "reflections": f"{base}reflections?p={quote('本周')}&q={quote('小组合作')}",
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = fontconfig_with_packaged_font(tmp_path)
+    for page, url in pages.items():
+        for device, size in SIZES.items():
+            target = ARTIFACTS / f"dashboard-{page}-{device}.png"
+            target.unlink(missing_ok=True)
+            await screenshot(url, target, size, tmp_path / f"profile-{page}-{device}", env)
+            looks_like_a_page(target, size)
+    expired = ARTIFACTS / "dashboard-expired-phone.png"
+    clock.advance(timedelta(hours=25))
+    await screenshot(base, expired, SIZES["phone"], tmp_path / "profile-expired", env)
+    assert expired.exists() and expired.stat().st_size > 3_000
