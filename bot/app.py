@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.channels.base import Sender
 from bot.clock import Clock, SystemClock
 from bot.context import BotConfig
+from bot.files import FileIntake
 from bot.messages import Channel
 from bot.outbox_worker import OutboxWorker
 from bot.pipeline import Pipeline
 from bot.router import Dispatcher
 from bot.settings import Settings
 from handlers import build_router
+from reports.digest import build_digest
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import InboxRepo, OutboxRepo
@@ -38,6 +42,46 @@ class App:
         self.storage.close()
 
 
+class ThrottledRearm:
+    """Re-arms the scheduler after handled messages without letting a burst pay for it each time.
+
+    `rearm()` reads the whole upcoming schedule from the database (milliseconds); after every
+    message of a sign-in burst that was most of the CPU. When the bot is quiet (this message is
+    the only one in progress) it re-arms at once, as before; during a burst at most once per
+    `interval` seconds, plus once when the burst is over. The alarm itself still rings at least
+    every `ReminderPolicy.max_sleep`.
+    """
+
+    def __init__(
+        self,
+        rearm: Callable[[], None],
+        in_progress: Callable[[], int],
+        *,
+        interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rearm = rearm
+        self._in_progress = in_progress
+        self._interval = interval
+        self._monotonic = monotonic
+        self._last = -interval
+        self._later: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> None:
+        quiet = self._in_progress() <= 1  # only the message that is finishing now
+        if quiet or self._monotonic() - self._last >= self._interval:
+            self._run()
+        elif self._later is None:
+            self._later = asyncio.get_running_loop().call_later(self._interval, self._run)
+
+    def _run(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+        self._last = self._monotonic()
+        self._rearm()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -45,6 +89,7 @@ def create_app(
     senders: Mapping[Channel, Sender] | None = None,
     private_channel: Channel | None = None,
     storage: Storage | None = None,
+    file_intake: FileIntake | None = None,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers."""
     clock = clock or SystemClock()
@@ -62,18 +107,22 @@ def create_app(
         zone=settings.zone,
         private_channel=private_channel,
         on_enqueued=worker.wake,
+        digest_builder=build_digest,
     )
 
+    # A handled message may have created, moved or cancelled something that is due.
+    rearm = ThrottledRearm(scheduler.rearm, lambda: pipeline.in_progress)
+
     def after_message() -> None:
-        # A handled message may have created, moved or cancelled something that is due.
         worker.wake()
-        scheduler.rearm()
+        rearm()
 
     pipeline = Pipeline(
         inbox,
         outbox,
         storage.chats,
-        dispatcher.handle,
+        # Files and links sent to the bot are fetched before the router sees them.
+        file_intake.wrap(dispatcher.handle) if file_intake else dispatcher.handle,
         clock,
         private_channel=private_channel,
         on_enqueued=after_message,

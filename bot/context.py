@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.messages import Incoming
 from bot.permissions import Action, may, needed_role_label, reaches
-from bot.settings import Settings
+from bot.settings import DEFAULT_PUBLIC_URL, Settings
 from storage import Storage
 from storage.models import Alliance, Member, Role
 
@@ -24,14 +24,20 @@ class BotConfig:
     admins: frozenset[str]
     min_reflection_chars: int = 30
     signin_open_minutes: int = 30
+    # Signing key of dashboard and download links; None switches those links off.
+    dashboard_secret: str | None = None
+    public_url: str = DEFAULT_PUBLIC_URL
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotConfig:
+        secret = settings.dashboard_secret
         return cls(
             zone=settings.zone,
             admins=frozenset(settings.admins),
             min_reflection_chars=settings.min_reflection_chars,
             signin_open_minutes=settings.signin_open_minutes,
+            dashboard_secret=secret.get_secret_value() if secret else None,
+            public_url=settings.public_url,
         )
 
 

@@ -76,6 +76,11 @@ class Pipeline:
             await self._spawn(inbox_id, incoming)
         return len(leftovers)
 
+    @property
+    def in_progress(self) -> int:
+        """Messages accepted whose processing has not finished yet."""
+        return len(self._tasks)
+
     async def drain(self) -> None:
         """Wait until every background processing task has finished."""
         while self._tasks:

@@ -42,12 +42,14 @@ from bot.check import (
     check_settings,
 )
 from bot.clock import Clock, SystemClock
+from bot.files import FileIntake, FileStore, MediaDownloader, files_dir_for
 from bot.messages import Channel, Incoming
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from bot.web import PathAccessLogger, RouteAdder, create_web_app
 from bot.wecom.client import WeComClient
 from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
+from reports.dashboard import add_routes as add_dashboard_routes
 from storage import Storage
 
 log = logging.getLogger(__name__)
@@ -295,18 +297,27 @@ def build_runtime(
         if Channel.AIBOT_WS in enabled
         else None
     )
+    callback_key = settings.wecom_bot_aes_key
+    file_intake = FileIntake(
+        MediaDownloader(session),
+        FileStore(files_dir_for(settings.db)),
+        callback_aes_key=callback_key.get_secret_value() if callback_key else None,
+    )
     app = create_app(
         settings,
         clock=clock,
         senders={sender.channel: sender for sender in senders},
         private_channel=private_channel,
         storage=storage,
+        file_intake=file_intake,
     )
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
 
-    # Web routes besides /healthz. More pages (e.g. the dashboard): append their add_routes.
-    route_adders: list[RouteAdder] = []
+    # Web routes besides /healthz: the leaders' dashboard, then the enabled callbacks.
+    route_adders: list[RouteAdder] = [
+        lambda web_app: add_dashboard_routes(web_app, storage, settings, clock)
+    ]
     if Channel.AIBOT_HTTP in enabled:
         aibot_callback = AibotHttpCallback(
             _secret(settings.wecom_bot_token),

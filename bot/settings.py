@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 DEFAULT_WECOM_BOT_WS_URL = "wss://openws.work.weixin.qq.com"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 class Settings(BaseSettings):
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
     signin_open_minutes: int = Field(default=30, ge=0, le=24 * 60, alias="JIAOYAN_SIGNIN_OPEN")
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
     dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")
-    public_url: str = Field(default="http://127.0.0.1:8080", alias="JIAOYAN_PUBLIC_URL")
+    public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
 
     wecom_api_base: str = Field(default=DEFAULT_WECOM_API_BASE, alias="WECOM_API_BASE")
     wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")

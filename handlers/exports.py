@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from bot.context import BotConfig, Context, Hint
 from bot.messages import Effect, Reply
 from bot.parsing.dates import parse_period
@@ -25,7 +23,6 @@ from storage.models import Alliance
 
 router = Router("exports")
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 KEEP_EXPORTS = timedelta(days=2)  # longer than a link lives
 # `汇总 网页` (and these variants) answer with the dashboard link instead of a text summary.
 DASHBOARD_WORDS = frozenset({"网页", "网页版", "看板", "链接", "web"})
@@ -43,17 +40,8 @@ class LinkSettings:
 
 
 def link_settings(config: BotConfig) -> LinkSettings:
-    """The dashboard secret and public address from the bot's configuration.
-
-    Read from `BotConfig.dashboard_secret` / `BotConfig.public_url` (to be filled from
-    JIAOYAN_DASHBOARD_SECRET / JIAOYAN_PUBLIC_URL by `BotConfig.from_settings`). They are read
-    defensively: a configuration without them means the links are off, never a crash.
-    """
-    secret = getattr(config, "dashboard_secret", None)
-    if isinstance(secret, SecretStr):
-        secret = secret.get_secret_value()
-    public_url = getattr(config, "public_url", None) or DEFAULT_PUBLIC_URL
-    return LinkSettings(secret=secret or None, public_url=str(public_url))
+    """The dashboard secret and public address (JIAOYAN_DASHBOARD_SECRET, JIAOYAN_PUBLIC_URL)."""
+    return LinkSettings(secret=config.dashboard_secret or None, public_url=config.public_url)
 
 
 def _private(ctx: Context, text: str, done: str) -> list[Effect]:

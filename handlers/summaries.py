@@ -21,6 +21,7 @@ from storage.attendance import (
     roll_of,
 )
 from storage.models import Activity, Member, School, Tier
+from storage.reporting import ReportingQueries
 
 router = Router("summaries")
 
@@ -190,7 +191,8 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
         title += f" · 按{breakdown}"
     if not activities:
         return f"{title}：这段时间没有已开展的活动。"
-    rolls = [roll_of(ctx.storage.roster, ctx.storage.submissions, a) for a in activities]
+    # One batch of queries for the whole period (a district term is thousands of activities).
+    rolls = ReportingQueries(ctx.storage.db, ctx.storage.roster).rolls(activities)
     schools = merge_by_school(rolls)
     if school is not None:
         schools = {name: c for name, c in schools.items() if name == school.name}

@@ -296,9 +296,7 @@ def _private_notes(
         if not no_signin and not no_reflection:
             continue
         activity = roll.activity
-        lines = [
-            f"{activity.code} {activity.kind}「{activity.title}」{fmt.day(activity.starts_at, zone)}"
-        ]
+        lines = [f"{fmt.activity_label(activity)}{fmt.day(activity.starts_at, zone)}"]
         if no_signin:
             lines.append(f"未签到 {len(no_signin)} 人：{_names(no_signin)}")
         if no_reflection:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
+from storage.models import Activity
+
 WEEKDAYS = "一二三四五六日"
 
 
@@ -48,3 +50,16 @@ def change(current: float | None, previous: float | None) -> str:
 
 def hours(value: float) -> str:
     return f"{value:g}"
+
+
+def activity_name(activity: Activity) -> str:
+    """`同课异构「秋天的雨」`, without repeating a kind the title already names."""
+    if activity.kind in activity.title:
+        return f"「{activity.title}」"
+    return f"{activity.kind}「{activity.title}」"
+
+
+def activity_label(activity: Activity) -> str:
+    """`A7 同课异构「秋天的雨」` or `A8「集体备课」`."""
+    code = activity.code if activity.kind in activity.title else f"{activity.code} "
+    return f"{code}{activity_name(activity)}"

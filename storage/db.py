@@ -37,4 +37,12 @@ def to_db_time(moment: datetime) -> str:
 
 
 def from_db_time(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """Read back what `to_db_time` wrote (aware, UTC).
+
+    `fromisoformat` (Python 3.11+ reads the trailing Z) is ~50x faster than `strptime`, which
+    dominated every report: a district term reads over 100,000 timestamps.
+    """
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"stored time without a zone: {value!r}")
+    return moment.astimezone(UTC)

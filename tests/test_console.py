@@ -69,7 +69,9 @@ def test_bad_settings_give_a_readable_message(monkeypatch, capsys) -> None:  # t
     assert "配置有误" in err and "未知的时区" in err
 
 
-def test_database_setting_is_honoured_except_by_the_demo(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_database_setting_is_honoured_except_by_the_demo(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "configured.db"
     seed_db(db)
     monkeypatch.setenv("JIAOYAN_DB", str(db))

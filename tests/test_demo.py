@@ -30,7 +30,7 @@ def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> No
         "的教学反思请于",
         "本学期已获学时",
         "本周（",
-        "【周报】东部联盟",
+        "## 东部联盟 · 教研周报",
         "明天 23:59 截止",
         "今天 23:59 截止",
         "演示结束",

@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
@@ -32,15 +31,17 @@ from bot.serve import Runtime, RuntimeOptions, SinkFactory, open_runtime
 from bot.settings import Settings
 from storage import Storage
 from storage.models import Activity, Member, Role
-from tests.fakes.wecom_api import (
-    DEFAULT_AGENT_ID,
-    DEFAULT_APP_SECRET,
-    DEFAULT_CORP_ID,
-    FakeWeComAPI,
-    webhook_url,
+from tests.fakes.wecom_api import DEFAULT_AGENT_ID, DEFAULT_CORP_ID, webhook_url
+from tests.fakes.wecom_crypto import app_text_xml
+from tests.fakes.world import (
+    AIBOT_ID,
+    WECOM_ENV,
+    ClockSleep,
+    FakeWeCom,
+    api_application,
+    new_fake_wecom,
+    wecom_values,
 )
-from tests.fakes.wecom_crypto import WeComSide, app_text_xml, new_encoding_aes_key
-from tests.fakes.wecom_ws import DEFAULT_BOT_ID, DEFAULT_SECRET, FakeWeComWS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tuesday 2026-11-24, 14:10 in Shanghai: activity A1 starts at 14:30, sign-in opened at 14:00.
@@ -51,35 +52,10 @@ GROUP_WS = "wrkEastLongConn"  # east alliance group where the smart bot (long co
 GROUP_HOOK = "wrkEastPushOnly"  # east alliance group reached by its group-robot webhook
 GROUP_HTTP = "wrkEastCallback"  # a group where the smart bot runs in callback mode
 BOT_NAME = "@教研助手"
-AIBOT_ID = "aibCALLBACKBOT01"
-
-BOT_TOKEN = "aibotCallbackToken2026"
-BOT_AES_KEY = new_encoding_aes_key()
-APP_TOKEN = "appCallbackToken2026"
-APP_AES_KEY = new_encoding_aes_key()
-RESPONSE_PATH = "/cgi-bin/aibot/response"
 
 REFLECTION = (
     "今天听了王老师的《秋天的雨》，她用朗读带动想象，学生参与度很高。"
     "我的课堂提问太碎，下次要设计更开放的问题。"
-)
-
-WECOM_ENV = (
-    "JIAOYAN_DB",
-    "JIAOYAN_TZ",
-    "JIAOYAN_ADMINS",
-    "JIAOYAN_PUBLIC_URL",
-    "WECOM_API_BASE",
-    "WECOM_CORP_ID",
-    "WECOM_AGENT_ID",
-    "WECOM_APP_SECRET",
-    "WECOM_APP_TOKEN",
-    "WECOM_APP_AES_KEY",
-    "WECOM_BOT_ID",
-    "WECOM_BOT_SECRET",
-    "WECOM_BOT_WS_URL",
-    "WECOM_BOT_TOKEN",
-    "WECOM_BOT_AES_KEY",
 )
 
 
@@ -139,18 +115,6 @@ def seed(storage: Storage, at: datetime, hook_url: str) -> Seeded:
     return Seeded(activity=activity, teacher=teacher, staff=staff)
 
 
-class ClockSleep:
-    """Injected sleep for API retries and rate limits: time passes on the FakeClock only."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self.clock = clock
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-        self.clock.advance(timedelta(seconds=seconds))
-
-
 class NotifyingSink:
     """Wraps the real pipeline and lets a test wait (on a condition) until messages arrived."""
 
@@ -173,60 +137,9 @@ class NotifyingSink:
             )
 
 
-@dataclass
-class FakeWeCom:
-    """Both fake WeCom servers, the clock, and what response_url received."""
-
-    clock: FakeClock
-    api: FakeWeComAPI
-    api_base: str
-    ws: FakeWeComWS
-    ws_url: str
-    responses: list[dict[str, Any]] = field(default_factory=list)
-    response_codes: list[str] = field(default_factory=list)
-
-    @property
-    def aibot(self) -> WeComSide:
-        return WeComSide(BOT_TOKEN, BOT_AES_KEY, receive_id="")
-
-    @property
-    def app(self) -> WeComSide:
-        return WeComSide(APP_TOKEN, APP_AES_KEY, receive_id=DEFAULT_CORP_ID)
-
-    def response_url(self, code: str) -> str:
-        return f"{self.api_base}{RESPONSE_PATH}?response_code={code}"
-
-    def response_texts(self) -> list[str]:
-        return [str(body.get("markdown", {}).get("content")) for body in self.responses]
-
-    def app_texts(self, userid: str) -> list[str]:
-        return [
-            m.content or ""
-            for m in self.api.messages
-            if m.api == "message/send" and m.target == userid
-        ]
-
-    def webhook_texts(self) -> list[str]:
-        return [m.content or "" for m in self.api.messages if m.api == "webhook/send"]
-
-
 def make_settings(db: Path, fake: FakeWeCom | None = None, **extra: Any) -> Settings:
     """Settings as an admin would write them in .env (here: pointing at the fakes)."""
-    values: dict[str, Any] = {"JIAOYAN_DB": db, "JIAOYAN_ADMINS": "admin1"}
-    if fake is not None:
-        values.update(
-            WECOM_API_BASE=fake.api_base,
-            WECOM_CORP_ID=DEFAULT_CORP_ID,
-            WECOM_AGENT_ID=str(DEFAULT_AGENT_ID),
-            WECOM_APP_SECRET=DEFAULT_APP_SECRET,
-            WECOM_APP_TOKEN=APP_TOKEN,
-            WECOM_APP_AES_KEY=APP_AES_KEY,
-            WECOM_BOT_ID=DEFAULT_BOT_ID,
-            WECOM_BOT_SECRET=DEFAULT_SECRET,
-            WECOM_BOT_WS_URL=fake.ws_url,
-            WECOM_BOT_TOKEN=BOT_TOKEN,
-            WECOM_BOT_AES_KEY=BOT_AES_KEY,
-        )
+    values = wecom_values(db, fake)
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -246,29 +159,11 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def fake(clock: FakeClock, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeWeCom:
-    api = FakeWeComAPI(clock)
-    api_app = api.make_app()
-    holder: list[FakeWeCom] = []
-
-    async def response_url(request: web.Request) -> web.Response:
-        # WeCom's response_url: one POST of a markdown (or template card) answer.
-        holder[0].responses.append(await request.json())
-        holder[0].response_codes.append(request.query.get("response_code", ""))
-        return web.json_response({"errcode": 0, "errmsg": "ok"})
-
-    api_app.router.add_post(RESPONSE_PATH, response_url)
-    api_server = await aiohttp_server(api_app, host="127.0.0.1")
-    ws = FakeWeComWS()
-    ws_server = await aiohttp_server(ws.make_app(), host="127.0.0.1")
-    ws_url = str(ws_server.make_url("/")).replace("http://", "ws://", 1)
-    fake = FakeWeCom(
-        clock=clock,
-        api=api,
-        api_base=str(api_server.make_url("")).rstrip("/"),
-        ws=ws,
-        ws_url=ws_url,
-    )
-    holder.append(fake)
+    fake = new_fake_wecom(clock)
+    api_server = await aiohttp_server(api_application(fake), host="127.0.0.1")
+    fake.api_base = str(api_server.make_url("")).rstrip("/")
+    ws_server = await aiohttp_server(fake.ws.make_app(), host="127.0.0.1")
+    fake.ws_url = str(ws_server.make_url("/")).replace("http://", "ws://", 1)
     return fake
 
 

@@ -17,16 +17,18 @@ from bot.clock import FakeClock
 from bot.serve import EXIT_CONFIG_ERROR, RuntimeOptions, open_runtime, run_server, serve_command
 from bot.settings import Settings
 from bot.web import PathAccessLogger, create_web_app
-
-from .conftest import (
+from tests.fakes.world import (
     APP_AES_KEY,
     APP_TOKEN,
     BOT_AES_KEY,
-    BOT_NAME,
     BOT_TOKEN,
-    GROUP_WS,
     ClockSleep,
     FakeWeCom,
+)
+
+from .conftest import (
+    BOT_NAME,
+    GROUP_WS,
     Seeded,
     StartBot,
     make_settings,

@@ -30,14 +30,6 @@ PUBLIC = "https://jy.example.cn"
 LINK = re.compile(r"https://jy\.example\.cn/reports/([A-Za-z0-9_\-.]+)/(\S*)")
 
 
-@dataclass(frozen=True)
-class ReportsConfig(BotConfig):
-    """BotConfig with the dashboard settings the handlers read (see handlers.exports)."""
-
-    dashboard_secret: str | None = None
-    public_url: str = "http://127.0.0.1:8080"
-
-
 @dataclass
 class Chat:
     d: District
@@ -61,7 +53,7 @@ class Chat:
 
 def make_chat(d: District, secret: str | None = SECRET) -> Chat:
     clock = FakeClock(NOW)
-    config = ReportsConfig(
+    config = BotConfig(
         zone=SHANGHAI, admins=frozenset({"boss"}), dashboard_secret=secret, public_url=PUBLIC
     )
     return Chat(d, clock, Dispatcher(build_router(), d.storage, clock, config), itertools.count())

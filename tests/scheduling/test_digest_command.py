@@ -90,12 +90,14 @@ async def test_digest_now_in_the_group_goes_to_the_groups_at_once(
 
     answer = await h.say("lead1", "周报 现在")
 
-    assert [s.to for s in answer] == [GROUP, GROUP]
+    # Group parts to the group; the names of the missing only privately to the leader.
+    assert [s.to for s in answer] == [GROUP, GROUP, "@lead1"]
     assert "马上生成" in answer[0].message.text
     digest = answer[1].message.text
-    assert digest.startswith("【周报】东部联盟")
-    assert "A1" in digest and "东部一小：签到 1/" in digest
+    assert digest.startswith("## 东部联盟 · 教研周报")
+    assert "集体备课" in digest and "东部一小：签到" in digest and "1/3 33%" in digest
     assert "王芳" not in digest  # never names in a group
+    assert "王芳" in answer[2].message.text
     # The regular Friday digest still comes.
     later = await h.advance(local("周五", "18:00"))
     assert ("周五 17:00", GROUP) in digests(later)
@@ -108,7 +110,7 @@ async def test_digest_now_in_private_is_a_preview_for_the_asker(
     answer = await h.say("lead1", "周报 现在", chat=None)
     assert [s.to for s in answer] == ["@lead1", "@lead1"]
     assert "预览" in answer[0].message.text
-    assert answer[1].message.text.startswith("【周报】东部联盟")
+    assert answer[1].message.text.startswith("## 东部联盟 · 教研周报")
 
 
 async def test_unclear_schedule_gets_a_hint(make_harness: HarnessFactory) -> None:

@@ -72,6 +72,8 @@ WEEK_EXPECTED = [
     ("周五 08:00", "@lead1", "reflection:1:due_morning"),
     ("周五 08:00", "@t3", "reflection:1:due_morning"),
     ("周五 17:00", GROUP, "digest:2"),
+    # The digest's list of the missing goes to the alliance's leader alone.
+    ("周五 17:00", "@lead1", "digest:2"),
 ]
 
 
