@@ -63,7 +63,10 @@ class ActivityRoll:
         result: dict[str, SchoolCounts] = {}
         for member in self.participants:
             for name in groups_of(member):
-                self._count(result.setdefault(name, SchoolCounts(school=name)), member)
+                counts = result.get(name)
+                if counts is None:  # not setdefault: that builds a SchoolCounts per member
+                    counts = result[name] = SchoolCounts(school=name)
+                self._count(counts, member)
         return result
 
     def _count(self, counts: SchoolCounts, member: Member) -> None:
