@@ -10,7 +10,7 @@ import sqlite_utils
 from storage.db import from_db_time, to_db_time
 from storage.models import Notice, NoticeStatus
 
-_COLUMNS = "id, alliance_id, body, needs_ack, author_id, created_at, publish_at, status"
+NOTICE_COLUMNS = "id, alliance_id, body, needs_ack, author_id, created_at, publish_at, status"
 
 
 class NoticesRepo:
@@ -47,44 +47,44 @@ class NoticesRepo:
 
     def get(self, notice_id: int) -> Notice | None:
         row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM notices WHERE id = ?", (notice_id,)
+            f"SELECT {NOTICE_COLUMNS} FROM notices WHERE id = ?", (notice_id,)
         ).fetchone()
-        return _notice(row) if row else None
+        return notice_from_row(row) if row else None
 
     def set_status(self, notice_id: int, status: NoticeStatus) -> None:
         self._db.execute("UPDATE notices SET status = ? WHERE id = ?", (status.value, notice_id))
 
     def due_scheduled(self, now: datetime) -> list[Notice]:
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM notices WHERE status = 'scheduled' AND publish_at <= ? "
+            f"SELECT {NOTICE_COLUMNS} FROM notices WHERE status = 'scheduled' AND publish_at <= ? "
             "ORDER BY publish_at, id",
             (to_db_time(now),),
         )
-        return [_notice(row) for row in rows]
+        return [notice_from_row(row) for row in rows]
 
     def scheduled(self) -> list[Notice]:
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM notices WHERE status = 'scheduled' ORDER BY publish_at, id"
+            f"SELECT {NOTICE_COLUMNS} FROM notices WHERE status = 'scheduled' ORDER BY publish_at, id"
         )
-        return [_notice(row) for row in rows]
+        return [notice_from_row(row) for row in rows]
 
     def open_for(self, alliance_ids: list[int], member_id: int) -> list[Notice]:
         """Published notices needing a receipt that this member has not confirmed, newest first."""
         placeholders = ",".join("?" * len(alliance_ids)) or "NULL"
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM notices n WHERE status = 'published' AND needs_ack = 1 "
+            f"SELECT {NOTICE_COLUMNS} FROM notices n WHERE status = 'published' AND needs_ack = 1 "
             f"AND (alliance_id IS NULL OR alliance_id IN ({placeholders})) "
             "AND NOT EXISTS (SELECT 1 FROM notice_acks k WHERE k.notice_id = n.id "
             "AND k.member_id = ?) ORDER BY publish_at DESC, id DESC",
             [*alliance_ids, member_id],
         )
-        return [_notice(row) for row in rows]
+        return [notice_from_row(row) for row in rows]
 
     def in_period(
         self, alliance_ids: list[int] | None, start: datetime, end: datetime
     ) -> list[Notice]:
         sql = (
-            f"SELECT {_COLUMNS} FROM notices WHERE status = 'published' "
+            f"SELECT {NOTICE_COLUMNS} FROM notices WHERE status = 'published' "
             "AND publish_at >= ? AND publish_at < ?"
         )
         params: list[object] = [to_db_time(start), to_db_time(end)]
@@ -92,7 +92,10 @@ class NoticesRepo:
             marks = ",".join("?" * len(alliance_ids)) or "NULL"
             sql += f" AND (alliance_id IS NULL OR alliance_id IN ({marks}))"
             params.extend(alliance_ids)
-        return [_notice(row) for row in self._db.execute(sql + " ORDER BY publish_at, id", params)]
+        return [
+            notice_from_row(row)
+            for row in self._db.execute(sql + " ORDER BY publish_at, id", params)
+        ]
 
     def ack(self, notice_id: int, member_id: int, at: datetime) -> bool:
         """Record a confirmation; False when this member had already confirmed."""
@@ -109,7 +112,7 @@ class NoticesRepo:
         return {int(row[0]) for row in rows}
 
 
-def _notice(row: tuple[Any, ...]) -> Notice:
+def notice_from_row(row: tuple[Any, ...]) -> Notice:
     return Notice(
         id=row[0],
         alliance_id=row[1],

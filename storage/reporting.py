@@ -13,33 +13,26 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlite_utils
 
 from storage.attendance import PARTICIPANT_ROLES, ActivityRoll, participants
-from storage.db import to_db_time
+from storage.db import from_db_time, to_db_time
 from storage.models import (
     Activity,
     Leave,
     Member,
     Notice,
-    NoticeStatus,
     Reflection,
     Role,
     Signin,
-    SigninStatus,
 )
-from storage.roster import RosterRepo
+from storage.notices import NOTICE_COLUMNS, notice_from_row
+from storage.roster import MEMBER_SELECT, RosterRepo, member_from_row
+from storage.submissions import leave_from_row, reflection_from_row, signin_from_row
 
 # SQLite allows 32766 host parameters; stay far below it and keep statements short.
 _CHUNK = 500
-
-_MEMBER_SELECT = (
-    "SELECT m.id, m.name, m.school_id, s.name, m.alliance_id, m.userid, m.role, m.active "
-    "FROM members m LEFT JOIN schools s ON s.id = m.school_id"
-)
-_NOTICE_COLUMNS = "id, alliance_id, body, needs_ack, author_id, created_at, publish_at, status"
 
 
 @dataclass(frozen=True)
@@ -77,11 +70,9 @@ class ReportingQueries:
         ids = sorted(set(member_ids))
         found: dict[int, Member] = {}
         for chunk in _chunks(ids):
-            rows = self._db.execute(
-                _MEMBER_SELECT + f" WHERE m.id IN ({_marks(len(chunk))})", chunk
-            )
+            rows = self._db.execute(MEMBER_SELECT + f" WHERE m.id IN ({_marks(len(chunk))})", chunk)
             for row in rows:
-                found[int(row[0])] = _member(row)
+                found[int(row[0])] = member_from_row(row)
         return found
 
     # rolls -----------------------------------------------------------------
@@ -158,13 +149,7 @@ class ReportingQueries:
                 chunk,
             )
             for row in rows:
-                found[int(row[0])][int(row[1])] = Signin(
-                    activity_id=row[0],
-                    member_id=row[1],
-                    at=_time(row[2]),
-                    status=SigninStatus(row[3]),
-                    by_member_id=row[4],
-                )
+                found[int(row[0])][int(row[1])] = signin_from_row(row)
         return found
 
     def _leaves(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Leave]]:
@@ -176,9 +161,7 @@ class ReportingQueries:
                 chunk,
             )
             for row in rows:
-                found[int(row[0])][int(row[1])] = Leave(
-                    activity_id=row[0], member_id=row[1], reason=row[2], at=_time(row[3])
-                )
+                found[int(row[0])][int(row[1])] = leave_from_row(row)
         return found
 
     def _reflections(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Reflection]]:
@@ -190,7 +173,7 @@ class ReportingQueries:
                 chunk,
             )
             for row in rows:
-                found[int(row[1])][int(row[2])] = _reflection(row)
+                found[int(row[1])][int(row[2])] = reflection_from_row(row)
         return found
 
     # reflections -----------------------------------------------------------
@@ -222,7 +205,9 @@ class ReportingQueries:
             [*params, limit],
         )
         hits = [
-            ReflectionHit(reflection=_reflection(row[:7]), member_name=row[7], school_name=row[8])
+            ReflectionHit(
+                reflection=reflection_from_row(row[:7]), member_name=row[7], school_name=row[8]
+            )
             for row in rows
         ]
         return total, hits
@@ -236,7 +221,7 @@ class ReportingQueries:
         `alliance_ids` None means every notice.
         """
         sql = (
-            f"SELECT {_NOTICE_COLUMNS} FROM notices WHERE status = 'published' "
+            f"SELECT {NOTICE_COLUMNS} FROM notices WHERE status = 'published' "
             "AND publish_at >= ? AND publish_at < ?"
         )
         params: list[object] = [to_db_time(published_from), to_db_time(before)]
@@ -244,7 +229,7 @@ class ReportingQueries:
             sql += f" AND (alliance_id IS NULL OR alliance_id IN ({_marks(len(alliance_ids))}))"
             params.extend(alliance_ids)
         rows = self._db.execute(sql + " ORDER BY publish_at, id", params)
-        return [_notice(row) for row in rows]
+        return [notice_from_row(row) for row in rows]
 
     def acks(self, notice_ids: Sequence[int]) -> dict[int, dict[int, datetime]]:
         """For each notice: member id -> when they confirmed."""
@@ -256,57 +241,14 @@ class ReportingQueries:
                 chunk,
             )
             for row in rows:
-                found[int(row[0])][int(row[1])] = _time(row[2])
+                found[int(row[0])][int(row[1])] = from_db_time(row[2])
         return found
 
     def leaders_of(self, alliance_id: int) -> list[Member]:
         """Active leaders whose own alliance is this one (not sub-alliances)."""
         rows = self._db.execute(
-            _MEMBER_SELECT + " WHERE m.active = 1 AND m.role = ? AND m.alliance_id = ? "
+            MEMBER_SELECT + " WHERE m.active = 1 AND m.role = ? AND m.alliance_id = ? "
             "ORDER BY m.id",
             (Role.LEADER.value, alliance_id),
         )
-        return [_member(row) for row in rows]
-
-
-def _time(value: str) -> datetime:
-    """`storage.db.from_db_time`, 50 times faster (reports parse hundreds of thousands)."""
-    return datetime.fromisoformat(value)
-
-
-def _member(row: tuple[Any, ...]) -> Member:
-    return Member(
-        id=row[0],
-        name=row[1],
-        school_id=row[2],
-        school_name=row[3],
-        alliance_id=row[4],
-        userid=row[5],
-        role=Role(row[6]),
-        active=bool(row[7]),
-    )
-
-
-def _reflection(row: tuple[Any, ...]) -> Reflection:
-    return Reflection(
-        id=row[0],
-        activity_id=row[1],
-        member_id=row[2],
-        body=row[3],
-        version=row[4],
-        first_submitted_at=_time(row[5]),
-        updated_at=_time(row[6]),
-    )
-
-
-def _notice(row: tuple[Any, ...]) -> Notice:
-    return Notice(
-        id=row[0],
-        alliance_id=row[1],
-        body=row[2],
-        needs_ack=bool(row[3]),
-        author_id=row[4],
-        created_at=_time(row[5]),
-        publish_at=_time(row[6]),
-        status=NoticeStatus(row[7]),
-    )
+        return [member_from_row(row) for row in rows]

@@ -11,7 +11,7 @@ import sqlite_utils
 from storage.db import to_db_time
 from storage.models import Alliance, Member, Role, School
 
-_MEMBER_SELECT = (
+MEMBER_SELECT = (
     "SELECT m.id, m.name, m.school_id, s.name, m.alliance_id, m.userid, m.role, m.active "
     "FROM members m LEFT JOIN schools s ON s.id = m.school_id"
 )
@@ -182,20 +182,20 @@ class RosterRepo:
             self._db.table("members").update(member_id, fields)
 
     def member(self, member_id: int) -> Member | None:
-        row = self._db.execute(_MEMBER_SELECT + " WHERE m.id = ?", (member_id,)).fetchone()
-        return _member(row) if row else None
+        row = self._db.execute(MEMBER_SELECT + " WHERE m.id = ?", (member_id,)).fetchone()
+        return member_from_row(row) if row else None
 
     def member_by_userid(self, userid: str) -> Member | None:
-        row = self._db.execute(_MEMBER_SELECT + " WHERE m.userid = ?", (userid,)).fetchone()
-        return _member(row) if row else None
+        row = self._db.execute(MEMBER_SELECT + " WHERE m.userid = ?", (userid,)).fetchone()
+        return member_from_row(row) if row else None
 
     def members_named(self, name: str, school_id: int | None = None) -> list[Member]:
-        sql = _MEMBER_SELECT + " WHERE m.name = ? AND m.active = 1"
+        sql = MEMBER_SELECT + " WHERE m.name = ? AND m.active = 1"
         params: list[object] = [name]
         if school_id is not None:
             sql += " AND m.school_id = ?"
             params.append(school_id)
-        return [_member(row) for row in self._db.execute(sql + " ORDER BY m.id", params)]
+        return [member_from_row(row) for row in self._db.execute(sql + " ORDER BY m.id", params)]
 
     def members_in(
         self, alliance_ids: Iterable[int], roles: Iterable[Role] | None = None
@@ -205,8 +205,7 @@ class RosterRepo:
         if not ids:
             return []
         sql = (
-            _MEMBER_SELECT
-            + f" WHERE m.active = 1 AND m.alliance_id IN ({','.join('?' * len(ids))})"
+            MEMBER_SELECT + f" WHERE m.active = 1 AND m.alliance_id IN ({','.join('?' * len(ids))})"
         )
         params: list[object] = list(ids)
         if roles is not None:
@@ -214,10 +213,10 @@ class RosterRepo:
             sql += f" AND m.role IN ({','.join('?' * len(role_values))})"
             params.extend(role_values)
         sql += " ORDER BY s.name, m.name, m.id"
-        return [_member(row) for row in self._db.execute(sql, params)]
+        return [member_from_row(row) for row in self._db.execute(sql, params)]
 
     def all_members(self) -> list[Member]:
-        return [_member(row) for row in self._db.execute(_MEMBER_SELECT + " ORDER BY m.id")]
+        return [member_from_row(row) for row in self._db.execute(MEMBER_SELECT + " ORDER BY m.id")]
 
     def count_members(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM members").fetchone()[0])
@@ -246,7 +245,7 @@ def _alliance(row: tuple[Any, ...]) -> Alliance:
     )
 
 
-def _member(row: tuple[Any, ...]) -> Member:
+def member_from_row(row: tuple[Any, ...]) -> Member:
     return Member(
         id=row[0],
         name=row[1],

@@ -43,7 +43,7 @@ class SubmissionsRepo:
             "WHERE activity_id = ? AND member_id = ?",
             (activity_id, member_id),
         ).fetchone()
-        return _signin(row) if row else None
+        return signin_from_row(row) if row else None
 
     def signins(self, activity_id: int) -> dict[int, Signin]:
         rows = self._db.execute(
@@ -51,7 +51,7 @@ class SubmissionsRepo:
             "WHERE activity_id = ?",
             (activity_id,),
         )
-        return {int(row[1]): _signin(row) for row in rows}
+        return {int(row[1]): signin_from_row(row) for row in rows}
 
     def signins_of(self, member_id: int) -> dict[int, Signin]:
         rows = self._db.execute(
@@ -59,7 +59,7 @@ class SubmissionsRepo:
             "WHERE member_id = ?",
             (member_id,),
         )
-        return {int(row[0]): _signin(row) for row in rows}
+        return {int(row[0]): signin_from_row(row) for row in rows}
 
     # leaves ----------------------------------------------------------------
     def request_leave(
@@ -82,14 +82,14 @@ class SubmissionsRepo:
             "SELECT activity_id, member_id, reason, at FROM leaves WHERE activity_id = ?",
             (activity_id,),
         )
-        return {int(row[1]): _leave(row) for row in rows}
+        return {int(row[1]): leave_from_row(row) for row in rows}
 
     def leaves_of(self, member_id: int) -> dict[int, Leave]:
         rows = self._db.execute(
             "SELECT activity_id, member_id, reason, at FROM leaves WHERE member_id = ?",
             (member_id,),
         )
-        return {int(row[0]): _leave(row) for row in rows}
+        return {int(row[0]): leave_from_row(row) for row in rows}
 
     # reflections -----------------------------------------------------------
     def submit_reflection(
@@ -136,19 +136,19 @@ class SubmissionsRepo:
             "WHERE activity_id = ? AND member_id = ?",
             (activity_id, member_id),
         ).fetchone()
-        return _reflection(row) if row else None
+        return reflection_from_row(row) if row else None
 
     def reflections(self, activity_id: int) -> dict[int, Reflection]:
         rows = self._db.execute(
             f"SELECT {_REFLECTION_COLUMNS} FROM reflections WHERE activity_id = ?", (activity_id,)
         )
-        return {int(row[2]): _reflection(row) for row in rows}
+        return {int(row[2]): reflection_from_row(row) for row in rows}
 
     def reflections_of(self, member_id: int) -> dict[int, Reflection]:
         rows = self._db.execute(
             f"SELECT {_REFLECTION_COLUMNS} FROM reflections WHERE member_id = ?", (member_id,)
         )
-        return {int(row[1]): _reflection(row) for row in rows}
+        return {int(row[1]): reflection_from_row(row) for row in rows}
 
     def versions(self, reflection_id: int) -> list[ReflectionVersion]:
         rows = self._db.execute(
@@ -162,7 +162,7 @@ class SubmissionsRepo:
         ]
 
 
-def _signin(row: tuple[Any, ...]) -> Signin:
+def signin_from_row(row: tuple[Any, ...]) -> Signin:
     return Signin(
         activity_id=row[0],
         member_id=row[1],
@@ -172,11 +172,11 @@ def _signin(row: tuple[Any, ...]) -> Signin:
     )
 
 
-def _leave(row: tuple[Any, ...]) -> Leave:
+def leave_from_row(row: tuple[Any, ...]) -> Leave:
     return Leave(activity_id=row[0], member_id=row[1], reason=row[2], at=from_db_time(row[3]))
 
 
-def _reflection(row: tuple[Any, ...]) -> Reflection:
+def reflection_from_row(row: tuple[Any, ...]) -> Reflection:
     return Reflection(
         id=row[0],
         activity_id=row[1],

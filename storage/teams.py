@@ -16,7 +16,7 @@ import sqlite_utils
 
 from storage.db import to_db_time
 from storage.models import ActivityTarget, Member, Role, Team, Tier
-from storage.roster import _MEMBER_SELECT, _member  # the roster's row shape, reused as is
+from storage.roster import MEMBER_SELECT, member_from_row
 
 _TEAM_COLUMNS = "id, name, alliance_id, school_id, created_by"
 _MEMBER_ORDER = " ORDER BY s.name, m.name, m.id"
@@ -153,11 +153,11 @@ class TeamsRepo:
     def members(self, team_id: int, *, active_only: bool = True) -> list[Member]:
         """The team's members, ordered like the roster (school, then name)."""
         sql = (
-            _MEMBER_SELECT + " WHERE m.id IN (SELECT member_id FROM team_members WHERE team_id = ?)"
+            MEMBER_SELECT + " WHERE m.id IN (SELECT member_id FROM team_members WHERE team_id = ?)"
         )
         if active_only:
             sql += " AND m.active = 1"
-        return [_member(row) for row in self._db.execute(sql + _MEMBER_ORDER, (team_id,))]
+        return [member_from_row(row) for row in self._db.execute(sql + _MEMBER_ORDER, (team_id,))]
 
     def team_names_of(self, member_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
         """member id → names of the teams they are in (every member when ids is None)."""
@@ -224,7 +224,7 @@ class TeamsRepo:
         role_marks = ",".join("?" * len(role_values))
         if target.team_id is not None:
             sql = (
-                _MEMBER_SELECT + " WHERE m.active = 1 AND m.id IN "
+                MEMBER_SELECT + " WHERE m.active = 1 AND m.id IN "
                 "(SELECT member_id FROM team_members WHERE team_id = ?)"
                 f" AND m.role IN ({role_marks})"
             )
@@ -232,12 +232,12 @@ class TeamsRepo:
         else:
             ids = target.school_ids
             sql = (
-                _MEMBER_SELECT
+                MEMBER_SELECT
                 + f" WHERE m.active = 1 AND m.school_id IN ({','.join('?' * len(ids))})"
                 f" AND m.role IN ({role_marks})"
             )
             params = [*ids, *role_values]
-        return [_member(row) for row in self._db.execute(sql + _MEMBER_ORDER, params)]
+        return [member_from_row(row) for row in self._db.execute(sql + _MEMBER_ORDER, params)]
 
 
 def _team(row: tuple[Any, ...]) -> Team:
