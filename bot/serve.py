@@ -324,7 +324,6 @@ def build_runtime(
             _secret(settings.wecom_bot_aes_key),
             sink,
             clock,
-            session,
         )
         route_adders.append(aibot_callback.add_routes)
     if Channel.APP in enabled:

@@ -7,6 +7,10 @@ Protocol (docs 101039, 101033, 100719, 101027, 101138):
 - The handler may "reply an empty packet" (直接回复空包) and answer later by POSTing a
   markdown message to `response_url` (valid 1 hour, usable once). That is what we do: the
   message goes to the durable inbox and the 200 leaves at once.
+- Pictures and files (and the picture of a `mixed` message) come as a briefly valid `url`
+  whose content is AES-256-CBC encrypted with the bot's own EncodingAESKey (IV = key[:16],
+  PKCS#7 to 32 bytes; WeCom's sample for doc 101039 decrypts images that way). We only note
+  the URL; `bot.files.FileIntake` downloads and decrypts after the inbox write.
 - The only passive reply we send is the optional welcome text for `enter_chat`, encrypted as
   `{encrypt, msgsignature, timestamp, nonce}` (passive text is allowed only for that event).
 """
@@ -21,6 +25,7 @@ from typing import Annotated, Any, Literal
 import aiohttp
 from aiohttp import web
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,6 +37,7 @@ from pydantic import (
 
 from bot.channels.base import IncomingSink, SendError
 from bot.clock import Clock
+from bot.files import FILE_KEY_SOURCE, FILE_KIND, FILE_NAME, FILE_URL
 from bot.messages import Channel, ChatType, Incoming, Outgoing
 from bot.wecom.aibot_crypto import AibotCrypto, AibotCryptoError
 from bot.wecom.callback_security import (
@@ -44,12 +50,16 @@ from bot.wecom.callback_security import (
     signed_query,
     unavailable_response,
     unexpected_input_response,
+    verified_echostr,
 )
 
 logger = logging.getLogger(__name__)
 
 PATH = "/wecom/aibot"
 _CHANNEL = "aibot_http"
+# FILE_KEY_SOURCE value: media of this channel are encrypted with the callback EncodingAESKey.
+KEY_SOURCE_CALLBACK = "callback"
+_MEDIA_KINDS = ("file", "image")
 
 
 class _Content(BaseModel):
@@ -63,10 +73,19 @@ class _Sender(BaseModel):
     corpid: str | None = None
 
 
+class _Media(BaseModel):
+    """A picture or file: its encrypted download URL (and a name, should WeCom send one)."""
+
+    model_config = ConfigDict(extra="ignore")
+    url: str = ""
+    filename: str = Field(default="", validation_alias=AliasChoices("filename", "file_name"))
+
+
 class _MixedItem(BaseModel):
     model_config = ConfigDict(extra="ignore")
     msgtype: str
     text: _Content | None = None
+    image: _Media | None = None
 
 
 class _Mixed(BaseModel):
@@ -93,6 +112,8 @@ class _Quote(BaseModel):
     text: _Content | None = None
     mixed: _MixedField = None
     voice: _Content | None = None
+    image: _Media | None = None
+    file: _Media | None = None
 
 
 class _Event(BaseModel):
@@ -114,6 +135,8 @@ class AibotMessage(BaseModel):
     text: _Content | None = None
     mixed: _MixedField = None
     voice: _Content | None = None
+    image: _Media | None = None
+    file: _Media | None = None
     quote: _Quote | None = None
     event: _Event | None = None
     response_url: str | None = None
@@ -140,6 +163,27 @@ def _mixed_text(mixed: _Mixed | None) -> str:
     return "\n".join(item.text.content for item in mixed.msg_item if item.text is not None)
 
 
+def _media_of(
+    msgtype: str, image: _Media | None, file: _Media | None, mixed: _Mixed | None
+) -> tuple[str, _Media] | None:
+    """("file" | "image", media) carried by a message or quote; a mixed one's first picture."""
+    own = {"image": image, "file": file}.get(msgtype)
+    if own is not None and own.url:
+        return msgtype, own
+    if msgtype == "mixed" and mixed is not None:
+        for item in mixed.msg_item:
+            if item.image is not None and item.image.url:
+                return "image", item.image
+    return None
+
+
+def _quote_media(quote: _Quote | None) -> tuple[str, _Media] | None:
+    """A quoted picture or file: how a caption reaches a file (files alone carry no text)."""
+    if quote is None:
+        return None
+    return _media_of(quote.msgtype, quote.image, quote.file, quote.mixed)
+
+
 def _quote_text(quote: _Quote | None) -> str | None:
     if quote is None:
         return None
@@ -156,8 +200,11 @@ class AibotHttpCallback:
     """Receives smart-bot callbacks and hands messages to the sink; replies go via response_url.
 
     Message types: text → its content (with the @mention; the router strips it);
-    mixed → its text parts joined by newlines; voice → WeCom's transcript when present;
-    image, file and any other type → an `Incoming` with empty text and
+    mixed → its text parts joined by newlines, plus its first picture; voice → WeCom's
+    transcript when present; image and file → their URL (and a caption, should one come
+    along); a text quoting a picture or file carries that media, so `资源 标题` quoting a file
+    shares it. Media go into `reply_context` for `bot.files.FileIntake` (FILE_URL, FILE_KIND,
+    FILE_KEY_SOURCE="callback", FILE_NAME when given). Any other type → empty text and
     `reply_context["unsupported"]` so the bot can answer kindly. Events are acknowledged;
     `enter_chat` gets `welcome_text` as a passive reply when one is configured.
     """
@@ -168,7 +215,6 @@ class AibotHttpCallback:
         aes_key: str,
         sink: IncomingSink,
         clock: Clock,
-        session: aiohttp.ClientSession,
         *,
         welcome_text: str | None = None,
     ) -> None:
@@ -176,8 +222,6 @@ class AibotHttpCallback:
         self._crypto = AibotCrypto(token, aes_key, receive_id="")
         self._sink = sink
         self._clock = clock
-        # Kept for symmetry with the sender; the callback itself never calls out.
-        self._session = session
         self._welcome_text = welcome_text
 
     def add_routes(self, app: web.Application) -> None:
@@ -187,11 +231,7 @@ class AibotHttpCallback:
     async def handle_verify(self, request: web.Request) -> web.Response:
         """URL verification: answer echostr's plaintext (no quotes, no BOM, no newline)."""
         try:
-            query = signed_query(request)
-            echostr = request.query.get("echostr", "").replace(" ", "+")
-            if not echostr:
-                raise CallbackRejected(400, "missing query parameter echostr")
-            self._verifier.check(query, echostr)
+            _, echostr = verified_echostr(request, self._verifier)
             plain = self._decrypt(echostr)
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)
@@ -267,15 +307,29 @@ class AibotHttpCallback:
         reply_context: dict[str, str] = {}
         if message.response_url:
             reply_context["response_url"] = message.response_url
+        media = _media_of(message.msgtype, message.image, message.file, message.mixed)
+        caption = message.text.content if message.text else ""
         if message.msgtype == "text":
-            text = message.text.content if message.text else ""
+            text = caption
         elif message.msgtype == "mixed":
             text = _mixed_text(message.mixed)
         elif message.msgtype == "voice" and message.voice and message.voice.content:
             text = message.voice.content
+        elif message.msgtype in _MEDIA_KINDS and media is not None:
+            text = caption
         else:
             text = ""
             reply_context["unsupported"] = message.msgtype
+        if media is None and text:
+            media = _quote_media(message.quote)
+        if media is not None:
+            # Downloaded and decrypted later by bot.files.FileIntake, after the inbox write.
+            kind, content = media
+            reply_context.update(
+                {FILE_URL: content.url, FILE_KIND: kind, FILE_KEY_SOURCE: KEY_SOURCE_CALLBACK}
+            )
+            if content.filename.strip():
+                reply_context[FILE_NAME] = content.filename.strip()
         group = message.chattype == "group"
         return Incoming(
             channel=Channel.AIBOT_HTTP,

@@ -6,12 +6,21 @@ and answers an empty 200 at once; replies go out later through `message/send`.
 
 Decryption and parsing use wechatpy's enterprise crypto and parser, but only after our own
 constant-time signature check, timestamp window and a DTD/entity-free XML parse.
+
+Message types an app receives (docs 90239/96467): text, image, voice, video, location, link.
+A picture's PicUrl is a plain URL (no decryption) and a link has Title/Description/Url; both
+go to `bot.files.FileIntake` through `reply_context`, so a picture or link can become a
+resource. Apps get no file URL (at most a MediaId needing `media/get` with an access token,
+which the intake does not do), so a `file` gets an immediate passive text reply pointing to
+the smart bot or a shared link instead of a half-working download.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +29,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.channels.base import IncomingSink
 from bot.clock import Clock
+from bot.files import FILE_KIND, FILE_URL, LINK_TITLE, LINK_URL
 from bot.messages import Channel, ChatType, Incoming
 from bot.wecom.callback_security import (
     CallbackRejected,
@@ -31,6 +41,7 @@ from bot.wecom.callback_security import (
     signed_query,
     unavailable_response,
     unexpected_input_response,
+    verified_echostr,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,10 +50,33 @@ PATH = "/wecom/app"
 _CHANNEL = "app"
 # A member who starts following the app gets the help text, as if they had typed it.
 _SUBSCRIBE_TEXT = "帮助"
+# The passive answer to a file sent to the app (see the module docstring).
+FILE_HINT = (
+    "应用这里暂时收不了文件。想把文件分享到资源库，请单聊发给「教研助手」智能机器人；"
+    "或上传网盘后发送：资源 标题 链接，"
+    "例如：资源 《秋天的雨》教学设计 https://pan.example.com/s/abc #三年级"
+)
+
+
+_HTTP = ("https://", "http://")
+
+
+@dataclass(frozen=True)
+class PassiveAnswer:
+    """A text answered in the HTTP response itself, without going through the inbox."""
+
+    userid: str
+    text: str
 
 
 class AppCallback:
-    """Receives the app's callbacks and turns them into `Incoming` messages."""
+    """Receives the app's callbacks and turns them into `Incoming` messages.
+
+    text → its content; image → empty text with the PicUrl as FILE_URL (FILE_KIND "image");
+    link → empty text with LINK_URL/LINK_TITLE (the intake shares it as a resource); file →
+    a passive answer (`FILE_HINT`); other types → empty text and
+    `reply_context["unsupported"]` for a kind answer through the router.
+    """
 
     def __init__(
         self,
@@ -57,6 +91,7 @@ class AppCallback:
             raise ValueError("corp_id is required for the app callback")
         self._verifier = CallbackVerifier(token, clock)
         self._crypto = WeChatCrypto(token, aes_key, corp_id)
+        self._corp_id = corp_id
         self._agent_id = str(agent_id).strip()
         self._sink = sink
         self._clock = clock
@@ -68,12 +103,7 @@ class AppCallback:
     async def handle_verify(self, request: web.Request) -> web.Response:
         """URL verification: check the signature, decrypt echostr, answer its plaintext."""
         try:
-            query = signed_query(request)
-            # Base64 has no spaces: a space here is a '+' that was form-decoded on the way.
-            echostr = request.query.get("echostr", "").replace(" ", "+")
-            if not echostr:
-                raise CallbackRejected(400, "missing query parameter echostr")
-            self._verifier.check(query, echostr)
+            query, echostr = verified_echostr(request, self._verifier)
             plain = self._decrypt(
                 lambda: self._crypto.check_signature(
                     query.signature, query.timestamp, query.nonce, echostr
@@ -111,6 +141,9 @@ class AppCallback:
             return unexpected_input_response(_CHANNEL, request)
         if incoming is None:
             return empty_ack()
+        if isinstance(incoming, PassiveAnswer):
+            logger.info("app callback: file answered passively with a hint")
+            return self._passive_text(incoming.userid, incoming.text)
         try:
             accepted = await self._sink.submit(incoming)
         except Exception:
@@ -119,9 +152,21 @@ class AppCallback:
             "app callback %s msgid=%s kind=%s",
             "accepted" if accepted else "duplicate",
             incoming.msgid,
-            incoming.reply_context.get("unsupported", "text or event"),
+            _kind(incoming),
         )
         return empty_ack()
+
+    def _passive_text(self, userid: str, text: str) -> web.Response:
+        """An encrypted passive text reply (doc 90241): to the member, from the corp."""
+        timestamp = str(int(self._clock.now().timestamp()))
+        plain = (
+            f"<xml><ToUserName>{_cdata(userid)}</ToUserName>"
+            f"<FromUserName>{_cdata(self._corp_id)}</FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content>{_cdata(text)}</Content></xml>"
+        )
+        body = self._crypto.encrypt_message(plain, secrets.token_hex(8), timestamp)
+        return web.Response(status=200, text=body, content_type="text/xml")
 
     @staticmethod
     def _decrypt(decrypt: Callable[[], object]) -> str:
@@ -145,7 +190,7 @@ class AppCallback:
             raise CallbackRejected(400, "empty message")
         return message
 
-    def _to_incoming(self, message: Any, fields: dict[str, str]) -> Incoming | None:
+    def _to_incoming(self, message: Any, fields: dict[str, str]) -> Incoming | PassiveAnswer | None:
         """Map a wechatpy message to `Incoming`; None means 'acknowledge and ignore'."""
         agent = fields.get("AgentID", "").strip()
         if self._agent_id and agent and agent != self._agent_id:
@@ -164,7 +209,9 @@ class AppCallback:
             raise CallbackRejected(400, f"{msgtype} message lacks MsgId")
         if msgtype == "text":
             return self._incoming(msgid, userid, str(message.content or ""))
-        return self._incoming(msgid, userid, "", {"unsupported": msgtype})
+        if msgtype == "file":
+            return PassiveAnswer(userid, FILE_HINT)
+        return self._incoming(msgid, userid, "", _media_context(msgtype, fields))
 
     def _event_to_incoming(self, userid: str, fields: dict[str, str]) -> Incoming | None:
         """Events carry no MsgId: WeCom says dedup them by FromUserName + CreateTime (+ Event)."""
@@ -191,3 +238,36 @@ class AppCallback:
             received_at=self._clock.now(),
             reply_context=reply_context or {},
         )
+
+
+def _media_context(msgtype: str, fields: dict[str, str]) -> dict[str, str]:
+    """reply_context for a message without text: a picture or link for the intake, or
+    `unsupported` so the router answers kindly."""
+    if msgtype == "image":
+        url = fields.get("PicUrl", "").strip()
+        if url.startswith(_HTTP):
+            # A plain URL: FileIntake downloads it without decryption.
+            return {FILE_URL: url, FILE_KIND: "image"}
+    if msgtype == "link":
+        url = fields.get("Url", "").strip()
+        if url.startswith(_HTTP):
+            title = fields.get("Title", "").strip() or fields.get("Description", "").strip()
+            return {LINK_URL: url, LINK_TITLE: " ".join(title.split())}
+    return {"unsupported": msgtype}
+
+
+def _kind(incoming: Incoming) -> str:
+    """A short label for the log line (never the message body)."""
+    context = incoming.reply_context
+    if "unsupported" in context:
+        return context["unsupported"]
+    if FILE_URL in context:
+        return "image"
+    if LINK_URL in context:
+        return "link"
+    return "text or event"
+
+
+def _cdata(text: str) -> str:
+    """Wrap in CDATA; a "]]>" inside is split across two sections."""
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"

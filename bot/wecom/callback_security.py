@@ -102,6 +102,21 @@ class CallbackVerifier:
         return compute_signature(self._token, timestamp, nonce, encrypted)
 
 
+def verified_echostr(request: web.Request, verifier: CallbackVerifier) -> tuple[SignedQuery, str]:
+    """The URL-verification GET both callbacks receive: (signed query, echostr), checked.
+
+    Checks the signed query, repairs echostr (base64 has no spaces: a space is a '+' that was
+    form-decoded on the way), requires it, and verifies freshness and signature over it, so
+    the caller only has to decrypt echostr and answer its plaintext.
+    """
+    query = signed_query(request)
+    echostr = request.query.get("echostr", "").replace(" ", "+")
+    if not echostr:
+        raise CallbackRejected(400, "missing query parameter echostr")
+    verifier.check(query, echostr)
+    return query, echostr
+
+
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """Read the body, refusing anything over `limit` by header or by actual size (413)."""
     declared = request.content_length

@@ -8,7 +8,9 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -18,8 +20,19 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.channels.aibot_http import AibotHttpCallback, AibotResponseSender
 from bot.channels.base import SendError
 from bot.clock import FakeClock
+from bot.files import (
+    FILE_ERROR,
+    FILE_KEY_SOURCE,
+    FILE_KIND,
+    FILE_NAME,
+    FILE_SHA256,
+    FILE_URL,
+    FileIntake,
+    FileStore,
+    MediaDownloader,
+)
 from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
-from tests.fakes.wecom_crypto import WeComSide, new_encoding_aes_key
+from tests.fakes.wecom_crypto import WeComSide, aibot_media_message, new_encoding_aes_key
 
 TOKEN = "aibot-callback-token"
 AES_KEY = new_encoding_aes_key()
@@ -96,24 +109,18 @@ async def make_client(
     aiohttp_client: ClientFactory,
     sink: RecordingSink,
     clock: FakeClock,
-    session: aiohttp.ClientSession,
     welcome_text: str | None = None,
 ) -> TestClient[Any, Any]:
     app = web.Application()
-    AibotHttpCallback(TOKEN, AES_KEY, sink, clock, session, welcome_text=welcome_text).add_routes(
-        app
-    )
+    AibotHttpCallback(TOKEN, AES_KEY, sink, clock, welcome_text=welcome_text).add_routes(app)
     return await aiohttp_client(app)
 
 
 @pytest.fixture
 async def client(
-    aiohttp_client: ClientFactory,
-    sink: RecordingSink,
-    clock: FakeClock,
-    session: aiohttp.ClientSession,
+    aiohttp_client: ClientFactory, sink: RecordingSink, clock: FakeClock
 ) -> TestClient[Any, Any]:
-    return await make_client(aiohttp_client, sink, clock, session)
+    return await make_client(aiohttp_client, sink, clock)
 
 
 async def post(
@@ -143,6 +150,24 @@ async def test_url_verification_with_wrong_signature_echoes_nothing(
     resp = await client.get("/wecom/aibot", params=query)
     assert resp.status == 403
     assert "5927143561" not in await resp.text()
+
+
+async def test_url_verification_survives_an_unescaped_plus(
+    client: TestClient[Any, Any], wecom: WeComSide
+) -> None:
+    raw = wecom.raw_verify_query_with_plus("plus-check", NOW)
+    resp = await client.get(f"/wecom/aibot?{raw}")
+    assert resp.status == 200
+    assert await resp.text() == "plus-check"
+
+
+async def test_url_verification_without_echostr_is_a_bad_request(
+    client: TestClient[Any, Any], wecom: WeComSide
+) -> None:
+    query = wecom.verify_query("x", NOW)
+    del query["echostr"]
+    resp = await client.get("/wecom/aibot", params=query)
+    assert resp.status == 400
 
 
 async def test_url_verification_meant_for_an_app_is_refused(
@@ -193,7 +218,7 @@ async def test_quoted_message_text_is_kept(
     assert sink.accepted[0].quote == "今天的公开课让我重新思考提问方式"
 
 
-async def test_mixed_message_keeps_its_text_parts(
+async def test_mixed_message_keeps_its_text_parts_and_first_picture(
     client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink
 ) -> None:
     payload = text_message(
@@ -201,8 +226,9 @@ async def test_mixed_message_keeps_its_text_parts(
         mixed={
             "msg_item": [
                 {"msgtype": "text", "text": {"content": "@教研助手 反思"}},
-                {"msgtype": "image", "image": {"url": "https://127.0.0.1/img"}},
+                {"msgtype": "image", "image": {"url": "https://127.0.0.1/img/first"}},
                 {"msgtype": "text", "text": {"content": "板书照片见上"}},
+                {"msgtype": "image", "image": {"url": "https://127.0.0.1/img/second"}},
             ]
         },
         quote={
@@ -215,7 +241,13 @@ async def test_mixed_message_keeps_its_text_parts(
     [got] = sink.accepted
     assert got.text == "@教研助手 反思\n板书照片见上"
     assert got.quote == "原文"
-    assert "unsupported" not in got.reply_context
+    # The text and the first picture (for the intake; a caption like 反思 keeps it unshared).
+    assert got.reply_context == {
+        "response_url": RESPONSE_URL,
+        FILE_URL: "https://127.0.0.1/img/first",
+        FILE_KIND: "image",
+        FILE_KEY_SOURCE: "callback",
+    }
 
 
 async def test_voice_uses_wecom_transcript(
@@ -227,7 +259,7 @@ async def test_voice_uses_wecom_transcript(
     assert sink.accepted[0].text == "我要签到"
 
 
-@pytest.mark.parametrize("msgtype", ["image", "file", "video"])
+@pytest.mark.parametrize("msgtype", ["video", "location"])
 async def test_unsupported_types_are_submitted_for_a_kind_answer(
     client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink, msgtype: str
 ) -> None:
@@ -240,6 +272,127 @@ async def test_unsupported_types_are_submitted_for_a_kind_answer(
     assert got.reply_context == {"response_url": RESPONSE_URL, "unsupported": msgtype}
 
 
+# -- pictures and files -----------------------------------------------------------------
+
+MEDIA_URL = "https://127.0.0.1/cgi-bin/media/file-7f3a"
+
+
+def media_message(kind: str, **kw: Any) -> dict[str, Any]:
+    kw.setdefault("msgid", "CAIQ16HMjQYY/FILE0001=")
+    return aibot_media_message(kind, MEDIA_URL, userid="zhangsan", response_url=RESPONSE_URL, **kw)
+
+
+@pytest.mark.parametrize("kind", ["file", "image"])
+async def test_file_or_picture_is_noted_for_download_with_the_callback_key(
+    client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink, kind: str
+) -> None:
+    assert await post(client, wecom, media_message(kind)) == (200, "")  # answered at once
+    [got] = sink.accepted
+    assert (got.userid, got.text, got.chat_type) == ("zhangsan", "", ChatType.SINGLE)
+    assert got.reply_context == {
+        "response_url": RESPONSE_URL,
+        FILE_URL: MEDIA_URL,
+        FILE_KIND: kind,
+        FILE_KEY_SOURCE: "callback",
+    }
+
+
+async def test_file_with_a_caption_and_a_name_keeps_both(
+    client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink
+) -> None:
+    payload = media_message(
+        "file", caption="资源 第三单元教学设计 #三年级", filename="第三单元教学设计.docx"
+    )
+    assert await post(client, wecom, payload) == (200, "")
+    [got] = sink.accepted
+    assert got.text == "资源 第三单元教学设计 #三年级"
+    assert got.reply_context[FILE_NAME] == "第三单元教学设计.docx"
+    assert got.reply_context[FILE_URL] == MEDIA_URL
+
+
+async def test_file_without_a_url_is_answered_kindly(
+    client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink
+) -> None:
+    payload = media_message("file")
+    payload["file"] = {"url": ""}
+    assert await post(client, wecom, payload) == (200, "")
+    [got] = sink.accepted
+    assert got.reply_context == {"response_url": RESPONSE_URL, "unsupported": "file"}
+
+
+async def test_text_quoting_a_file_carries_the_file(
+    client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink
+) -> None:
+    """In a group a file reaches the bot only when quoted: `@bot 资源 标题` quoting it."""
+    payload = text_message(
+        "@教研助手 资源 第三单元教学设计",
+        quote={"msgtype": "file", "file": {"url": MEDIA_URL}},
+    )
+    assert await post(client, wecom, payload) == (200, "")
+    [got] = sink.accepted
+    assert got.text == "@教研助手 资源 第三单元教学设计"
+    assert got.reply_context[FILE_URL] == MEDIA_URL
+    assert got.reply_context[FILE_KIND] == "file"
+    assert got.reply_context[FILE_KEY_SOURCE] == "callback"
+
+
+async def test_text_quoting_only_text_carries_no_media(
+    client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink
+) -> None:
+    payload = text_message(
+        "@教研助手 资源", quote={"msgtype": "text", "text": {"content": "第三单元"}}
+    )
+    assert await post(client, wecom, payload) == (200, "")
+    assert sink.accepted[0].reply_context == {"response_url": RESPONSE_URL}
+
+
+class MediaHost:
+    """WeCom's media host for the HTTP mode: serves bodies encrypted with the EncodingAESKey."""
+
+    def __init__(self, wecom: WeComSide) -> None:
+        self.wecom = wecom
+        self.files: dict[str, tuple[bytes, str]] = {}
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body, name = self.files[request.match_info["name"]]
+        return web.Response(
+            body=self.wecom.encrypt_media(body),
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        )
+
+
+async def test_callback_media_decrypt_with_the_bots_key_into_the_store(
+    client: TestClient[Any, Any],
+    wecom: WeComSide,
+    sink: RecordingSink,
+    session: aiohttp.ClientSession,
+    aiohttp_server: ServerFactory,
+    tmp_path: Path,
+) -> None:
+    """What the channel notes is enough for the intake: same key, same bytes back."""
+    host = MediaHost(wecom)
+    document = "第三单元教学设计：以读促写，三课时。".encode() * 50
+    host.files["d1"] = (document, "第三单元教学设计.docx")
+    app = web.Application()
+    app.router.add_get("/media/{name}", host.handle)
+    server = await aiohttp_server(app)  # binds 127.0.0.1
+    url = str(server.make_url("/media/d1"))
+    payload = aibot_media_message(
+        "file", url, userid="zhangsan", msgid="F1", response_url=RESPONSE_URL
+    )
+    assert await post(client, wecom, payload) == (200, "")
+
+    store = FileStore(tmp_path / "files")
+    intake = FileIntake(MediaDownloader(session), store, callback_aes_key=AES_KEY)
+    prepared = await intake.prepare(sink.accepted[0])
+    assert FILE_ERROR not in prepared.reply_context
+    assert prepared.text == "资源"
+    assert prepared.reply_context[FILE_NAME] == "第三单元教学设计.docx"
+    [stored] = [path for path in store.root.rglob("*") if path.is_file()]
+    assert stored.read_bytes() == document
+    assert prepared.reply_context[FILE_SHA256] in stored.name
+
+
 async def test_same_msgid_three_times_is_processed_once(
     client: TestClient[Any, Any], wecom: WeComSide, sink: RecordingSink
 ) -> None:
@@ -250,13 +403,10 @@ async def test_same_msgid_three_times_is_processed_once(
 
 
 async def test_answer_does_not_wait_for_slow_processing(
-    aiohttp_client: ClientFactory,
-    wecom: WeComSide,
-    clock: FakeClock,
-    session: aiohttp.ClientSession,
+    aiohttp_client: ClientFactory, wecom: WeComSide, clock: FakeClock
 ) -> None:
     sink = RecordingSink(slow_processing=True)
-    client = await make_client(aiohttp_client, sink, clock, session)
+    client = await make_client(aiohttp_client, sink, clock)
     started = time.monotonic()
     assert await post(client, wecom, text_message()) == (200, "")
     assert time.monotonic() - started < 1.0
@@ -271,11 +421,8 @@ async def test_enter_chat_gets_an_encrypted_welcome_that_wecom_can_read(
     wecom: WeComSide,
     sink: RecordingSink,
     clock: FakeClock,
-    session: aiohttp.ClientSession,
 ) -> None:
-    client = await make_client(
-        aiohttp_client, sink, clock, session, welcome_text="你好，我是教研助手"
-    )
+    client = await make_client(aiohttp_client, sink, clock, welcome_text="你好，我是教研助手")
     event = {
         "msgid": "EV1",
         "create_time": NOW,

@@ -8,10 +8,20 @@ outbox worker delivers through the real sender, and the fake records what a user
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.channels.app_callback import FILE_HINT
 from bot.clock import FakeClock
+from bot.files import MAX_FILE_BYTES, FileProblem, files_dir_for, problem_text
+from bot.settings import Settings
 from storage.models import SigninStatus
-from tests.fakes.wecom_api import DEFAULT_WEBHOOK_KEY, webhook_url
+from tests.fakes.wecom_api import DEFAULT_CORP_ID, DEFAULT_WEBHOOK_KEY, webhook_url
+from tests.fakes.wecom_crypto import WeComSide, aibot_media_message, app_link_xml, app_media_xml
+from tests.fakes.world import AIBOT_ID
 
 from .conftest import (
     AFTER_ACTIVITY,
@@ -155,3 +165,128 @@ async def test_an_admin_binds_groups_by_chat_and_by_webhook(
         "【通知 N1】下周教研暂停一次\n——周敏"
     ]
     await asyncio.wait_for(bot.fake.ws.wait_sent("aibot_send_msg", 2), timeout=10)
+
+
+# -- files and links shared as resources ------------------------------------------------
+
+ServerFactory = Callable[..., Awaitable[TestServer]]
+DESIGN = b"PK\x03\x04" + "第三单元教学设计：以读促写，三课时，附学习单。".encode() * 400
+
+
+class WeComMediaHost:
+    """Where a smart-bot HTTP callback's media `url` points: the bytes AES-encrypted with the
+    bot's EncodingAESKey (as WeCom serves them), the name in Content-Disposition."""
+
+    def __init__(self, aibot: WeComSide) -> None:
+        self.aibot = aibot
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.base = ""
+
+    async def start(self, aiohttp_server: ServerFactory) -> None:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/media/{name}", self.handle)
+        server = await aiohttp_server(app, host="127.0.0.1")
+        self.base = str(server.make_url("/cgi-bin/media/"))
+
+    def add(self, name: str, body: bytes, filename: str) -> str:
+        self.files[name] = (self.aibot.encrypt_media(body), filename)
+        return self.base + name
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body, filename = self.files[request.match_info["name"]]
+        disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return web.Response(body=body, headers={"Content-Disposition": disposition})
+
+
+def stored_files(settings: Settings) -> list[bytes]:
+    root = files_dir_for(settings.db)
+    return [path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()]
+
+
+async def test_teacher_shares_a_file_over_the_smart_bot_http_callback(
+    start_bot: StartBot, seeded: Seeded, settings: Settings, aiohttp_server: ServerFactory
+) -> None:
+    bot = await start_bot()
+    host = WeComMediaHost(bot.fake.aibot)
+    await host.start(aiohttp_server)
+
+    def file_message(url: str, caption: str | None = None) -> dict[str, object]:
+        msgid = bot.new_msgid()
+        return aibot_media_message(
+            "file",
+            url,
+            userid="t1",
+            msgid=msgid,
+            aibotid=AIBOT_ID,
+            response_url=bot.fake.response_url(f"RC-{msgid}"),
+            caption=caption,
+        )
+
+    url = host.add("design", DESIGN, "第三单元教学设计.docx")
+    shared = file_message(url, caption="资源 第三单元教学设计")
+    assert await bot.post_aibot(shared) == (200, "")  # answered before any download
+    assert await bot.deliver() == 1
+    assert bot.fake.response_texts() == [
+        "已收录资源 R1（教学设计），谢谢分享！\n"
+        "教研员或联盟负责人推荐后会推送到联盟群。\n"
+        "查找资源：资源 关键词"
+    ]
+    assert stored_files(settings) == [DESIGN]  # decrypted, under the data directory
+
+    listing = bot.aibot_text("t1", "资源")
+    assert await bot.post_aibot(listing) == (200, "")
+    assert await bot.deliver() == 1
+    listed = bot.fake.response_texts()[1].splitlines()
+    assert listed[1].startswith("R1 [教学设计]第三单元教学设计（王芳·东部一小 ")
+    assert listed[2] == f"  文件：第三单元教学设计.docx（{round(len(DESIGN) / 1024)} KB，已存档）"
+
+    # A lesson video over the limit: a clear refusal, nothing kept.
+    video = host.add("video", b"\0" * (MAX_FILE_BYTES + 5 * 1024 * 1024), "秋天的雨课例.mp4")
+    assert await bot.post_aibot(file_message(video, caption="资源 秋天的雨课例视频")) == (200, "")
+    assert await bot.deliver() == 1
+    assert bot.fake.response_texts()[2] == problem_text(FileProblem.TOO_LARGE)
+    assert bot.fake.response_texts()[2].startswith("文件超过 20 MB 上限，没有保存。")
+
+    # A program is refused by name and content, and never stored.
+    program = host.add("setup", b"MZ\x90\x00" + b"\0" * 4096, "课件播放器.exe")
+    assert await bot.post_aibot(file_message(program)) == (200, "")
+    assert await bot.deliver() == 1
+    assert bot.fake.response_texts()[3] == problem_text(FileProblem.EXECUTABLE)
+    assert stored_files(settings) == [DESIGN]
+    assert len(bot.storage.resources.in_alliances([seeded.activity.alliance_id])) == 1
+
+
+async def test_a_link_shared_to_the_app_is_kept_and_a_file_gets_a_hint(
+    start_bot: StartBot, seeded: Seeded
+) -> None:
+    bot = await start_bot()
+
+    link = app_link_xml(
+        corp_id=DEFAULT_CORP_ID,
+        from_user="t1",
+        title="大单元教学设计的三个关键",
+        description="统编版三年级上册",
+        url="https://mp.weixin.qq.com/s/Ab3dE",
+        msg_id="4561255354251349001",
+        create_time=bot.now_ts(),
+    )
+    assert await bot.post_app(link) == (200, "")
+    assert await bot.deliver() == 1
+    assert bot.fake.app_texts("t1")[0].startswith("已收录资源 R1（教学设计）")
+    [resource] = bot.storage.resources.in_alliances([seeded.activity.alliance_id])
+    assert (resource.title, resource.url) == (
+        "大单元教学设计的三个关键",
+        "https://mp.weixin.qq.com/s/Ab3dE",
+    )
+
+    file_xml = app_media_xml(
+        corp_id=DEFAULT_CORP_ID,
+        from_user="t1",
+        msgtype="file",
+        msg_id="4561255354251349002",
+        create_time=bot.now_ts(),
+    )
+    status, body = await bot.post_app(file_xml)
+    assert status == 200
+    assert bot.fake.app.read_app_reply(body)["Content"] == FILE_HINT
+    assert await bot.deliver() == 0  # answered in the callback itself, nothing queued

@@ -15,6 +15,7 @@ import os
 import struct
 from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -53,6 +54,13 @@ class WeComSide:
         (length,) = struct.unpack(">I", full[16:20])
         return full[20 : 20 + length].decode("utf-8"), full[20 + length :].decode("utf-8")
 
+    def encrypt_media(self, plain: bytes) -> bytes:
+        """A picture or file as the smart bot's HTTP mode serves it at the message's url:
+        AES-256-CBC with the EncodingAESKey, IV = key[:16], PKCS#7 to 32 bytes, no framing."""
+        pad = 32 - len(plain) % 32
+        enc = Cipher(algorithms.AES(self.key), modes.CBC(self.key[:16])).encryptor()
+        return enc.update(plain + bytes([pad]) * pad) + enc.finalize()
+
     def sign(self, timestamp: str, nonce: str, encrypted: str) -> str:
         joined = "".join(sorted([self.token, timestamp, nonce, encrypted]))
         return hashlib.sha1(joined.encode("utf-8")).hexdigest()
@@ -66,6 +74,15 @@ class WeComSide:
         echostr = self.encrypt(echo_plain)
         return {**self.query(echostr, timestamp), "echostr": echostr}
 
+    def raw_verify_query_with_plus(self, echo_plain: str, timestamp: int) -> str:
+        """A verification query string whose echostr holds a '+' left unescaped, as some
+        proxies pass it on: a form decoder reads that '+' as a space."""
+        for _ in range(200):
+            query = self.verify_query(echo_plain, timestamp)
+            if "+" in query["echostr"]:
+                return "&".join(f"{key}={value}" for key, value in query.items())
+        raise AssertionError("no echostr with '+' in 200 tries")  # pragma: no cover
+
     # -- self-built app: XML ------------------------------------------------------------
 
     def app_post(self, message_xml: str, timestamp: int) -> tuple[dict[str, str], str]:
@@ -78,12 +95,41 @@ class WeComSide:
         )
         return self.query(encrypted, timestamp), body
 
+    def read_app_reply(self, body: str) -> dict[str, str]:
+        """What WeCom does with an app's passive reply: check the signature, decrypt, and
+        return the plaintext XML's fields. Raises AssertionError for a forged reply."""
+        envelope = {child.tag: child.text or "" for child in ElementTree.fromstring(body)}
+        encrypted = envelope["Encrypt"]
+        expected = self.sign(envelope["TimeStamp"], envelope["Nonce"], encrypted)
+        assert envelope["MsgSignature"] == expected, "passive reply signature mismatch"
+        plain, receive_id = self.decrypt(encrypted)
+        assert receive_id == self.receive_id, f"reply encrypted for {receive_id!r}"
+        return {child.tag: child.text or "" for child in ElementTree.fromstring(plain)}
+
     # -- smart bot: JSON ----------------------------------------------------------------
 
     def aibot_post(self, payload: dict[str, Any], timestamp: int) -> tuple[dict[str, str], str]:
         """(query, body) for a POST to the smart-bot callback carrying `payload`."""
         encrypted = self.encrypt(json.dumps(payload, ensure_ascii=False))
         return self.query(encrypted, timestamp), json.dumps({"encrypt": encrypted})
+
+
+def _app_message_xml(
+    corp_id: str,
+    from_user: str,
+    msgtype: str,
+    create_time: int,
+    body: str,
+    msg_id: str,
+    agent_id: str,
+) -> str:
+    """The plaintext XML of a member's message to an app (doc 90239) around its own fields."""
+    return (
+        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{from_user}]]></FromUserName>"
+        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[{msgtype}]]></MsgType>"
+        f"{body}<MsgId>{msg_id}</MsgId><AgentID>{agent_id}</AgentID></xml>"
+    )
 
 
 def app_text_xml(
@@ -96,13 +142,8 @@ def app_text_xml(
     agent_id: str = "1000002",
 ) -> str:
     """A plaintext text message as WeCom sends it to an app (doc 90239)."""
-    return (
-        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName>"
-        f"<FromUserName><![CDATA[{from_user}]]></FromUserName>"
-        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
-        f"<AgentID>{agent_id}</AgentID></xml>"
-    )
+    body = f"<Content><![CDATA[{content}]]></Content>"
+    return _app_message_xml(corp_id, from_user, "text", create_time, body, msg_id, agent_id)
 
 
 def app_media_xml(
@@ -115,14 +156,79 @@ def app_media_xml(
     agent_id: str = "1000002",
 ) -> str:
     """An image/voice/video/... message: only a MediaId, no text."""
-    return (
-        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName>"
-        f"<FromUserName><![CDATA[{from_user}]]></FromUserName>"
-        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[{msgtype}]]></MsgType>"
-        f"<PicUrl><![CDATA[http://127.0.0.1/pic]]></PicUrl>"
-        f"<MediaId><![CDATA[media_id]]></MediaId><Format><![CDATA[amr]]></Format>"
-        f"<MsgId>{msg_id}</MsgId><AgentID>{agent_id}</AgentID></xml>"
+    body = (
+        "<PicUrl><![CDATA[http://127.0.0.1/pic]]></PicUrl>"
+        "<MediaId><![CDATA[media_id]]></MediaId><Format><![CDATA[amr]]></Format>"
     )
+    return _app_message_xml(corp_id, from_user, msgtype, create_time, body, msg_id, agent_id)
+
+
+def app_image_xml(
+    *,
+    corp_id: str,
+    from_user: str,
+    pic_url: str,
+    msg_id: str = "4561255354251345931",
+    create_time: int = 1409659813,
+    agent_id: str = "1000002",
+) -> str:
+    """A picture sent to an app (doc 90239): a plain PicUrl and a MediaId."""
+    body = f"<PicUrl><![CDATA[{pic_url}]]></PicUrl><MediaId><![CDATA[media_id]]></MediaId>"
+    return _app_message_xml(corp_id, from_user, "image", create_time, body, msg_id, agent_id)
+
+
+def app_link_xml(
+    *,
+    corp_id: str,
+    from_user: str,
+    title: str,
+    url: str,
+    description: str = "",
+    msg_id: str = "4561255354251345932",
+    create_time: int = 1409659813,
+    agent_id: str = "1000002",
+) -> str:
+    """A link shared to an app (doc 90239): Title, Description, Url and a cover PicUrl."""
+    body = (
+        f"<Title><![CDATA[{title}]]></Title>"
+        f"<Description><![CDATA[{description}]]></Description>"
+        f"<Url><![CDATA[{url}]]></Url><PicUrl><![CDATA[http://127.0.0.1/cover]]></PicUrl>"
+    )
+    return _app_message_xml(corp_id, from_user, "link", create_time, body, msg_id, agent_id)
+
+
+def aibot_media_message(
+    kind: str,
+    url: str,
+    *,
+    userid: str,
+    msgid: str,
+    response_url: str,
+    aibotid: str = "AIBOTID",
+    chatid: str | None = None,
+    caption: str | None = None,
+    filename: str | None = None,
+) -> dict[str, Any]:
+    """A smart-bot `image` or `file` callback (doc 100719): `{kind: {"url": ...}}`, which
+    the docs send in single chats. `caption` adds a text part and `filename` a name, as the
+    long connection's frames may carry; the documented HTTP shape has neither."""
+    media: dict[str, Any] = {"url": url}
+    if filename is not None:
+        media["filename"] = filename
+    payload: dict[str, Any] = {
+        "msgid": msgid,
+        "aibotid": aibotid,
+        "chattype": "group" if chatid else "single",
+        "from": {"userid": userid},
+        "response_url": response_url,
+        "msgtype": kind,
+        kind: media,
+    }
+    if chatid:
+        payload["chatid"] = chatid
+    if caption is not None:
+        payload["text"] = {"content": caption}
+    return payload
 
 
 def app_event_xml(
