@@ -1,17 +1,16 @@
 """征集 / 反馈 / 联系人: a 教研员 asks every school of an alliance for information, each
 school's 业务领导 (its leader, or a designated contact) answers, staff see the answers side by
-side and which schools are still missing; reminders go only to the missing schools.
+side and which schools are still missing.
 
-For the scheduler: `feedback_due_reminders(storage, now)` lists what is due at `now`.
+Deadline reminders to the missing schools are planned by the scheduler (`scheduling.items`,
+from the database), not here; who is asked and who answers is defined once in
+`storage.feedback` and shared with the scheduler, the digest and the export.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time
 
 from bot.context import Context, Hint
 from bot.messages import Broadcast, Direct, Effect, Reply
@@ -22,20 +21,18 @@ from handlers import format as fmt
 from handlers.lookup import member_named, take_code
 from handlers.teams import require_school
 from storage import Storage
+from storage import feedback as feedback_rules
 from storage.models import (
     FeedbackAnswer,
     FeedbackRequest,
     FeedbackStatus,
     Member,
-    Role,
     School,
 )
 
 router = Router("feedback")
 
 FEEDBACK_CODE = re.compile(r"^[Ff](\d+)(.*)$", re.DOTALL)
-DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")
-REMINDER_LEAD = timedelta(days=1)
 REQUEST_EXAMPLE = "征集 周五17:00 各校本学期校本教研主题"
 ANSWER_EXAMPLE = "反馈 F1 我校本学期主题是“整本书阅读的课堂推进”"
 _CLOSE_WORDS = ("结束", "关闭")
@@ -46,108 +43,17 @@ _CLOSE_WORDS = ("结束", "关闭")
 
 def expected_schools(storage: Storage, request: FeedbackRequest) -> list[School]:
     """Every school of the request's alliance and the alliances below it."""
-    return storage.roster.schools(storage.roster.descendants(request.alliance_id))
+    return feedback_rules.expected_schools(storage.roster, request)
 
 
 def responders_by_school(storage: Storage, schools: list[School]) -> dict[int, list[Member]]:
     """school id → who answers for it: its active leaders, then its designated contact."""
-    roster = storage.roster
-    alliance_ids = {s.alliance_id for s in schools if s.alliance_id is not None}
-    tree = sorted({i for a in alliance_ids for i in roster.descendants(a)})
-    wanted = {s.id for s in schools}
-    result: dict[int, list[Member]] = defaultdict(list)
-    for leader in roster.members_in(tree, [Role.LEADER]):
-        if leader.school_id in wanted:
-            result[leader.school_id].append(leader)
-    for school_id, member_id in storage.feedback.contacts(wanted).items():
-        contact = roster.member(member_id)
-        known = result[school_id]
-        if contact is not None and contact.active and all(p.id != contact.id for p in known):
-            known.append(contact)
-    return dict(result)
+    return feedback_rules.responders_by_school(storage.roster, storage.feedback, schools)
 
 
 def _short(text: str, limit: int = 24) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit] + "…"
-
-
-# reminders (for the scheduling machinery) ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeedbackReminder:
-    """One reminder to one school that has not answered yet.
-
-    `key` is unique per request, school and local day: send each key once (the outbox's
-    dedup key), so a school hears at most one reminder a day.
-    """
-
-    key: str
-    request: FeedbackRequest
-    school: School
-    userids: list[str]
-    text: str
-
-    def as_direct(self) -> Direct:
-        return Direct(userids=list(self.userids), text=self.text, dedup_key=self.key)
-
-
-def feedback_due_reminders(
-    storage: Storage,
-    now: datetime,
-    *,
-    zone: ZoneInfo = DEFAULT_ZONE,
-    lead: timedelta = REMINDER_LEAD,
-) -> list[FeedbackReminder]:
-    """Reminders due at `now`: open requests whose deadline is within `lead`, one per school
-    that has not answered, to that school's leaders and contact. Reads only; never writes.
-
-    Called hourly it yields one reminder the day before the deadline and one on the day.
-    """
-    reminders: list[FeedbackReminder] = []
-    for request in storage.feedback.open_requests():
-        if request.due_at - lead <= now < request.due_at:
-            reminders.extend(missing_school_reminders(storage, request, now, zone=zone))
-    return reminders
-
-
-def missing_school_reminders(
-    storage: Storage, request: FeedbackRequest, now: datetime, *, zone: ZoneInfo = DEFAULT_ZONE
-) -> list[FeedbackReminder]:
-    """For one request, what to send at `now`: one reminder per school still missing.
-
-    A scheduler that derives its own instants (e.g. the day before at 18:00 and the morning of
-    the deadline) calls this when such an instant comes; an empty list means nobody is missing.
-    """
-    if request.status is not FeedbackStatus.OPEN or now >= request.due_at:
-        return []
-    alliance = storage.roster.alliance(request.alliance_id)
-    local_zone = ZoneInfo(alliance.timezone) if alliance and alliance.timezone else zone
-    day = now.astimezone(local_zone).date().isoformat()
-    answered = storage.feedback.answers(request.id)
-    schools = [s for s in expected_schools(storage, request) if s.id not in answered]
-    responders = responders_by_school(storage, schools)
-    reminders: list[FeedbackReminder] = []
-    for school in schools:
-        userids = [p.userid for p in responders.get(school.id, []) if p.userid]
-        if not userids:
-            continue
-        text = (
-            f"温馨提醒：征集 {request.code}「{_short(request.question)}」将于 "
-            f"{fmt.when(request.due_at, local_zone)} 截止，{school.name}还没有反馈。"
-            f"请发送「反馈 {request.code} 正文」。"
-        )
-        reminders.append(
-            FeedbackReminder(
-                key=f"feedback-reminder:{request.id}:{school.id}:{day}",
-                request=request,
-                school=school,
-                userids=userids,
-                text=text,
-            )
-        )
-    return reminders
 
 
 # 征集 --------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 What a group sees: activities held (type, title, school, date); sign-in and reflection rates
 per school, best first, with late and leave counts; totals and their change against the
 previous period of the same length; the top keywords of the reflections; two excerpts; the
-activities of the coming seven days; notices still awaiting confirmation. Names of people
-who are missing never go to a group: they go privately to the alliance's leaders.
+period's new and recommended resources; the activities of the coming seven days; notices
+still awaiting confirmation; open feedback requests (征集) with how many schools answered.
+Names of people who are missing never go to a group: they go privately to the alliance's
+leaders.
 
 Rules worth knowing (docs/reports.md explains them to users):
 - "Held" means started before `now`; the previous period is the same length, just before.
@@ -12,6 +14,12 @@ Rules worth knowing (docs/reports.md explains them to users):
 - Coming activities: those starting within 7 days after `now`.
 - Open notices: published in the 30 days before `now`, needing a receipt, with members of
   this alliance tree who have not confirmed.
+- Resources: shared, or recommended, within the period by this alliance, those above it or
+  those below it (what `资源` shows here); recommended ones first and marked, then the newest.
+- Open feedback requests: not closed, addressed to this alliance or one above it, deadline
+  no more than 30 days ago; only this alliance tree's schools are counted. Schools that
+  have not answered are named (schools are institutions, and their rates are named here
+  too); the people who answer for them never are.
 - Private notes go to the active leaders of the alliance itself; when it has none, to the
   leaders of the nearest alliance above it. Staff (教研员) are district-wide and would get
   every alliance's lists, so they use 未签到/未交 or the dashboard instead.
@@ -41,7 +49,8 @@ from reports.stats import (
 )
 from storage import Storage
 from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, SchoolCounts
-from storage.models import Activity, Alliance, Member
+from storage.feedback import FeedbackProgress, feedback_progress
+from storage.models import Activity, Alliance, Member, Resource
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,10 @@ OPEN_NOTICE_DAYS = 30
 MAX_ACTIVITY_LINES = 15
 KEYWORDS = 8
 TITLE_CHARS = 30
+RESOURCE_LINES = 5
+OPEN_FEEDBACK_DAYS = 30
+MISSING_SCHOOL_NAMES = 10
+RECOMMENDED_MARK = "⭐推荐"
 
 
 @dataclass(frozen=True)
@@ -90,8 +103,10 @@ def build_digest(
         sections.append(_held(current, schools, zone))
         sections.append(_schools(current))
         sections.extend(_reflections(current, extractor))
+    sections.append(_resources(storage, alliance, period))
     sections.append(_coming(storage, alliance, now, zone))
     sections.append(_notices(storage, alliance, now))
+    sections.append(_feedback(storage, alliance, now, zone))
     notes = _private_notes(storage, alliance, current, title, zone)
     if notes:
         sections.append('<font color="comment">未签到、未交反思的名单已私信发给联盟负责人。</font>')
@@ -254,6 +269,85 @@ def _notices(storage: Storage, alliance: Alliance, now: datetime) -> str:
             f'{notice.expected}，还有 <font color="warning">{notice.waiting}</font> 人未确认'
         )
     lines.append("请尚未确认的老师回复「收到 通知编号」。")
+    return "\n".join(lines)
+
+
+def _visible_alliances(storage: Storage, alliance: Alliance) -> list[int]:
+    """This alliance, those above it and those below it."""
+    roster = storage.roster
+    return sorted(set(roster.ancestors(alliance.id)) | set(roster.descendants(alliance.id)))
+
+
+def _resource_line(resource: Resource, recommended: bool) -> str:
+    title = md_text(resource.title, TITLE_CHARS)
+    kind = md_text(resource.kind)
+    name = f"「{title}」" if kind and kind in title else f"{kind}「{title}」"
+    mark = f" {RECOMMENDED_MARK}" if recommended else ""
+    return f"> {resource.code} {name}{mark}"
+
+
+def _resources(storage: Storage, alliance: Alliance, period: Period) -> str:
+    scope = _visible_alliances(storage, alliance)
+    new = storage.resources.shared_between(scope, period.start, period.end)
+    recommended = storage.resources.recommended_between(scope, period.start, period.end)
+    if not new and not recommended:
+        return ""
+    pushed = {r.id for r in recommended}
+    ordered = [
+        *((r, True) for r in reversed(recommended)),
+        *((r, False) for r in reversed(new) if r.id not in pushed),
+    ]
+    lines = [f"**学习资源**（本期新增 {len(new)} 条，推荐 {len(recommended)} 条）"]
+    lines.extend(_resource_line(r, marked) for r, marked in ordered[:RESOURCE_LINES])
+    hidden = len(ordered) - RESOURCE_LINES
+    if hidden > 0:
+        lines.append(f"> ……另有 {hidden} 条")
+    lines.append("发送「资源」查看最新资源，「资源 编号」查看详情。")
+    return "\n".join(lines)
+
+
+def open_feedback(storage: Storage, alliance: Alliance, now: datetime) -> list[FeedbackProgress]:
+    """Open 征集 reaching this alliance's schools, soonest deadline first, counted over this
+    alliance tree's schools only."""
+    roster = storage.roster
+    here = {s.id for s in roster.schools(roster.descendants(alliance.id))}
+    oldest = now - timedelta(days=OPEN_FEEDBACK_DAYS)
+    found = []
+    for request in storage.feedback.open_requests(_visible_alliances(storage, alliance)):
+        if request.due_at < oldest or request.created_at > now:
+            continue
+        progress = feedback_progress(roster, storage.feedback, request, within=here)
+        if progress.schools:
+            found.append(progress)
+    return sorted(found, key=lambda p: (p.request.due_at, p.request.id))
+
+
+def _school_names(progress: FeedbackProgress) -> str:
+    missing = progress.missing
+    names = "、".join(md_text(s.name, 20) for s in missing[:MISSING_SCHOOL_NAMES])
+    if len(missing) > MISSING_SCHOOL_NAMES:
+        names += f" 等 {len(missing)} 校"
+    return names
+
+
+def _feedback(storage: Storage, alliance: Alliance, now: datetime, zone: tzinfo) -> str:
+    waiting = open_feedback(storage, alliance, now)
+    if not waiting:
+        return ""
+    lines = ["**进行中的征集**"]
+    for progress in waiting:
+        request = progress.request
+        passed = "已于 " if request.due_at <= now else ""
+        head = (
+            f"> {request.code}「{md_text(request.question, 20)}」{passed}"
+            f"{fmt.when(request.due_at, zone)} 截止，"
+            f"已反馈 {len(progress.answered)}/{len(progress.schools)} 校"
+        )
+        if progress.missing:
+            head += f"，未反馈：{_school_names(progress)}"
+        lines.append(head)
+    if any(p.missing for p in waiting):
+        lines.append("请未反馈学校的业务领导或联系人发送「反馈 征集编号 正文」。")
     return "\n".join(lines)
 
 

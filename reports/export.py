@@ -1,5 +1,6 @@
-"""The Excel archive: activities, sign-ins, reflections, leaves, notices, per-school and
-per-teacher statistics with 学时, for one alliance tree (or all) and a date range.
+"""The Excel archive: activities, sign-ins, reflections, leaves, notices, resources, school
+feedback, per-school and per-teacher statistics with 学时, for one alliance tree (or all) and
+a date range.
 
 Dates are written as real Excel datetimes in local time (naive, with a number format), so
 they sort and filter as dates. Statistics count only activities already held, the same way
@@ -15,6 +16,12 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from bot.parsing.dates import parse_period, parse_when
+from reports.alliance_sheets import (
+    FEEDBACK_COLUMNS,
+    RESOURCE_COLUMNS,
+    feedback_sheet,
+    resource_rows,
+)
 from reports.stats import (
     HELD_SLACK,
     TeacherStats,
@@ -78,6 +85,7 @@ class ExportResult:
         return (
             f"活动 {c.get('活动', 0)} 个，签到 {c.get('签到', 0)} 条，反思 {c.get('反思', 0)} 篇，"
             f"请假 {c.get('请假', 0)} 条，通知 {c.get('通知', 0)} 条（回执 {c.get('回执', 0)} 条），"
+            f"资源 {c.get('资源', 0)} 条，征集 {c.get('征集', 0)} 个（反馈 {c.get('反馈', 0)} 条），"
             f"学校 {c.get('学校', 0)} 所，教师 {c.get('教师', 0)} 人，学时合计 {self.hours:g}"
         )
 
@@ -271,6 +279,10 @@ def export_workbook(
     alliances = {a.id: a.name for a in roster.alliances()}
     schools = {s.id: s.name for s in roster.schools()}
     notices, recipients, acks, ack_people = _notice_data(storage, scope, tree)
+    visible, school_ids = _visible(storage, scope, tree)
+    first, last = _bounds(scope)
+    resources = resource_rows(storage, visible, first, last, scope.zone)
+    feedback = feedback_sheet(storage, visible, school_ids, first, last, scope.zone)
     helpers = queries.members_by_id(
         {s.by_member_id for r in rolls for s in r.signins.values() if s.by_member_id}
     )
@@ -288,6 +300,8 @@ def export_workbook(
         + sum(len(r.signins) + len(r.reflections) + len(r.leaves) for r in rolls)
         + len(notices)
         + sum(len(a) for a in acks.values())
+        + len(resources)
+        + len(feedback.rows)
         + len(merged)
         + len(teachers)
     )
@@ -402,6 +416,19 @@ def export_workbook(
                 written += 1
                 counter.tick("回执")
         result.counts["回执"] = written
+
+        book.sheet("资源", RESOURCE_COLUMNS)
+        for row in resources:
+            book.append(row)
+            counter.tick("资源")
+        result.counts["资源"] = len(resources)
+
+        book.sheet("征集与反馈", FEEDBACK_COLUMNS)
+        for row in feedback.rows:
+            book.append(row)
+            counter.tick("征集与反馈")
+        result.counts["征集"] = feedback.requests
+        result.counts["反馈"] = feedback.answers
 
         book.sheet("学校统计", SCHOOL_COLUMNS)
         ordered = sorted(merged.values(), key=school_order)
@@ -558,6 +585,25 @@ def _teacher_row(stats: TeacherStats, alliances: dict[int, str]) -> list[Cell]:
     ]
 
 
+def _bounds(scope: ExportScope) -> tuple[datetime, datetime]:
+    """The scope's range with open ends made concrete."""
+    far_past = datetime(1970, 1, 1, tzinfo=scope.zone)
+    far_future = datetime(9999, 1, 1, tzinfo=scope.zone)
+    return scope.start or far_past, scope.end or far_future
+
+
+def _visible(
+    storage: Storage, scope: ExportScope, tree: list[int] | None
+) -> tuple[list[int] | None, set[int] | None]:
+    """Alliances whose resources and requests belong in the archive (the tree and those
+    above it), and the schools whose answers do (the tree's); None: everything."""
+    if scope.alliance is None or tree is None:
+        return None, None
+    roster = storage.roster
+    alliances = sorted(set(tree) | set(roster.ancestors(scope.alliance.id)))
+    return alliances, {s.id for s in roster.schools(tree)}
+
+
 def _notice_data(
     storage: Storage, scope: ExportScope, tree: list[int] | None
 ) -> tuple[list[Notice], dict[int, set[int]], dict[int, dict[int, datetime]], dict[int, Member]]:
@@ -571,11 +617,8 @@ def _notice_data(
         assert scope.alliance is not None
         addressed = sorted(set(tree) | set(roster.ancestors(scope.alliance.id)))
         members = roster.members_in(tree, PARTICIPANT_ROLES)
-    far_past = datetime(1970, 1, 1, tzinfo=scope.zone)
-    far_future = datetime(9999, 1, 1, tzinfo=scope.zone)
-    notices = queries.notices_for(
-        addressed, published_from=scope.start or far_past, before=scope.end or far_future
-    )
+    first, last = _bounds(scope)
+    notices = queries.notices_for(addressed, published_from=first, before=last)
     below: dict[int, set[int]] = {}
     recipients: dict[int, set[int]] = {}
     for notice in notices:

@@ -1,9 +1,11 @@
 """What is due, derived from the database: every reminder, publication and digest as a `DueItem`.
 
 Nothing here is stored ahead of time. An item's key names the instant it refers to (an
-activity's start, a reflection deadline, a notice's publication, a digest week), so when an
-activity moves its old reminders simply stop being derived and new ones appear; when it is
-cancelled none are derived at all.
+activity's start, a reflection or feedback deadline, a notice's publication, a digest week),
+so when an activity moves its old reminders simply stop being derived and new ones appear;
+when it is cancelled (or a 征集 closed) none are derived at all.
+
+This is the one place that decides which reminders exist and when; handlers never plan them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ from scheduling import texts
 from scheduling.zones import Place, at_local, key_time, parse_hhmm
 from storage import Storage
 from storage.attendance import roll_of
-from storage.models import Activity, Alliance, Member, Notice, NoticeStatus
+from storage.feedback import feedback_progress, responders_by_school
+from storage.models import (
+    Activity,
+    Alliance,
+    FeedbackRequest,
+    FeedbackStatus,
+    Member,
+    Notice,
+    NoticeStatus,
+    School,
+)
 from storage.reminders import DigestRequest, NoticeUpdate, RemindersRepo
 
 log = logging.getLogger(__name__)
@@ -38,6 +50,9 @@ class ReminderPolicy:
     activity_lead: timedelta = timedelta(hours=1)
     reflection_day_before_at: time = time(18, 0)
     reflection_morning_at: time = time(8, 0)
+    # 征集 deadlines follow the reflection deadlines' rhythm.
+    feedback_day_before_at: time = time(18, 0)
+    feedback_morning_at: time = time(8, 0)
     ack_after: timedelta = timedelta(hours=24)
     ack_useful_for: timedelta = timedelta(days=2)
     notice_grace: timedelta = timedelta(hours=12)
@@ -120,6 +135,10 @@ class Planner:
             place = self._place(activity.alliance_id, places)
             found.extend(self._activity_items(activity, place))
             found.extend(self._reflection_items(activity, place))
+        for request_id in self._repo.feedback_request_ids_due(start, end + margin):
+            asked = self._storage.feedback.get(request_id)
+            if asked is not None:
+                found.extend(self._feedback_items(asked, self._place(asked.alliance_id, places)))
         after = self._policy.ack_after
         for notice_id in self._repo.ack_notice_ids_published(start - after, end - after):
             notice = self._storage.notices.get(notice_id)
@@ -261,6 +280,98 @@ class Planner:
                         text=text,
                         alliance_ids=tree,
                         mention=[m.userid or "" for m in missing],
+                        dedup_key=key,
+                    )
+                ],
+                why_empty="no group to post in and no private channel",
+            )
+
+        return compose
+
+    # feedback requests (征集) ----------------------------------------------------------
+    def _feedback_items(self, request: FeedbackRequest, place: Place) -> list[DueItem]:
+        """The day before the deadline and its morning, like reflection deadlines; never
+        after the deadline. Each item reminds every school still missing at that moment."""
+        if request.status is not FeedbackStatus.OPEN:
+            return []
+        deadline = request.due_at
+        zone = place.zone
+        day = deadline.astimezone(zone).date()
+        stamp = key_time(deadline)
+        candidates = [
+            (
+                "day_before",
+                "the day before its deadline",
+                at_local(day - timedelta(days=1), self._policy.feedback_day_before_at, zone),
+                min(at_local(day, time(0), zone), deadline),
+            ),
+            (
+                "due_morning",
+                "on its deadline morning",
+                at_local(day, self._policy.feedback_morning_at, zone),
+                deadline,
+            ),
+        ]
+        items = []
+        for name, what, due, useful_until in candidates:
+            if due >= deadline:
+                continue
+            key = f"feedback:{request.id}:{name}:{stamp}"
+            items.append(
+                DueItem(
+                    key=key,
+                    label=f"{request.code} feedback reminder {what}",
+                    due_at=due,
+                    fire_at=place.quiet.defer(due),
+                    # Requests record no change time: reminders count from their creation.
+                    born_at=request.created_at,
+                    useful_until=useful_until,
+                    zone=zone,
+                    compose=self._feedback_composer(key, request, zone),
+                    guard=f"feedback:{request.id}:",
+                )
+            )
+        return items
+
+    def _feedback_composer(self, key: str, request: FeedbackRequest, zone: ZoneInfo) -> Compose:
+        def compose(now: datetime) -> Outcome:
+            storage = self._storage
+            current = storage.feedback.get(request.id)
+            if (
+                current is None
+                or current.status is not FeedbackStatus.OPEN
+                or current.due_at != request.due_at
+            ):
+                return Outcome(why_empty="the request was closed or its deadline changed")
+            progress = feedback_progress(storage.roster, storage.feedback, current)
+            responders = responders_by_school(storage.roster, storage.feedback, progress.missing)
+            reachable: list[tuple[School, list[str]]] = []
+            for school in progress.missing:
+                userids = [p.userid for p in responders.get(school.id, []) if p.userid]
+                if userids:
+                    reachable.append((school, list(dict.fromkeys(userids))))
+            if not reachable:
+                why = "every school has answered" if not progress.missing else "nobody to remind"
+                return Outcome(why_empty=why)
+            if self._private:
+                return Outcome(
+                    [
+                        Direct(
+                            userids=userids,
+                            text=texts.feedback_private(key, current, school, zone, now),
+                            dedup_key=f"{key}:{school.id}",
+                        )
+                        for school, userids in reachable
+                    ]
+                )
+            names = [school.name for school, _ in reachable]
+            mention = list(dict.fromkeys(u for _, userids in reachable for u in userids))
+            return Outcome(
+                [
+                    Broadcast(
+                        text=texts.feedback_group(key, current, names, zone, now),
+                        alliance_ids=storage.roster.descendants(current.alliance_id),
+                        mention=mention,
                         dedup_key=key,
                     )
                 ],

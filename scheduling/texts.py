@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers import format as fmt
-from storage.models import Activity, Member, Notice
+from storage.models import Activity, FeedbackRequest, Member, Notice, School
 
 EXCERPT_CHARS = 20
 
@@ -104,6 +104,44 @@ def reflection_group(key: str, activity: Activity, zone: ZoneInfo, now: datetime
         (
             f"温馨提醒：{what}的教学反思将于{due} 截止，被@的老师还没有提交，请发送{send}。",
             f"{what}的反思{due} 截止。被@的老师请抽空发送{send}提交，谢谢！",
+        ),
+    )
+
+
+def _feedback_what(request: FeedbackRequest) -> str:
+    return f"征集 {request.code}「{excerpt(request.question)}」"
+
+
+def feedback_private(
+    key: str, request: FeedbackRequest, school: School, zone: ZoneInfo, now: datetime
+) -> str:
+    """To a school's 业务领导 or contact: their school has not answered yet."""
+    due = relative_when(request.due_at, now, zone)
+    what = _feedback_what(request)
+    send = f"「反馈 {request.code} 正文」"
+    return pick(
+        key,
+        (
+            f"您好，{what}将于{due} 截止，{school.name}还没有反馈。请发送{send}，谢谢！",
+            f"温馨提醒：{what}{due} 截止，{school.name}的反馈还没有收到，发送{send}即可提交。",
+        ),
+    )
+
+
+def feedback_group(
+    key: str, request: FeedbackRequest, schools: Sequence[str], zone: ZoneInfo, now: datetime
+) -> str:
+    """In the alliance's groups: schools are named (they are not people), people @-mentioned."""
+    due = relative_when(request.due_at, now, zone)
+    what = _feedback_what(request)
+    send = f"「反馈 {request.code} 正文」"
+    names = "、".join(schools)
+    return pick(
+        key,
+        (
+            f"温馨提醒：{what}将于{due} 截止，还有 {len(schools)} 所学校未反馈（{names}）。"
+            f"被@的老师请发送{send}。",
+            f"{what}{due} 截止，{names}还没有反馈。被@的老师请抽空发送{send}，谢谢！",
         ),
     )
 

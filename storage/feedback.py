@@ -2,18 +2,33 @@
 
 Each school has one current answer per request; every revision is kept as a version.
 A school's answer comes from its 业务领导 (a leader there) or a designated contact.
+
+The module also defines, once, which schools a request asks, who answers for a school and
+which schools are still missing; the commands, the reminders, the digest and the export
+all use these definitions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
 from storage.db import from_db_time, to_db_time
-from storage.models import FeedbackAnswer, FeedbackRequest, FeedbackStatus, FeedbackVersion
+from storage.models import (
+    FeedbackAnswer,
+    FeedbackRequest,
+    FeedbackStatus,
+    FeedbackVersion,
+    Member,
+    Role,
+    School,
+)
+from storage.roster import RosterRepo
 from storage.teams import transaction
 
 _REQUEST_COLUMNS = "id, alliance_id, question, due_at, created_by, created_at, status"
@@ -164,6 +179,67 @@ class FeedbackRepo:
             (member_id,),
         )
         return [int(row[0]) for row in rows]
+
+
+# who is asked, who answers, who is missing --------------------------------------------
+# One definition shared by the 反馈 commands, the reminders, the digest and the export.
+
+
+def expected_schools(roster: RosterRepo, request: FeedbackRequest) -> list[School]:
+    """Every school of the request's alliance and the alliances below it."""
+    return roster.schools(roster.descendants(request.alliance_id))
+
+
+def responders_by_school(
+    roster: RosterRepo, feedback: FeedbackRepo, schools: Sequence[School]
+) -> dict[int, list[Member]]:
+    """school id → who answers for it: its active leaders, then its designated contact."""
+    alliance_ids = {s.alliance_id for s in schools if s.alliance_id is not None}
+    tree = sorted({i for a in alliance_ids for i in roster.descendants(a)})
+    wanted = {s.id for s in schools}
+    result: dict[int, list[Member]] = defaultdict(list)
+    for leader in roster.members_in(tree, [Role.LEADER]):
+        if leader.school_id in wanted:
+            result[leader.school_id].append(leader)
+    for school_id, member_id in feedback.contacts(wanted).items():
+        contact = roster.member(member_id)
+        known = result[school_id]
+        if contact is not None and contact.active and all(p.id != contact.id for p in known):
+            known.append(contact)
+    return dict(result)
+
+
+@dataclass(frozen=True)
+class FeedbackProgress:
+    """Which of the schools asked (possibly narrowed to a scope) answered a request."""
+
+    request: FeedbackRequest
+    schools: list[School]
+    answers: dict[int, FeedbackAnswer]  # school id → current answer, only for `schools`
+
+    @property
+    def answered(self) -> list[School]:
+        return [s for s in self.schools if s.id in self.answers]
+
+    @property
+    def missing(self) -> list[School]:
+        return [s for s in self.schools if s.id not in self.answers]
+
+
+def feedback_progress(
+    roster: RosterRepo,
+    feedback: FeedbackRepo,
+    request: FeedbackRequest,
+    within: Collection[int] | None = None,
+) -> FeedbackProgress:
+    """The request's expected schools (only those whose id is in `within`, if given), in
+    roster order, with their current answers."""
+    schools = expected_schools(roster, request)
+    if within is not None:
+        schools = [s for s in schools if s.id in within]
+    ids = {s.id for s in schools}
+    answers = {k: v for k, v in feedback.answers(request.id).items() if k in ids}
+    return FeedbackProgress(request=request, schools=schools, answers=answers)
 
 
 def _request(row: tuple[Any, ...]) -> FeedbackRequest:

@@ -202,6 +202,15 @@ class RemindersRepo:
         )
         return [int(row[0]) for row in rows]
 
+    def feedback_request_ids_due(self, start: datetime, end: datetime) -> list[int]:
+        """Open feedback requests (征集) whose deadline falls in [start, end)."""
+        rows = self._conn.execute(
+            "SELECT id FROM feedback_requests WHERE status = 'open' "
+            "AND due_at >= ? AND due_at < ? ORDER BY due_at, id",
+            (to_db_time(start), to_db_time(end)),
+        )
+        return [int(row[0]) for row in rows]
+
     # the weekly digest -----------------------------------------------------------
     def request_digest(self, request: DigestRequest) -> None:
         self._conn.execute(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from handlers.feedback import feedback_due_reminders
+from bot.messages import Channel
+from scheduling.scheduler import ReminderScheduler
+from scheduling.simulated import advance_clock
+from storage.messaging import OutboxRepo
 
 from .conftest import SHANGHAI, Bot, broadcasts, directs, replies
 
@@ -79,35 +82,65 @@ def test_only_leaders_and_contacts_answer_and_staff_names_contacts(bot: Bot) -> 
     assert "各校反馈只有教研员可以查看" in bot.reply("t1", "反馈 F1")
 
 
-def test_reminders_go_only_to_schools_that_have_not_answered(bot: Bot) -> None:
+class Reminders:
+    """The real scheduler over the bot's database; what it queued for 征集 deadlines."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+        self._scheduler = ReminderScheduler(
+            bot.storage, bot.clock, zone=SHANGHAI, private_channel=Channel.CONSOLE
+        )
+
+    async def until(self, month: int, day: int, hour: int, minute: int = 0) -> None:
+        target = datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
+        await advance_clock(self._scheduler, self._bot.clock, target)
+
+    def queued(self) -> list[tuple[str, str, str]]:
+        """(local time, recipient, text) of every feedback reminder in the outbox."""
+        found = []
+        for item in OutboxRepo(self._bot.storage.db).items():
+            key = item.message.dedup_key or ""
+            if key.startswith("feedback:") and key.split(":")[2] in ("day_before", "due_morning"):
+                when = item.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+                found.append((when, item.message.target, item.message.text))
+        return found
+
+
+async def test_reminders_go_only_to_schools_that_have_not_answered(bot: Bot) -> None:
     ask(bot)
     bot.say("staff1", "联系人 朝阳小学 孙悦", chat=None)
     answer_some(bot)
-    due = datetime(2026, 11, 27, 17, 0, tzinfo=SHANGHAI)
-    # Too early: more than a day before the deadline.
-    assert feedback_due_reminders(bot.storage, datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)) == []
-    day_before = feedback_due_reminders(bot.storage, datetime(2026, 11, 26, 18, 0, tzinfo=SHANGHAI))
-    [reminder] = day_before
-    assert reminder.school.name == "朝阳小学" and reminder.userids == ["t5"]
-    assert "征集 F1「各校本学期校本教研主题」将于 11月27日(周五) 17:00 截止" in reminder.text
-    assert "朝阳小学还没有反馈。请发送「反馈 F1 正文」" in reminder.text
-    on_the_day = feedback_due_reminders(bot.storage, datetime(2026, 11, 27, 8, 0, tzinfo=SHANGHAI))
-    assert [r.school.name for r in on_the_day] == ["朝阳小学"]
-    assert on_the_day[0].key != reminder.key  # one a day
-    direct = reminder.as_direct()
-    assert direct.userids == ["t5"] and direct.dedup_key == reminder.key
-    # Once 朝阳小学 answers, or after the deadline, nobody is reminded.
-    assert feedback_due_reminders(bot.storage, due) == []
-    bot.at(11, 27, 9, 0)
+    reminders = Reminders(bot)
+    await reminders.until(11, 28, 9)
+    # 东部一小 and 东部二小 answered: only 朝阳小学's contact hears, the day before the
+    # deadline at 18:00 and on its morning at 08:00.
+    assert [(when, to) for when, to, _ in reminders.queued()] == [
+        ("11-26 18:00", "t5"),
+        ("11-27 08:00", "t5"),
+    ]
+    day_before, morning = (text for _, _, text in reminders.queued())
+    assert "征集 F1「各校本学期校本教研主题」" in day_before
+    assert "明天 17:00" in day_before and "今天 17:00" in morning
+    assert "朝阳小学" in day_before and "「反馈 F1 正文」" in day_before
+
+
+async def test_a_school_that_answers_after_the_first_reminder_gets_no_second(bot: Bot) -> None:
+    ask(bot)
+    bot.say("staff1", "联系人 朝阳小学 孙悦", chat=None)
+    answer_some(bot)
+    reminders = Reminders(bot)
+    await reminders.until(11, 26, 20)
     bot.say("t5", "反馈 F1 小学段朗读教学")
-    assert feedback_due_reminders(bot.storage, datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI)) == []
+    await reminders.until(11, 28, 9)
+    assert [(when, to) for when, to, _ in reminders.queued()] == [("11-26 18:00", "t5")]
 
 
-def test_closed_requests_are_not_reminded_or_answered(bot: Bot) -> None:
+async def test_closed_requests_are_not_reminded_or_answered(bot: Bot) -> None:
     ask(bot)
     assert "征集 F1 已结束，不再提醒" in bot.reply("staff1", "征集 结束 F1", chat=None)
-    moment = datetime(2026, 11, 27, 8, 0, tzinfo=SHANGHAI)
-    assert feedback_due_reminders(bot.storage, moment) == []
+    reminders = Reminders(bot)
+    await reminders.until(11, 28, 9)
+    assert reminders.queued() == []
     assert "征集 F1 已结束" in bot.reply("lead1", "反馈 F1 主题是朗读")
 
 

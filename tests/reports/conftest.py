@@ -18,6 +18,16 @@ Known answers for this week (east): 东部一小 signed 4/5 (80%), reflected 3/5
 leave 1; 东部二小 signed 2/3 (67%), reflected 2/3 (67%), late 1, leave 1; total 6/8 = 75%,
 5/8 = 63% (previous week 5/5 = 100%, 1/5 = 20%).
 学时 over both weeks: 王芳 5.5, 李强 2, 张敏 1.5, 赵磊 1.5, 刘洋 0 — 10.5 in all.
+
+Resources: R1 (east) 《秋天的雨》教学设计 by 王芳 Tue 11-24, for A1, recommended Wed 11-25;
+R2 (east) a 课件 file by 张敏 Thu 11-26; R3 (district) a 书目 shared 11-10, recommended
+Thu 11-26; R4 (west) 西部专属资源包; R5 (east) 《搭船的鸟》课堂实录 by 李强 last week.
+This week in the east: new R1, R2 (2); recommended R1, R3 (2).
+Feedback (张敏 is 东部二小's contact; 东部二小 has no leader):
+  F1 (east, due Mon 11-30 17:00): 东部一小 answered (刘洋, revised once); 东部二小 missing.
+  F2 (district, due Thu 11-26 17:00, still open): 东部二小 answered late (张敏, Fri 11-27),
+     西城小学 answered (陈静); 东部一小 missing.
+  F3 (west): never seen from the east.  F4 (east, made 11-16, closed): 东部一小 answered.
 """
 
 from __future__ import annotations
@@ -172,6 +182,83 @@ def seed_district(storage: Storage) -> tuple[Alliance, Alliance, Alliance, dict[
     notices.ack(n1, p["王芳"].id, at(11, 23, 11))
     notices.ack(n1, p["李强"].id, at(11, 23, 12))
     notices.ack(n4, p["孙丽"].id, at(11, 23, 12))
+
+    resources = storage.resources
+    r1, _ = resources.share(
+        alliance_id=east.id,
+        title="《秋天的雨》教学设计",
+        kind="教学设计",
+        at=at(11, 24, 20),
+        url="https://pan.example.com/s/qiutian",
+        tags=["三年级", "朗读"],
+        activity_id=a1.id,
+        shared_by=p["王芳"].id,
+    )
+    resources.recommend(r1.id, by=p["刘洋"].id, at=at(11, 25, 9), note=None)
+    slides = resources.add_file(
+        sha256="ab" * 32,
+        name="习作单元整体教学.pptx",
+        size=2_400_000,
+        path="ab/" + "ab" * 32 + ".pptx",
+        executable=False,
+        uploaded_by=p["张敏"].id,
+        at=at(11, 26, 21),
+    )
+    resources.share(
+        alliance_id=east.id,
+        title="习作单元整体教学 PPT",
+        kind="课件",
+        at=at(11, 26, 21),
+        file_id=slides.id,
+        shared_by=p["张敏"].id,
+    )
+    r3, _ = resources.share(
+        alliance_id=district.id,
+        title="《给教师的建议》共读书目",
+        kind="书目",
+        at=at(11, 10),
+        url="https://book.example.com/jianyi",
+        shared_by=p["周敏"].id,
+    )
+    resources.recommend(r3.id, by=p["周敏"].id, at=at(11, 26, 10), note="寒假共读")
+    resources.share(
+        alliance_id=west.id,
+        title="西部专属资源包",
+        kind="资料",
+        at=at(11, 25, 10),
+        url="https://west.example.com/x",
+        shared_by=p["孙丽"].id,
+    )
+    resources.share(
+        alliance_id=east.id,
+        title="《搭船的鸟》课堂实录",
+        kind="课例视频",
+        at=at(11, 18, 19),
+        url="https://v.qq.com/x/dachuan",
+        shared_by=p["李强"].id,
+    )
+
+    feedback = storage.feedback
+    feedback.set_contact(erxiao.id, p["张敏"].id, by="staff1", at=t0)
+
+    def ask(alliance: Alliance, question: str, made: datetime, due: datetime) -> int:
+        return feedback.create(
+            alliance_id=alliance.id, question=question, due_at=due, created_by=p["周敏"].id, at=made
+        ).id
+
+    f1 = ask(east, "各校本学期校本教研主题", at(11, 23, 10), at(11, 30, 17))
+    f2 = ask(district, "课例研讨中遇到的问题", at(11, 23, 11), at(11, 26, 17))
+    f3 = ask(west, "西部专属征集", at(11, 23, 12), at(11, 30, 17))
+    f4 = ask(east, "上学期教研工作总结", at(11, 16), at(11, 20, 17))  # entered afterwards
+    feedback.answer(f4, yixiao.id, member_id=p["刘洋"].id, body="已完成总结", at=at(11, 19))
+    feedback.close(f4)
+    feedback.answer(f1, yixiao.id, member_id=p["刘洋"].id, body="整本书阅读", at=at(11, 24, 10))
+    feedback.answer(
+        f1, yixiao.id, member_id=p["刘洋"].id, body="整本书阅读的课堂推进", at=at(11, 25, 16)
+    )
+    feedback.answer(f2, erxiao.id, member_id=p["张敏"].id, body="学生不敢说", at=at(11, 27, 9))
+    feedback.answer(f2, xicheng.id, member_id=p["陈静"].id, body="西部的答复", at=at(11, 24, 9))
+    feedback.answer(f3, xicheng.id, member_id=p["陈静"].id, body="西部专属答复", at=at(11, 24, 9))
     return district, east, west, people
 
 

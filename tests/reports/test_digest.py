@@ -79,6 +79,88 @@ def test_open_notices_count_only_this_alliance(district: District) -> None:
     assert not any(line.startswith("> N3") for line in lines)  # no receipt asked
 
 
+def section(lines: list[str], heading: str) -> list[str]:
+    """The lines of one section, from its heading to the blank line after it."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = lines.index("", start) if "" in lines[start:] else len(lines)
+    return lines[start:end]
+
+
+def test_new_and_recommended_resources_of_the_week(district: District) -> None:
+    lines = section(lines_of(week_digest(district)), "**学习资源**")
+    assert lines == [
+        # R1 and R2 are new this week; R1 and the district's R3 (older) were recommended.
+        "**学习资源**（本期新增 2 条，推荐 2 条）",
+        "> R3 「《给教师的建议》共读书目」 ⭐推荐",
+        "> R1 「《秋天的雨》教学设计」 ⭐推荐",
+        "> R2 课件「习作单元整体教学 PPT」",
+        "发送「资源」查看最新资源，「资源 编号」查看详情。",
+    ]
+    text = "\n".join(lines)
+    assert "搭船的鸟" not in text  # last week's
+    for sharer in ("王芳", "张敏", "周敏", "刘洋"):
+        assert sharer not in text
+
+
+def test_resource_titles_cannot_break_the_markdown_and_long_lists_are_cut(
+    district: District,
+) -> None:
+    storage, east = district.storage, district.east
+    evil = "**必看**[点我](http://x) <@all>课件"
+    link = "https://pan.example.com/s/x"
+    storage.resources.share(
+        alliance_id=east.id, title=evil, kind="课件", at=at(11, 27, 13), url=link
+    )
+    for i in range(4):
+        storage.resources.share(
+            alliance_id=east.id,
+            title=f"第{i + 1}课时学习单",
+            kind="资料",
+            at=at(11, 27, 9 + i),
+            url=link,
+        )
+    lines = section(lines_of(week_digest(district)), "**学习资源**")
+    assert lines[0] == "**学习资源**（本期新增 7 条，推荐 2 条）"
+    [line] = [line for line in lines if "点我" in line]
+    assert line == "> R6 「＊＊必看＊＊［点我］（http://x） ＜＠all＞课件」"
+    assert len([line for line in lines if line.startswith("> R")]) == 5
+    assert "> ……另有 3 条" in lines  # 8 different resources, 5 listed
+
+
+def test_open_feedback_requests_count_schools_and_name_no_people(district: District) -> None:
+    lines = section(lines_of(week_digest(district)), "**进行中的征集**")
+    assert lines == [
+        "**进行中的征集**",
+        # Soonest deadline first; the district's F2 counts only this alliance's two schools.
+        "> F2「课例研讨中遇到的问题」已于 11月26日(周四) 17:00 截止，已反馈 1/2 校，未反馈：东部一小",
+        "> F1「各校本学期校本教研主题」11月30日(周一) 17:00 截止，已反馈 1/2 校，未反馈：东部二小",
+        "请未反馈学校的业务领导或联系人发送「反馈 征集编号 正文」。",
+    ]
+    text = "\n".join(lines_of(week_digest(district)))
+    assert "上学期教研工作总结" not in text  # F4 is closed
+    for person in ("陈静", "马丽"):
+        assert person not in text
+    assert not any(name in line for line in lines for name in ("刘洋", "张敏", "王芳"))
+
+
+def test_feedback_answered_by_every_school_shows_no_missing_list(district: District) -> None:
+    storage = district.storage
+    schools = {s.name: s.id for s in storage.roster.schools()}
+    people = district.people
+    storage.feedback.answer(
+        1, schools["东部二小"], member_id=people["张敏"].id, body="识字写字", at=at(11, 27, 10)
+    )
+    storage.feedback.answer(
+        2, schools["东部一小"], member_id=people["刘洋"].id, body="提问太碎", at=at(11, 27, 10)
+    )
+    lines = section(lines_of(week_digest(district)), "**进行中的征集**")
+    assert lines == [
+        "**进行中的征集**",
+        "> F2「课例研讨中遇到的问题」已于 11月26日(周四) 17:00 截止，已反馈 2/2 校",
+        "> F1「各校本学期校本教研主题」11月30日(周一) 17:00 截止，已反馈 2/2 校",
+    ]
+
+
 def test_names_of_the_missing_go_privately_to_the_leader_only(district: District) -> None:
     digest = week_digest(district)
     group = "\n".join(digest.group_parts)
@@ -107,7 +189,15 @@ def test_alliance_without_leaders_sends_names_to_the_nearest_leaders_above(
 def test_nothing_of_another_alliance_appears(district: District) -> None:
     digest = week_digest(district)
     text = "\n".join([*digest.group_parts, *digest.private_notes.values()])
-    for secret in ("西部专属研讨", WEST_SECRET[:6], "孙丽", "西城小学", "陈静"):
+    for secret in (
+        "西部专属研讨",
+        WEST_SECRET[:6],
+        "孙丽",
+        "西城小学",
+        "陈静",
+        "西部专属资源包",
+        "西部专属征集",
+    ):
         assert secret not in text
 
 

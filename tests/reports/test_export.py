@@ -14,7 +14,18 @@ from reports.stats import queries_of, teacher_stats
 
 from .conftest import NOW, R3, SHANGHAI, WEST_SECRET, District, at
 
-SHEETS = ["活动", "签到", "反思", "请假", "通知与回执", "回执明细", "学校统计", "教师统计"]
+SHEETS = [
+    "活动",
+    "签到",
+    "反思",
+    "请假",
+    "通知与回执",
+    "回执明细",
+    "资源",
+    "征集与反馈",
+    "学校统计",
+    "教师统计",
+]
 
 
 def export_east(d: District, path: Path) -> openpyxl.Workbook:
@@ -32,6 +43,9 @@ def export_east(d: District, path: Path) -> openpyxl.Workbook:
         "请假": 2,
         "通知": 3,
         "回执": 2,
+        "资源": 3,
+        "征集": 3,
+        "反馈": 3,
         "学校": 2,
         "教师": 5,
     }
@@ -144,8 +158,111 @@ def test_nothing_from_another_alliance(book: openpyxl.Workbook) -> None:
         for value in row
         if value is not None
     )
-    for secret in ("孙丽", "陈静", "西城小学", "西部专属研讨", WEST_SECRET[:8], "西部联盟专用通知"):
+    for secret in (
+        "孙丽",
+        "陈静",
+        "西城小学",
+        "西部专属研讨",
+        WEST_SECRET[:8],
+        "西部联盟专用通知",
+        "西部专属资源包",
+        "西部专属征集",
+        "西部的答复",
+    ):
         assert secret not in everything
+
+
+def test_resources_of_the_alliance_shared_in_the_range(book: openpyxl.Workbook) -> None:
+    sheet = book["资源"]
+    assert [c.value for c in sheet[1]] == [
+        "编号",
+        "标题",
+        "类型",
+        "链接",
+        "标签",
+        "分享人",
+        "学校",
+        "时间",
+        "是否推荐",
+        "关联活动",
+    ]
+    # R3 (district) was shared before the range, R4 is the west's: only R5, R1, R2, by time.
+    assert rows(sheet) == [
+        (
+            "R5",
+            "《搭船的鸟》课堂实录",
+            "课例视频",
+            "https://v.qq.com/x/dachuan",
+            None,
+            "李强",
+            "东部一小",
+            datetime(2026, 11, 18, 19, 0),
+            "否",
+            None,
+        ),
+        (
+            "R1",
+            "《秋天的雨》教学设计",
+            "教学设计",
+            "https://pan.example.com/s/qiutian",
+            "三年级、朗读",
+            "王芳",
+            "东部一小",
+            datetime(2026, 11, 24, 20, 0),
+            "是",
+            "A1 秋天的雨",
+        ),
+        (
+            "R2",
+            "习作单元整体教学 PPT",
+            "课件",
+            "文件：习作单元整体教学.pptx",
+            None,
+            "张敏",
+            "东部二小",
+            datetime(2026, 11, 26, 21, 0),
+            "否",
+            None,
+        ),
+    ]
+    when = sheet["H2"]
+    assert when.is_date and when.number_format == "yyyy-mm-dd hh:mm"
+
+
+def test_feedback_per_request_and_school_with_the_missing(book: openpyxl.Workbook) -> None:
+    sheet = book["征集与反馈"]
+    assert [c.value for c in sheet[1]] == [
+        "征集编号",
+        "问题",
+        "截止时间",
+        "学校",
+        "状态",
+        "反馈人",
+        "反馈内容",
+        "反馈时间",
+        "版本",
+    ]
+    # Requests made in the range, oldest first (F4 is closed but archived; F3 is the west's);
+    # only this alliance's schools, so 西城小学's answer to the district's F2 stays out.
+    assert rows(sheet) == [
+        ("F4", "上学期教研工作总结", datetime(2026, 11, 20, 17, 0), "东部一小", "已反馈", "刘洋",
+         "已完成总结", datetime(2026, 11, 19, 9, 0), 1),
+        ("F4", "上学期教研工作总结", datetime(2026, 11, 20, 17, 0), "东部二小", "未反馈", None,
+         None, None, None),
+        ("F1", "各校本学期校本教研主题", datetime(2026, 11, 30, 17, 0), "东部一小", "已反馈",
+         "刘洋", "整本书阅读的课堂推进", datetime(2026, 11, 25, 16, 0), 2),
+        ("F1", "各校本学期校本教研主题", datetime(2026, 11, 30, 17, 0), "东部二小", "未反馈",
+         None, None, None, None),
+        ("F2", "课例研讨中遇到的问题", datetime(2026, 11, 26, 17, 0), "东部一小", "未反馈",
+         None, None, None, None),
+        ("F2", "课例研讨中遇到的问题", datetime(2026, 11, 26, 17, 0), "东部二小", "逾期反馈",
+         "张敏", "学生不敢说", datetime(2026, 11, 27, 9, 0), 1),
+    ]  # fmt: skip
+    for ref in ("C2", "H2"):
+        assert sheet[ref].is_date and sheet[ref].number_format == "yyyy-mm-dd hh:mm"
+    assert sheet["I2"].number_format == "0"
+    assert sheet.freeze_panes == "A2" and all(cell.font.b for cell in sheet[1])
+    assert sheet.column_dimensions["G"].width == 80
 
 
 def test_teacher_rows_add_up_to_the_school_rows(district: District) -> None:
@@ -182,6 +299,8 @@ def test_whole_district_export_includes_every_alliance(district: District, tmp_p
     scope = ExportScope(alliance=None, start=None, end=None, zone=SHANGHAI)
     result = export_workbook(district.storage, scope, tmp_path / "all.xlsx", NOW)
     assert result.counts["活动"] == 6 and result.counts["反思"] == 7
+    assert (result.counts["资源"], result.counts["征集"], result.counts["反馈"]) == (5, 4, 5)
+    assert "资源 5 条，征集 4 个（反馈 5 条）" in result.summary()
     book = openpyxl.load_workbook(tmp_path / "all.xlsx")
     statuses = {r[0]: r[10] for r in rows(book["活动"])}
     assert statuses["A3"] == "已开展" and statuses["A4"] == "未开始"

@@ -34,6 +34,42 @@ WEEK = [
 ]
 
 
+# After a 同课异构: real themes, wrapped in the filler teachers write (两位老师, 重新梳理,
+# 准备修改, 下一步围绕……), as in examples/week.yaml.
+FILLER_WEEK = [
+    "两位老师的《秋天的雨》各有特色：一位重朗读感悟，一位重小组合作。我的课堂提问偏碎，"
+    "下次要设计有层次的大问题，给学生留足思考时间。",
+    "本次同课异构让大家看到了落实语文要素的不同路径。评课环节讨论充分，"
+    "下一步联盟将围绕“学习任务设计”开展专题研讨。",
+    "听课后我重新梳理了自己的教学设计，准备把“找秋天的颜色”改为小组合作的学习任务，"
+    "并在评价语言上更具体一些，下周在班里试一试。",
+    "这次活动让我重新思考单元整体教学。两位老师都抓住了语文要素，但学习任务设计有差异，"
+    "我准备从学生的真实问题出发修改自己的设计。",
+    "两位老师都很重视朗读，我打算重新安排自己的朗读指导，先让学生读准字音，"
+    "再尝试用想象画面的方法读出秋雨的美。",
+    "评课时大家围绕课堂提问展开讨论，我准备下一步把提问和语文要素结合起来，让问题更清楚、更有层次。",
+]
+FILLER = (
+    "两位",
+    "一位",
+    "重新",
+    "准备",
+    "打算",
+    "尝试",
+    "下一步",
+    "围绕",
+    "落实",
+    "梳理",
+    "修改",
+    "抓住",
+    "出发",
+    "各有特色",
+    "不同",
+    "清楚",
+    "结合",
+)
+
+
 @pytest.fixture(scope="module")
 def extractor() -> KeywordExtractor:
     return default_extractor()
@@ -47,6 +83,24 @@ def test_top_keywords_are_the_weeks_themes_not_filler(extractor: KeywordExtracto
     for generic in ("学生", "老师", "教学", "课堂", "我们", "一个", "这节课", "教研", "活动"):
         assert generic in stop
         assert generic not in words
+
+
+def test_filler_words_and_generic_verbs_are_never_keywords(extractor: KeywordExtractor) -> None:
+    found = [(k.word, k.reflections) for k in extractor.top(FILLER_WEEK, 8)]
+    assert found == [
+        ("学习任务", 3),
+        ("语文要素", 3),  # a term of the curriculum, kept whole
+        ("小组合作", 2),
+        ("课堂提问", 2),
+        ("朗读", 2),
+        ("秋天", 2),
+        ("层次", 2),
+    ]
+    words = {word for text in FILLER_WEEK for word in extractor.words(text)}
+    stop = load_stopwords()
+    for filler in FILLER:
+        assert filler in stop
+        assert filler not in words
 
 
 def test_keyword_counts_are_reflections_mentioning_it(extractor: KeywordExtractor) -> None:
