@@ -209,7 +209,7 @@ def _owes_reflection(storage: Storage, people: DemoPeople) -> str:
     """A teacher the reader can try 反思 as: signed in to A1 but no reflection yet."""
     activity = storage.activities.get(1)
     assert activity is not None
-    roll = roll_of(storage.roster, storage.submissions, activity)
+    roll = roll_of(storage, activity)
     names = {m.userid for m in roll.missing_reflection() if m.id in roll.signins and m.userid}
     leader = people.leaders[EAST]
     return sorted(uid for uid in names if uid != leader)[0]

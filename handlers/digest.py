@@ -61,7 +61,7 @@ def digest(ctx: Context, args: Args) -> str:
     alliance = ctx.require_alliance()
     ctx.require(Action.VIEW_SUMMARY, alliance)
     text = args.text.strip()
-    repo = RemindersRepo(ctx.storage.db)
+    repo = ctx.storage.reminders
     now = ctx.clock.now()
     if text in SHOW_WORDS:
         return _describe(ctx, alliance)

@@ -39,7 +39,7 @@ def my_records(ctx: Context, args: Args) -> Reply:
             scope, starts_from=term.start, starts_before=term.end
         )
         # An activity for some schools or one team is not pending for everyone else.
-        if is_expected(roster, activity, member)
+        if is_expected(ctx.storage, activity, member)
     ]
     seen = {a.id for a in expected}
     extra_ids = (signins.keys() | reflections.keys()) - seen

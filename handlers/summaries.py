@@ -37,7 +37,7 @@ def _roll_for(ctx: Context, text: str, action: Action, example: str) -> Activity
         raise Hint(f"请写活动编号，例如：{example}")
     activity = activity_by_code(ctx, number)
     ctx.require(action, ctx.storage.roster.alliance(activity.alliance_id))
-    return roll_of(ctx.storage.roster, ctx.storage.submissions, activity)
+    return roll_of(ctx.storage, activity)
 
 
 def _missing_report(

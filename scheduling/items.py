@@ -257,7 +257,7 @@ class Planner:
         def compose(now: datetime) -> Outcome:
             storage = self._storage
             current = storage.activities.get(activity.id) or activity
-            roll = roll_of(storage.roster, storage.submissions, current)
+            roll = roll_of(storage, current)
             missing = [m for m in roll.missing_reflection() if m.userid]
             if not missing:
                 return Outcome(why_empty="every participant has handed in")

@@ -35,7 +35,7 @@ def build_plain_digest(
     if held:
         lines.append(f"本周开展活动 {len(held)} 次：")
         lines.extend(f"· {_brief(a, zone)}" for a in held)
-        schools = merge_by_school([roll_of(storage.roster, storage.submissions, a) for a in held])
+        schools = merge_by_school([roll_of(storage, a) for a in held])
         if schools:
             lines.append("各校签到与反思：")
             total = SchoolCounts(school="合计")

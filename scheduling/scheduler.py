@@ -61,7 +61,7 @@ class ReminderScheduler:
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
         self._policy = policy or ReminderPolicy()
-        self._repo = RemindersRepo(storage.db)
+        self._repo = storage.reminders
         self._planner = Planner(
             storage,
             self._repo,

@@ -13,6 +13,7 @@ from storage.chats import ChatsRepo
 from storage.db import open_database
 from storage.feedback import FeedbackRepo
 from storage.notices import NoticesRepo
+from storage.reminders import RemindersRepo
 from storage.resources import ResourcesRepo
 from storage.roster import RosterRepo
 from storage.submissions import SubmissionsRepo
@@ -31,6 +32,7 @@ class Storage:
     resources: ResourcesRepo
     feedback: FeedbackRepo
     teams: TeamsRepo
+    reminders: RemindersRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
@@ -46,6 +48,7 @@ class Storage:
             resources=ResourcesRepo(db),
             feedback=FeedbackRepo(db),
             teams=TeamsRepo(db),
+            reminders=RemindersRepo(db),
         )
 
     def close(self) -> None:

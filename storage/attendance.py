@@ -9,9 +9,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from storage import Storage
 from storage.models import Activity, Leave, Member, Reflection, Role, Signin, SigninStatus
 from storage.roster import RosterRepo
-from storage.submissions import SubmissionsRepo
 from storage.teams import TeamsRepo
 
 PARTICIPANT_ROLES = (Role.TEACHER, Role.LEADER)
@@ -100,24 +100,21 @@ class ActivityRoll:
         ]
 
 
-def participants(roster: RosterRepo, activity: Activity) -> list[Member]:
+def participants(roster: RosterRepo, teams: TeamsRepo, activity: Activity) -> list[Member]:
     """Everyone expected at an activity: teachers and leaders of its alliance tree by default,
     or of the schools or the team the activity targets (发起活动 … 对象:…)."""
-    # Targets live beside the roster in the same database; reading them here means every
-    # count (summaries, reminders, exports) follows the target without its caller knowing.
-    teams = TeamsRepo(roster._db)
     target = teams.activity_target(activity.id)
     if target.whole_alliance:
         return roster.members_in(roster.descendants(activity.alliance_id), PARTICIPANT_ROLES)
     return teams.target_members(target, PARTICIPANT_ROLES)
 
 
-def is_expected(roster: RosterRepo, activity: Activity, member: Member) -> bool:
+def is_expected(storage: Storage, activity: Activity, member: Member) -> bool:
     """Whether one member is expected at an activity — the same rule as `participants`,
     without listing everybody (for a person's own records and pending items)."""
     if not member.active or member.role not in PARTICIPANT_ROLES:
         return False
-    teams = TeamsRepo(roster._db)
+    roster, teams = storage.roster, storage.teams
     target = teams.activity_target(activity.id)
     if target.whole_alliance:
         return member.alliance_id in roster.descendants(activity.alliance_id)
@@ -126,8 +123,10 @@ def is_expected(roster: RosterRepo, activity: Activity, member: Member) -> bool:
     return member.school_id in target.school_ids
 
 
-def roll_of(roster: RosterRepo, submissions: SubmissionsRepo, activity: Activity) -> ActivityRoll:
-    people = participants(roster, activity)
+def roll_of(storage: Storage, activity: Activity) -> ActivityRoll:
+    """Who was expected at one activity and what each of them handed in."""
+    roster, submissions = storage.roster, storage.submissions
+    people = participants(roster, storage.teams, activity)
     signins = submissions.signins(activity.id)
     known = {m.id for m in people}
     # People outside the expected list who signed in anyway (guests) still count.

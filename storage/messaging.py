@@ -20,6 +20,29 @@ from bot.messages import Channel, Incoming, Outgoing
 from storage.db import from_db_time, to_db_time
 
 
+def insert_outgoing(
+    conn: sqlite3.Connection, message: Outgoing, *, due: str, created: str
+) -> int | None:
+    """Add one message to the outbox inside the caller's transaction; None if its dedup_key
+    is already queued (so whoever queues it, a reply or a reminder, it goes out once)."""
+    cursor = conn.execute(
+        "INSERT INTO outbox (channel, target_kind, target, payload, due_at, "
+        "attempts, status, created_at, dedup_key) "
+        "VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?) "
+        "ON CONFLICT (dedup_key) DO NOTHING",
+        (
+            message.channel.value,
+            message.target_kind.value,
+            message.target,
+            message.model_dump_json(),
+            due,
+            created,
+            message.dedup_key,
+        ),
+    )
+    return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
 class InboxStatus(StrEnum):
     RECEIVED = "received"
     PROCESSED = "processed"
@@ -167,23 +190,9 @@ class OutboxRepo:
                     conn.execute("ROLLBACK")
                     return []
             for message in messages:
-                cursor = conn.execute(
-                    "INSERT INTO outbox (channel, target_kind, target, payload, due_at, "
-                    "attempts, status, created_at, dedup_key) "
-                    "VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?) "
-                    "ON CONFLICT (dedup_key) DO NOTHING",
-                    (
-                        message.channel.value,
-                        message.target_kind.value,
-                        message.target,
-                        message.model_dump_json(),
-                        due,
-                        created,
-                        message.dedup_key,
-                    ),
-                )
-                if cursor.rowcount == 1 and cursor.lastrowid is not None:
-                    added.append(cursor.lastrowid)
+                row_id = insert_outgoing(conn, message, due=due, created=created)
+                if row_id is not None:
+                    added.append(row_id)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

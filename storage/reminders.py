@@ -20,6 +20,7 @@ import sqlite_utils
 
 from bot.messages import Outgoing
 from storage.db import from_db_time, to_db_time
+from storage.messaging import insert_outgoing
 from storage.models import NoticeStatus
 
 _DIGEST_REQUEST = "digest_request:"
@@ -127,21 +128,7 @@ class RemindersRepo:
                 conn.execute("ROLLBACK")
                 return False
             for message in messages:
-                conn.execute(
-                    "INSERT INTO outbox (channel, target_kind, target, payload, due_at, "
-                    "attempts, status, created_at, dedup_key) "
-                    "VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?) "
-                    "ON CONFLICT (dedup_key) DO NOTHING",
-                    (
-                        message.channel.value,
-                        message.target_kind.value,
-                        message.target,
-                        message.model_dump_json(),
-                        moment,
-                        moment,
-                        message.dedup_key,
-                    ),
-                )
+                insert_outgoing(conn, message, due=moment, created=moment)
             if notice_update is not None:
                 self._update_notice(notice_update)
             if clear_request is not None:

@@ -30,6 +30,7 @@ from storage.models import (
 from storage.notices import NOTICE_COLUMNS, notice_from_row
 from storage.roster import MEMBER_SELECT, RosterRepo, member_from_row
 from storage.submissions import leave_from_row, reflection_from_row, signin_from_row
+from storage.teams import TeamsRepo
 
 # SQLite allows 32766 host parameters; stay far below it and keep statements short.
 _CHUNK = 500
@@ -63,6 +64,7 @@ class ReportingQueries:
     def __init__(self, db: sqlite_utils.Database, roster: RosterRepo) -> None:
         self._db = db
         self._roster = roster
+        self._teams = TeamsRepo(db)
         self._expected: dict[int, tuple[list[Member], set[int]]] = {}
 
     # members ---------------------------------------------------------------
@@ -97,7 +99,7 @@ class ReportingQueries:
         own: dict[int, tuple[list[Member], set[int]]] = {}
         for activity in activities:
             if activity.id in targeted:
-                people = participants(self._roster, activity)
+                people = participants(self._roster, self._teams, activity)
                 own[activity.id] = (people, {m.id for m in people})
 
         def roll_people(activity: Activity) -> tuple[list[Member], set[int]]:

@@ -142,11 +142,11 @@ def test_is_expected_follows_the_target(bot: Bot) -> None:
     bot.say("lead1", f"发起活动 周五 14:30 读书分享 对象:团队 {TEAM}")
     bot.say("lead1", "发起活动 周五 16:30 听评课 对象:东部二小")
     bot.say("lead1", "发起活动 周五 18:30 集体备课")
-    roster = bot.storage.roster
+    roster, storage = bot.storage.roster, bot.storage
     a1, a2, a3 = (bot.storage.activities.get(i) for i in (1, 2, 3))
     assert a1 is not None and a2 is not None and a3 is not None
     wang, zhang, sun_li = (roster.member_by_userid(u) for u in ("t1", "t3", "t9"))
     assert wang is not None and zhang is not None and sun_li is not None
-    assert [is_expected(roster, a, wang) for a in (a1, a2, a3)] == [True, False, True]
-    assert [is_expected(roster, a, zhang) for a in (a1, a2, a3)] == [False, True, True]
-    assert [is_expected(roster, a, sun_li) for a in (a1, a2, a3)] == [False, False, False]
+    assert [is_expected(storage, a, wang) for a in (a1, a2, a3)] == [True, False, True]
+    assert [is_expected(storage, a, zhang) for a in (a1, a2, a3)] == [False, True, True]
+    assert [is_expected(storage, a, sun_li) for a in (a1, a2, a3)] == [False, False, False]

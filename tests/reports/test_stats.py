@@ -29,7 +29,7 @@ def test_batch_rolls_equal_one_by_one_rolls(district: District) -> None:
     batch = ReportingQueries(storage.db, storage.roster).rolls(activities)
     assert [r.activity.id for r in batch] == [a.id for a in activities]
     for roll, activity in zip(batch, activities, strict=True):
-        single = roll_of(storage.roster, storage.submissions, activity)
+        single = roll_of(storage, activity)
         assert sorted(m.id for m in roll.participants) == sorted(m.id for m in single.participants)
         assert summary_of(roll) == summary_of(single)
         assert roll.signins == single.signins and roll.reflections == single.reflections
