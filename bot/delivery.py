@@ -1,7 +1,9 @@
 """Turning what handlers answer (Reply, Broadcast, Direct) into concrete outgoing messages.
 
 This is where "who can be reached how" lives: a private answer must never land in a group,
-a broadcast goes to every bound group by the best way that group can be pushed to.
+a broadcast goes to every bound group by the best way that group can be pushed to. An effect's
+attachment travels with each message made from it; the note saying "ask me privately" never
+carries one (it would leak what was meant to be private).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def _reply(
                 markdown=reply.markdown,
                 mention=list(reply.mention),
                 reply_context=dict(incoming.reply_context),
+                attachment=reply.attachment,
             )
         ]
     assert incoming.chat_id is not None
@@ -90,6 +93,7 @@ def _reply(
                 markdown=reply.markdown,
                 mention=list(reply.mention),
                 reply_context=dict(incoming.reply_context),
+                attachment=reply.attachment,
             )
         ]
     # A private answer to a message written in a group: reach the sender alone.
@@ -102,6 +106,7 @@ def _reply(
                 target=incoming.userid,
                 text=reply.text,
                 markdown=reply.markdown,
+                attachment=reply.attachment,
             )
         ]
     # No way to write privately: say so in the group, never the private text itself.
@@ -139,6 +144,7 @@ def _to_chat(chat: ChatBinding, broadcast: Broadcast) -> Outgoing | None:
             markdown=broadcast.markdown,
             mention=list(broadcast.mention),
             dedup_key=f"{key}:{Channel.WEBHOOK.value}:{chat.chat_id}" if key else None,
+            attachment=broadcast.attachment,
         )
     try:
         channel = Channel(chat.channel)
@@ -161,6 +167,7 @@ def _to_chat(chat: ChatBinding, broadcast: Broadcast) -> Outgoing | None:
         markdown=broadcast.markdown,
         mention=list(broadcast.mention),
         dedup_key=f"{key}:{channel.value}:{chat.chat_id}" if key else None,
+        attachment=broadcast.attachment,
     )
 
 
@@ -182,6 +189,7 @@ def _direct(
             text=direct.text,
             markdown=direct.markdown,
             dedup_key=f"{key}:{channel.value}:{userid}" if key else None,
+            attachment=direct.attachment,
         )
         for userid in dict.fromkeys(direct.userids)
     ]

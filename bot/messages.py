@@ -44,6 +44,23 @@ class Incoming(BaseModel):
         return self.chat_type is ChatType.GROUP
 
 
+class AttachmentKind(StrEnum):
+    FILE = "file"
+    IMAGE = "image"
+
+
+class Attachment(BaseModel):
+    """A file sent along with a message where the channel can (an export, a digest chart).
+
+    The bytes stay on disk under the data directory (`path` is absolute), so a retry after a
+    restart still finds them; the message text always works without it (it carries a link).
+    """
+
+    kind: AttachmentKind
+    path: str
+    name: str
+
+
 class Reply(BaseModel):
     """What a handler answers. `private` replies go to the sender alone, never the group."""
 
@@ -51,6 +68,7 @@ class Reply(BaseModel):
     markdown: bool = False
     private: bool = False
     mention: list[str] = Field(default_factory=list)
+    attachment: Attachment | None = None
 
 
 class TargetKind(StrEnum):
@@ -69,6 +87,8 @@ class Outgoing(BaseModel):
     mention: list[str] = Field(default_factory=list)
     reply_context: dict[str, str] = Field(default_factory=dict)
     dedup_key: str | None = None
+    # Sent after the text by channels that can; rows queued before it existed load as None.
+    attachment: Attachment | None = None
 
 
 class Broadcast(BaseModel):
@@ -79,6 +99,7 @@ class Broadcast(BaseModel):
     markdown: bool = False
     mention: list[str] = Field(default_factory=list)
     dedup_key: str | None = None
+    attachment: Attachment | None = None
 
 
 class Direct(BaseModel):
@@ -88,6 +109,7 @@ class Direct(BaseModel):
     text: str
     markdown: bool = False
     dedup_key: str | None = None
+    attachment: Attachment | None = None
 
 
 Effect = Reply | Broadcast | Direct

@@ -3,6 +3,10 @@
 Both answer with a signed, expiring link (`reports.links`) to the dashboard served by
 `jiaoyan-bot serve`; the link is a credential, so it never goes to a group. Both need
 JIAOYAN_DASHBOARD_SECRET (and JIAOYAN_PUBLIC_URL for an address users can open).
+
+导出 also attaches the workbook itself to the private answer: channels that can send files
+(the self-built app, the long connection) deliver it as a file; the others send the text,
+whose link still gets it. The file stays in the data directory's exports/ for a retry.
 """
 
 from __future__ import annotations
@@ -12,11 +16,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.context import BotConfig, Context, Hint
-from bot.messages import Effect, Reply
+from bot.messages import Attachment, AttachmentKind, Effect, Reply
 from bot.parsing.dates import parse_period
 from bot.permissions import Action
 from bot.router import Args, Router
-from reports.export import EXPORT_FILE, ExportScope, export_workbook, exports_dir
+from reports.export import (
+    EXPORT_FILE,
+    ExportScope,
+    download_name,
+    export_workbook,
+    exports_dir,
+)
 from reports.links import DEFAULT_TTL, dashboard_url, sign
 from reports.text import when
 from storage.models import Alliance
@@ -44,11 +54,13 @@ def link_settings(config: BotConfig) -> LinkSettings:
     return LinkSettings(secret=config.dashboard_secret or None, public_url=config.public_url)
 
 
-def _private(ctx: Context, text: str, done: str) -> list[Effect]:
+def _private(
+    ctx: Context, text: str, done: str, attachment: Attachment | None = None
+) -> list[Effect]:
     """The link privately; in a group, also a public line saying where it went."""
     if ctx.incoming.in_group:
-        return [Reply(text=done), Reply(text=text, private=True)]
-    return [Reply(text=text)]
+        return [Reply(text=done), Reply(text=text, private=True, attachment=attachment)]
+    return [Reply(text=text, attachment=attachment)]
 
 
 def _token(ctx: Context, links: LinkSettings, alliance: Alliance) -> tuple[str, datetime]:
@@ -127,7 +139,12 @@ def export_archive(ctx: Context, args: Args) -> list[Effect]:
         f"下载：{dashboard_url(links.public_url, token, f'files/{name}')}\n"
         f"链接 {when(expires, ctx.zone)} 前有效，仅供你本人下载，请勿转发。"
     )
-    return _private(ctx, text, "导出完成，下载链接已私信发给你。")
+    attachment = Attachment(
+        kind=AttachmentKind.FILE,
+        path=str(result.path.resolve()),
+        name=download_name(scope, now),
+    )
+    return _private(ctx, text, "导出完成，下载链接已私信发给你。", attachment)
 
 
 def _file_name(folder: Path, alliance: Alliance, now: datetime, ctx: Context) -> str:

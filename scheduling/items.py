@@ -11,12 +11,17 @@ This is the one place that decides which reminders exist and when; handlers neve
 from __future__ import annotations
 
 import logging
+import os
+import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.messages import Broadcast, Channel, Direct, Effect
+from bot.files import safe_name
+from bot.messages import Attachment, AttachmentKind, Broadcast, Channel, Direct, Effect
 from bot.parsing.dates import Period, parse_period
 from handlers.notices import notice_broadcast, notice_recipients
 from reports.model import Digest
@@ -114,6 +119,7 @@ class Planner:
         private_channel: Channel | None,
         digest_builder: DigestBuilder,
         policy: ReminderPolicy,
+        charts_dir: Path | None = None,
     ) -> None:
         self._storage = storage
         self._repo = repo
@@ -121,6 +127,7 @@ class Planner:
         self._private = private_channel is not None
         self._digest_builder = digest_builder
         self._policy = policy
+        self._charts_dir = charts_dir
 
     def items(self, start: datetime, end: datetime) -> list[DueItem]:
         """Items due (nominally) in [start, end), plus scheduled notices and digest requests
@@ -545,8 +552,9 @@ class Planner:
             period = parse_period("本周", (due or now).astimezone(zone))
             assert period is not None
             digest = self._digest_builder(self._storage, current, period, now)
+            chart = save_chart(self._charts_dir, key, digest)
             return Outcome(
-                digest_effects(key, current, digest, request),
+                digest_effects(key, current, digest, request, chart),
                 clear_request=request,
                 why_empty="the digest has no recipients",
             )
@@ -554,10 +562,43 @@ class Planner:
         return compose
 
 
+def save_chart(folder: Path | None, key: str, digest: Digest) -> Attachment | None:
+    """Keep the digest's chart on disk (once per digest key) so the outbox can send it later.
+
+    None without a chart or a place to keep it (in-memory database); a failed write is logged
+    and the digest goes without its picture. Charts are small (tens of KB, one per alliance and
+    week) and are not pruned.
+    """
+    if folder is None or digest.chart_png is None:
+        return None
+    target = folder / (re.sub(r"[^A-Za-z0-9-]+", "_", key).strip("_") + ".png")
+    try:
+        if not target.is_file() or target.read_bytes() != digest.chart_png:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=folder, prefix=".chart-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(digest.chart_png)
+                os.replace(temp, target)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+    except OSError as exc:
+        log.warning("digest chart for %s not kept (%s); sending the text only", key, exc)
+        return None
+    name = safe_name(f"{digest.title}.png", "教研图表.png")
+    return Attachment(kind=AttachmentKind.IMAGE, path=str(target.resolve()), name=name)
+
+
 def digest_effects(
-    key: str, alliance: Alliance, digest: Digest, request: DigestRequest | None = None
+    key: str,
+    alliance: Alliance,
+    digest: Digest,
+    request: DigestRequest | None = None,
+    chart: Attachment | None = None,
 ) -> list[Effect]:
-    """Group parts to the alliance's own groups and private notes to their readers.
+    """Group parts to the alliance's own groups and private notes to their readers; the chart
+    (if any) rides on the first part, for channels that can show a picture.
 
     A digest asked for in a private chat is a preview: it goes to the asker alone.
     """
@@ -570,6 +611,7 @@ def digest_effects(
                     text=part,
                     markdown=True,
                     dedup_key=f"{key}:part{index}",
+                    attachment=chart if index == 0 else None,
                 )
             )
         note = digest.private_notes.get(request.userid)
@@ -585,6 +627,7 @@ def digest_effects(
                 alliance_ids=[alliance.id],
                 markdown=True,
                 dedup_key=f"{key}:part{index}",
+                attachment=chart if index == 0 else None,
             )
         )
     for userid, note in digest.private_notes.items():

@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -29,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.clock import Clock
 from bot.delivery import expand_effects
 from bot.messages import Channel, Outgoing
+from reports.export import database_file
 from scheduling.items import DigestBuilder, DueItem, Outcome, Planner, ReminderPolicy
 from scheduling.plain_digest import build_plain_digest
 from scheduling.zones import local_day_bounds
@@ -54,7 +56,13 @@ class ReminderScheduler:
         digest_builder: DigestBuilder = build_plain_digest,
         on_enqueued: Callable[[], None] | None = None,
         policy: ReminderPolicy | None = None,
+        charts_dir: Path | None = None,
     ) -> None:
+        """`charts_dir` keeps digest charts until sent; by default `charts/` beside the
+        database file (none for an in-memory database: digests then go without a picture)."""
+        if charts_dir is None:
+            db_file = database_file(storage)
+            charts_dir = db_file.parent / "charts" if db_file is not None else None
         self._storage = storage
         self._clock = clock
         self._zone = zone
@@ -69,6 +77,7 @@ class ReminderScheduler:
             private_channel=private_channel,
             digest_builder=digest_builder,
             policy=self._policy,
+            charts_dir=charts_dir,
         )
         self._lock = asyncio.Lock()
         self._alarm: AsyncIOScheduler | None = None

@@ -353,6 +353,8 @@ class AibotResponseSender:
 
     HTTP mode has no proactive push: without a response_url (reminders, digests) the
     long connection or a group webhook must be used, so that is a permanent error here.
+    response_url takes no files or pictures, so an attachment is left out: the text says
+    where to get it (e.g. the export's download link).
     """
 
     channel = Channel.AIBOT_HTTP
@@ -373,6 +375,8 @@ class AibotResponseSender:
             raise SendError("response_url is not an http(s) URL", retryable=False)
         # response_url accepts markdown and template cards only (doc 101138).
         payload = {"msgtype": "markdown", "markdown": {"content": message.text}}
+        if message.attachment is not None:
+            logger.info("aibot HTTP replies cannot carry attachments; sending the text only")
         try:
             async with self._session.post(url, json=payload, timeout=self._timeout) as resp:
                 status = resp.status

@@ -32,26 +32,41 @@ from bot.channels.aibot_ws_frames import (
     CMD_PING,
     CMD_SEND,
     CMD_SUBSCRIBE,
+    CMD_UPLOAD_CHUNK,
+    CMD_UPLOAD_FINISH,
+    CMD_UPLOAD_INIT,
     ERRCODE_BAD_CREDENTIALS,
     ERRCODE_OK,
     EVENT_DISCONNECTED,
     PUSH_MAX_BYTES,
     REPLY_GONE_ERRCODES,
     REPLY_MAX_BYTES,
+    UPLOAD_CHUNK_BYTES,
+    UPLOAD_MAX_CHUNKS,
     EventBody,
     InboundFrame,
     MessageBody,
     is_retryable_errcode,
     markdown_push_frame,
+    media_push_frame,
     new_req_id,
     ping_frame,
     stream_reply_frame,
     subscribe_frame,
+    upload_chunk_frame,
+    upload_finish_frame,
+    upload_init_frame,
+)
+from bot.channels.attachments import (
+    APP_IMAGE_MAX_BYTES,
+    MediaCache,
+    media_kind,
+    read_attachment,
 )
 from bot.channels.base import IncomingSink, SendError
 from bot.clock import Clock
 from bot.files import FILE_AES_KEY, FILE_KIND, FILE_URL
-from bot.messages import Channel, ChatType, Incoming, Outgoing
+from bot.messages import Attachment, Channel, ChatType, Incoming, Outgoing
 from bot.text_split import split_text
 
 logger = logging.getLogger(__name__)
@@ -157,6 +172,8 @@ class AibotLongConnection:
         # How much of a message's text already reached WeCom, so a retried send resumes
         # where it failed instead of repeating the first pieces.
         self._progress: OrderedDict[str, int] = OrderedDict()
+        # media_ids of attachments uploaded for messages not yet fully delivered.
+        self._media = MediaCache()
 
     @property
     def is_connected(self) -> bool:
@@ -450,10 +467,11 @@ class AibotLongConnection:
     # -- Sender ---------------------------------------------------------------------------
 
     async def send(self, message: Outgoing) -> None:
-        """Deliver one message: a stream reply on its req_id, else a markdown push to the chat."""
+        """Deliver one message: a stream reply on its req_id, else a markdown push to the chat;
+        then its attachment, uploaded over the socket and pushed to the chat as file/image."""
         if message.channel is not Channel.AIBOT_WS:
             raise SendError(f"not an aibot_ws message: {message.channel}", retryable=False)
-        if not message.text.strip():
+        if not message.text.strip() and message.attachment is None:
             return
         key = self._progress_key(message)
         delivered = self._progress.get(key, 0)
@@ -487,7 +505,70 @@ class AibotLongConnection:
                 self._remember(key, delivered)
                 raise
             delivered += len(piece)
+        if message.attachment is not None:
+            await self._deliver_attachment(message, message.attachment, key)
         self._progress.pop(key, None)
+        self._media.forget(key)
+
+    async def _deliver_attachment(
+        self, message: Outgoing, attachment: Attachment, key: str
+    ) -> None:
+        """Retryable failures keep the text as delivered; a permanent refusal skips the
+        attachment (the text, with its link, went) unless there was no text at all."""
+        try:
+            await self._send_attachment(message.target, attachment, key)
+        except _Rejected as exc:
+            retryable = is_retryable_errcode(exc.errcode)
+            if retryable or not message.text.strip():
+                self._remember(key, len(message.text))
+                raise SendError(
+                    f"企业微信拒绝了附件 / aibot rejected the attachment: {exc}",
+                    retryable=retryable,
+                ) from exc
+            logger.warning(
+                "附件未发送，文字已送达 / aibot attachment skipped, the text went: %s", exc
+            )
+        except SendError:
+            self._remember(key, len(message.text))
+            raise
+
+    async def _send_attachment(self, chatid: str, attachment: Attachment, key: str) -> None:
+        data = read_attachment(attachment)
+        if data is None:
+            return
+        kind = media_kind(attachment, len(data), APP_IMAGE_MAX_BYTES).value
+        media_id = self._media.get(key)
+        if media_id is None:
+            media_id = await self._upload(kind, attachment.name, data)
+            self._media.put(key, media_id)
+        req_id = new_req_id(CMD_SEND)
+        await self._request(req_id, media_push_frame(req_id, chatid, kind, media_id))
+
+    async def _upload(self, kind: str, name: str, data: bytes) -> str:
+        """The three-step upload (init, chunks, finish) of doc 101463; returns the media_id."""
+        pieces = [
+            data[start : start + UPLOAD_CHUNK_BYTES]
+            for start in range(0, len(data), UPLOAD_CHUNK_BYTES)
+        ]
+        if len(pieces) > UPLOAD_MAX_CHUNKS:
+            raise _Rejected(-2, f"{len(data)} bytes need more than {UPLOAD_MAX_CHUNKS} chunks")
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        req_id = new_req_id(CMD_UPLOAD_INIT)
+        answer = await self._request(
+            req_id, upload_init_frame(req_id, kind, name, len(data), len(pieces), md5)
+        )
+        upload_id = (answer.body or {}).get("upload_id")
+        if not isinstance(upload_id, str) or not upload_id:
+            raise _Rejected(-2, "upload init answered without upload_id")
+        for index, piece in enumerate(pieces):
+            req_id = new_req_id(CMD_UPLOAD_CHUNK)
+            await self._request(req_id, upload_chunk_frame(req_id, upload_id, index, piece))
+        req_id = new_req_id(CMD_UPLOAD_FINISH)
+        answer = await self._request(req_id, upload_finish_frame(req_id, upload_id))
+        media_id = (answer.body or {}).get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise _Rejected(-2, "upload finish answered without media_id")
+        return media_id
 
     async def _reply(self, req_id: str, content: str) -> None:
         await self._request(req_id, stream_reply_frame(req_id, uuid.uuid4().hex, content))

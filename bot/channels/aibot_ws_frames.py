@@ -13,6 +13,12 @@ real server touches one file. Checked against the official SDKs (`@wecom/aibot-n
   for a single chat the chatid is the user's userid;
 - "another connection replaced this one" arrives as `aibot_event_callback` whose
   `body.event.eventtype` is `disconnected_event`.
+- files and pictures are pushed as `aibot_send_msg` with `msgtype` file/image and
+  `{"media_id"}`, after a three-step upload over the same socket (doc 101463, 上传临时素材):
+  `aibot_upload_media_init` {type, filename, total_size, total_chunks, md5} answers
+  `body.upload_id`; `aibot_upload_media_chunk` {upload_id, chunk_index (from 0), base64_data}
+  per piece of at most 512 KB, at most 100 pieces; `aibot_upload_media_finish` {upload_id}
+  answers `body.media_id`.
 
 Not in any text we could read, taken from field reports instead: errcode 853000 for a bad
 bot_id/secret, 846605 for an invalid/expired req_id, 846608 for an expired stream, and the
@@ -21,6 +27,7 @@ bot_id/secret, 846605 for an invalid/expired req_id, 846608 for an expired strea
 
 from __future__ import annotations
 
+import base64
 import uuid
 from typing import Any
 
@@ -31,6 +38,9 @@ CMD_SUBSCRIBE = "aibot_subscribe"
 CMD_PING = "ping"
 CMD_RESPOND = "aibot_respond_msg"
 CMD_SEND = "aibot_send_msg"
+CMD_UPLOAD_INIT = "aibot_upload_media_init"
+CMD_UPLOAD_CHUNK = "aibot_upload_media_chunk"
+CMD_UPLOAD_FINISH = "aibot_upload_media_finish"
 # Commands, WeCom -> developer.
 CMD_MSG_CALLBACK = "aibot_msg_callback"
 CMD_EVENT_CALLBACK = "aibot_event_callback"
@@ -49,6 +59,8 @@ RETRYABLE_ERRCODES = frozenset({-1, 45009, 45033})
 
 REPLY_MAX_BYTES = 20480
 PUSH_MAX_BYTES = 4096
+UPLOAD_CHUNK_BYTES = 512 * 1024
+UPLOAD_MAX_CHUNKS = 100
 
 
 def is_retryable_errcode(errcode: int) -> bool:
@@ -240,4 +252,49 @@ def markdown_push_frame(req_id: str, chatid: str, content: str) -> dict[str, Any
         "cmd": CMD_SEND,
         "headers": {"req_id": req_id},
         "body": {"chatid": chatid, "msgtype": "markdown", "markdown": {"content": content}},
+    }
+
+
+def upload_init_frame(
+    req_id: str, kind: str, filename: str, total_size: int, total_chunks: int, md5: str
+) -> dict[str, Any]:
+    return {
+        "cmd": CMD_UPLOAD_INIT,
+        "headers": {"req_id": req_id},
+        "body": {
+            "type": kind,
+            "filename": filename,
+            "total_size": total_size,
+            "total_chunks": total_chunks,
+            "md5": md5,
+        },
+    }
+
+
+def upload_chunk_frame(req_id: str, upload_id: str, index: int, data: bytes) -> dict[str, Any]:
+    return {
+        "cmd": CMD_UPLOAD_CHUNK,
+        "headers": {"req_id": req_id},
+        "body": {
+            "upload_id": upload_id,
+            "chunk_index": index,
+            "base64_data": base64.b64encode(data).decode("ascii"),
+        },
+    }
+
+
+def upload_finish_frame(req_id: str, upload_id: str) -> dict[str, Any]:
+    return {
+        "cmd": CMD_UPLOAD_FINISH,
+        "headers": {"req_id": req_id},
+        "body": {"upload_id": upload_id},
+    }
+
+
+def media_push_frame(req_id: str, chatid: str, kind: str, media_id: str) -> dict[str, Any]:
+    """A proactive file or picture (kind "file" or "image") already uploaded as media_id."""
+    return {
+        "cmd": CMD_SEND,
+        "headers": {"req_id": req_id},
+        "body": {"chatid": chatid, "msgtype": kind, kind: {"media_id": media_id}},
     }

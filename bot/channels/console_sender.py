@@ -30,7 +30,11 @@ class ConsoleSender:
         self._write(self.format(message))
 
     def format(self, message: Outgoing) -> str:
-        """`[群 chat-1] 教研助手: …` or `[私信 → 张老师] 教研助手: …`; later lines indented."""
+        """`[群 chat-1] 教研助手: …` or `[私信 → 张老师] 教研助手: …`; later lines indented.
+
+        An attachment is named on a last line (`[附件] 东部联盟-教研档案-20261128.xlsx`): the
+        terminal cannot show it, and the text already says where to get it.
+        """
         if message.target_kind is TargetKind.CHAT:
             where = f"群 {message.target}"
         else:
@@ -42,6 +46,8 @@ class ConsoleSender:
         first, *rest = text.split("\n")
         lines = [f"[{where}] {self._bot_name}: {first}"]
         lines.extend(f"{_INDENT}{line}" if line else "" for line in rest)
+        if message.attachment is not None:
+            lines.append(f"{_INDENT}[附件] {message.attachment.name}")
         return "\n".join(lines)
 
     def _mention(self, userid: str) -> str:

@@ -306,19 +306,36 @@ class WeComClient:
         chatid: str | None = None,
     ) -> dict[str, Any]:
         """Send an uploaded file to members (needs agent_id) or to an app group chat."""
+        return await self.send_media(
+            secret, "file", media_id, agent_id=agent_id, touser=touser, chatid=chatid
+        )
+
+    async def send_media(
+        self,
+        secret: str,
+        kind: str,
+        media_id: str,
+        *,
+        agent_id: int | str | None = None,
+        touser: list[str] | None = None,
+        chatid: str | None = None,
+    ) -> dict[str, Any]:
+        """Send an uploaded file or image (msgtype `kind`) to members or an app group chat."""
+        if kind not in ("file", "image"):
+            raise ValueError(f"cannot send media of kind {kind!r}")
         if (touser is None) == (chatid is None):
             raise ValueError("give exactly one of touser or chatid")
         if chatid is not None:
-            payload: dict[str, Any] = {"chatid": chatid, "msgtype": "file"}
-            payload["file"] = {"media_id": media_id}
+            payload: dict[str, Any] = {"chatid": chatid, "msgtype": kind}
+            payload[kind] = {"media_id": media_id}
             return await self.post_json("/cgi-bin/appchat/send", payload, secret)
         if agent_id is None or not touser:
-            raise ValueError("sending a file to members needs agent_id and touser")
+            raise ValueError("sending media to members needs agent_id and touser")
         payload = {
             "touser": "|".join(touser),
-            "msgtype": "file",
+            "msgtype": kind,
             "agentid": int(agent_id),
-            "file": {"media_id": media_id},
+            kind: {"media_id": media_id},
         }
         return await self.post_json("/cgi-bin/message/send", payload, secret)
 

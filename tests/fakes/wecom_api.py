@@ -1,7 +1,9 @@
 """A fake of WeCom's server API (qyapi) speaking the real JSON shapes, for aiohttp test servers.
 
 Endpoints: gettoken, message/send (doc 90236), appchat/send (90248), media/upload (90253),
-webhook/send and webhook/upload_media (group robot, 99110). Time comes from an injected
+webhook/send and webhook/upload_media (group robot, 99110). Besides text and markdown, file and
+image messages are accepted: by media_id of an earlier upload, or — group robot only — an image
+as base64 with the md5 of its bytes (at most 2 MB before encoding). Time comes from an injected
 clock, so token expiry and the robot's 20-per-minute quota are tested without sleeping.
 
 Faults queued with `fail_next` are served before normal handling, in order: an HTTP error,
@@ -15,7 +17,10 @@ errcode 40058, where WeCom may truncate app messages silently.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -35,6 +40,7 @@ DEFAULT_WEBHOOK_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 TEXT_LIMIT = 2048
 APP_MARKDOWN_LIMIT = 2048
 WEBHOOK_MARKDOWN_LIMIT = 4096
+WEBHOOK_IMAGE_LIMIT = 2 * 1024 * 1024
 MEDIA_KINDS = ("image", "voice", "video", "file")
 
 ERRMSG = {
@@ -44,6 +50,7 @@ ERRMSG = {
     40006: "invalid file size",
     40007: "invalid media_id",
     40008: "invalid message type",
+    40009: "invalid image size",
     40013: "invalid corpid",
     40014: "invalid access_token",
     40050: "chatid not found",
@@ -184,6 +191,9 @@ class FakeWeComAPI:
     def messages_for(self, target: str) -> list[RecordedMessage]:
         return [m for m in self.messages if m.target == target]
 
+    def upload_of(self, media_id: str) -> Upload | None:
+        return next((u for u in self.uploads if u.media_id == media_id), None)
+
     # ------------------------------------------------------------ plumbing
 
     async def _on_shutdown(self, _app: web.Application) -> None:
@@ -268,15 +278,19 @@ class FakeWeComAPI:
             at=self.clock.now(),
         )
 
-    def _content_error(self, payload: dict[str, Any], markdown_limit: int) -> int | None:
-        """errcode for a bad text/markdown/file body, or None when it is acceptable."""
+    def _content_error(
+        self, payload: dict[str, Any], markdown_limit: int, *, webhook: bool = False
+    ) -> int | None:
+        """errcode for a bad text/markdown/file/image body, or None when it is acceptable."""
         msgtype = payload.get("msgtype")
         body = payload.get(msgtype) if isinstance(msgtype, str) else None
-        if msgtype not in ("text", "markdown", "file") or not isinstance(body, dict):
+        if msgtype not in ("text", "markdown", "file", "image") or not isinstance(body, dict):
             return 40008
-        if msgtype == "file":
-            known = {u.media_id for u in self.uploads}
-            return None if body.get("media_id") in known else 40007
+        if msgtype == "image" and webhook:
+            return _webhook_image_error(body)
+        if msgtype in ("file", "image"):
+            upload = self.upload_of(str(body.get("media_id")))
+            return None if upload is not None and upload.kind == msgtype else 40007
         content = body.get("content")
         if not isinstance(content, str) or not content.strip():
             return 44004
@@ -400,7 +414,7 @@ class FakeWeComAPI:
         payload = await self._json(request)
         if payload is None:
             return self._error(40008)
-        problem = self._content_error(payload, WEBHOOK_MARKDOWN_LIMIT)
+        problem = self._content_error(payload, WEBHOOK_MARKDOWN_LIMIT, webhook=True)
         if problem is not None:
             return self._error(problem)
         now = self.clock.now()
@@ -410,3 +424,18 @@ class FakeWeComAPI:
         stamps.append(now)
         self.messages.append(self._record("webhook/send", key, payload))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+
+def _webhook_image_error(body: dict[str, Any]) -> int | None:
+    """A group robot picture: base64 of a JPG/PNG of at most 2 MB and the md5 of its bytes."""
+    try:
+        data = base64.b64decode(str(body.get("base64", "")), validate=True)
+    except (binascii.Error, ValueError):
+        return 40008
+    if not data.startswith((b"\x89PNG", b"\xff\xd8")):
+        return 40008
+    if len(data) > WEBHOOK_IMAGE_LIMIT:
+        return 40009  # invalid image size
+    if hashlib.md5(data, usedforsecurity=False).hexdigest() != body.get("md5"):
+        return 40008
+    return None

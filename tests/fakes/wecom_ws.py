@@ -9,12 +9,16 @@ mistake in the client is not mirrored here.
 Tests drive it: push message/event frames, replay a frame after a reconnect, drop the socket
 abruptly, announce that another connection took over, stop answering pings, or answer the
 next reply/push with an errcode. Every frame the client sent is recorded in order; waiting
-helpers use a condition, never a timer.
+helpers use a condition, never a timer. Media uploads (aibot_upload_media_init/chunk/finish)
+are checked — chunk order, size and md5 — and kept in `uploads`; a pushed file or image must
+name an uploaded media_id of its kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import uuid
 from collections import deque
@@ -30,6 +34,8 @@ DEFAULT_SECRET = "fake-bot-secret"
 BAD_CREDENTIALS = (853000, "invalid bot_id or secret")
 NOT_SUBSCRIBED = (853001, "not subscribed")  # invented: the fake's answer before subscribe
 UNKNOWN_CMD = (40008, "invalid cmd")
+BAD_MEDIA = (40007, "invalid media_id")
+BAD_UPLOAD = (40006, "invalid upload")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,24 @@ class ClientFrame:
     cmd: str
     req_id: str
     body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WSUpload:
+    media_id: str
+    kind: str
+    filename: str
+    data: bytes
+
+
+@dataclass
+class _PendingUpload:
+    kind: str
+    filename: str
+    total_size: int
+    total_chunks: int
+    md5: str
+    chunks: list[bytes] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +85,8 @@ class FakeWeComWS:
         self.subscriptions = 0
         self.frames: list[ClientFrame] = []
         self.pushed: list[dict[str, Any]] = []
+        self.uploads: list[WSUpload] = []
+        self._open_uploads: dict[str, _PendingUpload] = {}
         self.answer_pings = True
         # Per cmd, the answers to come: None answers ok, a pair answers with that errcode.
         self._faults: dict[str, deque[tuple[int, str] | None]] = {}
@@ -207,11 +233,67 @@ class FakeWeComWS:
             self._changed.notify_all()
 
     async def _answer(
-        self, ws: web.WebSocketResponse, req_id: str, errcode: int = 0, errmsg: str = "ok"
+        self,
+        ws: web.WebSocketResponse,
+        req_id: str,
+        errcode: int = 0,
+        errmsg: str = "ok",
+        body: dict[str, Any] | None = None,
     ) -> None:
-        await ws.send_str(
-            json.dumps({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg})
-        )
+        answer: dict[str, Any] = {"headers": {"req_id": req_id}, "errcode": errcode}
+        answer["errmsg"] = errmsg
+        if body is not None:
+            answer["body"] = body
+        await ws.send_str(json.dumps(answer))
+
+    def _upload_step(self, cmd: str, body: dict[str, Any]) -> tuple[int, str, dict[str, Any]]:
+        """(errcode, errmsg, answer body) for one step of the three-step media upload."""
+        if cmd == "aibot_upload_media_init":
+            pending = _PendingUpload(
+                kind=str(body.get("type", "")),
+                filename=str(body.get("filename", "")),
+                total_size=int(body.get("total_size", 0)),
+                total_chunks=int(body.get("total_chunks", 0)),
+                md5=str(body.get("md5", "")),
+            )
+            if pending.kind not in ("file", "image", "voice", "video") or not (
+                1 <= pending.total_chunks <= 100 and pending.total_size > 5
+            ):
+                return (*BAD_UPLOAD, {})
+            upload_id = f"upload-{uuid.uuid4().hex[:8]}"
+            self._open_uploads[upload_id] = pending
+            return 0, "ok", {"upload_id": upload_id}
+        pending_or_none = self._open_uploads.get(str(body.get("upload_id", "")))
+        if pending_or_none is None:
+            return (*BAD_UPLOAD, {})
+        pending = pending_or_none
+        if cmd == "aibot_upload_media_chunk":
+            data = base64.b64decode(str(body.get("base64_data", "")))
+            if body.get("chunk_index") != len(pending.chunks) or len(data) > 512 * 1024:
+                return (*BAD_UPLOAD, {})
+            pending.chunks.append(data)
+            return 0, "ok", {}
+        data = b"".join(pending.chunks)
+        del self._open_uploads[str(body["upload_id"])]
+        if (
+            len(pending.chunks) != pending.total_chunks
+            or len(data) != pending.total_size
+            or hashlib.md5(data, usedforsecurity=False).hexdigest() != pending.md5
+        ):
+            return (*BAD_UPLOAD, {})
+        media_id = f"ws-media-{len(self.uploads) + 1}"
+        self.uploads.append(WSUpload(media_id, pending.kind, pending.filename, data))
+        return 0, "ok", {"media_id": media_id}
+
+    def _media_error(self, body: dict[str, Any]) -> tuple[int, str] | None:
+        kind = body.get("msgtype")
+        if kind not in ("file", "image"):
+            return None
+        media = body.get(kind)
+        if not isinstance(media, dict):
+            return BAD_MEDIA
+        known = {u.media_id: u.kind for u in self.uploads}
+        return None if known.get(str(media.get("media_id"))) == kind else BAD_MEDIA
 
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -253,13 +335,23 @@ class FakeWeComWS:
         elif cmd == "ping":
             if self.answer_pings:
                 await self._answer(ws, req_id)
-        elif cmd in ("aibot_respond_msg", "aibot_send_msg"):
+        elif cmd in (
+            "aibot_respond_msg",
+            "aibot_send_msg",
+            "aibot_upload_media_init",
+            "aibot_upload_media_chunk",
+            "aibot_upload_media_finish",
+        ):
             faults = self._faults.get(cmd)
             fault = faults.popleft() if faults else None
-            if fault is None:
-                await self._answer(ws, req_id)
-            else:
+            if fault is not None:
                 await self._answer(ws, req_id, *fault)
+            elif cmd.startswith("aibot_upload_media_"):
+                errcode, errmsg, answer = self._upload_step(cmd, body)
+                await self._answer(ws, req_id, errcode, errmsg, answer)
+            else:
+                problem = self._media_error(body)
+                await self._answer(ws, req_id, *(problem or (0, "ok")))
         else:
             await self._answer(ws, req_id, *UNKNOWN_CMD)
         # Recorded after answering, so a test that saw the frame knows the answer is on its way.
