@@ -17,7 +17,6 @@ from bot.pipeline import Pipeline
 from bot.router import Dispatcher
 from bot.settings import Settings
 from handlers import build_router
-from reports.digest import build_digest
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import InboxRepo, OutboxRepo
@@ -107,7 +106,6 @@ def create_app(
         zone=settings.zone,
         private_channel=private_channel,
         on_enqueued=worker.wake,
-        digest_builder=build_digest,
     )
 
     # A handled message may have created, moved or cancelled something that is due.

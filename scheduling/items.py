@@ -224,26 +224,17 @@ class Planner:
             return []
         born = self._repo.activity_changed_at(activity.id) or activity.starts_at
         zone = place.zone
-        day = deadline.astimezone(zone).date()
         stamp = key_time(deadline)
-        candidates = [
-            (
-                "day_before",
-                "the day before its deadline",
-                at_local(day - timedelta(days=1), self._policy.reflection_day_before_at, zone),
-                min(at_local(day, time(0), zone), deadline),
-            ),
-            (
-                "due_morning",
-                "on its deadline morning",
-                at_local(day, self._policy.reflection_morning_at, zone),
-                deadline,
-            ),
-        ]
+        slots = deadline_slots(
+            deadline,
+            zone,
+            self._policy.reflection_day_before_at,
+            self._policy.reflection_morning_at,
+        )
         items = []
-        for name, what, due, useful_until in candidates:
-            if due < activity.ends_at or due >= deadline:
-                continue  # no reminder before the activity is over or after the deadline
+        for name, what, due, useful_until in slots:
+            if due < activity.ends_at:
+                continue  # no reminder before the activity is over
             key = f"reflection:{activity.id}:{name}:{stamp}"
             items.append(
                 DueItem(
@@ -303,26 +294,12 @@ class Planner:
             return []
         deadline = request.due_at
         zone = place.zone
-        day = deadline.astimezone(zone).date()
         stamp = key_time(deadline)
-        candidates = [
-            (
-                "day_before",
-                "the day before its deadline",
-                at_local(day - timedelta(days=1), self._policy.feedback_day_before_at, zone),
-                min(at_local(day, time(0), zone), deadline),
-            ),
-            (
-                "due_morning",
-                "on its deadline morning",
-                at_local(day, self._policy.feedback_morning_at, zone),
-                deadline,
-            ),
-        ]
+        slots = deadline_slots(
+            deadline, zone, self._policy.feedback_day_before_at, self._policy.feedback_morning_at
+        )
         items = []
-        for name, what, due, useful_until in candidates:
-            if due >= deadline:
-                continue
+        for name, what, due, useful_until in slots:
             key = f"feedback:{request.id}:{name}:{stamp}"
             items.append(
                 DueItem(
@@ -633,3 +610,21 @@ def digest_effects(
     for userid, note in digest.private_notes.items():
         effects.append(Direct(userids=[userid], text=note, markdown=True, dedup_key=f"{key}:note"))
     return effects
+
+
+def deadline_slots(
+    deadline: datetime, zone: ZoneInfo, day_before_at: time, morning_at: time
+) -> list[tuple[str, str, datetime, datetime]]:
+    """The two deadline reminders — the evening before and the deadline morning — as
+    (name, description, due, useful until), leaving out any that would fall at or after it."""
+    day = deadline.astimezone(zone).date()
+    slots = [
+        (
+            "day_before",
+            "the day before its deadline",
+            at_local(day - timedelta(days=1), day_before_at, zone),
+            min(at_local(day, time(0), zone), deadline),
+        ),
+        ("due_morning", "on its deadline morning", at_local(day, morning_at, zone), deadline),
+    ]
+    return [slot for slot in slots if slot[2] < deadline]

@@ -30,9 +30,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.clock import Clock
 from bot.delivery import expand_effects
 from bot.messages import Channel, Outgoing
+from reports.digest import build_digest
 from reports.export import database_file
 from scheduling.items import DigestBuilder, DueItem, Outcome, Planner, ReminderPolicy
-from scheduling.plain_digest import build_plain_digest
 from scheduling.zones import local_day_bounds
 from storage import Storage
 from storage.reminders import RemindersRepo, ReminderStatus
@@ -53,7 +53,7 @@ class ReminderScheduler:
         *,
         zone: ZoneInfo,
         private_channel: Channel | None = None,
-        digest_builder: DigestBuilder = build_plain_digest,
+        digest_builder: DigestBuilder = build_digest,
         on_enqueued: Callable[[], None] | None = None,
         policy: ReminderPolicy | None = None,
         charts_dir: Path | None = None,
