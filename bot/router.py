@@ -49,10 +49,30 @@ class Command:
         return (self.name, *self.aliases)
 
 
+@dataclass(frozen=True)
+class _Word:
+    """A command word as `match` compares it, folded once instead of per message."""
+
+    folded: str
+    ascii: bool
+    command: Command
+
+
+@dataclass
+class _Index:
+    """Command words by first character, longest first; rebuilt when commands are added."""
+
+    size: int
+    by_first: dict[str, list[_Word]]
+    empty: list[_Word]
+    by_word: dict[str, Command]
+
+
 @dataclass
 class Router:
     name: str
     commands: list[Command] = field(default_factory=list)
+    _index: _Index | None = field(default=None, init=False, repr=False, compare=False)
 
     def command(
         self,
@@ -76,6 +96,7 @@ class Router:
                     handler=handler,
                 )
             )
+            self._index = None
             return handler
 
         return register
@@ -83,34 +104,42 @@ class Router:
     def include(self, *routers: Router) -> None:
         for router in routers:
             self.commands.extend(router.commands)
+        self._index = None
 
     def find(self, word: str) -> Command | None:
-        folded = word.lower()
-        for command in self.commands:
-            if folded in (w.lower() for w in command.words):
-                return command
-        return None
+        return self._words().by_word.get(word.lower())
 
     def match(self, text: str) -> tuple[Command, Args] | None:
         """Find the command whose word (longest first) starts the message."""
         addressed = strip_addressing(text)
         folded = unicodedata.normalize("NFKC", addressed).lower()
-        best: tuple[int, Command] | None = None
-        for command in self.commands:
-            for word in command.words:
-                lowered = word.lower()
-                if not folded.startswith(lowered):
-                    continue
-                after = folded[len(lowered) : len(lowered) + 1]
-                if lowered.isascii() and after.isascii() and after.isalpha():
-                    continue  # "qdx" is not "qd"
-                if best is None or len(lowered) > best[0]:
-                    best = (len(lowered), command)
+        index = self._words()
+        best: _Word | None = None
+        # Candidates share the message's first character and come longest first (ties in
+        # registration order), so the first that fits is the longest match.
+        for word in index.by_first.get(folded[:1], ()):
+            if not folded.startswith(word.folded):
+                continue
+            after = folded[len(word.folded) : len(word.folded) + 1]
+            if word.ascii and after.isascii() and after.isalpha():
+                continue  # "qdx" is not "qd"
+            best = word
+            break
+        if best is None:
+            best = next(
+                (w for w in index.empty if not (folded[:1].isascii() and folded[:1].isalpha())),
+                None,
+            )
         if best is None:
             return None
-        length, command = best
-        raw = addressed[length:].strip()
-        return command, Args(text=normalize(raw), raw=raw)
+        raw = addressed[len(best.folded) :].strip()
+        return best.command, Args(text=normalize(raw), raw=raw)
+
+    def _words(self) -> _Index:
+        index = self._index
+        if index is None or index.size != len(self.commands):
+            index = self._index = _build_index(self.commands)
+        return index
 
     def closest(self, text: str) -> Command | None:
         """The command a mistyped message most likely meant (same first character wins ties)."""
@@ -124,6 +153,27 @@ class Router:
                 if ratio >= 0.5 and (best is None or key[:2] > best[:2]):
                     best = key
         return best[2] if best else None
+
+
+def _build_index(commands: Sequence[Command]) -> _Index:
+    words = [
+        _Word(folded=lowered, ascii=lowered.isascii(), command=command)
+        for command in commands
+        for lowered in (word.lower() for word in command.words)
+    ]
+    by_first: dict[str, list[_Word]] = {}
+    for word in sorted(words, key=lambda w: -len(w.folded)):  # stable: ties keep their order
+        if word.folded:
+            by_first.setdefault(word.folded[0], []).append(word)
+    by_word: dict[str, Command] = {}
+    for word in words:
+        by_word.setdefault(word.folded, word.command)
+    return _Index(
+        size=len(commands),
+        by_first=by_first,
+        empty=[w for w in words if not w.folded],
+        by_word=by_word,
+    )
 
 
 class Dispatcher:

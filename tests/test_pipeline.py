@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,6 +183,99 @@ async def test_messages_in_one_chat_are_answered_in_order(db_path: Path) -> None
     await pipeline.drain()
     texts = [item.message.text for item in OutboxRepo(db).items() if item.target == "chat-1"]
     assert texts == ["回复 m-1", "回复 m-2"]
+
+
+async def test_new_messages_are_accepted_while_earlier_ones_are_stuck(db_path: Path) -> None:
+    """WeCom gets its answer even when every processing slot waits on something slow."""
+    db = open_database(db_path)
+    gate = asyncio.Event()
+    calls: list[str] = []
+
+    async def router(incoming: Incoming) -> list[Effect]:
+        calls.append(incoming.msgid)
+        if incoming.text == "慢":
+            await gate.wait()  # e.g. a file download from WeCom
+        return [Reply(text=f"回复 {incoming.msgid}")]
+
+    pipeline = Pipeline(
+        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), router, FakeClock(T0), max_concurrent=2
+    )
+    assert await pipeline.submit(group_msg("m-1", text="慢"))
+    assert await pipeline.submit(group_msg("m-2", text="慢", chat_id="chat-2"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert calls == ["m-1", "m-2"]
+
+    later = [("m-3", "chat-1"), ("m-4", "chat-3"), ("m-5", "chat-1"), ("m-6", "chat-3")]
+    for msgid, chat in later:
+        # submit() returns without waiting for a free slot, and the message is already durable.
+        assert await pipeline.submit(group_msg(msgid, chat_id=chat))
+    assert len(InboxRepo(db).unprocessed()) == 6 and pipeline.in_progress == 6
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert calls == ["m-1", "m-2"]  # both slots still busy
+
+    gate.set()
+    await pipeline.drain()
+    assert pipeline.in_progress == 0 and InboxRepo(db).unprocessed() == []
+    assert sorted(calls) == ["m-1", "m-2", "m-3", "m-4", "m-5", "m-6"]
+    by_chat: dict[str, list[str]] = {}
+    for item in OutboxRepo(db).items():
+        by_chat.setdefault(item.target, []).append(item.message.text)
+    assert by_chat == {
+        "chat-1": ["回复 m-1", "回复 m-3", "回复 m-5"],
+        "chat-2": ["回复 m-2"],
+        "chat-3": ["回复 m-4", "回复 m-6"],
+    }
+
+
+async def test_a_backlog_is_processed_one_message_per_loop_turn(db_path: Path) -> None:
+    """Under a flood other tasks (the HTTP callbacks) get a turn between any two messages."""
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = make_pipeline(db, router)
+    for i in range(20):
+        assert await pipeline.submit(group_msg(f"m-{i}", chat_id=f"chat-{i}"))
+
+    seen: list[int] = []
+    for _ in range(8):  # a callback handler that needs the loop now and then
+        seen.append(len(router.calls))
+        await asyncio.sleep(0)
+    assert all(after - before <= 1 for before, after in itertools.pairwise(seen))
+    assert seen[-1] < 20
+
+    await pipeline.drain()
+    assert sorted(router.calls) == sorted(f"m-{i}" for i in range(20))
+    assert OutboxRepo(db).pending_count() == 20
+
+
+async def test_past_the_backlog_limit_processing_keeps_pace_again(db_path: Path) -> None:
+    """The backlog waits in memory, so it is bounded: beyond it messages no longer wait."""
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = Pipeline(
+        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), router, FakeClock(T0), max_backlog=5
+    )
+    for i in range(12):  # one busy chat and a few others
+        assert await pipeline.submit(group_msg(f"m-{i}", chat_id="chat-1" if i < 8 else f"c{i}"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert pipeline.in_progress <= 5  # caught up to the limit without waiting turns
+    await pipeline.drain()
+    assert [c for c in router.calls if int(c[2:]) < 8] == [f"m-{i}" for i in range(8)]
+    assert OutboxRepo(db).pending_count() == 12
+
+
+async def test_handle_now_waits_for_its_own_message_behind_a_backlog(db_path: Path) -> None:
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = make_pipeline(db, router)
+    for i in range(5):
+        assert await pipeline.submit(group_msg(f"m-{i}"))
+    assert await pipeline.handle_now(group_msg("m-last"))
+    assert router.calls == [f"m-{i}" for i in range(5)] + ["m-last"]
+    assert [item.message.text for item in OutboxRepo(db).items()][-1] == "已收到：签到 A1"
+    assert OutboxRepo(db).pending_count() == 6 and pipeline.in_progress == 0
 
 
 async def test_a_failing_handler_gets_the_user_an_apology_not_a_stack_trace(
