@@ -45,11 +45,10 @@ from bot.wecom.callback_security import (
     CallbackVerifier,
     empty_ack,
     parse_json_object,
-    read_body,
     rejection_response,
-    signed_query,
     unavailable_response,
     unexpected_input_response,
+    verified_ciphertext,
     verified_echostr,
 )
 
@@ -243,14 +242,7 @@ class AibotHttpCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, validate, submit to the inbox, answer at once."""
         try:
-            body = await read_body(request)
-            query = signed_query(request)
-            self._verifier.check_timestamp(query.timestamp)
-            envelope = parse_json_object(body)
-            encrypted = envelope.get("encrypt")
-            if not isinstance(encrypted, str) or not encrypted:
-                raise CallbackRejected(400, "body has no encrypt field")
-            self._verifier.check(query, encrypted)
+            _, encrypted = await verified_ciphertext(request, self._verifier, _json_ciphertext)
             message = self._validate(self._decrypt(encrypted))
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)
@@ -408,3 +400,11 @@ def _errcode(raw: bytes) -> tuple[int, str]:
     except (TypeError, ValueError):
         code = -1
     return code, str(data.get("errmsg", ""))[:200]
+
+
+def _json_ciphertext(body: bytes) -> str:
+    """The `encrypt` field of the smart bot's JSON envelope."""
+    encrypted = parse_json_object(body).get("encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise CallbackRejected(400, "body has no encrypt field")
+    return encrypted

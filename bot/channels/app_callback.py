@@ -36,11 +36,10 @@ from bot.wecom.callback_security import (
     CallbackVerifier,
     empty_ack,
     parse_xml_fields,
-    read_body,
     rejection_response,
-    signed_query,
     unavailable_response,
     unexpected_input_response,
+    verified_ciphertext,
     verified_echostr,
 )
 
@@ -119,14 +118,7 @@ class AppCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, parse, submit to the inbox, answer empty at once."""
         try:
-            body = await read_body(request)
-            query = signed_query(request)
-            self._verifier.check_timestamp(query.timestamp)
-            envelope = parse_xml_fields(body)
-            encrypted = envelope.get("Encrypt", "").strip()
-            if not encrypted:
-                raise CallbackRejected(400, "envelope has no Encrypt element")
-            self._verifier.check(query, encrypted)
+            query, encrypted = await verified_ciphertext(request, self._verifier, _xml_ciphertext)
             plain = self._decrypt(
                 lambda: self._crypto.decrypt_message(
                     {"Encrypt": encrypted}, query.signature, query.timestamp, query.nonce
@@ -271,3 +263,11 @@ def _kind(incoming: Incoming) -> str:
 def _cdata(text: str) -> str:
     """Wrap in CDATA; a "]]>" inside is split across two sections."""
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def _xml_ciphertext(body: bytes) -> str:
+    """The `Encrypt` element of the app's XML envelope."""
+    encrypted = parse_xml_fields(body).get("Encrypt", "").strip()
+    if not encrypted:
+        raise CallbackRejected(400, "envelope has no Encrypt element")
+    return encrypted

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -115,6 +116,23 @@ def verified_echostr(request: web.Request, verifier: CallbackVerifier) -> tuple[
         raise CallbackRejected(400, "missing query parameter echostr")
     verifier.check(query, echostr)
     return query, echostr
+
+
+async def verified_ciphertext(
+    request: web.Request, verifier: CallbackVerifier, extract: Callable[[bytes], str]
+) -> tuple[SignedQuery, str]:
+    """The message POST both callbacks receive: (signed query, ciphertext), checked.
+
+    Reads the body within the size limit, checks freshness before any parsing, lets `extract`
+    pull the ciphertext out of the channel's envelope (XML or JSON; it raises CallbackRejected
+    when there is none) and verifies WeCom's signature over it.
+    """
+    body = await read_body(request)
+    query = signed_query(request)
+    verifier.check_timestamp(query.timestamp)
+    encrypted = extract(body)
+    verifier.check(query, encrypted)
+    return query, encrypted
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
