@@ -6,11 +6,13 @@ into one root router, and `Dispatcher` turns an `Incoming` into effects.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.clock import Clock
 from bot.context import BotConfig, Context, Hint
@@ -43,6 +45,8 @@ class Command:
     usage: str
     examples: tuple[str, ...]
     handler: Handler
+    # Long-running (e.g. building a workbook): run off the event loop, on its own connection.
+    background: bool = False
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -83,6 +87,7 @@ class Router:
         summary: str,
         usage: str,
         examples: Sequence[str] = (),
+        background: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.commands.append(
@@ -94,6 +99,7 @@ class Router:
                     usage=usage,
                     examples=tuple(examples),
                     handler=handler,
+                    background=background,
                 )
             )
             self._index = None
@@ -206,7 +212,21 @@ class Dispatcher:
         )
 
     async def handle(self, incoming: Incoming) -> list[Effect]:
+        """Handle a message; a background command runs in a worker thread on its own database
+        connection, so callbacks keep being answered while it works (SQLite connections are
+        not shared between threads)."""
+        matched = self.router.match(incoming.text) if incoming.text.strip() else None
+        path = self._storage.path
+        if matched is not None and matched[0].background and path is not None:
+            return await asyncio.to_thread(self._handle_isolated, incoming, path)
         return self.handle_sync(incoming)
+
+    def _handle_isolated(self, incoming: Incoming, path: Path) -> list[Effect]:
+        storage = Storage.open(path)
+        try:
+            return Dispatcher(self.router, storage, self._clock, self._config).handle_sync(incoming)
+        finally:
+            storage.close()
 
     def handle_sync(self, incoming: Incoming) -> list[Effect]:
         ctx = self.context_for(incoming)

@@ -103,6 +103,7 @@ def dashboard_command(ctx: Context, args: Args) -> list[Effect]:
     action=Action.VIEW_NAMES,
     summary="导出 Excel 教研档案（活动、签到、反思、请假、通知、统计和学时），下载链接私信发送",
     usage="导出 [本学期|本月|上周|11月|日期~日期] [联盟名]",
+    background=True,
     examples=("导出", "导出 本月", "导出 9月1日~11月30日"),
 )
 def export_archive(ctx: Context, args: Args) -> list[Effect]:

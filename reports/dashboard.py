@@ -34,7 +34,6 @@ from reports.charts import FontNotFoundError, RateBar, TrendPoint, rates_chart, 
 from reports.export import (
     EXPORT_FILE,
     ExportScope,
-    database_file,
     download_name,
     export_workbook,
     exports_dir,
@@ -325,7 +324,7 @@ class Dashboard:
                 export_workbook(storage, scope, target, now)
                 return target.read_bytes()
 
-        path = database_file(self._storage)
+        path = self._storage.path
         if path is None:  # an in-memory database has one connection: stay on this thread
             return build(self._storage)
 

@@ -104,16 +104,9 @@ def parse_day_bound(text: str, now: datetime, *, end: bool) -> datetime:
     return found.start
 
 
-def database_file(storage: Storage) -> Path | None:
-    """The database file behind `storage` (None for an in-memory database)."""
-    rows = storage.db.execute("PRAGMA database_list").fetchall()
-    main = next((row[2] for row in rows if row[1] == "main"), "")
-    return Path(main).resolve() if main else None
-
-
 def exports_dir(storage: Storage) -> Path | None:
     """Where chat exports are kept: `exports/` beside the database file (None in memory)."""
-    path = database_file(storage)
+    path = storage.path
     return path.parent / "exports" if path is not None else None
 
 

@@ -31,7 +31,6 @@ from bot.clock import Clock
 from bot.delivery import expand_effects
 from bot.messages import Channel, Outgoing
 from reports.digest import build_digest
-from reports.export import database_file
 from scheduling.items import DigestBuilder, DueItem, Outcome, Planner, ReminderPolicy
 from scheduling.zones import local_day_bounds
 from storage import Storage
@@ -61,7 +60,7 @@ class ReminderScheduler:
         """`charts_dir` keeps digest charts until sent; by default `charts/` beside the
         database file (none for an in-memory database: digests then go without a picture)."""
         if charts_dir is None:
-            db_file = database_file(storage)
+            db_file = storage.path
             charts_dir = db_file.parent / "charts" if db_file is not None else None
         self._storage = storage
         self._clock = clock

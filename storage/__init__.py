@@ -51,5 +51,12 @@ class Storage:
             reminders=RemindersRepo(db),
         )
 
+    @property
+    def path(self) -> Path | None:
+        """The database file behind this storage (None for an in-memory database)."""
+        rows = self.db.execute("PRAGMA database_list").fetchall()
+        main = next((row[2] for row in rows if row[1] == "main"), "")
+        return Path(main).resolve() if main else None
+
     def close(self) -> None:
         self.db.conn.close()

@@ -97,3 +97,47 @@ def test_errors_never_leak_a_stack_trace(bot: Bot, monkeypatch: pytest.MonkeyPat
     assert "出错" not in out or "Traceback" not in out
     out = bot.reply("lead1", "回执 N1")
     assert "抱歉" in out and "fire" not in out and "Traceback" not in out
+
+
+async def test_background_command_leaves_the_event_loop_free(bot: Bot) -> None:
+    """A long command (导出) runs in a worker thread: other messages are answered meanwhile."""
+    import asyncio
+    import threading
+
+    from bot.messages import Channel, ChatType, Incoming
+    from bot.router import Args, Dispatcher, Router
+
+    release = threading.Event()
+    started = threading.Event()
+    router = Router("test")
+
+    @router.command("慢", summary="slow", usage="慢", background=True)
+    def slow(ctx, args: Args) -> str:  # type: ignore[no-untyped-def]
+        started.set()
+        assert release.wait(timeout=10)
+        # Its own connection still sees the same database.
+        return f"完成：{ctx.storage.roster.count_members()} 人"
+
+    @router.command("快", summary="fast", usage="快")
+    def fast(ctx, args: Args) -> str:  # type: ignore[no-untyped-def]
+        return "马上"
+
+    dispatcher = Dispatcher(router, bot.storage, bot.clock, bot.dispatcher._config)
+
+    def incoming(text: str, msgid: str) -> Incoming:
+        return Incoming(
+            channel=Channel.CONSOLE,
+            msgid=msgid,
+            userid="lead1",
+            text=text,
+            chat_type=ChatType.SINGLE,
+            received_at=bot.clock.now(),
+        )
+
+    slow_task = asyncio.create_task(dispatcher.handle(incoming("慢", "s1")))
+    assert await asyncio.to_thread(started.wait, 10)
+    quick = await dispatcher.handle(incoming("快", "f1"))
+    assert quick[0].text == "马上" and not slow_task.done()  # type: ignore[union-attr]
+    release.set()
+    finished = await asyncio.wait_for(slow_task, 10)
+    assert finished[0].text == f"完成：{bot.storage.roster.count_members()} 人"  # type: ignore[union-attr]
