@@ -36,6 +36,10 @@ router = Router("exports")
 KEEP_EXPORTS = timedelta(days=2)  # longer than a link lives
 # `汇总 网页` (and these variants) answer with the dashboard link instead of a text summary.
 DASHBOARD_WORDS = frozenset({"网页", "网页版", "看板", "链接", "web"})
+NO_LINK = (
+    "文件随本消息发送。网页下载链接未开启：如需要，请管理员设置 JIAOYAN_DASHBOARD_SECRET"
+    " 和 JIAOYAN_PUBLIC_URL。"
+)
 NO_SECRET = (
     "网页看板和导出下载还没有开启：请管理员在配置里设置 JIAOYAN_DASHBOARD_SECRET"
     "（一串足够长的随机字符）和 JIAOYAN_PUBLIC_URL（老师们能打开的网址），然后重启机器人。"
@@ -108,8 +112,6 @@ def dashboard_command(ctx: Context, args: Args) -> list[Effect]:
 )
 def export_archive(ctx: Context, args: Args) -> list[Effect]:
     links = link_settings(ctx.config)
-    if links.secret is None:
-        raise Hint(NO_SECRET)
     words = args.text.split(" ") if args.text else []
     period = parse_period(words[0], ctx.now()) if words else None
     rest = " ".join(words[1:] if period else words)
@@ -134,12 +136,17 @@ def export_archive(ctx: Context, args: Args) -> list[Effect]:
     name = _file_name(folder, alliance, now, ctx)
     scope = ExportScope(alliance=alliance, start=period.start, end=period.end, zone=ctx.zone)
     result = export_workbook(ctx.storage, scope, folder / name, now)
-    token, expires = _token(ctx, links, alliance)
-    text = (
-        f"已导出「{alliance.name}」{period.label}的教研档案：{result.summary()}。\n"
-        f"下载：{dashboard_url(links.public_url, token, f'files/{name}')}\n"
-        f"链接 {when(expires, ctx.zone)} 前有效，仅供你本人下载，请勿转发。"
-    )
+    text = f"已导出「{alliance.name}」{period.label}的教研档案：{result.summary()}。\n"
+    if links.secret is not None:
+        token, expires = _token(ctx, links, alliance)
+        text += (
+            f"下载：{dashboard_url(links.public_url, token, f'files/{name}')}\n"
+            f"链接 {when(expires, ctx.zone)} 前有效，仅供你本人下载，请勿转发。"
+        )
+    else:
+        # No signed links without the secret: the file itself is the delivery (it goes as an
+        # attachment where the channel can carry one), and the admin learns how to add links.
+        text += NO_LINK
     attachment = Attachment(
         kind=AttachmentKind.FILE,
         path=str(result.path.resolve()),

@@ -32,8 +32,9 @@ class ConsoleSender:
     def format(self, message: Outgoing) -> str:
         """`[群 chat-1] 教研助手: …` or `[私信 → 张老师] 教研助手: …`; later lines indented.
 
-        An attachment is named on a last line (`[附件] 东部联盟-教研档案-20261128.xlsx`): the
-        terminal cannot show it, and the text already says where to get it.
+        An attachment is named on a last line with the file's place on disk
+        (`[附件] 东部联盟-教研档案-20261128.xlsx（/…/exports/a2_….xlsx）`): the terminal cannot
+        show it, but the person at it can open the file.
         """
         if message.target_kind is TargetKind.CHAT:
             where = f"群 {message.target}"
@@ -47,7 +48,8 @@ class ConsoleSender:
         lines = [f"[{where}] {self._bot_name}: {first}"]
         lines.extend(f"{_INDENT}{line}" if line else "" for line in rest)
         if message.attachment is not None:
-            lines.append(f"{_INDENT}[附件] {message.attachment.name}")
+            attachment = message.attachment
+            lines.append(f"{_INDENT}[附件] {attachment.name}（{attachment.path}）")
         return "\n".join(lines)
 
     def _mention(self, userid: str) -> str:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -100,9 +101,18 @@ def test_teachers_cannot_get_links_or_exports(chat: Chat) -> None:
 
 def test_without_a_secret_the_admin_is_told_what_to_set(district: District) -> None:
     chat = make_chat(district, secret=None)
-    for text in ("汇总 网页", "导出"):
-        out = replies(chat.say("lead1", text), False)
-        assert "JIAOYAN_DASHBOARD_SECRET" in out and "reports/" not in out
+    out = replies(chat.say("lead1", "汇总 网页"), False)
+    assert "JIAOYAN_DASHBOARD_SECRET" in out and "reports/" not in out
+
+
+def test_without_a_secret_export_still_delivers_the_file(district: District) -> None:
+    chat = make_chat(district, secret=None)
+    effects = chat.say("lead1", "导出 本周", chat=None)
+    [reply] = [e for e in effects if isinstance(e, Reply)]
+    assert "已导出「东部联盟」本周" in reply.text and "reports/" not in reply.text
+    assert "JIAOYAN_DASHBOARD_SECRET" in reply.text
+    assert reply.attachment is not None and reply.attachment.name.endswith(".xlsx")
+    assert Path(reply.attachment.path).is_file()
 
 
 async def test_export_builds_the_file_and_links_it_privately(

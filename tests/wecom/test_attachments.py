@@ -146,7 +146,7 @@ def test_the_console_names_the_attachment_under_the_text() -> None:
     )
     assert ConsoleSender(lines.append).format(message).splitlines() == [
         f"[私信 → lead1] 教研助手: 下载：{LINK}",
-        "    [附件] 东部联盟-教研档案.xlsx",
+        "    [附件] 东部联盟-教研档案.xlsx（/x.xlsx）",
     ]
 
 
