@@ -101,7 +101,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             app.close()
     if command == "import-roster":
-        from storage.roster_import import RosterFileError, import_roster_file
+        from storage.roster_file import RosterFileError
+        from storage.roster_import import import_roster_file
 
         storage = Storage.open(settings.db)
         try:

@@ -11,12 +11,8 @@ import pytest
 
 from storage import Storage
 from storage.models import Role
-from storage.roster_import import (
-    RosterFileError,
-    RosterReport,
-    import_roster_file,
-    read_roster_file,
-)
+from storage.roster_file import RosterFileError, read_roster_file
+from storage.roster_import import RosterReport, import_roster_file
 
 AT = datetime(2024, 9, 1, 8, 0, tzinfo=UTC)
 HEADER = ["姓名", "学校", "联盟", "企业微信账号", "角色", "上级联盟"]
