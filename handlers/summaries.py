@@ -16,8 +16,8 @@ from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
 from storage.attendance import (
     ActivityRoll,
     SchoolCounts,
-    merge_by_group,
-    merge_by_school,
+    count_by_group,
+    count_by_school,
     roll_of,
 )
 from storage.models import Activity, Member, School, Tier
@@ -193,7 +193,7 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
         return f"{title}：这段时间没有已开展的活动。"
     # One batch of queries for the whole period (a district term is thousands of activities).
     rolls = ReportingQueries(ctx.storage.db, ctx.storage.roster).rolls(activities)
-    schools = merge_by_school(rolls)
+    schools = count_by_school(rolls)  # numbers only: 汇总 names nobody
     if school is not None:
         schools = {name: c for name, c in schools.items() if name == school.name}
     total = SchoolCounts(school="合计")
@@ -222,14 +222,16 @@ def _by_team_or_tier(
 ) -> list[SchoolCounts]:
     """Counts per team (a member counts in each of their teams) or per 梯队, in a fixed order:
     teams by sign-in rate, 梯队 青年 → 成长 → 名优; those without one last."""
-    ids = {m.id for roll in rolls for m in roll.participants}
+    # Rolls of one alliance share their participant list: look at each list once.
+    lists = {id(roll.participants): roll.participants for roll in rolls}
+    ids = {m.id for people in lists.values() for m in people}
 
     def included(member: Member) -> bool:
         return school is None or member.school_id == school.id
 
     if breakdown == "团队":
         teams = ctx.storage.teams.team_names_of(ids)
-        groups = merge_by_group(
+        groups = count_by_group(
             rolls, lambda m: (teams.get(m.id) or [NO_TEAM]) if included(m) else []
         )
         named = sorted(
@@ -238,7 +240,7 @@ def _by_team_or_tier(
         )
         return [*named, groups[NO_TEAM]] if NO_TEAM in groups else named
     tiers = ctx.storage.teams.tiers(ids)
-    groups = merge_by_group(
+    groups = count_by_group(
         rolls,
         lambda m: [tiers[m.id].label if m.id in tiers else NO_TIER] if included(m) else [],
     )

@@ -28,7 +28,7 @@ Rules worth knowing (docs/reports.md explains them to users):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -48,15 +48,16 @@ from reports.stats import (
     signin_rate,
 )
 from storage import Storage
-from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, SchoolCounts
+from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, ActivityRoll, SchoolCounts
 from storage.feedback import FeedbackProgress, feedback_progress
-from storage.models import Activity, Alliance, Member, Resource
+from storage.models import Activity, Alliance, Member, Reflection, Resource
 
 log = logging.getLogger(__name__)
 
 COMING_DAYS = 7
 OPEN_NOTICE_DAYS = 30
 MAX_ACTIVITY_LINES = 15
+EXCERPTS = 2
 KEYWORDS = 8
 TITLE_CHARS = 30
 RESOURCE_LINES = 5
@@ -183,30 +184,81 @@ def _schools(current: PeriodStats) -> str:
 
 
 def _reflections(current: PeriodStats, extractor: Callable[[], KeywordExtractor]) -> list[str]:
-    sources = [
-        ExcerptSource(
-            text=reflection.body,
-            school=member.school_name or NO_SCHOOL,
-            author=member.name,
-            order=reflection.first_submitted_at.timestamp(),
-        )
-        for roll in current.rolls
-        for member in roll.participants
-        if (reflection := roll.reflections.get(member.id)) is not None
-    ]
-    if not sources:
+    found = list(_reflecting(current.rolls))
+    if not found:
         return ["**反思**\n这段时间还没有收到反思。"]
     sections = []
-    texts = [s.text for s in sorted(sources, key=lambda s: -s.order)]
+    orders = [reflection.first_submitted_at.timestamp() for _, reflection in found]
+    newest_first = sorted(range(len(found)), key=lambda i: -orders[i])
+    texts = [found[i][1].body for i in newest_first]
     keywords = extractor().top(texts, KEYWORDS)
     if keywords:
         words = "、".join(f"{md_text(k.word)}（{k.reflections}篇）" for k in keywords)
-        sections.append(f"**反思关键词**（共 {len(sources)} 篇）\n{words}")
+        sections.append(f"**反思关键词**（共 {len(found)} 篇）\n{words}")
     quotes = ["**反思摘录**"]
-    for source, quote in pick_excerpts(sources):
+    for source, quote in pick_excerpts(_excerpt_candidates(found, orders), EXCERPTS):
         quotes.append(f"> “{md_text(quote)}”——{md_text(source.author)}（{md_text(source.school)}）")
     sections.append("\n".join(quotes))
     return sections
+
+
+def _excerpt_candidates(
+    found: list[tuple[Member, Reflection]], orders: list[float]
+) -> list[ExcerptSource]:
+    """The reflections `pick_excerpts` can choose `EXCERPTS` from, in their original order.
+
+    It ranks by (longest stripped text, earliest order), takes each school's best while
+    schools remain, then the best not yet taken (equal sources count once). So only each
+    school's ranked prefix up to its EXCERPTS-th distinct source can be chosen, and keeping
+    just those gives the same pick: a district term has ~50,000 reflections, and building a
+    source for each cost more than the rest of the digest's reflection section.
+    """
+    by_school: dict[str, list[int]] = {}
+    for index, (member, _) in enumerate(found):
+        by_school.setdefault(member.school_name or NO_SCHOOL, []).append(index)
+    lengths = [len(reflection.body.strip()) for _, reflection in found]
+    keep: list[int] = []
+    for school, indexes in by_school.items():
+        indexes.sort(key=lambda i: (-lengths[i], orders[i]))  # stable, like pick_excerpts
+        distinct: set[tuple[str, str, str, float]] = set()
+        for index in indexes:
+            member, reflection = found[index]
+            distinct.add((reflection.body, school, member.name, orders[index]))
+            keep.append(index)
+            if len(distinct) == EXCERPTS:
+                break
+    return [
+        ExcerptSource(
+            text=found[i][1].body,
+            school=found[i][0].school_name or NO_SCHOOL,
+            author=found[i][0].name,
+            order=orders[i],
+        )
+        for i in sorted(keep)
+    ]
+
+
+def _reflecting(rolls: list[ActivityRoll]) -> Iterator[tuple[Member, Reflection]]:
+    """Each participant who reflected, with the reflection, roll by roll in participant order.
+
+    The same as walking every participant of every roll, but it looks only at the
+    reflections: a district term is ~1M (member, activity) pairs and ~50,000 reflections.
+    Rolls of one alliance share their participant list, which is indexed once.
+    """
+    # Keyed by id() of a participant list; the rolls keep every list alive meanwhile.
+    indexes: dict[int, dict[int, list[int]]] = {}
+    for roll in rolls:
+        people, reflections = roll.participants, roll.reflections
+        if not reflections:
+            continue
+        where = indexes.get(id(people))
+        if where is None:
+            where = indexes[id(people)] = {}
+            for index, member in enumerate(people):
+                where.setdefault(member.id, []).append(index)
+        for index in sorted(i for member_id in reflections for i in where.get(member_id, ())):
+            member = people[index]
+            yield member, reflections[member.id]
 
 
 def _coming(storage: Storage, alliance: Alliance, now: datetime, zone: tzinfo) -> str:
@@ -384,6 +436,9 @@ def _private_notes(
     storage: Storage, alliance: Alliance, current: PeriodStats, title: str, zone: tzinfo
 ) -> dict[str, str]:
     """Plain text (it may be long: senders split it at their limits)."""
+    recipients = [leader.userid for leader in note_recipients(storage, alliance) if leader.userid]
+    if not recipients:  # nobody to tell: skip listing names (a district term is ~1M pairs)
+        return {}
     blocks = []
     for roll in current.rolls:
         no_signin, no_reflection = roll.missing_signin(), roll.missing_reflection()
@@ -401,7 +456,7 @@ def _private_notes(
     text = "\n\n".join(
         [f"【{title}】未签到、未交反思名单（仅发给联盟负责人，请勿转发到群里）", *blocks]
     )
-    return {leader.userid: text for leader in note_recipients(storage, alliance) if leader.userid}
+    return {userid: text for userid in recipients}
 
 
 def _chart(alliance: Alliance, period: Period, current: PeriodStats) -> bytes | None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
 from storage import Storage
-from storage.attendance import ActivityRoll, SchoolCounts, merge_by_school
+from storage.attendance import ActivityRoll, SchoolCounts, count_by_school
 from storage.models import Activity, Alliance, Member, SigninStatus
 from storage.reporting import ReportingQueries
 
@@ -63,7 +63,11 @@ def merge_counts(per_roll: Iterable[dict[str, SchoolCounts]]) -> dict[str, Schoo
 
 @dataclass
 class PeriodStats:
-    """What happened in one alliance tree between `start` and `end` (activities held)."""
+    """What happened in one alliance tree between `start` and `end` (activities held).
+
+    `schools` and `total` hold numbers only (their missing-name lists are empty): names
+    come from each roll's `missing_signin()`/`missing_reflection()`.
+    """
 
     alliance: Alliance
     start: datetime
@@ -97,7 +101,7 @@ def period_stats(
 ) -> PeriodStats:
     activities = held_activities(storage, alliance, start, end, now)
     rolls = (queries or queries_of(storage)).rolls(activities)
-    merged = merge_by_school(rolls)
+    merged = count_by_school(rolls)
     return PeriodStats(
         alliance=alliance,
         start=start,
@@ -195,8 +199,11 @@ def weekly_trend(
     first = points[0].monday
     activities = held_activities(storage, alliance, first, this_monday + timedelta(weeks=1), now)
     by_monday = {p.monday.date(): p for p in points}
+    weekly: dict[date, list[ActivityRoll]] = {}
     for roll in queries_of(storage).rolls(activities):
-        point = by_monday[week_start(roll.activity.starts_at, zone).date()]
-        point.activities += 1
-        point.totals.add(total_of(roll.by_school()))
+        weekly.setdefault(week_start(roll.activity.starts_at, zone).date(), []).append(roll)
+    for monday, rolls in weekly.items():
+        point = by_monday[monday]
+        point.activities += len(rolls)
+        point.totals.add(total_of(count_by_school(rolls)))
     return points

@@ -158,3 +158,78 @@ def merge_by_group(
             total.school = name
             total.add(counts)
     return dict(totals)
+
+
+def count_by_school(rolls: Sequence[ActivityRoll]) -> dict[str, SchoolCounts]:
+    """`merge_by_school` without the missing-name lists (see `count_by_group`)."""
+    return count_by_group(rolls, lambda member: [member.school_name or NO_SCHOOL])
+
+
+def count_by_group(
+    rolls: Sequence[ActivityRoll], groups_of: Callable[[Member], Sequence[str]]
+) -> dict[str, SchoolCounts]:
+    """The numbers of `merge_by_group` (same labels, same order), but the missing-name lists
+    stay empty: use `ActivityRoll.missing_signin`/`missing_reflection` for names.
+
+    Why: a district term is ~1M (member, activity) pairs, while sign-ins, leaves and
+    reflections are a few percent of them. Rolls of one alliance share their participant
+    list, so each list is grouped once (expected per label) and then only the submissions
+    are looked at. `groups_of` must depend on the member only (it is called once per list).
+    """
+    totals: dict[str, SchoolCounts] = {}
+    # Keyed by id() of a participant list; the rolls keep every list alive meanwhile.
+    layouts: dict[int, tuple[dict[str, int], dict[int, list[str]]]] = {}
+    on_time = SigninStatus.ON_TIME
+    for roll in rolls:
+        people = roll.participants
+        layout = layouts.get(id(people))
+        if layout is None:
+            layout = layouts[id(people)] = _layout(people, groups_of)
+        expected, labels_of = layout
+        for name, count in expected.items():
+            total = totals.get(name)
+            if total is None:
+                total = totals[name] = SchoolCounts(school=name)
+            total.expected += count
+        signins, leaves = roll.signins, roll.leaves
+        for member_id, signin in signins.items():
+            labels = labels_of.get(member_id)
+            if labels:
+                late = signin.status is not on_time
+                for name in labels:
+                    total = totals[name]
+                    total.signed += 1
+                    if late:
+                        total.late += 1
+        for member_id in leaves:
+            labels = labels_of.get(member_id)
+            if labels and member_id not in signins:
+                for name in labels:
+                    totals[name].on_leave += 1
+        for member_id in roll.reflections:
+            labels = labels_of.get(member_id)
+            if labels and (member_id in signins or member_id not in leaves):
+                for name in labels:
+                    totals[name].reflected += 1
+    return totals
+
+
+def _layout(
+    people: list[Member], groups_of: Callable[[Member], Sequence[str]]
+) -> tuple[dict[str, int], dict[int, list[str]]]:
+    """Expected people per label (in first-seen order), and each member id's labels (a
+    member listed twice counts twice, as in `ActivityRoll.by_group`)."""
+    expected: dict[str, int] = {}
+    labels_of: dict[int, list[str]] = {}
+    for member in people:
+        labels = groups_of(member)
+        if not labels:
+            continue
+        for name in labels:
+            expected[name] = expected.get(name, 0) + 1
+        known = labels_of.get(member.id)
+        if known is None:
+            labels_of[member.id] = list(labels)
+        else:
+            known.extend(labels)
+    return expected, labels_of
