@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont
@@ -135,19 +136,7 @@ def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
         label.set_fontproperties(small)
     ax.grid(axis="x", color=GRID_COLOR)
     ax.set_axisbelow(True)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.legend(
-        prop=_font(9),
-        loc="lower right",
-        bbox_to_anchor=(1.0, 1.0),
-        ncols=2,
-        frameon=False,
-        borderaxespad=0.2,
-    )
-    _style(figure, title)
-    figure.tight_layout()
-    return _png(figure)
+    return _finish(figure, ax, title)
 
 
 def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
@@ -178,6 +167,11 @@ def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
         label.set_fontproperties(small)
     ax.set_xlabel("周（周一日期）；灰字为当周活动次数", fontproperties=small)
     ax.grid(axis="y", color=GRID_COLOR)
+    return _finish(figure, ax, title)
+
+
+def _finish(figure: Figure, ax: Axes, title: str) -> bytes:
+    """What both charts share: open frame, legend above the plot, title, PNG bytes."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(
