@@ -22,11 +22,9 @@ from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
 from bot.settings import Settings
 from scheduling.simulated import advance_clock
 from storage import Storage
-from storage.models import Role
+from tests.fakes.small_alliance import GROUP, seed_small_alliance
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-GROUP = "group-east"
-WEST_GROUP = "group-west"
 # Monday 2030-03-04, 08:00 — well in the future, so a paused real alarm never matters.
 YEAR, MONTH, MONDAY = 2030, 3, 4
 DAYS = {"周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
@@ -70,30 +68,10 @@ class RecordingSender:
 
 
 def seed(storage: Storage, at: datetime) -> None:
-    roster = storage.roster
-    district = roster.ensure_alliance("尚志市小学语文", at=at)
-    east = roster.ensure_alliance("东部联盟", at=at, parent_id=district.id)
-    west = roster.ensure_alliance("中西部一组", at=at, parent_id=district.id)
-    yixiao = roster.ensure_school("东部一小", east.id)
-    erxiao = roster.ensure_school("东部二小", east.id)
-    xixiao = roster.ensure_school("西城小学", west.id)
-    roster.add_member("周敏", at=at, role=Role.STAFF, alliance_id=district.id, userid="staff1")
-    roster.add_member(
-        "刘洋", at=at, role=Role.LEADER, school_id=yixiao.id, alliance_id=east.id, userid="lead1"
-    )
-    roster.add_member(
-        "陈静", at=at, role=Role.LEADER, school_id=xixiao.id, alliance_id=west.id, userid="lead2"
-    )
-    for name, school, uid in [
-        ("王芳", yixiao, "t1"),
-        ("李强", yixiao, "t2"),
-        ("张敏", erxiao, "t3"),
-        ("赵磊", erxiao, "t4"),
-    ]:
-        roster.add_member(name, at=at, school_id=school.id, alliance_id=east.id, userid=uid)
-    roster.add_member("孙丽", at=at, school_id=xixiao.id, alliance_id=west.id, userid="t9")
-    storage.chats.bind(GROUP, Channel.CONSOLE.value, east.id, bound_by="admin", at=at)
-    storage.chats.bind(WEST_GROUP, Channel.CONSOLE.value, west.id, bound_by="admin", at=at)
+    """The shared small alliance; here 赵磊 has a WeCom account too (t4), so he can be reminded."""
+    seed_small_alliance(storage, at)
+    [zhao] = storage.roster.members_named("赵磊")
+    storage.roster.update_member(zhao.id, userid="t4")
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scheduling.conftest import GROUP, SHANGHAI, WEST_GROUP, HarnessFactory, Sent, local
+from tests.fakes.small_alliance import GROUP, WEST_GROUP
+from tests.scheduling.conftest import SHANGHAI, HarnessFactory, Sent, local
 from tests.scheduling.test_reminders import item_of
 
 

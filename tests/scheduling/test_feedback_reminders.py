@@ -15,7 +15,8 @@ import pytest
 from storage import Storage
 from storage.db import to_db_time
 from storage.models import Role
-from tests.scheduling.conftest import GROUP, SHANGHAI, Harness, HarnessFactory, Sent, local
+from tests.fakes.small_alliance import GROUP
+from tests.scheduling.conftest import SHANGHAI, Harness, HarnessFactory, Sent, local
 
 ASK = "征集 东部联盟 周五17:00 各校本学期校本教研主题"
 ANSWER = "反馈 F1 整本书阅读的课堂推进策略"

@@ -16,7 +16,8 @@ from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import OutboxRepo
 from storage.reminders import DigestRequest, ReminderStatus
-from tests.scheduling.conftest import GROUP, SHANGHAI, Harness, HarnessFactory, Sent, local, seed
+from tests.fakes.small_alliance import GROUP
+from tests.scheduling.conftest import SHANGHAI, Harness, HarnessFactory, Sent, local, seed
 from tests.scheduling.test_reminders import item_of, schedule
 
 CREATE = "发起活动 周四 14:30-16:30 集体备课 地点:东部一小 反思截止:周五 12:00"

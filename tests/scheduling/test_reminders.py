@@ -11,14 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storage import Storage
-from tests.scheduling.conftest import (
-    GROUP,
-    SHANGHAI,
-    WEST_GROUP,
-    HarnessFactory,
-    Sent,
-    local,
-)
+from tests.fakes.small_alliance import GROUP, WEST_GROUP
+from tests.scheduling.conftest import SHANGHAI, HarnessFactory, Sent, local
 
 REFLECTION = "今天的集体备课让我重新思考了单元整体教学，学习任务的设计要从学生的真实问题出发，课后我会修改自己的教学设计。"
 NEW_YORK = ZoneInfo("America/New_York")
