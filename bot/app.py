@@ -120,10 +120,15 @@ def create_app(
         outbox,
         storage.chats,
         # Files and links sent to the bot are fetched before the router sees them.
-        file_intake.wrap(dispatcher.handle) if file_intake else dispatcher.handle,
+        file_intake.wrap(dispatcher.process) if file_intake else dispatcher.process,
         clock,
         private_channel=private_channel,
         on_enqueued=after_message,
+        handle_at_once=(
+            file_intake.wrap_at_once(dispatcher.process_at_once)
+            if file_intake
+            else dispatcher.process_at_once
+        ),
     )
     return App(
         settings=settings,

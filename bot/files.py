@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.messages import Effect, Incoming
+from bot.messages import Incoming
 from bot.parsing.text import strip_addressing
 
 if TYPE_CHECKING:
-    from bot.pipeline import Handle
+    from bot.pipeline import Commit, Handle, HandleAtOnce
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +283,7 @@ class MediaDownloader:
 class FileIntake:
     """Turns a file (or link) message into a 资源 command with the stored file attached.
 
-    Wire it around the dispatcher: `Pipeline(..., handle=intake.wrap(dispatcher.handle))`.
+    Wire it around the dispatcher: `Pipeline(..., handle=intake.wrap(dispatcher.process))`.
     A file with no caption, or with a caption starting with 资源, is shared as a resource
     (title = caption, else the file name); a file whose caption is another command (a picture
     with 反思 …), or a bare picture without any caption, passes through untouched.
@@ -301,12 +301,31 @@ class FileIntake:
         self._callback_key = callback_aes_key
 
     def wrap(self, handle: Handle) -> Handle:
-        async def handle_with_files(incoming: Incoming) -> list[Effect]:
-            return await handle(await self.prepare(incoming))
+        async def handle_with_files(incoming: Incoming, commit: Commit) -> None:
+            await handle(await self.prepare(incoming), commit)
 
         return handle_with_files
 
+    def wrap_at_once(self, handle_at_once: HandleAtOnce) -> HandleAtOnce:
+        """The same for the pipeline's synchronous path: a file to download must wait."""
+
+        def handle_with_files_at_once(incoming: Incoming, commit: Commit) -> bool:
+            ready = self._plan(incoming)
+            return isinstance(ready, Incoming) and handle_at_once(ready, commit)
+
+        return handle_with_files_at_once
+
     async def prepare(self, incoming: Incoming) -> Incoming:
+        plan = self._plan(incoming)
+        if isinstance(plan, Incoming):
+            return plan
+        command, url = plan
+        context = incoming.reply_context
+        extra = await self._fetch(url, context)
+        return incoming.model_copy(update={"text": command, "reply_context": {**context, **extra}})
+
+    def _plan(self, incoming: Incoming) -> Incoming | tuple[str, str]:
+        """The message as the router should see it, or (command, url) of a file to fetch."""
         context = incoming.reply_context
         url, link = context.get(FILE_URL), context.get(LINK_URL)
         if not url and not link:
@@ -322,8 +341,7 @@ class FileIntake:
             text = f"{command} {title} {link}".strip() if not caption else f"{caption} {link}"
             return incoming.model_copy(update={"text": text})
         assert url is not None
-        extra = await self._fetch(url, context)
-        return incoming.model_copy(update={"text": command, "reply_context": {**context, **extra}})
+        return command, url
 
     async def _fetch(self, url: str, context: dict[str, str]) -> dict[str, str]:
         try:

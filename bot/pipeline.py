@@ -4,12 +4,17 @@ Channels call `submit`, which only writes the inbox row (so WeCom gets its answe
 milliseconds) and queues the message in memory for processing. Handling a message and queueing
 its replies commit together, so after a crash `recover` can safely process what was left over.
 
+A commit costs far more than an insert, so the inbox rows of all callbacks that arrive in the
+same event-loop turn are written in one commit (group commit); each callback is answered only
+after that commit, so an acknowledged message is always durable.
+
 Processing shares the event loop with the HTTP callbacks. Had every message its own task, a
 flood would give processing as many turns as intake and the accept rate would fall to the
 processing rate. Instead one pump starts at most one message per loop turn, so under load the
 callbacks are answered first and the backlog, already durable in the inbox, drains right after.
-The backlog lives in memory too, so it is bounded: past `max_backlog` messages processing stops
-yielding and keeps pace with intake again (the accept rate then falls to the processing rate).
+Only the first `keep_in_memory` waiting messages are held whole; behind them the backlog keeps
+the inbox id and reloads the message when its turn comes, so a long flood costs little memory.
+Past `max_backlog` messages processing stops yielding and keeps pace with intake again.
 """
 
 from __future__ import annotations
@@ -22,21 +27,41 @@ from collections.abc import Awaitable, Callable
 from bot.clock import Clock
 from bot.delivery import expand_effects
 from bot.messages import Channel, Effect, Incoming, Reply
+from bot.traffic_log import TrafficLog
 from storage.chats import ChatsRepo
 from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
 
 log = logging.getLogger(__name__)
 
-Handle = Callable[[Incoming], Awaitable[list[Effect]]]
+# Queues a message's replies and marks it processed. A handle calls it once, inside the same
+# database transaction as the handler's own writes when it can (one commit per message).
+Commit = Callable[[list[Effect]], None]
+Handle = Callable[[Incoming, Commit], Awaitable[None]]
+# Handles the message without awaiting anything when it can (and returns True); False, before
+# doing anything, when it must await (a file to download, a background command).
+HandleAtOnce = Callable[[Incoming, Commit], bool]
+PlainHandle = Callable[[Incoming], Awaitable[list[Effect]]]
 ConversationKey = tuple[str, str]
 
 APOLOGY_TEXT = "抱歉，处理这条消息时出错了，请稍后再试或联系管理员。"
 
 # Conversations whose handler is running at once (handlers may await, e.g. a file download).
 DEFAULT_MAX_CONCURRENT = 32
-# Accepted messages waiting in memory before processing stops giving way to intake (~2.5 KB
-# each; 4,000 keep `serve` under its 150 MB budget during a sustained flood).
-DEFAULT_MAX_BACKLOG = 4_000
+# Waiting messages held whole (~2.5 KB each); the ones behind cost ~0.2 KB (id and chat).
+DEFAULT_KEEP_IN_MEMORY = 1_000
+# Accepted messages waiting before processing stops giving way to intake (~25 MB of backlog).
+DEFAULT_MAX_BACKLOG = 100_000
+# Messages handled at once share one commit; while callbacks keep arriving, one per loop turn.
+DEFAULT_BATCH = 32
+
+
+def replies_from(handle: PlainHandle) -> Handle:
+    """Adapt a handle that just returns replies (it has no transaction to share)."""
+
+    async def handle_and_commit(incoming: Incoming, commit: Commit) -> None:
+        commit(await handle(incoming))
+
+    return handle_and_commit
 
 
 class _Job:
@@ -47,14 +72,46 @@ class _Job:
     def __init__(
         self,
         inbox_id: int,
-        incoming: Incoming,
+        incoming: Incoming | None,
         key: ConversationKey,
         done: asyncio.Future[None] | None,
     ) -> None:
         self.inbox_id = inbox_id
-        self.incoming = incoming
+        self.incoming = incoming  # None: reload from the inbox when its turn comes
         self.key = key
         self.done = done  # only when someone waits for this very message
+
+
+class _Replies:
+    """The `Commit` given to a handle for one message, remembering whether it was called."""
+
+    __slots__ = ("committed", "inbox_id", "incoming", "pipeline")
+
+    def __init__(self, pipeline: Pipeline, inbox_id: int, incoming: Incoming) -> None:
+        self.pipeline = pipeline
+        self.inbox_id = inbox_id
+        self.incoming = incoming
+        self.committed = False
+
+    def commit(self, effects: list[Effect]) -> None:
+        self.pipeline._queue_replies(self.inbox_id, self.incoming, effects)
+        self.committed = True
+
+    def ensure_committed(self) -> None:
+        if not self.committed:
+            log.error("inbox %d: handle returned without queuing replies", self.inbox_id)
+            self.commit([])
+
+
+class _Arrival:
+    """A callback's message waiting for this loop turn's inbox commit."""
+
+    __slots__ = ("accepted", "incoming", "wait")
+
+    def __init__(self, incoming: Incoming, wait: bool, accepted: asyncio.Future[_Job | None]):
+        self.incoming = incoming
+        self.wait = wait
+        self.accepted = accepted
 
 
 class Pipeline:
@@ -72,18 +129,29 @@ class Pipeline:
         on_enqueued: Callable[[], None] | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
+        keep_in_memory: int = DEFAULT_KEEP_IN_MEMORY,
+        handle_at_once: HandleAtOnce | None = None,
+        batch: int = DEFAULT_BATCH,
     ) -> None:
-        if max_concurrent < 1 or max_backlog < 1:
-            raise ValueError("max_concurrent and max_backlog must be at least 1")
+        if max_concurrent < 1 or max_backlog < 1 or keep_in_memory < 0 or batch < 1:
+            raise ValueError("max_concurrent and max_backlog must be >= 1, keep_in_memory >= 0")
         self._inbox = inbox
         self._outbox = outbox
         self._chats = chats
         self._handle = handle
+        self._handle_at_once = handle_at_once
+        self._batch = batch
+        self._intake_since_pump = False
         self._clock = clock
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
         self._max_concurrent = max_concurrent
         self._max_backlog = max_backlog
+        self._keep_in_memory = keep_in_memory
+        # Callbacks of the current loop turn waiting for their inbox commit.
+        self._arrivals: list[_Arrival] = []
+        self._commit_arrivals: asyncio.Handle | None = None
+        self._traffic = TrafficLog(log)
         # Accepted and not finished, by inbox id (queued or running).
         self._active: dict[int, _Job] = {}
         # Per conversation: its waiting messages in arrival order. A key is present while the
@@ -99,11 +167,11 @@ class Pipeline:
 
     async def submit(self, incoming: Incoming) -> bool:
         """Record the message durably and process it in the background; False for a duplicate."""
-        return self._accept(incoming, wait=False) is not None
+        return await self._accept(incoming, wait=False) is not None
 
     async def handle_now(self, incoming: Incoming) -> bool:
         """Submit and wait until the replies are queued (the console wants answers in order)."""
-        job = self._accept(incoming, wait=True)
+        job = await self._accept(incoming, wait=True)
         if job is None:
             return False
         assert job.done is not None
@@ -125,48 +193,110 @@ class Pipeline:
 
     @property
     def in_progress(self) -> int:
-        """Messages accepted whose processing has not finished yet (queued or running)."""
-        return len(self._active)
+        """Messages received whose processing has not finished yet (committing, queued or
+        running)."""
+        return len(self._active) + len(self._arrivals)
 
     async def drain(self) -> None:
-        """Wait until every accepted message has been processed."""
-        while self._active:
+        """Wait until every received message has been processed."""
+        while self.in_progress:
             waiter = asyncio.get_running_loop().create_future()
             self._idle_waiters.append(waiter)
             await waiter
 
+    def log_traffic(self) -> None:
+        """Write the traffic counted since the last summary line now (e.g. at shutdown)."""
+        self._traffic.flush()
+
     async def process(self, inbox_id: int, incoming: Incoming) -> None:
         """Run the router on one message and queue its replies, or an apology if it fails."""
+        replies = _Replies(self, inbox_id, incoming)
         try:
-            effects = await self._handle(incoming)
-            outgoing = expand_effects(
-                incoming, effects, self._chats, private_channel=self._private_channel
-            )
-            added = self._outbox.enqueue(outgoing, self._clock.now(), inbox_id=inbox_id)
-            log.debug("inbox %d processed, %d message(s) queued", inbox_id, len(added))
+            await self._handle(incoming, replies.commit)
+            replies.ensure_committed()
         except Exception:
-            log.exception(
-                "processing inbox message %d (%s %s) failed",
-                inbox_id,
-                incoming.channel.value,
-                incoming.msgid,
-            )
-            self._apologise(inbox_id, incoming)
+            self._failed(inbox_id, incoming)
         self._notify()
 
-    def _accept(self, incoming: Incoming, *, wait: bool) -> _Job | None:
-        inbox_id = self._inbox.record(incoming)
-        if inbox_id is None:
-            log.info("duplicate delivery of %s %s ignored", incoming.channel.value, incoming.msgid)
-            return None
-        return self._queue(inbox_id, incoming, wait=wait)
+    def _process_at_once(self, inbox_id: int, incoming: Incoming) -> bool:
+        """Handle the message now if it needs no waiting; False when `process` must."""
+        if self._handle_at_once is None:
+            return False
+        replies = _Replies(self, inbox_id, incoming)
+        try:
+            if not self._handle_at_once(incoming, replies.commit):
+                return False
+            replies.ensure_committed()
+        except Exception:
+            self._failed(inbox_id, incoming)
+        return True
+
+    def _queue_replies(self, inbox_id: int, incoming: Incoming, effects: list[Effect]) -> None:
+        outgoing = expand_effects(
+            incoming, effects, self._chats, private_channel=self._private_channel
+        )
+        added = self._outbox.enqueue(outgoing, self._clock.now(), inbox_id=inbox_id)
+        self._traffic.count("processed")
+        log.debug("inbox %d processed, %d message(s) queued", inbox_id, len(added))
+
+    def _failed(self, inbox_id: int, incoming: Incoming) -> None:
+        log.exception(
+            "processing inbox message %d (%s %s) failed",
+            inbox_id,
+            incoming.channel.value,
+            incoming.msgid,
+        )
+        self._traffic.count("failed")
+        self._apologise(inbox_id, incoming)
+
+    async def _accept(self, incoming: Incoming, *, wait: bool) -> _Job | None:
+        loop = asyncio.get_running_loop()
+        arrival = _Arrival(incoming, wait, loop.create_future())
+        self._arrivals.append(arrival)
+        if self._commit_arrivals is None:
+            # Runs after every callback already started in this loop turn got here.
+            self._commit_arrivals = loop.call_soon(self._record_arrivals)
+        return await arrival.accepted
+
+    def _record_arrivals(self) -> None:
+        """One inbox commit for the turn's callbacks, then queue them and let them answer.
+
+        Queued here rather than by each caller, so a callback cancelled while waiting (its
+        client went away) still has its recorded message processed."""
+        self._commit_arrivals = None
+        arrivals, self._arrivals = self._arrivals, []
+        try:
+            inbox_ids = self._inbox.record_many([arrival.incoming for arrival in arrivals])
+        except Exception as exc:
+            log.exception("recording %d incoming message(s) failed", len(arrivals))
+            for arrival in arrivals:
+                if not arrival.accepted.done():
+                    arrival.accepted.set_exception(exc)
+            self._wake_idle()
+            return
+        for arrival, inbox_id in zip(arrivals, inbox_ids, strict=True):
+            incoming = arrival.incoming
+            job = None
+            if inbox_id is None:
+                self._traffic.count("duplicates ignored")
+                log.debug(
+                    "duplicate delivery of %s %s ignored", incoming.channel.value, incoming.msgid
+                )
+            else:
+                self._traffic.count("accepted")
+                self._intake_since_pump = True
+                job = self._queue(inbox_id, incoming, wait=arrival.wait)
+            if not arrival.accepted.done():
+                arrival.accepted.set_result(job)
+        self._wake_idle()
 
     def _queue(self, inbox_id: int, incoming: Incoming, *, wait: bool) -> _Job:
         # One conversation's messages are handled in arrival order, so "签到" sent just
         # before "反思" is never overtaken when a handler awaits something.
         key = (incoming.channel.value, incoming.chat_id or incoming.userid)
         done = asyncio.get_running_loop().create_future() if wait else None
-        job = _Job(inbox_id, incoming, key, done)
+        held = incoming if wait or len(self._active) < self._keep_in_memory else None
+        job = _Job(inbox_id, held, key, done)
         self._active[inbox_id] = job
         queue = self._queues.get(key)
         if queue is None:
@@ -183,30 +313,70 @@ class Pipeline:
             self._pump = asyncio.create_task(self._pump_jobs(), name="pipeline-pump")
 
     async def _pump_jobs(self) -> None:
-        """Start queued messages, one per event-loop turn, until none may start."""
+        """Start queued messages, a batch per event-loop turn, until none may start.
+
+        While callbacks keep arriving the batch is a single message, so they are answered
+        first; once they stop, up to `batch` messages that need no waiting share one commit.
+        """
         try:
             while self._ready and self._running < self._max_concurrent:
-                job = self._queues[self._ready.popleft()].popleft()
-                self._running += 1
-                task = asyncio.create_task(self._run(job), name=f"inbox-{job.inbox_id}")
-                self._tasks[task] = job
-                task.add_done_callback(self._task_done)
+                busy, self._intake_since_pump = self._intake_since_pump, False
+                self._start_batch(1 if busy else self._batch)
                 if not self._over_backlog():
                     # Yield: whatever else is ready (HTTP callbacks above all) runs before the
-                    # next message starts.
+                    # next batch starts.
                     await asyncio.sleep(0)
         finally:
             self._pump = None
 
-    async def _run(self, first: _Job) -> None:
+    def _start_batch(self, limit: int) -> None:
+        """Handle up to `limit` ready messages in one transaction; one that must await
+        something gets a task of its own and ends the batch."""
+        handled: list[_Job] = []
+        try:
+            with self._outbox.batch():
+                while len(handled) < limit and self._ready:
+                    if self._running >= self._max_concurrent:
+                        break
+                    job = self._queues[self._ready.popleft()].popleft()
+                    self._running += 1
+                    incoming = job.incoming or self._inbox.get(job.inbox_id)
+                    if incoming is None or self._process_at_once(job.inbox_id, incoming):
+                        handled.append(job)  # finished once committed
+                    else:
+                        self._spawn(job, incoming)
+                        break  # it runs as its own task: the loop gets a turn first
+        except Exception as exc:
+            # The batch's replies and inbox updates are rolled back; the messages stay
+            # "received" and are processed again by `recover()` at the next start.
+            log.exception("committing %d processed message(s) failed", len(handled))
+            for job in handled:
+                self._finish(job, exc)
+            return
+        for job in handled:
+            self._finish(job, None)
+        if handled:
+            self._notify()
+
+    def _spawn(self, job: _Job, incoming: Incoming) -> None:
+        task = asyncio.create_task(self._run(job, incoming), name=f"inbox-{job.inbox_id}")
+        self._tasks[task] = job
+        task.add_done_callback(self._task_done)
+
+    async def _run(self, first: _Job, first_incoming: Incoming) -> None:
         job: _Job | None = first
+        incoming: Incoming | None = first_incoming
         while job is not None:
             try:
-                await self.process(job.inbox_id, job.incoming)
+                if incoming is None:
+                    incoming = job.incoming or self._inbox.get(job.inbox_id)
+                if incoming is not None:
+                    await self.process(job.inbox_id, incoming)
             except BaseException as exc:
                 self._finish(job, exc)
                 raise
             job = self._finish(job, None, may_continue=True)
+            incoming = None
 
     def _over_backlog(self) -> bool:
         return len(self._active) > self._max_backlog
@@ -238,11 +408,15 @@ class Pipeline:
                 done.set_exception(error)
             else:
                 done.set_result(None)
-        if not self._active:
-            waiters, self._idle_waiters = self._idle_waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+        self._wake_idle()
+
+    def _wake_idle(self) -> None:
+        if self.in_progress:
+            return
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         job = self._tasks.pop(task)

@@ -7,10 +7,12 @@ into one root router, and `Dispatcher` turns an `Incoming` into effects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import logging
 import unicodedata
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from bot.messages import Broadcast, Direct, Effect, Incoming, Reply
 from bot.parsing.text import normalize, strip_addressing
 from bot.permissions import Action, effective_role, needed_role_label
 from storage import Storage
+from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +218,35 @@ class Dispatcher:
         """Handle a message; a background command runs in a worker thread on its own database
         connection, so callbacks keep being answered while it works (SQLite connections are
         not shared between threads)."""
-        matched = self.router.match(incoming.text) if incoming.text.strip() else None
-        path = self._storage.path
-        if matched is not None and matched[0].background and path is not None:
-            return await asyncio.to_thread(self._handle_isolated, incoming, path)
-        return self.handle_sync(incoming)
+        matched = self._match(incoming)
+        if matched is not None and matched[0].background:
+            path = self._storage.path
+            if path is not None:
+                return await asyncio.to_thread(self._handle_isolated, incoming, path)
+        return self._run(incoming, matched)
+
+    async def process(self, incoming: Incoming, commit: Callable[[list[Effect]], None]) -> None:
+        """Handle a message and pass its replies to `commit` (the pipeline queues them).
+
+        A background command writes on its own connection in a worker thread; its replies
+        are committed after. Everything else is `process_at_once`.
+        """
+        if not self.process_at_once(incoming, commit):
+            path = self._storage.path
+            assert path is not None  # process_at_once handles everything without a file
+            commit(await asyncio.to_thread(self._handle_isolated, incoming, path))
+
+    def process_at_once(self, incoming: Incoming, commit: Callable[[list[Effect]], None]) -> bool:
+        """Handle a foreground command synchronously, its writes and `commit` in one
+        transaction (they land together or not at all); False for a background command.
+
+        Inside a batch of the pipeline the transaction is a savepoint of the batch's."""
+        matched = self._match(incoming)
+        if matched is not None and matched[0].background and self._storage.path is not None:
+            return False
+        with transaction(self._storage.db.conn):
+            commit(self._run(incoming, matched))
+        return True
 
     def _handle_isolated(self, incoming: Incoming, path: Path) -> list[Effect]:
         storage = Storage.open(path)
@@ -229,10 +256,15 @@ class Dispatcher:
             storage.close()
 
     def handle_sync(self, incoming: Incoming) -> list[Effect]:
+        return self._run(incoming, self._match(incoming))
+
+    def _match(self, incoming: Incoming) -> tuple[Command, Args] | None:
+        return self.router.match(incoming.text) if incoming.text.strip() else None
+
+    def _run(self, incoming: Incoming, matched: tuple[Command, Args] | None) -> list[Effect]:
         ctx = self.context_for(incoming)
         if not incoming.text.strip():
             return [Reply(text="我目前只能看懂文字消息。发送「帮助」查看可以做什么。")]
-        matched = self.router.match(incoming.text)
         if matched is None:
             return [self._unknown(ctx, incoming.text)]
         command, args = matched
@@ -241,12 +273,20 @@ class Dispatcher:
                 ctx.require_member()
             if not ctx.may(command.action):
                 raise Hint(f"「{command.name}」需要{needed_role_label(command.action)}权限。")
-            return _as_effects(command.handler(ctx, args))
+            with self._atomic():
+                return _as_effects(command.handler(ctx, args))
         except Hint as hint:
             return [Reply(text=str(hint))]
         except Exception:
             log.exception("command %s failed for msgid %s", command.name, incoming.msgid)
             return [Reply(text="抱歉，处理这条消息时出错了，请稍后再试或联系管理员。")]
+
+    def _atomic(self) -> AbstractContextManager[object]:
+        """Inside a message's transaction, a command that fails or refuses (Hint) leaves no
+        writes behind. Outside one (a background command) writes stay autocommitted: a long
+        export must not hold the database's write lock."""
+        conn = self._storage.db.conn
+        return transaction(conn) if conn.in_transaction else contextlib.nullcontext()
 
     def _unknown(self, ctx: Context, text: str) -> Reply:
         help_command = self.router.find("帮助")

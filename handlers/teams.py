@@ -10,8 +10,9 @@ from bot.parsing.text import split_words
 from bot.permissions import Action, manages_school, needed_role_label
 from bot.router import Args, Router
 from handlers.lookup import member_named
+from storage.db import transaction
 from storage.models import ActivityTarget, Member, Role, School, Team, Tier
-from storage.teams import TIER_HINT, parse_tier, transaction
+from storage.teams import TIER_HINT, parse_tier
 
 router = Router("teams")
 
@@ -175,7 +176,7 @@ def _create(ctx: Context, rest: list[str]) -> str:
     home = _school(ctx, home_id)
     alliance_id = home.alliance_id if home else (ctx.alliance.id if ctx.alliance else None)
     now = ctx.clock.now()
-    with transaction(ctx.storage.db):
+    with transaction(ctx.storage.db.conn):
         team = ctx.storage.teams.create(
             name,
             at=now,

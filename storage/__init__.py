@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import sqlite_utils
@@ -51,9 +52,12 @@ class Storage:
             reminders=RemindersRepo(db),
         )
 
-    @property
+    @cached_property
     def path(self) -> Path | None:
-        """The database file behind this storage (None for an in-memory database)."""
+        """The database file behind this storage (None for an in-memory database).
+
+        Cached: the dispatcher asks for every message, and resolving the path costs more than
+        handling a sign-in."""
         rows = self.db.execute("PRAGMA database_list").fetchall()
         main = next((row[2] for row in rows if row[1] == "main"), "")
         return Path(main).resolve() if main else None

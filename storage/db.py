@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +29,52 @@ def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Dat
     conn.execute("PRAGMA busy_timeout = 5000")
     migrate(db)
     return db
+
+
+class Transaction:
+    """Handle of an open `transaction`: `rollback()` undoes its writes when the block ends."""
+
+    __slots__ = ("rolled_back",)
+
+    def __init__(self) -> None:
+        self.rolled_back = False
+
+    def rollback(self) -> None:
+        self.rolled_back = True
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[Transaction]:
+    """All-or-nothing writes; inside a transaction already open, a savepoint of it.
+
+    Nesting lets a caller put several repositories' writes into one commit (the pipeline
+    commits a handler's sign-in with its reply), while each repository keeps its own
+    all-or-nothing guarantee: an inner block that fails or rolls back undoes only its part.
+    An exception undoes the block and propagates. `immediate` takes the write lock at once,
+    so a read-then-write block cannot fail half-way on a lock; a dry run passes False.
+    """
+    tx = Transaction()
+    savepoint = f"sp_{id(tx):x}" if conn.in_transaction else None
+    conn.execute(
+        f"SAVEPOINT {savepoint}" if savepoint else ("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    )
+    try:
+        yield tx
+    except BaseException:
+        _undo(conn, savepoint)
+        raise
+    if tx.rolled_back:
+        _undo(conn, savepoint)
+    else:
+        conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
+
+
+def _undo(conn: sqlite3.Connection, savepoint: str | None) -> None:
+    if savepoint is not None:
+        conn.execute(f"ROLLBACK TO {savepoint}")
+        conn.execute(f"RELEASE {savepoint}")
+    elif conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+        conn.execute("ROLLBACK")
 
 
 def to_db_time(moment: datetime) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, to_db_time, transaction
 from storage.models import (
     FeedbackAnswer,
     FeedbackRequest,
@@ -29,7 +29,6 @@ from storage.models import (
     School,
 )
 from storage.roster import RosterRepo
-from storage.teams import transaction
 
 _REQUEST_COLUMNS = "id, alliance_id, question, due_at, created_by, created_at, status"
 _ANSWER_COLUMNS = "id, request_id, school_id, member_id, body, version, first_at, updated_at"
@@ -99,7 +98,7 @@ class FeedbackRepo:
         self, request_id: int, school_id: int, *, member_id: int | None, body: str, at: datetime
     ) -> tuple[FeedbackAnswer, bool]:
         """Store a school's answer; (answer, changed). The same text again changes nothing."""
-        with transaction(self._db):
+        with transaction(self._db.conn):
             current = self.answer_of(request_id, school_id)
             if current is not None and current.body == body:
                 return current, False

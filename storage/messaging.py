@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -17,7 +18,7 @@ import sqlite_utils
 from pydantic import BaseModel
 
 from bot.messages import Channel, Incoming, Outgoing
-from storage.db import from_db_time, to_db_time
+from storage.db import Transaction, from_db_time, to_db_time, transaction
 
 
 def insert_outgoing(
@@ -93,23 +94,36 @@ class InboxRepo:
 
     def record(self, incoming: Incoming) -> int | None:
         """Store the message durably; return its id, or None when it was delivered before."""
-        cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO inbox "
-            "(channel, msgid, userid, chat_id, payload, received_at, status) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                incoming.channel.value,
-                incoming.msgid,
-                incoming.userid,
-                incoming.chat_id,
-                incoming.model_dump_json(),
-                to_db_time(incoming.received_at),
-                InboxStatus.RECEIVED.value,
-            ),
-        )
-        if cursor.rowcount != 1:
-            return None
-        return cursor.lastrowid
+        return self.record_many([incoming])[0]
+
+    def record_many(self, messages: Sequence[Incoming]) -> list[int | None]:
+        """Store messages in one commit (one commit costs more than the inserts); per message
+        its id, or None when it was delivered before (also earlier in the same batch)."""
+        ids: list[int | None] = []
+        conn = self._conn
+        with transaction(conn):
+            for incoming in messages:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO inbox "
+                    "(channel, msgid, userid, chat_id, payload, received_at, status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        incoming.channel.value,
+                        incoming.msgid,
+                        incoming.userid,
+                        incoming.chat_id,
+                        incoming.model_dump_json(),
+                        to_db_time(incoming.received_at),
+                        InboxStatus.RECEIVED.value,
+                    ),
+                )
+                ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
+        return ids
+
+    def get(self, inbox_id: int) -> Incoming | None:
+        """The message as recorded (the pipeline reloads what it did not keep in memory)."""
+        row = self._conn.execute("SELECT payload FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
+        return Incoming.model_validate_json(row[0]) if row else None
 
     def mark_processed(self, inbox_id: int, at: datetime) -> bool:
         return self._finish(inbox_id, InboxStatus.PROCESSED, at)
@@ -179,26 +193,24 @@ class OutboxRepo:
         due = to_db_time(due_at)
         added: list[int] = []
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn) as tx:
             if inbox_id is not None:
                 cursor = conn.execute(
                     "UPDATE inbox SET status = ?, processed_at = ? WHERE id = ? AND status = ?",
                     (inbox_status.value, created, inbox_id, InboxStatus.RECEIVED.value),
                 )
                 if cursor.rowcount != 1:
-                    conn.execute("ROLLBACK")
+                    tx.rollback()
                     return []
             for message in messages:
                 row_id = insert_outgoing(conn, message, due=due, created=created)
                 if row_id is not None:
                     added.append(row_id)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return added
+
+    def batch(self) -> AbstractContextManager[Transaction]:
+        """One commit for several `enqueue` calls (each still all-or-nothing on its own)."""
+        return transaction(self._conn)
 
     def next_batch(self, now: datetime, limit: int) -> list[OutboxItem]:
         """Due pending items in queue order, never overtaking an earlier item to the same target.

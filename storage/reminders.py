@@ -19,7 +19,7 @@ from enum import StrEnum
 import sqlite_utils
 
 from bot.messages import Outgoing
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, to_db_time, transaction
 from storage.messaging import insert_outgoing
 from storage.models import NoticeStatus
 
@@ -117,15 +117,14 @@ class RemindersRepo:
         """
         moment = to_db_time(at)
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn) as tx:
             cursor = conn.execute(
                 "INSERT INTO sent_reminders (key, status, at) VALUES (?, ?, ?) "
                 "ON CONFLICT (key) DO NOTHING",
                 (key, status.value, moment),
             )
             if cursor.rowcount != 1:
-                conn.execute("ROLLBACK")
+                tx.rollback()
                 return False
             for message in messages:
                 insert_outgoing(conn, message, due=moment, created=moment)
@@ -136,11 +135,6 @@ class RemindersRepo:
                     "DELETE FROM kv WHERE key = ? AND value = ?",
                     (clear_request.kv_key, _request_value(clear_request)),
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         return True
 
     def _update_notice(self, update: NoticeUpdate) -> None:

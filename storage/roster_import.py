@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
+from storage.db import transaction
 from storage.models import ROLE_LABELS, Alliance, Member, Role, School, Tier
 from storage.roster_file import (
     ACCOUNT,
@@ -680,19 +681,12 @@ def import_roster(
         for index, raw in enumerate(rows)
         if any(_clean(value) for value in raw.values())
     ]
-    conn = storage.db.conn
-    conn.execute("BEGIN" if dry_run else "BEGIN IMMEDIATE")
-    try:
+    with transaction(storage.db.conn, immediate=not dry_run) as tx:
         plan = _Planner(_Snapshot.load(storage.roster, storage.teams), parsed).run()
         if dry_run or plan.problems:
-            conn.execute("ROLLBACK")
+            tx.rollback()
             return plan.report(applied=False)
         _apply(storage, plan, at)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
     return plan.report(applied=True)
 
 

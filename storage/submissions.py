@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, to_db_time, transaction
 from storage.models import Leave, Reflection, ReflectionVersion, Signin, SigninStatus
 
 _REFLECTION_COLUMNS = "id, activity_id, member_id, body, version, first_submitted_at, updated_at"
@@ -97,8 +97,7 @@ class SubmissionsRepo:
     ) -> Reflection:
         """Store a reflection; a resubmission replaces the text and keeps the old version."""
         conn = self._db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             row = conn.execute(
                 "SELECT id, version FROM reflections WHERE activity_id = ? AND member_id = ?",
                 (activity_id, member_id),
@@ -122,10 +121,6 @@ class SubmissionsRepo:
                 "VALUES (?, ?, ?, ?)",
                 (reflection_id, version, body, when),
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         stored = self.reflection(activity_id, member_id)
         assert stored is not None
         return stored

@@ -6,36 +6,19 @@ neighbouring school (校际联盟). The 梯队 is a property of a teacher, kept 
 
 from __future__ import annotations
 
-import contextlib
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import sqlite_utils
 
-from storage.db import to_db_time
+from storage.db import to_db_time, transaction
 from storage.models import ActivityTarget, Member, Role, Team, Tier
 from storage.roster import MEMBER_SELECT, member_from_row
 
 _TEAM_COLUMNS = "id, name, alliance_id, school_id, created_by"
 _MEMBER_ORDER = " ORDER BY s.name, m.name, m.id"
-
-
-@contextlib.contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """All-or-nothing writes; joins a transaction the caller already opened (roster import)."""
-    conn = db.conn
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class TeamsRepo:
@@ -113,7 +96,7 @@ class TeamsRepo:
         return [_team(row) for row in rows]
 
     def delete(self, team_id: int) -> None:
-        with transaction(self._db):
+        with transaction(self._db.conn):
             self._db.execute("DELETE FROM team_members WHERE team_id = ?", (team_id,))
             self._db.execute("DELETE FROM teams WHERE id = ?", (team_id,))
 
@@ -127,7 +110,7 @@ class TeamsRepo:
     def add_members(self, team_id: int, member_ids: Iterable[int], *, at: datetime) -> list[int]:
         """Add people; returns the ids that were not in the team yet."""
         added: list[int] = []
-        with transaction(self._db):
+        with transaction(self._db.conn):
             for member_id in dict.fromkeys(member_ids):
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO team_members (team_id, member_id, added_at) "
@@ -140,7 +123,7 @@ class TeamsRepo:
 
     def remove_members(self, team_id: int, member_ids: Iterable[int]) -> list[int]:
         removed: list[int] = []
-        with transaction(self._db):
+        with transaction(self._db.conn):
             for member_id in dict.fromkeys(member_ids):
                 cursor = self._db.execute(
                     "DELETE FROM team_members WHERE team_id = ? AND member_id = ?",
@@ -196,7 +179,7 @@ class TeamsRepo:
 
     # activity targets ------------------------------------------------------
     def set_activity_target(self, activity_id: int, target: ActivityTarget) -> None:
-        with transaction(self._db):
+        with transaction(self._db.conn):
             self._db.execute("DELETE FROM activity_targets WHERE activity_id = ?", (activity_id,))
             for school_id in dict.fromkeys(target.school_ids):
                 self._db.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +27,10 @@ from bot.messages import (
     TargetKind,
 )
 from bot.outbox_worker import OutboxWorker
-from bot.pipeline import APOLOGY_TEXT, Pipeline
+from bot.pipeline import APOLOGY_TEXT, Commit, Pipeline, replies_from
 from storage.audit import AuditRepo
 from storage.chats import ChatsRepo
-from storage.db import open_database
+from storage.db import open_database, transaction
 from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
 
 T0 = datetime(2024, 9, 2, 8, 0, tzinfo=UTC)
@@ -82,7 +83,7 @@ def make_pipeline(
         InboxRepo(db),
         OutboxRepo(db),
         ChatsRepo(db),
-        router,
+        replies_from(router),
         FakeClock(T0),
         private_channel=private_channel,
         on_enqueued=on_enqueued,
@@ -145,7 +146,9 @@ async def test_processing_interrupted_midway_is_redone_once_after_restart(db_pat
         # The process is stopped while the router is busy (shutdown or kill).
         raise asyncio.CancelledError
 
-    pipeline = Pipeline(InboxRepo(db), OutboxRepo(db), ChatsRepo(db), dying_router, FakeClock(T0))
+    pipeline = Pipeline(
+        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), replies_from(dying_router), FakeClock(T0)
+    )
     assert await pipeline.submit(group_msg("m-1"))
     await pipeline.drain()
     assert OutboxRepo(db).pending_count() == 0
@@ -171,7 +174,9 @@ async def test_messages_in_one_chat_are_answered_in_order(db_path: Path) -> None
             await gate.wait()  # e.g. the handler waits on a WeCom API call
         return [Reply(text=f"回复 {incoming.msgid}")]
 
-    pipeline = Pipeline(InboxRepo(db), OutboxRepo(db), ChatsRepo(db), router, FakeClock(T0))
+    pipeline = Pipeline(
+        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), replies_from(router), FakeClock(T0)
+    )
     assert await pipeline.submit(group_msg("m-1"))
     assert await pipeline.submit(group_msg("m-2"))
     assert await pipeline.submit(group_msg("m-3", chat_id="chat-2"))
@@ -198,7 +203,12 @@ async def test_new_messages_are_accepted_while_earlier_ones_are_stuck(db_path: P
         return [Reply(text=f"回复 {incoming.msgid}")]
 
     pipeline = Pipeline(
-        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), router, FakeClock(T0), max_concurrent=2
+        InboxRepo(db),
+        OutboxRepo(db),
+        ChatsRepo(db),
+        replies_from(router),
+        FakeClock(T0),
+        max_concurrent=2,
     )
     assert await pipeline.submit(group_msg("m-1", text="慢"))
     assert await pipeline.submit(group_msg("m-2", text="慢", chat_id="chat-2"))
@@ -234,8 +244,11 @@ async def test_a_backlog_is_processed_one_message_per_loop_turn(db_path: Path) -
     db = open_database(db_path)
     router = FakeRouter()
     pipeline = make_pipeline(db, router)
-    for i in range(20):
-        assert await pipeline.submit(group_msg(f"m-{i}", chat_id=f"chat-{i}"))
+    # 20 callbacks in the same loop turn: one inbox commit, then all are answered.
+    accepted = await asyncio.gather(
+        *(pipeline.submit(group_msg(f"m-{i}", chat_id=f"chat-{i}")) for i in range(20))
+    )
+    assert accepted == [True] * 20
 
     seen: list[int] = []
     for _ in range(8):  # a callback handler that needs the loop now and then
@@ -254,7 +267,12 @@ async def test_past_the_backlog_limit_processing_keeps_pace_again(db_path: Path)
     db = open_database(db_path)
     router = FakeRouter()
     pipeline = Pipeline(
-        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), router, FakeClock(T0), max_backlog=5
+        InboxRepo(db),
+        OutboxRepo(db),
+        ChatsRepo(db),
+        replies_from(router),
+        FakeClock(T0),
+        max_backlog=5,
     )
     for i in range(12):  # one busy chat and a few others
         assert await pipeline.submit(group_msg(f"m-{i}", chat_id="chat-1" if i < 8 else f"c{i}"))
@@ -264,6 +282,70 @@ async def test_past_the_backlog_limit_processing_keeps_pace_again(db_path: Path)
     await pipeline.drain()
     assert [c for c in router.calls if int(c[2:]) < 8] == [f"m-{i}" for i in range(8)]
     assert OutboxRepo(db).pending_count() == 12
+
+
+async def test_callbacks_of_one_turn_are_acknowledged_only_once_their_rows_are_committed(
+    db_path: Path,
+) -> None:
+    """Group commit: the answer to WeCom waits for the commit, so an ack means "stored"."""
+    db = open_database(db_path)
+    pipeline = make_pipeline(db, FakeRouter(lambda incoming: []))
+    other = open_database(db_path)  # another connection sees only committed rows
+
+    def committed() -> int:
+        return int(other.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
+
+    submits = [
+        asyncio.ensure_future(pipeline.submit(group_msg(f"m-{i}", chat_id=f"c{i}")))
+        for i in range(10)
+    ]
+    submits.append(asyncio.ensure_future(pipeline.submit(group_msg("m-3", chat_id="c3"))))
+    await asyncio.sleep(0)  # every callback has reached the inbox; none is answered yet
+    assert committed() == 0 and not any(task.done() for task in submits)
+    results = await asyncio.gather(*submits)
+    assert committed() == 10
+    assert results == [True] * 10 + [False]  # the redelivery in the same turn is a duplicate
+    await pipeline.drain()
+
+
+async def test_a_callback_that_gives_up_waiting_still_has_its_message_processed(
+    db_path: Path,
+) -> None:
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = make_pipeline(db, router)
+    submit = asyncio.ensure_future(pipeline.submit(group_msg("m-1")))
+    await asyncio.sleep(0)
+    submit.cancel()  # e.g. WeCom closed the connection before we answered
+    await pipeline.drain()
+    assert router.calls == ["m-1"]
+    assert OutboxRepo(db).pending_count() == 1
+    assert InboxRepo(db).unprocessed() == []
+
+
+async def test_a_long_backlog_is_reloaded_from_the_inbox_and_answered_in_full(
+    db_path: Path,
+) -> None:
+    """Past `keep_in_memory` only ids wait in memory; the messages come back intact."""
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = Pipeline(
+        InboxRepo(db),
+        OutboxRepo(db),
+        ChatsRepo(db),
+        replies_from(router),
+        FakeClock(T0),
+        keep_in_memory=2,
+    )
+    texts = [f"反思 A1 第{i}条：今天的课堂讨论很充分😀" for i in range(8)]
+    await asyncio.gather(
+        *(pipeline.submit(group_msg(f"m-{i}", text=text)) for i, text in enumerate(texts))
+    )
+    await pipeline.drain()
+    assert router.calls == [f"m-{i}" for i in range(8)]  # one chat: arrival order kept
+    assert [item.message.text for item in OutboxRepo(db).items()] == [
+        f"已收到：{text}" for text in texts
+    ]
 
 
 async def test_handle_now_waits_for_its_own_message_behind_a_backlog(db_path: Path) -> None:
@@ -332,7 +414,12 @@ async def test_console_user_sees_public_and_private_answers(db_path: Path) -> No
         max_attempts=3,
     )
     pipeline = Pipeline(
-        InboxRepo(db), OutboxRepo(db), ChatsRepo(db), router, clock, on_enqueued=worker.wake
+        InboxRepo(db),
+        OutboxRepo(db),
+        ChatsRepo(db),
+        replies_from(router),
+        clock,
+        on_enqueued=worker.wake,
     )
 
     assert await pipeline.handle_now(group_msg(channel=Channel.CONSOLE))
@@ -498,3 +585,126 @@ async def test_console_sender_shows_mentions_and_indents_long_text() -> None:
         )
     )
     assert lines == ["[群 c] 教研助手: @所有人 【通知】周五教研\n\n    地点：实验小学"]
+
+
+async def test_the_service_log_gets_one_traffic_summary_not_a_line_per_message(
+    db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.pipeline")
+    db = open_database(db_path)
+    pipeline = make_pipeline(db, FakeRouter())
+    for msgid in ("m-1", "m-2", "m-1", "m-3"):
+        await pipeline.submit(group_msg(msgid))
+    await pipeline.drain()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+    pipeline.log_traffic()  # the minute is over (or the service stops)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert lines == ["messages in the last 60 s: 3 accepted, 1 duplicates ignored, 3 processed"]
+    pipeline.log_traffic()  # nothing new: no empty line
+    assert len([r for r in caplog.records if r.levelno >= logging.INFO]) == 1
+
+
+class NotesRouter:
+    """Handles messages at once the way the dispatcher does: its own write (a note) and the
+    reply commit in one transaction; "坏" fails after writing, "等" must await a download."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        db.execute("CREATE TABLE IF NOT EXISTS notes (msgid TEXT)")
+        self.at_once: list[str] = []
+        self.awaited: list[str] = []
+
+    def handle_at_once(self, incoming: Incoming, commit: Commit) -> bool:
+        if incoming.text == "等":
+            return False
+        self.at_once.append(incoming.msgid)
+        with transaction(self.db.conn):
+            self.db.execute("INSERT INTO notes VALUES (?)", [incoming.msgid])
+            if incoming.text == "坏":
+                raise RuntimeError("handler bug")
+            commit([Reply(text=f"记下了 {incoming.msgid}")])
+        return True
+
+    async def handle(self, incoming: Incoming, commit: Commit) -> None:
+        self.awaited.append(incoming.msgid)
+        await asyncio.sleep(0)  # e.g. downloading the file
+        commit([Reply(text=f"下载好了 {incoming.msgid}")])
+
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            InboxRepo(self.db),
+            OutboxRepo(self.db),
+            ChatsRepo(self.db),
+            self.handle,
+            FakeClock(T0),
+            handle_at_once=self.handle_at_once,
+        )
+
+    def notes(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT msgid FROM notes ORDER BY rowid")]
+
+
+async def test_while_callbacks_keep_arriving_one_message_per_turn_then_the_rest_at_once(
+    db_path: Path,
+) -> None:
+    db = open_database(db_path)
+    router = NotesRouter(db)
+    pipeline = router.pipeline()
+    submits = [
+        asyncio.ensure_future(pipeline.submit(group_msg(f"m-{i}", chat_id=f"c{i}")))
+        for i in range(30)
+    ]
+    progress = []
+    for i in range(10):  # a new callback every loop turn: intake goes first
+        submits.append(
+            asyncio.ensure_future(pipeline.submit(group_msg(f"late-{i}", chat_id=f"l{i}")))
+        )
+        progress.append(len(router.at_once))
+        await asyncio.sleep(0)
+    assert all(after - before <= 1 for before, after in itertools.pairwise(progress))
+    assert progress[-1] < 10
+
+    quiet = [len(router.at_once)]
+    for _ in range(4):  # no more callbacks: the backlog goes in batches
+        await asyncio.sleep(0)
+        quiet.append(len(router.at_once))
+    assert max(after - before for before, after in itertools.pairwise(quiet)) > 1
+    await asyncio.gather(*submits)
+    await pipeline.drain()
+    assert OutboxRepo(db).pending_count() == 40
+    assert InboxRepo(db).unprocessed() == []
+
+
+async def test_a_failing_message_in_a_batch_is_undone_alone_and_gets_an_apology(
+    db_path: Path,
+) -> None:
+    db = open_database(db_path)
+    router = NotesRouter(db)
+    pipeline = router.pipeline()
+    texts = {"m-1": "好", "m-2": "坏", "m-3": "好"}
+    await asyncio.gather(
+        *(pipeline.submit(group_msg(m, text=t, chat_id=f"c{m}")) for m, t in texts.items())
+    )
+    await pipeline.drain()
+    assert router.notes() == ["m-1", "m-3"]  # the failed message left nothing behind
+    replies = {item.target: item.message.text for item in OutboxRepo(db).items()}
+    assert replies == {"cm-1": "记下了 m-1", "cm-2": APOLOGY_TEXT, "cm-3": "记下了 m-3"}
+    assert InboxRepo(db).unprocessed() == []
+
+
+async def test_a_message_that_must_wait_keeps_its_place_in_its_chat(db_path: Path) -> None:
+    db = open_database(db_path)
+    router = NotesRouter(db)
+    pipeline = router.pipeline()
+    for msgid, text in (("m-1", "好"), ("m-2", "等"), ("m-3", "好"), ("m-4", "好")):
+        await pipeline.submit(group_msg(msgid, text=text))  # one chat
+    await pipeline.drain()
+    assert router.awaited == ["m-2"]
+    assert router.notes() == ["m-1", "m-3", "m-4"]
+    assert [item.message.text for item in OutboxRepo(db).items()] == [
+        "记下了 m-1",
+        "下载好了 m-2",
+        "记下了 m-3",
+        "记下了 m-4",
+    ]

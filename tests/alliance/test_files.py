@@ -141,7 +141,7 @@ async def send_file(
     if key:
         context[FILE_AES_KEY] = key
     message = incoming or bot.incoming("t1", text, chat=None, reply_context=context)
-    return await intake.wrap(bot.dispatcher.handle)(message)
+    return await bot.dispatcher.handle(await intake.prepare(message))
 
 
 class SubmitWatcher:
@@ -199,7 +199,7 @@ async def test_file_sent_over_the_long_connection_becomes_a_resource(
     url = base + server.add("abc", encrypt_media(PPTX, key), PPTX_NAME)
     inbox, outbox = InboxRepo(bot.storage.db), OutboxRepo(bot.storage.db)
     pipeline = Pipeline(
-        inbox, outbox, bot.storage.chats, intake.wrap(bot.dispatcher.handle), bot.clock
+        inbox, outbox, bot.storage.chats, intake.wrap(bot.dispatcher.process), bot.clock
     )
     sink = SubmitWatcher(pipeline)
     fake = FakeWeComWS()
@@ -329,7 +329,7 @@ async def test_http_callback_media_use_the_callback_key(
     url = base + server.add("cb", encrypt_media(PPTX, CALLBACK_KEY), PPTX_NAME)
     context = {FILE_URL: url, FILE_KEY_SOURCE: "callback", FILE_KIND: "file"}
     message = bot.incoming("t1", "", chat=None, reply_context=context)
-    effects = await intake.wrap(bot.dispatcher.handle)(message)
+    effects = await bot.dispatcher.handle(await intake.prepare(message))
     assert "已收录资源 R1（课件）" in replies(effects)
 
 
@@ -379,6 +379,6 @@ async def test_a_link_message_is_shared_with_its_title(bot: Bot, intake: FileInt
     """A 自建应用 link message (title + url) needs no download: it becomes 资源 标题 链接."""
     context = {LINK_URL: "https://mp.weixin.qq.com/s/abc", LINK_TITLE: "大单元教学设计的三个关键"}
     message = bot.incoming("t1", "", chat=None, reply_context=context)
-    effects = await intake.wrap(bot.dispatcher.handle)(message)
+    effects = await bot.dispatcher.handle(await intake.prepare(message))
     assert "已收录资源 R1（教学设计）" in replies(effects)
     assert "R1 [教学设计]大单元教学设计的三个关键" in bot.reply("t2", "资源 大单元")

@@ -10,8 +10,8 @@ from datetime import timedelta
 from bot.app import App
 from bot.channels.base import IncomingSink
 from bot.clock import FakeClock
-from bot.messages import Channel, Effect, Incoming
-from bot.pipeline import Pipeline
+from bot.messages import Channel, Incoming
+from bot.pipeline import Commit, Pipeline
 from storage.messaging import InboxRepo, InboxStatus, OutboxStatus
 from tests.fakes.wecom_api import Fault
 
@@ -44,10 +44,10 @@ class GatedPipeline:
         self.started = asyncio.Event()
 
     def __call__(self, app: App) -> IncomingSink:
-        async def slow_handle(incoming: Incoming) -> list[Effect]:
+        async def slow_handle(incoming: Incoming, commit: Commit) -> None:
             self.started.set()
             await self.gate.wait()
-            return await app.dispatcher.handle(incoming)
+            await app.dispatcher.process(incoming, commit)
 
         app.pipeline = Pipeline(
             app.inbox,
