@@ -51,6 +51,7 @@ from bot.wecom.client import WeComClient
 from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
 from reports.dashboard import add_routes as add_dashboard_routes
 from storage import Storage
+from storage.checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ class PipelineDrain:
             await asyncio.wait_for(self._pipeline.drain(), self._timeout)
         except TimeoutError:
             log.warning("messages still in progress at shutdown will be recovered at next start")
+        self._pipeline.log_traffic()
 
 
 class _ForwardingSink:
@@ -350,6 +352,18 @@ def build_runtime(
             )
         )
     services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
+    # Disk syncs of WAL checkpoints happen in a thread, never inside a callback's commit.
+    if storage.path is not None:
+        checkpointer = WalCheckpointer(storage.db.conn, storage.path)
+        checkpoint_stop = asyncio.Event()
+        services.append(
+            TaskService(
+                "wal-checkpointer",
+                lambda: checkpointer.run(checkpoint_stop),
+                checkpoint_stop.set,
+                stop_timeout=options.stop_timeout,
+            )
+        )
     # Reminders and digests: catches up on what fell due while down, then arms its alarm.
     services.append(app.scheduler)
     if long_connection is not None:

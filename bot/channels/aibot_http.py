@@ -259,7 +259,7 @@ class AibotHttpCallback:
             accepted = await self._sink.submit(incoming)
         except Exception:
             return unavailable_response(_CHANNEL, request)
-        logger.info(
+        logger.debug(
             "aibot callback %s msgid=%s type=%s",
             "accepted" if accepted else "duplicate",
             message.msgid,

@@ -444,9 +444,9 @@ class AibotLongConnection:
             logger.exception("写入收件箱失败 / inbox write failed for aibot msgid=%s", body.msgid)
             return
         if fresh:
-            logger.info("收到消息 / aibot message msgid=%s from %s", body.msgid, body.sender.userid)
+            logger.debug("aibot message msgid=%s accepted", body.msgid)
         else:
-            logger.info("重复投递已忽略 / duplicate aibot msgid=%s ignored", body.msgid)
+            logger.debug("duplicate aibot msgid=%s ignored", body.msgid)
 
     def _on_event(self, frame: InboundFrame) -> None:
         try:

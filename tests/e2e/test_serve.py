@@ -175,8 +175,12 @@ async def test_access_log_shows_route_patterns_never_tokens_or_queries(
     async def page(_request: web.Request) -> web.Response:
         return web.Response(text="dashboard")
 
+    async def callback(request: web.Request) -> web.Response:
+        return web.Response(status=200 if await request.read() == b"good" else 400)
+
     def dashboard_routes(app: web.Application) -> None:
         app.router.add_get("/reports/{token}/", page)
+        app.router.add_post("/wecom/aibot", callback)
 
     app = create_web_app(lambda: {"status": "ok"}, [dashboard_routes])
     caplog.set_level(logging.DEBUG, logger="aiohttp.access")
@@ -187,7 +191,13 @@ async def test_access_log_shows_route_patterns_never_tokens_or_queries(
             assert resp.status == 200
         async with client.get("/healthz") as resp:
             assert resp.status == 200
+        for body in (b"good", b"bad"):
+            async with client.post("/wecom/aibot", data=body, params={"msg_signature": "S"}):
+                pass
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "aiohttp.access"]
     assert any(level == logging.INFO and "GET /reports/{token}/ 200" in m for level, m in lines)
     assert any(level == logging.DEBUG and "GET /healthz 200" in m for level, m in lines)
+    # An accepted callback is logged by its channel; a refused one stays visible here.
+    assert any(level == logging.DEBUG and "POST /wecom/aibot 200" in m for level, m in lines)
+    assert any(level == logging.INFO and "POST /wecom/aibot 400" in m for level, m in lines)
     assert not any("SIGNEDTOKEN123" in m or "QUERYSECRET" in m for _, m in lines)

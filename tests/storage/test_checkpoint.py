@@ -1,0 +1,42 @@
+"""The WAL checkpointer: the loop's connection never syncs the disk inside a commit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from storage.checkpoint import SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer
+from storage.db import open_database
+
+
+def wal_pages(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size // 4096 if wal.exists() else 0
+
+
+def autocheckpoint(conn: object) -> int:
+    return int(conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0])  # type: ignore[attr-defined]
+
+
+async def test_while_running_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = open_database(path)
+    checkpointer = WalCheckpointer(db.conn, path, interval=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(checkpointer.run(stop))
+    await asyncio.sleep(0)  # the service has started and taken over
+    assert autocheckpoint(db.conn) == 0
+
+    db.conn.execute("CREATE TABLE t (body TEXT)")
+    for i in range(1_500):  # well past SQLite's own 1,000-page threshold
+        db.conn.execute("INSERT INTO t VALUES (?)", ("教研" * 800 + str(i),))
+    assert wal_pages(path) > SQLITE_DEFAULT_AUTOCHECKPOINT  # nobody checkpointed in a commit
+
+    in_wal, copied = await asyncio.to_thread(checkpointer.checkpoint)
+    assert in_wal > SQLITE_DEFAULT_AUTOCHECKPOINT and copied == in_wal
+
+    stop.set()
+    await task
+    assert autocheckpoint(db.conn) == SQLITE_DEFAULT_AUTOCHECKPOINT  # handed back
+    other = open_database(path)
+    assert other.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1_500
