@@ -69,6 +69,9 @@ class OutboxWorker:
         self._sleep = sleep
         self._wake = asyncio.Event()
         self._more_due = False
+        # Delivered items not yet marked: marked together at the end of the loop turn.
+        self._delivered: list[int] = []
+        self._mark_delivered: asyncio.Handle | None = None
 
     def wake(self) -> None:
         """Something was queued: stop waiting and look at the outbox now."""
@@ -88,7 +91,12 @@ class OutboxWorker:
         for item in batch:
             queues.setdefault((item.channel, item.target), []).append(item)
         limit = asyncio.Semaphore(max(1, self._concurrency))
-        sent = await asyncio.gather(*(self._send_queue(items, limit) for items in queues.values()))
+        try:
+            sent = await asyncio.gather(
+                *(self._send_queue(items, limit) for items in queues.values())
+            )
+        finally:
+            self._mark_sent()
         return sum(sent)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -161,9 +169,27 @@ class OutboxWorker:
             # A sender bug or an unwrapped network error: worth another try, loudly.
             log.exception("sender for %s raised unexpectedly", item.channel.value)
             return self._failed(item, f"{type(exc).__name__}: {exc}", retryable=True)
-        if not self._outbox.mark_sent(item.id, self._clock.now()):
-            log.warning("outbox item %d was no longer pending when sent", item.id)
+        self._delivered.append(item.id)
+        if self._mark_delivered is None:
+            # One commit for every delivery that completes in this loop turn.
+            self._mark_delivered = asyncio.get_running_loop().call_soon(self._mark_sent)
         return _Outcome.SENT
+
+    def _mark_sent(self) -> None:
+        if self._mark_delivered is not None:
+            self._mark_delivered.cancel()
+            self._mark_delivered = None
+        delivered, self._delivered = self._delivered, []
+        if not delivered:
+            return
+        try:
+            stale = self._outbox.mark_sent_many(delivered, self._clock.now())
+        except Exception:
+            # They stay pending and would go out again: say so loudly.
+            log.exception("could not record %d delivered outbox item(s)", len(delivered))
+            return
+        for item_id in stale:
+            log.warning("outbox item %d was no longer pending when sent", item_id)
 
     def _failed(self, item: OutboxItem, error: str, *, retryable: bool) -> _Outcome:
         error = _redact(error, item)

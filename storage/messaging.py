@@ -249,12 +249,22 @@ class OutboxRepo:
 
     def mark_sent(self, item_id: int, at: datetime) -> bool:
         """Record a delivery; False when the item was no longer pending (so it counts once)."""
-        cursor = self._conn.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
-            "WHERE id = ? AND status = 'pending'",
-            (to_db_time(at), item_id),
-        )
-        return cursor.rowcount == 1
+        return not self.mark_sent_many([item_id], at)
+
+    def mark_sent_many(self, item_ids: Iterable[int], at: datetime) -> list[int]:
+        """Record deliveries in one commit; return the ids that were no longer pending."""
+        when = to_db_time(at)
+        stale: list[int] = []
+        with transaction(self._conn):
+            for item_id in item_ids:
+                cursor = self._conn.execute(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 "
+                    "WHERE id = ? AND status = 'pending'",
+                    (when, item_id),
+                )
+                if cursor.rowcount != 1:
+                    stale.append(item_id)
+        return stale
 
     def mark_retry(self, item_id: int, error: str, next_due: datetime) -> bool:
         """Count a failed attempt and try again at `next_due`."""

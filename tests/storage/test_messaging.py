@@ -161,3 +161,14 @@ def test_queued_messages_survive_restart(tmp_path: Path) -> None:
     (item,) = outbox.next_batch(T0, 10)
     assert item.message == to_chat("chat-1", "多行\n消息", key="k1")
     assert item.due_at == T0 and item.created_at == T0
+
+
+def test_deliveries_marked_together_count_once_and_name_the_stale_ones(tmp_path: Path) -> None:
+    outbox = OutboxRepo(open_database(tmp_path / "bot.db"))
+    a, b, c = outbox.enqueue([to_chat("x", "1"), to_chat("y", "2"), to_chat("z", "3")], T0)
+    outbox.mark_failed(c, "invalid chatid", T0)
+
+    assert outbox.mark_sent_many([a, b, c], T0 + timedelta(seconds=1)) == [c]
+    assert outbox.mark_sent_many([a], T0 + timedelta(seconds=2)) == [a]
+    stats = outbox.stats()
+    assert (stats.pending, stats.sent, stats.failed) == (0, 2, 1)
