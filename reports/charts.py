@@ -5,7 +5,8 @@ changes and charts can be drawn from any thread. Chinese needs a CJK font: the p
 depends on `pylopdf-fonts-zh-cn`, a data-only PyPI package that ships Noto Sans SC (SIL OFL),
 so `pip install` alone is enough; a system CJK font (Debian fonts-noto-cjk or
 fonts-wqy-microhei) is used when that package is missing. Every text element gets the font
-explicitly.
+explicitly. Matplotlib is imported only when a chart is drawn, so `serve` does not carry it
+in memory until the first digest.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont
-from matplotlib.ticker import PercentFormatter
+if TYPE_CHECKING:  # matplotlib (with numpy, ~25 MB) is imported when a chart is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
 
 _PACKAGED_FONTS = (("pylopdf_fonts_zh_cn", "NotoSansSC-Regular.otf"),)
 _SYSTEM_FAMILIES = (
@@ -53,6 +54,8 @@ def find_cjk_font(
         path = Path(str(candidate))
         if path.is_file():
             return path
+    from matplotlib.font_manager import FontProperties, findfont
+
     for family in families:
         try:
             found = findfont(FontProperties(family=family), fallback_to_default=False)
@@ -72,6 +75,8 @@ def cjk_font_path() -> Path:
 
 
 def _font(size: float = 10) -> FontProperties:
+    from matplotlib.font_manager import FontProperties
+
     return FontProperties(fname=cjk_font_path(), size=size)
 
 
@@ -93,6 +98,8 @@ class TrendPoint:
 
 
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     canvas = FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     canvas.print_png(buffer)
@@ -105,6 +112,9 @@ def _style(figure: Figure, title: str) -> None:
 
 def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
     """Horizontal bars of sign-in and reflection rates per school, best first from the top."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
     height = max(2.6, 0.9 + 0.42 * len(bars))
     figure = Figure(figsize=(7.2, height), dpi=110)
     ax = figure.add_subplot()
@@ -141,6 +151,9 @@ def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
 
 def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
     """Lines of weekly sign-in and reflection rates; weeks without activities are gaps."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
     figure = Figure(figsize=(7.2, 3.4), dpi=110)
     ax = figure.add_subplot()
     xs = list(range(len(points)))
