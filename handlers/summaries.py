@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from bot.context import Context, Hint
@@ -15,6 +15,7 @@ from handlers.exports import DASHBOARD_WORDS, dashboard_link
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
 from storage.attendance import (
     ActivityRoll,
+    Roll,
     SchoolCounts,
     count_by_group,
     count_by_school,
@@ -192,7 +193,8 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
     if not activities:
         return f"{title}：这段时间没有已开展的活动。"
     # One batch of queries for the whole period (a district term is thousands of activities).
-    rolls = ReportingQueries(ctx.storage.db, ctx.storage.roster).rolls(activities)
+    # Counts only: the light tallies, not a pydantic object per sign-in and reflection.
+    rolls = ReportingQueries(ctx.storage.db, ctx.storage.roster).tallies(activities)
     schools = count_by_school(rolls)  # numbers only: 汇总 names nobody
     if school is not None:
         schools = {name: c for name, c in schools.items() if name == school.name}
@@ -218,7 +220,7 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
 
 
 def _by_team_or_tier(
-    ctx: Context, rolls: list[ActivityRoll], breakdown: str, school: School | None
+    ctx: Context, rolls: Sequence[Roll], breakdown: str, school: School | None
 ) -> list[SchoolCounts]:
     """Counts per team (a member counts in each of their teams) or per 梯队, in a fixed order:
     teams by sign-in rate, 梯队 青年 → 成长 → 名优; those without one last."""

@@ -42,15 +42,21 @@ from reports.markdown import md_text, pack_sections
 from reports.model import Digest
 from reports.stats import (
     PeriodStats,
-    period_stats,
+    period_tallies,
     queries_of,
     reflection_rate,
     signin_rate,
 )
 from storage import Storage
-from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, ActivityRoll, SchoolCounts
+from storage.attendance import (
+    NO_SCHOOL,
+    PARTICIPANT_ROLES,
+    ReflectionText,
+    RollTally,
+    SchoolCounts,
+)
 from storage.feedback import FeedbackProgress, feedback_progress
-from storage.models import Activity, Alliance, Member, Reflection, Resource
+from storage.models import Activity, Alliance, Member, Resource
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +97,9 @@ def build_digest(
     zone = _zone(alliance, period)
     length = period.end - period.start
     queries = queries_of(storage)  # shared: the roster is loaded once for both periods
-    current = period_stats(storage, alliance, period.start, period.end, now, queries)
-    previous = period_stats(storage, alliance, period.start - length, period.start, now, queries)
+    # Tallies, not full rolls: the digest only counts sign-ins and leaves and quotes texts.
+    current = period_tallies(storage, alliance, period.start, period.end, now, queries)
+    previous = period_tallies(storage, alliance, period.start - length, period.start, now, queries)
     schools = {s.id: s.name for s in storage.roster.schools()}
     weekly = length == timedelta(days=7)
     kind = "教研周报" if weekly else "教研汇总"
@@ -124,7 +131,7 @@ def _zone(alliance: Alliance, period: Period) -> tzinfo:
     return zone
 
 
-def _overview(current: PeriodStats, previous: PeriodStats) -> str:
+def _overview(current: PeriodStats[RollTally], previous: PeriodStats[RollTally]) -> str:
     total, before = current.total, previous.total
     if not current.rolls:
         return "**概况**\n这段时间没有已开展的活动。"
@@ -147,7 +154,7 @@ def _activity_title(activity: Activity) -> str:
     return f"「{title}」" if kind and kind in title else f"{kind}「{title}」"
 
 
-def _held(current: PeriodStats, schools: dict[int, str], zone: tzinfo) -> str:
+def _held(current: PeriodStats[RollTally], schools: dict[int, str], zone: tzinfo) -> str:
     lines = ["**已开展的活动**"]
     for roll in current.rolls[:MAX_ACTIVITY_LINES]:
         activity = roll.activity
@@ -177,18 +184,20 @@ def _school_line(counts: SchoolCounts) -> str:
     )
 
 
-def _schools(current: PeriodStats) -> str:
+def _schools(current: PeriodStats[RollTally]) -> str:
     lines = ["**各校签到与反思**（按签到率排序）"]
     lines.extend(_school_line(counts) for counts in current.schools)
     return "\n".join(lines)
 
 
-def _reflections(current: PeriodStats, extractor: Callable[[], KeywordExtractor]) -> list[str]:
+def _reflections(
+    current: PeriodStats[RollTally], extractor: Callable[[], KeywordExtractor]
+) -> list[str]:
     found = list(_reflecting(current.rolls))
     if not found:
         return ["**反思**\n这段时间还没有收到反思。"]
     sections = []
-    orders = [reflection.first_submitted_at.timestamp() for _, reflection in found]
+    orders = [reflection.first_submitted for _, reflection in found]
     newest_first = sorted(range(len(found)), key=lambda i: -orders[i])
     texts = [found[i][1].body for i in newest_first]
     keywords = extractor().top(texts, KEYWORDS)
@@ -203,7 +212,7 @@ def _reflections(current: PeriodStats, extractor: Callable[[], KeywordExtractor]
 
 
 def _excerpt_candidates(
-    found: list[tuple[Member, Reflection]], orders: list[float]
+    found: list[tuple[Member, ReflectionText]], orders: list[float]
 ) -> list[ExcerptSource]:
     """The reflections `pick_excerpts` can choose `EXCERPTS` from, in their original order.
 
@@ -238,7 +247,7 @@ def _excerpt_candidates(
     ]
 
 
-def _reflecting(rolls: list[ActivityRoll]) -> Iterator[tuple[Member, Reflection]]:
+def _reflecting(rolls: list[RollTally]) -> Iterator[tuple[Member, ReflectionText]]:
     """Each participant who reflected, with the reflection, roll by roll in participant order.
 
     The same as walking every participant of every roll, but it looks only at the
@@ -433,7 +442,11 @@ def _names(people: list[Member]) -> str:
 
 
 def _private_notes(
-    storage: Storage, alliance: Alliance, current: PeriodStats, title: str, zone: tzinfo
+    storage: Storage,
+    alliance: Alliance,
+    current: PeriodStats[RollTally],
+    title: str,
+    zone: tzinfo,
 ) -> dict[str, str]:
     """Plain text (it may be long: senders split it at their limits)."""
     recipients = [leader.userid for leader in note_recipients(storage, alliance) if leader.userid]
@@ -459,7 +472,7 @@ def _private_notes(
     return {userid: text for userid in recipients}
 
 
-def _chart(alliance: Alliance, period: Period, current: PeriodStats) -> bytes | None:
+def _chart(alliance: Alliance, period: Period, current: PeriodStats[RollTally]) -> bytes | None:
     bars = [
         RateBar(counts.school, signin_rate(counts), reflection_rate(counts))
         for counts in current.schools

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Generic, TypeVar
 
 from storage import Storage
-from storage.attendance import ActivityRoll, SchoolCounts, count_by_school
+from storage.attendance import ActivityRoll, Roll, RollTally, SchoolCounts, count_by_school
 from storage.models import Activity, Alliance, Member, SigninStatus
 from storage.reporting import ReportingQueries
 
@@ -61,18 +62,22 @@ def merge_counts(per_roll: Iterable[dict[str, SchoolCounts]]) -> dict[str, Schoo
     return merged
 
 
+RollT = TypeVar("RollT", bound=Roll)
+
+
 @dataclass
-class PeriodStats:
+class PeriodStats(Generic[RollT]):
     """What happened in one alliance tree between `start` and `end` (activities held).
 
     `schools` and `total` hold numbers only (their missing-name lists are empty): names
-    come from each roll's `missing_signin()`/`missing_reflection()`.
+    come from each roll's `missing_signin()`/`missing_reflection()`. The rolls are full
+    `ActivityRoll`s (`period_stats`) or `RollTally`s (`period_tallies`).
     """
 
     alliance: Alliance
     start: datetime
     end: datetime
-    rolls: list[ActivityRoll]
+    rolls: list[RollT]
     schools: list[SchoolCounts]
     total: SchoolCounts
 
@@ -98,9 +103,29 @@ def period_stats(
     end: datetime,
     now: datetime,
     queries: ReportingQueries | None = None,
-) -> PeriodStats:
+) -> PeriodStats[ActivityRoll]:
     activities = held_activities(storage, alliance, start, end, now)
     rolls = (queries or queries_of(storage)).rolls(activities)
+    return _period(alliance, start, end, rolls)
+
+
+def period_tallies(
+    storage: Storage,
+    alliance: Alliance,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    queries: ReportingQueries | None = None,
+) -> PeriodStats[RollTally]:
+    """`period_stats` with `RollTally`s: the same numbers and names, without full records."""
+    activities = held_activities(storage, alliance, start, end, now)
+    rolls = (queries or queries_of(storage)).tallies(activities)
+    return _period(alliance, start, end, rolls)
+
+
+def _period(
+    alliance: Alliance, start: datetime, end: datetime, rolls: list[RollT]
+) -> PeriodStats[RollT]:
     merged = count_by_school(rolls)
     return PeriodStats(
         alliance=alliance,

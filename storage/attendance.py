@@ -6,8 +6,9 @@ Summaries, personal records, reminders and exports all count the same way throug
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
 
 from storage import Storage
 from storage.models import Activity, Leave, Member, Reflection, Role, Signin, SigninStatus
@@ -42,6 +43,89 @@ class SchoolCounts:
         self.reflected += other.reflected
         self.missing_signin.extend(other.missing_signin)
         self.missing_reflection.extend(other.missing_reflection)
+
+
+class HasStatus(Protocol):
+    """A sign-in as counting sees it (`Signin` or `SigninMark`)."""
+
+    @property
+    def status(self) -> SigninStatus: ...
+
+
+class Roll(Protocol):
+    """What counting and the missing-name lists read: `ActivityRoll` and `RollTally` both fit."""
+
+    @property
+    def activity(self) -> Activity: ...
+
+    @property
+    def participants(self) -> list[Member]: ...
+
+    @property
+    def signins(self) -> Mapping[int, HasStatus]: ...
+
+    @property
+    def leaves(self) -> Collection[int]: ...
+
+    @property
+    def reflections(self) -> Collection[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SigninMark:
+    """A sign-in reduced to its status; one shared instance per status (see `signin_marks`)."""
+
+    status: SigninStatus
+
+
+def signin_marks() -> dict[str, SigninMark]:
+    """Stored status value -> its mark, so loading a sign-in is a dict lookup."""
+    return {status.value: SigninMark(status) for status in SigninStatus}
+
+
+class ReflectionText(NamedTuple):
+    """A reflection's text and when it was first submitted (POSIX seconds)."""
+
+    body: str
+    first_submitted: float
+
+
+@dataclass
+class RollTally:
+    """An `ActivityRoll` with only what the counts and the digest read (same rules).
+
+    Why: a district term has ~80,000 sign-ins and ~50,000 reflections, and building a full
+    record for each cost more than everything else the digest does; the digest only counts
+    sign-ins (and their status) and leaves, and quotes reflection texts.
+    """
+
+    activity: Activity
+    participants: list[Member]
+    signins: dict[int, SigninMark]
+    leaves: set[int]
+    reflections: dict[int, ReflectionText]
+
+    def missing_reflection(self) -> list[Member]:
+        return _missing_reflection(self)
+
+    def missing_signin(self) -> list[Member]:
+        return _missing_signin(self)
+
+
+def _missing_reflection(roll: Roll) -> list[Member]:
+    """Participants who owe a reflection: signed in, or expected and not on leave."""
+    signins, leaves, reflections = roll.signins, roll.leaves, roll.reflections
+    return [
+        m
+        for m in roll.participants
+        if m.id not in reflections and (m.id in signins or m.id not in leaves)
+    ]
+
+
+def _missing_signin(roll: Roll) -> list[Member]:
+    """Participants who neither signed in nor are on leave."""
+    signins, leaves = roll.signins, roll.leaves
+    return [m for m in roll.participants if m.id not in signins and m.id not in leaves]
 
 
 @dataclass
@@ -87,17 +171,10 @@ class ActivityRoll:
             counts.missing_reflection.append(member)
 
     def missing_reflection(self) -> list[Member]:
-        """Participants who owe a reflection: signed in, or expected and not on leave."""
-        return [
-            m
-            for m in self.participants
-            if m.id not in self.reflections and (m.id in self.signins or m.id not in self.leaves)
-        ]
+        return _missing_reflection(self)
 
     def missing_signin(self) -> list[Member]:
-        return [
-            m for m in self.participants if m.id not in self.signins and m.id not in self.leaves
-        ]
+        return _missing_signin(self)
 
 
 def participants(roster: RosterRepo, teams: TeamsRepo, activity: Activity) -> list[Member]:
@@ -160,13 +237,13 @@ def merge_by_group(
     return dict(totals)
 
 
-def count_by_school(rolls: Sequence[ActivityRoll]) -> dict[str, SchoolCounts]:
+def count_by_school(rolls: Sequence[Roll]) -> dict[str, SchoolCounts]:
     """`merge_by_school` without the missing-name lists (see `count_by_group`)."""
     return count_by_group(rolls, lambda member: [member.school_name or NO_SCHOOL])
 
 
 def count_by_group(
-    rolls: Sequence[ActivityRoll], groups_of: Callable[[Member], Sequence[str]]
+    rolls: Sequence[Roll], groups_of: Callable[[Member], Sequence[str]]
 ) -> dict[str, SchoolCounts]:
     """The numbers of `merge_by_group` (same labels, same order), but the missing-name lists
     stay empty: use `ActivityRoll.missing_signin`/`missing_reflection` for names.

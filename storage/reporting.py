@@ -3,20 +3,28 @@
 Summaries, digests, exports and the dashboard look at hundreds of activities and tens of
 thousands of submissions at once; loading them one activity at a time (as `roll_of` does
 for a single activity) would cost several queries per activity. The rolls built here are the
-same `ActivityRoll` objects, so attendance is still counted the one way `storage.attendance`
-defines.
+same `ActivityRoll` objects (or their lighter `RollTally` form, for what only counts and
+quotes), so attendance is still counted the one way `storage.attendance` defines.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlite_utils
 
-from storage.attendance import PARTICIPANT_ROLES, ActivityRoll, participants
+from storage.attendance import (
+    PARTICIPANT_ROLES,
+    ActivityRoll,
+    ReflectionText,
+    RollTally,
+    SigninMark,
+    participants,
+    signin_marks,
+)
 from storage.db import from_db_time, to_db_time
 from storage.models import (
     Activity,
@@ -90,7 +98,51 @@ class ReportingQueries:
         signins = self._signins(ids)
         leaves = self._leaves(ids)
         reflections = self._reflections(ids)
-        targeted = self._targeted(ids)
+        people = self._participants(activities, signins)
+        return [
+            ActivityRoll(
+                activity=activity,
+                participants=people_of,
+                signins=signins.get(activity.id, {}),
+                leaves=leaves.get(activity.id, {}),
+                reflections=reflections.get(activity.id, {}),
+            )
+            for activity, people_of in zip(activities, people, strict=True)
+        ]
+
+    def tallies(self, activities: Sequence[Activity]) -> list[RollTally]:
+        """`rolls` with only what counting and the digest read (the same participants).
+
+        Sign-ins keep only their status and reflections their text and first submission
+        time; leaves are just member ids. A district term is ~130,000 submissions: full
+        records for them took most of a term digest.
+        """
+        if not activities:
+            return []
+        ids = [a.id for a in activities]
+        signins = self._signin_marks(ids)
+        leaves = self._leave_ids(ids)
+        reflections = self._reflection_texts(ids)
+        people = self._participants(activities, signins)
+        return [
+            RollTally(
+                activity=activity,
+                participants=people_of,
+                signins=signins.get(activity.id, {}),
+                leaves=leaves.get(activity.id, set()),
+                reflections=reflections.get(activity.id, {}),
+            )
+            for activity, people_of in zip(activities, people, strict=True)
+        ]
+
+    def _participants(
+        self, activities: Sequence[Activity], signins: Mapping[int, Mapping[int, object]]
+    ) -> list[list[Member]]:
+        """Each activity's participants (as `participants`), plus guests who signed in.
+
+        Activities of one alliance without guests share one list.
+        """
+        targeted = self._targeted([a.id for a in activities])
         for alliance_id in {a.alliance_id for a in activities if a.id not in targeted}:
             if alliance_id not in self._expected:
                 tree = self._roster.descendants(alliance_id)
@@ -111,22 +163,14 @@ class ReportingQueries:
         for activity in activities:
             guest_ids |= signins.get(activity.id, {}).keys() - roll_people(activity)[1]
         guests = self.members_by_id(guest_ids) if guest_ids else {}
-        rolls = []
+        found = []
         for activity in activities:
             people, present = roll_people(activity)
             signed = signins.get(activity.id, {})
             extra = [guests[i] for i in sorted(signed.keys() - present) if i in guests]
-            rolls.append(
-                ActivityRoll(
-                    activity=activity,
-                    # Shared between activities of one alliance unless guests must be added.
-                    participants=[*people, *extra] if extra else people,
-                    signins=signed,
-                    leaves=leaves.get(activity.id, {}),
-                    reflections=reflections.get(activity.id, {}),
-                )
-            )
-        return rolls
+            # Shared between activities of one alliance unless guests must be added.
+            found.append([*people, *extra] if extra else people)
+        return found
 
     def _targeted(self, activity_ids: Sequence[int]) -> set[int]:
         """Activities with their own target (schools or a team) instead of the whole tree."""
@@ -176,6 +220,47 @@ class ReportingQueries:
             )
             for row in rows:
                 found[int(row[1])][int(row[2])] = reflection_from_row(row)
+        return found
+
+    def _signin_marks(self, activity_ids: Sequence[int]) -> dict[int, dict[int, SigninMark]]:
+        marks = signin_marks()
+        found: dict[int, dict[int, SigninMark]] = defaultdict(dict)
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT activity_id, member_id, status FROM signins "
+                f"WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for activity_id, member_id, status in rows:
+                found[int(activity_id)][int(member_id)] = marks[status]
+        return found
+
+    def _leave_ids(self, activity_ids: Sequence[int]) -> dict[int, set[int]]:
+        found: dict[int, set[int]] = defaultdict(set)
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT activity_id, member_id FROM leaves "
+                f"WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for activity_id, member_id in rows:
+                found[int(activity_id)].add(int(member_id))
+        return found
+
+    def _reflection_texts(
+        self, activity_ids: Sequence[int]
+    ) -> dict[int, dict[int, ReflectionText]]:
+        found: dict[int, dict[int, ReflectionText]] = defaultdict(dict)
+        for chunk in _chunks(activity_ids):
+            rows = self._db.execute(
+                "SELECT activity_id, member_id, body, first_submitted_at FROM reflections "
+                f"WHERE activity_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for activity_id, member_id, body, first in rows:
+                found[int(activity_id)][int(member_id)] = ReflectionText(
+                    body, from_db_time(first).timestamp()
+                )
         return found
 
     # reflections -----------------------------------------------------------
