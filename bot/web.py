@@ -60,6 +60,8 @@ class PathAccessLogger(AbstractAccessLogger):
         # its access line would only double the log under load.
         quiet = request.path == HEALTH_PATH or (request.method == "POST" and response.status < 400)
         level = logging.DEBUG if quiet else logging.INFO
+        if not self.logger.isEnabledFor(level):
+            return  # the usual case for callbacks: skip formatting the line
         self.logger.log(
             level,
             "%s %s %s %d %.1fms",
