@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.delivery import expand_effects
@@ -52,7 +53,11 @@ DEFAULT_KEEP_IN_MEMORY = 1_000
 # Accepted messages waiting before processing stops giving way to intake (~25 MB of backlog).
 DEFAULT_MAX_BACKLOG = 100_000
 # Messages handled at once share one commit; while callbacks keep arriving, one per loop turn.
-DEFAULT_BATCH = 32
+DEFAULT_BATCH = 16
+# How long no callback must have come before processing switches to batches: a batch (a few
+# ms) would hold up every callback that arrives meanwhile, and callbacks of a burst come in
+# irregular clumps, so "none in the last loop turns" is not quiet enough.
+QUIET_BEFORE_BATCH = timedelta(milliseconds=50)
 
 
 def replies_from(handle: PlainHandle) -> Handle:
@@ -141,7 +146,7 @@ class Pipeline:
         self._handle = handle
         self._handle_at_once = handle_at_once
         self._batch = batch
-        self._intake_since_pump = False
+        self._last_arrival: datetime | None = None  # when a callback was last recorded
         self._clock = clock
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
@@ -274,6 +279,7 @@ class Pipeline:
                     arrival.accepted.set_exception(exc)
             self._wake_idle()
             return
+        now = self._clock.now()
         for arrival, inbox_id in zip(arrivals, inbox_ids, strict=True):
             incoming = arrival.incoming
             job = None
@@ -284,7 +290,7 @@ class Pipeline:
                 )
             else:
                 self._traffic.count("accepted")
-                self._intake_since_pump = True
+                self._last_arrival = now
                 job = self._queue(inbox_id, incoming, wait=arrival.wait)
             if not arrival.accepted.done():
                 arrival.accepted.set_result(job)
@@ -316,12 +322,14 @@ class Pipeline:
         """Start queued messages, a batch per event-loop turn, until none may start.
 
         While callbacks keep arriving the batch is a single message, so they are answered
-        first; once they stop, up to `batch` messages that need no waiting share one commit.
+        first; once none came for `QUIET_BEFORE_BATCH`, up to `batch` messages that need no
+        waiting share one commit.
         """
         try:
             while self._ready and self._running < self._max_concurrent:
-                busy, self._intake_since_pump = self._intake_since_pump, False
-                self._start_batch(1 if busy else self._batch)
+                last = self._last_arrival
+                quiet = last is None or self._clock.now() - last >= QUIET_BEFORE_BATCH
+                self._start_batch(self._batch if quiet else 1)
                 if not self._over_backlog():
                     # Yield: whatever else is ready (HTTP callbacks above all) runs before the
                     # next batch starts.
