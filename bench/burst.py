@@ -4,23 +4,24 @@ The real `jiaoyan-bot serve` (SQLite file, both HTTP callbacks, outbox worker) r
 signed callback per teacher, paced evenly over one second — half by the smart bot in the
 alliance group (reply via response_url), half privately to the app (reply via message/send).
 Checked: every sign-in stored exactly once, every teacher answered exactly once; measured:
-the time to acknowledge each callback and to drain the outbox into the fake WeCom API.
+the time to acknowledge each callback (by `bench.pacer`, a process of its own) and to drain
+the outbox into the fake WeCom API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import statistics
+import sys
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-import aiohttp
-
 from bench import payloads
-from bench.procs import clean_env, free_port, run_server, serve_args
+from bench.procs import REPO, clean_env, free_port, run_server, serve_args
 from bench.report import Report
 from bench.world import seed_campus, serve_fake
 from tests.fakes.world import wecom_values
@@ -61,30 +62,31 @@ async def run(report: Report, work: Path) -> None:
         env = clean_env(wecom_values(db, fake, long_connection=False))
         with run_server(serve_args(port), port=port, ready_path="/healthz", work_dir=work, env=env):
             base = f"http://127.0.0.1:{port}"
-            latencies: list[float] = []
-            statuses: Counter[int] = Counter()
-            connector = aiohttp.TCPConnector(limit=100)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                loop = asyncio.get_running_loop()
-                began = loop.time() + 0.05
-
-                async def send(index: int, target: str, body: str) -> None:
-                    await asyncio.sleep(max(0.0, began + index / TEACHERS - loop.time()))
-                    sent = time.perf_counter()
-                    async with session.post(base + target, data=body.encode("utf-8")) as resp:
-                        await resp.read()
-                        statuses[resp.status] += 1
-                    latencies.append((time.perf_counter() - sent) * 1000)
-
-                start = time.monotonic()
-                await asyncio.gather(*(send(i, t, b) for i, (t, b) in enumerate(requests)))
-                acked = time.monotonic()
-                deadline = acked + DRAIN_TIMEOUT
-                while len(fake.responses) + len(fake.api.messages) < TEACHERS:
-                    if time.monotonic() > deadline:
-                        break
-                    await asyncio.sleep(0.01)
-                drained = time.monotonic()
+            load = work / "burst-requests.json"
+            load.write_text(json.dumps(requests, ensure_ascii=False), encoding="utf-8")
+            # The load generator runs in its own process (like wrk for benchmark 1): this
+            # process serves the fake WeCom API that receives the replies meanwhile.
+            pacer = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.pacer",
+                base,
+                str(load),
+                "1",
+                stdout=asyncio.subprocess.PIPE,
+                cwd=str(REPO),
+            )
+            out, _ = await pacer.communicate()
+            result = json.loads(out)
+            latencies: list[float] = result["latencies_ms"]
+            statuses = Counter({int(k): v for k, v in result["statuses"].items()})
+            start, acked = float(result["began"]), float(result["ended"])
+            deadline = acked + DRAIN_TIMEOUT
+            while len(fake.responses) + len(fake.api.messages) < TEACHERS:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.01)
+            drained = time.monotonic()
         total, distinct = _signins(db, campus.signin.id)
 
     answered = Counter(fake.response_codes) + Counter(m.target for m in fake.api.messages)

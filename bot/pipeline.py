@@ -10,8 +10,13 @@ after that commit, so an acknowledged message is always durable.
 
 Processing shares the event loop with the HTTP callbacks. Had every message its own task, a
 flood would give processing as many turns as intake and the accept rate would fall to the
-processing rate. Instead one pump starts at most one message per loop turn, so under load the
-callbacks are answered first and the backlog, already durable in the inbox, drains right after.
+processing rate. Instead one pump decides per loop turn, so under load the callbacks are
+answered first and the backlog, already durable in the inbox, drains right after:
+- quiet (no callback for `QUIET_BEFORE_BATCH`): up to `batch` messages in one commit;
+- callbacks arriving: one message per turn;
+- saturated (a turn brought `SATURATED_ARRIVALS` callbacks at once): one every
+  `SATURATED_STRIDE` turns.
+A message that must await something (a file download, a background command) runs as a task.
 Only the first `keep_in_memory` waiting messages are held whole; behind them the backlog keeps
 the inbox id and reloads the message when its turn comes, so a long flood costs little memory.
 Past `max_backlog` messages processing stops yielding and keeps pace with intake again.
@@ -58,6 +63,12 @@ DEFAULT_BATCH = 16
 # ms) would hold up every callback that arrives meanwhile, and callbacks of a burst come in
 # irregular clumps, so "none in the last loop turns" is not quiet enough.
 QUIET_BEFORE_BATCH = timedelta(milliseconds=50)
+# A loop turn that brings this many callbacks at once means the loop is saturated: callbacks
+# queue up while it works. Then processing takes only every `SATURATED_STRIDE`-th turn, so
+# WeCom gets its answers in time (a late answer is retried, which only adds load); the backlog
+# is durable and drains when the flood is over.
+SATURATED_ARRIVALS = 8
+SATURATED_STRIDE = 4
 
 
 def replies_from(handle: PlainHandle) -> Handle:
@@ -147,6 +158,8 @@ class Pipeline:
         self._handle_at_once = handle_at_once
         self._batch = batch
         self._last_arrival: datetime | None = None  # when a callback was last recorded
+        self._saturated = False  # the last inbox commit had SATURATED_ARRIVALS or more
+        self._pump_turn = 0
         self._clock = clock
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
@@ -280,6 +293,7 @@ class Pipeline:
             self._wake_idle()
             return
         now = self._clock.now()
+        self._saturated = len(arrivals) >= SATURATED_ARRIVALS
         for arrival, inbox_id in zip(arrivals, inbox_ids, strict=True):
             incoming = arrival.incoming
             job = None
@@ -327,9 +341,13 @@ class Pipeline:
         """
         try:
             while self._ready and self._running < self._max_concurrent:
+                self._pump_turn += 1
                 last = self._last_arrival
                 quiet = last is None or self._clock.now() - last >= QUIET_BEFORE_BATCH
-                self._start_batch(self._batch if quiet else 1)
+                if quiet:
+                    self._start_batch(self._batch)
+                elif not self._saturated or self._pump_turn % SATURATED_STRIDE == 0:
+                    self._start_batch(1)
                 if not self._over_backlog():
                     # Yield: whatever else is ready (HTTP callbacks above all) runs before the
                     # next batch starts.

@@ -30,6 +30,8 @@ from bot.outbox_worker import OutboxWorker
 from bot.pipeline import (
     APOLOGY_TEXT,
     QUIET_BEFORE_BATCH,
+    SATURATED_ARRIVALS,
+    SATURATED_STRIDE,
     Commit,
     Pipeline,
     replies_from,
@@ -685,6 +687,33 @@ async def test_while_callbacks_keep_arriving_one_message_per_turn_then_the_rest_
     await pipeline.drain()
     assert OutboxRepo(db).pending_count() == 40
     assert InboxRepo(db).unprocessed() == []
+
+
+async def test_when_callbacks_pile_up_in_each_turn_processing_steps_back_further(
+    db_path: Path,
+) -> None:
+    """A saturated loop answers WeCom first: processing takes only every few turns."""
+    db = open_database(db_path)
+    router = NotesRouter(db)
+    pipeline = router.pipeline()
+    submits = [
+        asyncio.ensure_future(pipeline.submit(group_msg(f"m-{i}", chat_id=f"c{i}")))
+        for i in range(10)
+    ]
+    await asyncio.sleep(0)
+    turns = 4 * SATURATED_STRIDE
+    before = len(router.at_once)
+    for turn in range(turns):  # a clump of callbacks in every loop turn
+        for k in range(SATURATED_ARRIVALS):
+            msg = group_msg(f"flood-{turn}-{k}", chat_id=f"f{turn}-{k}")
+            submits.append(asyncio.ensure_future(pipeline.submit(msg)))
+        await asyncio.sleep(0)
+    assert len(router.at_once) - before <= turns // SATURATED_STRIDE + 1
+
+    router.clock.advance(QUIET_BEFORE_BATCH)  # the flood is over: everything is answered
+    await asyncio.gather(*submits)
+    await pipeline.drain()
+    assert OutboxRepo(db).pending_count() == 10 + turns * SATURATED_ARRIVALS
 
 
 async def test_a_failing_message_in_a_batch_is_undone_alone_and_gets_an_apology(
