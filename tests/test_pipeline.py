@@ -29,11 +29,15 @@ from bot.messages import (
 from bot.outbox_worker import OutboxWorker
 from bot.pipeline import (
     APOLOGY_TEXT,
+    DEFAULT_KEEP_IN_MEMORY,
+    DEFAULT_MAX_BACKLOG,
+    DEFAULT_MAX_CONCURRENT,
     QUIET_BEFORE_BATCH,
     SATURATED_ARRIVALS,
     SATURATED_STRIDE,
     Commit,
     Pipeline,
+    PlainHandle,
     replies_from,
 )
 from storage.audit import AuditRepo
@@ -82,10 +86,13 @@ class FakeRouter:
 
 def make_pipeline(
     db: sqlite_utils.Database,
-    router: FakeRouter,
+    router: PlainHandle,
     *,
     private_channel: Channel | None = None,
     on_enqueued: Callable[[], None] | None = None,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    max_backlog: int = DEFAULT_MAX_BACKLOG,
+    keep_in_memory: int = DEFAULT_KEEP_IN_MEMORY,
 ) -> Pipeline:
     return Pipeline(
         InboxRepo(db),
@@ -95,7 +102,16 @@ def make_pipeline(
         FakeClock(T0),
         private_channel=private_channel,
         on_enqueued=on_enqueued,
+        max_concurrent=max_concurrent,
+        max_backlog=max_backlog,
+        keep_in_memory=keep_in_memory,
     )
+
+
+def assert_all_processed(db: sqlite_utils.Database, *, replies: int) -> None:
+    """Every received message is processed and `replies` replies wait in the outbox."""
+    assert InboxRepo(db).unprocessed() == []
+    assert OutboxRepo(db).pending_count() == replies
 
 
 @pytest.fixture
@@ -167,8 +183,7 @@ async def test_processing_interrupted_midway_is_redone_once_after_restart(db_pat
     restarted = make_pipeline(db, router)
     assert await restarted.recover() == 1
     assert router.calls == ["m-1"]
-    assert OutboxRepo(db).pending_count() == 1
-    assert InboxRepo(db).unprocessed() == []
+    assert_all_processed(db, replies=1)
 
 
 async def test_messages_in_one_chat_are_answered_in_order(db_path: Path) -> None:
@@ -210,14 +225,7 @@ async def test_new_messages_are_accepted_while_earlier_ones_are_stuck(db_path: P
             await gate.wait()  # e.g. a file download from WeCom
         return [Reply(text=f"回复 {incoming.msgid}")]
 
-    pipeline = Pipeline(
-        InboxRepo(db),
-        OutboxRepo(db),
-        ChatsRepo(db),
-        replies_from(router),
-        FakeClock(T0),
-        max_concurrent=2,
-    )
+    pipeline = make_pipeline(db, router, max_concurrent=2)
     assert await pipeline.submit(group_msg("m-1", text="慢"))
     assert await pipeline.submit(group_msg("m-2", text="慢", chat_id="chat-2"))
     for _ in range(10):
@@ -274,14 +282,7 @@ async def test_past_the_backlog_limit_processing_keeps_pace_again(db_path: Path)
     """The backlog waits in memory, so it is bounded: beyond it messages no longer wait."""
     db = open_database(db_path)
     router = FakeRouter()
-    pipeline = Pipeline(
-        InboxRepo(db),
-        OutboxRepo(db),
-        ChatsRepo(db),
-        replies_from(router),
-        FakeClock(T0),
-        max_backlog=5,
-    )
+    pipeline = make_pipeline(db, router, max_backlog=5)
     for i in range(12):  # one busy chat and a few others
         assert await pipeline.submit(group_msg(f"m-{i}", chat_id="chat-1" if i < 8 else f"c{i}"))
     for _ in range(3):
@@ -327,8 +328,7 @@ async def test_a_callback_that_gives_up_waiting_still_has_its_message_processed(
     submit.cancel()  # e.g. WeCom closed the connection before we answered
     await pipeline.drain()
     assert router.calls == ["m-1"]
-    assert OutboxRepo(db).pending_count() == 1
-    assert InboxRepo(db).unprocessed() == []
+    assert_all_processed(db, replies=1)
 
 
 async def test_a_long_backlog_is_reloaded_from_the_inbox_and_answered_in_full(
@@ -337,14 +337,7 @@ async def test_a_long_backlog_is_reloaded_from_the_inbox_and_answered_in_full(
     """Past `keep_in_memory` only ids wait in memory; the messages come back intact."""
     db = open_database(db_path)
     router = FakeRouter()
-    pipeline = Pipeline(
-        InboxRepo(db),
-        OutboxRepo(db),
-        ChatsRepo(db),
-        replies_from(router),
-        FakeClock(T0),
-        keep_in_memory=2,
-    )
+    pipeline = make_pipeline(db, router, keep_in_memory=2)
     texts = [f"反思 A1 第{i}条：今天的课堂讨论很充分😀" for i in range(8)]
     await asyncio.gather(
         *(pipeline.submit(group_msg(f"m-{i}", text=text)) for i, text in enumerate(texts))
@@ -654,21 +647,24 @@ class NotesRouter:
         return [row[0] for row in self.db.execute("SELECT msgid FROM notes ORDER BY rowid")]
 
 
+def callbacks(pipeline: Pipeline, count: int, prefix: str) -> list[asyncio.Future[bool]]:
+    """`count` callbacks arriving now, each from its own chat (not awaited yet)."""
+    return [
+        asyncio.ensure_future(pipeline.submit(group_msg(f"{prefix}-{i}", chat_id=f"{prefix}{i}")))
+        for i in range(count)
+    ]
+
+
 async def test_while_callbacks_keep_arriving_one_message_per_turn_then_the_rest_at_once(
     db_path: Path,
 ) -> None:
     db = open_database(db_path)
     router = NotesRouter(db)
     pipeline = router.pipeline()
-    submits = [
-        asyncio.ensure_future(pipeline.submit(group_msg(f"m-{i}", chat_id=f"c{i}")))
-        for i in range(30)
-    ]
+    submits = callbacks(pipeline, 30, "m")
     progress = []
     for i in range(10):  # a new callback every loop turn: intake goes first
-        submits.append(
-            asyncio.ensure_future(pipeline.submit(group_msg(f"late-{i}", chat_id=f"l{i}")))
-        )
+        submits += callbacks(pipeline, 1, f"late{i}")
         progress.append(len(router.at_once))
         await asyncio.sleep(0)
     for _ in range(10):  # no new callback, but the last one came only just now
@@ -685,8 +681,7 @@ async def test_while_callbacks_keep_arriving_one_message_per_turn_then_the_rest_
     assert max(after - before for before, after in itertools.pairwise(quiet)) > 1
     await asyncio.gather(*submits)
     await pipeline.drain()
-    assert OutboxRepo(db).pending_count() == 40
-    assert InboxRepo(db).unprocessed() == []
+    assert_all_processed(db, replies=40)
 
 
 async def test_when_callbacks_pile_up_in_each_turn_processing_steps_back_further(
@@ -696,17 +691,12 @@ async def test_when_callbacks_pile_up_in_each_turn_processing_steps_back_further
     db = open_database(db_path)
     router = NotesRouter(db)
     pipeline = router.pipeline()
-    submits = [
-        asyncio.ensure_future(pipeline.submit(group_msg(f"m-{i}", chat_id=f"c{i}")))
-        for i in range(10)
-    ]
+    submits = callbacks(pipeline, 10, "m")
     await asyncio.sleep(0)
     turns = 4 * SATURATED_STRIDE
     before = len(router.at_once)
     for turn in range(turns):  # a clump of callbacks in every loop turn
-        for k in range(SATURATED_ARRIVALS):
-            msg = group_msg(f"flood-{turn}-{k}", chat_id=f"f{turn}-{k}")
-            submits.append(asyncio.ensure_future(pipeline.submit(msg)))
+        submits += callbacks(pipeline, SATURATED_ARRIVALS, f"flood{turn}")
         await asyncio.sleep(0)
     assert len(router.at_once) - before <= turns // SATURATED_STRIDE + 1
 
