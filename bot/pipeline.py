@@ -150,7 +150,9 @@ class Pipeline:
         batch: int = DEFAULT_BATCH,
     ) -> None:
         if max_concurrent < 1 or max_backlog < 1 or keep_in_memory < 0 or batch < 1:
-            raise ValueError("max_concurrent and max_backlog must be >= 1, keep_in_memory >= 0")
+            raise ValueError(
+                "max_concurrent, max_backlog and batch must be >= 1, keep_in_memory >= 0"
+            )
         self._inbox = inbox
         self._outbox = outbox
         self._chats = chats
