@@ -215,21 +215,17 @@ class Dispatcher:
         )
 
     async def handle(self, incoming: Incoming) -> list[Effect]:
-        """Handle a message; a background command runs in a worker thread on its own database
-        connection, so callbacks keep being answered while it works (SQLite connections are
-        not shared between threads)."""
-        matched = self._match(incoming)
-        if matched is not None and matched[0].background:
-            path = self._storage.path
-            if path is not None:
-                return await asyncio.to_thread(self._handle_isolated, incoming, path)
-        return self._run(incoming, matched)
+        """Handle a message and return its replies (`process` without a pipeline)."""
+        replies: list[Effect] = []
+        await self.process(incoming, replies.extend)
+        return replies
 
     async def process(self, incoming: Incoming, commit: Callable[[list[Effect]], None]) -> None:
         """Handle a message and pass its replies to `commit` (the pipeline queues them).
 
-        A background command writes on its own connection in a worker thread; its replies
-        are committed after. Everything else is `process_at_once`.
+        A background command runs in a worker thread on its own database connection (SQLite
+        connections are not shared between threads), so callbacks keep being answered while
+        it works; its replies are committed after. Everything else is `process_at_once`.
         """
         if not self.process_at_once(incoming, commit):
             path = self._storage.path
