@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -75,14 +76,17 @@ class ReportingQueries:
         self._teams = TeamsRepo(db)
         self._expected: dict[int, tuple[list[Member], set[int]]] = {}
 
+    def _rows_in(self, select: str, column: str, ids: Sequence[int]) -> Iterator[Any]:
+        """Rows of `select ... WHERE column IN (ids)`, queried in chunks of bound variables."""
+        for chunk in _chunks(ids):
+            yield from self._db.execute(f"{select} WHERE {column} IN ({_marks(len(chunk))})", chunk)
+
     # members ---------------------------------------------------------------
     def members_by_id(self, member_ids: Iterable[int]) -> dict[int, Member]:
         ids = sorted(set(member_ids))
         found: dict[int, Member] = {}
-        for chunk in _chunks(ids):
-            rows = self._db.execute(MEMBER_SELECT + f" WHERE m.id IN ({_marks(len(chunk))})", chunk)
-            for row in rows:
-                found[int(row[0])] = member_from_row(row)
+        for row in self._rows_in(MEMBER_SELECT, "m.id", ids):
+            found[int(row[0])] = member_from_row(row)
         return found
 
     # rolls -----------------------------------------------------------------
@@ -177,90 +181,60 @@ class ReportingQueries:
         if "activity_targets" not in self._db.table_names():
             return set()
         found: set[int] = set()
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT DISTINCT activity_id FROM activity_targets "
-                f"WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            found.update(int(row[0]) for row in rows)
+        select = "SELECT DISTINCT activity_id FROM activity_targets"
+        found.update(int(row[0]) for row in self._rows_in(select, "activity_id", activity_ids))
         return found
 
     def _signins(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Signin]]:
         found: dict[int, dict[int, Signin]] = defaultdict(dict)
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT activity_id, member_id, at, status, by_member_id FROM signins "
-                f"WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                found[int(row[0])][int(row[1])] = signin_from_row(row)
+        select = "SELECT activity_id, member_id, at, status, by_member_id FROM signins"
+        for row in self._rows_in(select, "activity_id", activity_ids):
+            found[int(row[0])][int(row[1])] = signin_from_row(row)
         return found
 
     def _leaves(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Leave]]:
         found: dict[int, dict[int, Leave]] = defaultdict(dict)
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT activity_id, member_id, reason, at FROM leaves "
-                f"WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                found[int(row[0])][int(row[1])] = leave_from_row(row)
+        select = "SELECT activity_id, member_id, reason, at FROM leaves"
+        for row in self._rows_in(select, "activity_id", activity_ids):
+            found[int(row[0])][int(row[1])] = leave_from_row(row)
         return found
 
     def _reflections(self, activity_ids: Sequence[int]) -> dict[int, dict[int, Reflection]]:
         found: dict[int, dict[int, Reflection]] = defaultdict(dict)
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT id, activity_id, member_id, body, version, first_submitted_at, "
-                f"updated_at FROM reflections WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                found[int(row[1])][int(row[2])] = reflection_from_row(row)
+        select = (
+            "SELECT id, activity_id, member_id, body, version, first_submitted_at, updated_at "
+            "FROM reflections"
+        )
+        for row in self._rows_in(select, "activity_id", activity_ids):
+            found[int(row[1])][int(row[2])] = reflection_from_row(row)
         return found
 
     def _signin_marks(self, activity_ids: Sequence[int]) -> dict[int, dict[int, SigninMark]]:
         marks = signin_marks()
         found: dict[int, dict[int, SigninMark]] = defaultdict(dict)
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT activity_id, member_id, status FROM signins "
-                f"WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for activity_id, member_id, status in rows:
-                found[int(activity_id)][int(member_id)] = marks[status]
+        select = "SELECT activity_id, member_id, status FROM signins"
+        for activity_id, member_id, status in self._rows_in(select, "activity_id", activity_ids):
+            found[int(activity_id)][int(member_id)] = marks[status]
         return found
 
     def _leave_ids(self, activity_ids: Sequence[int]) -> dict[int, set[int]]:
         found: dict[int, set[int]] = defaultdict(set)
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT activity_id, member_id FROM leaves "
-                f"WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for activity_id, member_id in rows:
-                found[int(activity_id)].add(int(member_id))
+        select = "SELECT activity_id, member_id FROM leaves"
+        for activity_id, member_id in self._rows_in(select, "activity_id", activity_ids):
+            found[int(activity_id)].add(int(member_id))
         return found
 
     def _reflection_texts(
         self, activity_ids: Sequence[int]
     ) -> dict[int, dict[int, ReflectionText]]:
         found: dict[int, dict[int, ReflectionText]] = defaultdict(dict)
-        for chunk in _chunks(activity_ids):
-            rows = self._db.execute(
-                "SELECT activity_id, member_id, body, first_submitted_at FROM reflections "
-                f"WHERE activity_id IN ({_marks(len(chunk))})",
-                chunk,
+        select = "SELECT activity_id, member_id, body, first_submitted_at FROM reflections"
+        for activity_id, member_id, body, first in self._rows_in(
+            select, "activity_id", activity_ids
+        ):
+            found[int(activity_id)][int(member_id)] = ReflectionText(
+                body, from_db_time(first).timestamp()
             )
-            for activity_id, member_id, body, first in rows:
-                found[int(activity_id)][int(member_id)] = ReflectionText(
-                    body, from_db_time(first).timestamp()
-                )
         return found
 
     # reflections -----------------------------------------------------------
@@ -321,14 +295,9 @@ class ReportingQueries:
     def acks(self, notice_ids: Sequence[int]) -> dict[int, dict[int, datetime]]:
         """For each notice: member id -> when they confirmed."""
         found: dict[int, dict[int, datetime]] = defaultdict(dict)
-        for chunk in _chunks(notice_ids):
-            rows = self._db.execute(
-                "SELECT notice_id, member_id, at FROM notice_acks "
-                f"WHERE notice_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                found[int(row[0])][int(row[1])] = from_db_time(row[2])
+        select = "SELECT notice_id, member_id, at FROM notice_acks"
+        for row in self._rows_in(select, "notice_id", notice_ids):
+            found[int(row[0])][int(row[1])] = from_db_time(row[2])
         return found
 
     def leaders_of(self, alliance_id: int) -> list[Member]:
