@@ -56,9 +56,8 @@ class AibotCrypto:
         self._key = decode_aes_key(encoding_aes_key)
         self._receive_id = receive_id.encode("utf-8")
         self._random_bytes = random_bytes
-
-    def _cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16]))
+        # Built once: each encryptor()/decryptor() is a fresh CBC context from the fixed IV.
+        self._aes = Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16]))
 
     def encrypt(self, plaintext: str) -> str:
         """Encrypt a message the way WeCom expects and return it base64-encoded."""
@@ -66,7 +65,7 @@ class AibotCrypto:
         raw = self._random_bytes(_RANDOM_LEN) + struct.pack(">I", len(msg)) + msg + self._receive_id
         pad = _BLOCK - len(raw) % _BLOCK
         raw += bytes([pad]) * pad
-        encryptor = self._cipher().encryptor()
+        encryptor = self._aes.encryptor()
         return base64.b64encode(encryptor.update(raw) + encryptor.finalize()).decode("ascii")
 
     def decrypt(self, encrypted: str) -> str:
@@ -77,7 +76,7 @@ class AibotCrypto:
             raise AibotCryptoError("ciphertext is not valid base64") from exc
         if not data or len(data) % 16:
             raise AibotCryptoError("ciphertext length is not a multiple of the AES block")
-        decryptor = self._cipher().decryptor()
+        decryptor = self._aes.decryptor()
         raw = decryptor.update(data) + decryptor.finalize()
         pad = raw[-1]
         if not 1 <= pad <= _BLOCK or pad > len(raw) or raw[-pad:] != bytes([pad]) * pad:
