@@ -15,16 +15,24 @@ import json
 import sqlite3
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from bench import payloads
 from bench.load import LoadResult, run_wrk, write_pool
-from bench.procs import Server, clean_env, free_port, run_server, serve_args
+from bench.procs import (
+    Server,
+    clean_env,
+    free_port,
+    health,
+    run_server,
+    serve_args,
+    worker_running,
+)
 from bench.report import Report
 from bench.world import seed_campus, serve_fake
+from storage.intake import intake_path
 from tests.fakes.world import APP_AES_KEY, APP_TOKEN, BOT_AES_KEY, BOT_TOKEN, wecom_values
 
 SECTION = "1. Callback intake"
@@ -49,24 +57,36 @@ async def _wrk(server_url: str, pool: Path, settings: Settings, content_type: st
     )
 
 
-async def _sample_rss(server: Server, stop: asyncio.Event) -> None:
+async def _sample_memory(server: Server, stop: asyncio.Event) -> None:
     while not stop.is_set():
-        server.sample_rss()
+        server.sample_memory()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
 
 
 def _counts(db: Path) -> tuple[int, int, int]:
-    """(inbox rows, inbox rows still unprocessed, outbox rows still pending)."""
+    """(messages stored, messages not yet processed, replies still pending). A two-process
+    `serve` keeps what its worker has not taken over yet in the intake file."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         total, waiting = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(status = 'received'), 0) FROM inbox"
         ).fetchone()
         pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-        return int(total), int(waiting), int(pending)
+        mark = conn.execute("SELECT COALESCE(MAX(last_intake_id), 0) FROM intake_handoff")
+        taken_over = int(mark.fetchone()[0])
     finally:
         conn.close()
+    not_taken = 0
+    intake = intake_path(db)
+    if intake.exists():
+        conn = sqlite3.connect(f"file:{intake}?mode=ro", uri=True, timeout=5)
+        try:
+            query = "SELECT COUNT(*) FROM intake WHERE id > ?"
+            not_taken = int(conn.execute(query, (taken_over,)).fetchone()[0])
+        finally:
+            conn.close()
+    return int(total) + not_taken, int(waiting) + not_taken, int(pending)
 
 
 async def _drained(db: Path) -> float:
@@ -78,11 +98,6 @@ async def _drained(db: Path) -> float:
             return time.monotonic()
         await asyncio.sleep(0.05)
     raise TimeoutError("the bot did not finish its backlog in time")
-
-
-def _health(base_url: str) -> dict[str, object]:
-    with urllib.request.urlopen(base_url + "/healthz", timeout=5) as resp:
-        return dict(json.loads(resp.read()))
 
 
 async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
@@ -146,13 +161,14 @@ async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
             env=env,
             shown="jiaoyan-bot serve --host 127.0.0.1 --port PORT",
         ) as bot:
-            idle = bot.sample_rss()
+            await worker_running(bot.base_url)
+            idle = bot.sample_memory()
             report.add(
                 "6. Resident memory of serve",
                 "idle after start (10,000 members seeded)",
-                f"{idle:.1f} MB",
+                idle.line(),
                 target="< 150 MB",
-                ok=idle < 150,
+                ok=idle.pss_mb < 150,
             )
 
             bare_rate = results["bare"].rate
@@ -174,7 +190,7 @@ async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
                 before = (await asyncio.to_thread(_counts, db))[0]
                 replies_before = len(fake.responses) + len(fake.api.messages)
                 stop = asyncio.Event()
-                sampler = asyncio.create_task(_sample_rss(bot, stop))
+                sampler = asyncio.create_task(_sample_memory(bot, stop))
                 began = time.monotonic()
                 result = await _wrk(bot.base_url, path, settings, ctype)
                 ended = time.monotonic()
@@ -212,7 +228,7 @@ async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
             # The same signed request over and over: every one after the first is a duplicate.
             dup = write_pool(payloads.aibot_pool(fake, campus, 1, prefix="dup"), work / "dup.txt")
             stop = asyncio.Event()
-            sampler = asyncio.create_task(_sample_rss(bot, stop))
+            sampler = asyncio.create_task(_sample_memory(bot, stop))
             result = await _wrk(bot.base_url, dup, settings, "application/json")
             stop.set()
             await sampler
@@ -223,23 +239,21 @@ async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
                 SECTION, "bot duplicate: ratio to bare handler", f"{result.rate / bare_rate:.2f}x"
             )
 
-            peak = max(bot.rss_samples)
+            peak = max(bot.memory_samples, key=lambda memory: memory.pss_mb)
             report.add(
                 "6. Resident memory of serve",
                 "peak under load (sampled every 0.2 s)",
-                f"{peak:.1f} MB",
+                peak.line(),
                 target="< 150 MB",
-                ok=peak < 150,
+                ok=peak.pss_mb < 150,
             )
-            after = bot.sample_rss()
-            report.add(
-                "6. Resident memory of serve", "after the load, backlog done", f"{after:.1f} MB"
-            )
-            health = _health(bot.base_url)
+            after = bot.sample_memory()
+            report.add("6. Resident memory of serve", "after the load, backlog done", after.line())
+            final_health = health(bot.base_url)
             report.add(
                 "6. Resident memory of serve",
                 "/healthz outbox after the runs",
-                json.dumps(health.get("outbox")),
+                json.dumps(final_health.get("outbox")),
             )
 
     # -- the peer --------------------------------------------------------------------------
@@ -271,7 +285,7 @@ async def _peer(
         work_dir=work,
     ) as peer:
         result = await _wrk(peer.base_url, pool, settings, "application/xml")
-        rss = peer.sample_rss()
+        rss = peer.sample_memory().rss_mb
     results["peer"] = result
     report.add(SECTION, "peer: wecom-bot-svr 0.3.4 (Flask dev server, text reply)", result.line())
     report.add(SECTION, "peer: ratio to bare handler", f"{result.rate / results['bare'].rate:.2f}x")

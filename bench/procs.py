@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -31,6 +33,44 @@ def free_port() -> int:
 def rss_mb(pid: int) -> float:
     """Resident memory now (VmRSS) in MiB, from /proc."""
     return _status_kb(pid, "VmRSS") / 1024
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Memory of a server and its child processes (a two-process `serve` has two).
+
+    RSS counts pages the processes share (the interpreter, libraries) once per process; PSS
+    splits each shared page between them, so the PSS sum is what the service occupies."""
+
+    rss_mb: float
+    pss_mb: float
+    processes: int
+
+    def line(self) -> str:
+        return f"{self.pss_mb:.1f} MB PSS ({self.rss_mb:.1f} MB RSS summed over {self.processes})"
+
+
+def tree_memory(pid: int) -> Memory:
+    pids = _with_descendants(pid)
+    rss = sum(rss_mb(p) for p in pids)
+    pss = sum(_rollup_kb(p, "Pss") for p in pids) / 1024
+    return Memory(rss, pss, len(pids))
+
+
+def _with_descendants(pid: int) -> list[int]:
+    found = [pid]
+    for current in found:
+        children = Path(f"/proc/{current}/task/{current}/children")
+        with contextlib.suppress(FileNotFoundError):
+            found.extend(int(child) for child in children.read_text().split())
+    return found
+
+
+def _rollup_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -78,15 +118,15 @@ class Server:
     base_url: str
     command: str
     log: Path
-    rss_samples: list[float] = field(default_factory=list)
+    memory_samples: list[Memory] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
-    def sample_rss(self) -> float:
-        value = rss_mb(self.pid)
-        self.rss_samples.append(value)
+    def sample_memory(self) -> Memory:
+        value = tree_memory(self.pid)
+        self.memory_samples.append(value)
         return value
 
 
@@ -127,3 +167,17 @@ def run_server(
 def serve_args(port: int) -> list[str]:
     """`jiaoyan-bot serve` exactly as the console script runs it."""
     return [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def health(base_url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base_url + "/healthz", timeout=5) as resp:
+        return dict(json.loads(resp.read()))
+
+
+async def worker_running(base_url: str, *, timeout: float = READY_TIMEOUT) -> None:
+    """A two-process `serve` answers /healthz before its worker has finished starting."""
+    deadline = time.monotonic() + timeout
+    while health(base_url).get("worker", "running") != "running":
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker process did not start in time")
+        await asyncio.sleep(0.05)

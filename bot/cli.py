@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(report.render())
         return 1 if report.problems else 0
     if command == "serve":
-        from bot.serve import serve_command
+        from bot.launch import serve_command
 
         return serve_command(settings, host=args.host, port=args.port)
     if command == "check":

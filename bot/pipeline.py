@@ -27,15 +27,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from bot.delivery import expand_effects
+from bot.group_commit import GroupCommit
 from bot.messages import Channel, Effect, Incoming, Reply
 from bot.traffic_log import TrafficLog
 from storage.chats import ChatsRepo
-from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
+from storage.messaging import InboxEntry, InboxRepo, InboxStatus, OutboxRepo
 
 log = logging.getLogger(__name__)
 
@@ -119,17 +120,6 @@ class _Replies:
             self.commit([])
 
 
-class _Arrival:
-    """A callback's message waiting for this loop turn's inbox commit."""
-
-    __slots__ = ("accepted", "incoming", "wait")
-
-    def __init__(self, incoming: Incoming, wait: bool, accepted: asyncio.Future[_Job | None]):
-        self.incoming = incoming
-        self.wait = wait
-        self.accepted = accepted
-
-
 class Pipeline:
     """The `IncomingSink` every channel feeds; runs the router in the background."""
 
@@ -169,8 +159,9 @@ class Pipeline:
         self._max_backlog = max_backlog
         self._keep_in_memory = keep_in_memory
         # Callbacks of the current loop turn waiting for their inbox commit.
-        self._arrivals: list[_Arrival] = []
-        self._commit_arrivals: asyncio.Handle | None = None
+        self._arrivals: GroupCommit[tuple[Incoming, bool], _Job | None] = GroupCommit(
+            self._record_arrivals
+        )
         self._traffic = TrafficLog(log)
         # Accepted and not finished, by inbox id (queued or running).
         self._active: dict[int, _Job] = {}
@@ -211,11 +202,24 @@ class Pipeline:
         await asyncio.gather(*(job.done for job in jobs if job.done), return_exceptions=True)
         return len(leftovers)
 
+    def adopt(self, entries: Iterable[InboxEntry]) -> None:
+        """Queue messages put into the inbox by something other than `submit` (what the
+        worker process of a two-process `serve` takes over from the intake file). Each is
+        read from the inbox when its turn comes."""
+        adopted = 0
+        for entry in entries:
+            if entry.inbox_id not in self._active:
+                key = (entry.channel, entry.conversation)
+                self._queue_job(_Job(entry.inbox_id, None, key, None))
+                adopted += 1
+        if adopted:
+            self._traffic.count("accepted", adopted)
+
     @property
     def in_progress(self) -> int:
         """Messages received whose processing has not finished yet (committing, queued or
         running)."""
-        return len(self._active) + len(self._arrivals)
+        return len(self._active) + self._arrivals.waiting
 
     async def drain(self) -> None:
         """Wait until every received message has been processed."""
@@ -270,34 +274,23 @@ class Pipeline:
         self._apologise(inbox_id, incoming)
 
     async def _accept(self, incoming: Incoming, *, wait: bool) -> _Job | None:
-        loop = asyncio.get_running_loop()
-        arrival = _Arrival(incoming, wait, loop.create_future())
-        self._arrivals.append(arrival)
-        if self._commit_arrivals is None:
-            # Runs after every callback already started in this loop turn got here.
-            self._commit_arrivals = loop.call_soon(self._record_arrivals)
-        return await arrival.accepted
+        return await self._arrivals.submit((incoming, wait))
 
-    def _record_arrivals(self) -> None:
-        """One inbox commit for the turn's callbacks, then queue them and let them answer.
+    def _record_arrivals(self, arrivals: list[tuple[Incoming, bool]]) -> list[_Job | None]:
+        """One inbox commit for the turn's callbacks, then queue them.
 
         Queued here rather than by each caller, so a callback cancelled while waiting (its
         client went away) still has its recorded message processed."""
-        self._commit_arrivals = None
-        arrivals, self._arrivals = self._arrivals, []
         try:
-            inbox_ids = self._inbox.record_many([arrival.incoming for arrival in arrivals])
-        except Exception as exc:
+            inbox_ids = self._inbox.record_many([incoming for incoming, _ in arrivals])
+        except Exception:
             log.exception("recording %d incoming message(s) failed", len(arrivals))
-            for arrival in arrivals:
-                if not arrival.accepted.done():
-                    arrival.accepted.set_exception(exc)
             self._wake_idle()
-            return
+            raise
         now = self._clock.now()
         self._saturated = len(arrivals) >= SATURATED_ARRIVALS
-        for arrival, inbox_id in zip(arrivals, inbox_ids, strict=True):
-            incoming = arrival.incoming
+        jobs: list[_Job | None] = []
+        for (incoming, wait), inbox_id in zip(arrivals, inbox_ids, strict=True):
             job = None
             if inbox_id is None:
                 self._traffic.count("duplicates ignored")
@@ -307,10 +300,10 @@ class Pipeline:
             else:
                 self._traffic.count("accepted")
                 self._last_arrival = now
-                job = self._queue(inbox_id, incoming, wait=arrival.wait)
-            if not arrival.accepted.done():
-                arrival.accepted.set_result(job)
+                job = self._queue(inbox_id, incoming, wait=wait)
+            jobs.append(job)
         self._wake_idle()
+        return jobs
 
     def _queue(self, inbox_id: int, incoming: Incoming, *, wait: bool) -> _Job:
         # One conversation's messages are handled in arrival order, so "签到" sent just
@@ -319,7 +312,12 @@ class Pipeline:
         done = asyncio.get_running_loop().create_future() if wait else None
         held = incoming if wait or len(self._active) < self._keep_in_memory else None
         job = _Job(inbox_id, held, key, done)
-        self._active[inbox_id] = job
+        self._queue_job(job)
+        return job
+
+    def _queue_job(self, job: _Job) -> None:
+        key = job.key
+        self._active[job.inbox_id] = job
         queue = self._queues.get(key)
         if queue is None:
             self._queues[key] = deque((job,))
@@ -327,7 +325,6 @@ class Pipeline:
         else:
             queue.append(job)
         self._kick()
-        return job
 
     def _kick(self) -> None:
         """Start the pump if there is work it may start and it is not running."""

@@ -15,42 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 import aiohttp
-from aiohttp import web
-from pydantic import SecretStr
 
 from bot.app import App, create_app
-from bot.channels.aibot_http import AibotHttpCallback, AibotResponseSender
+from bot.channels.aibot_http import AibotResponseSender
 from bot.channels.aibot_ws import AibotLongConnection
-from bot.channels.app_callback import AppCallback
 from bot.channels.app_sender import AppSender
 from bot.channels.base import IncomingSink, Sender
 from bot.channels.webhook import WebhookSender
 from bot.check import (
-    WEBHOOK_STATUS_LINE,
     ChannelStatus,
-    CheckReport,
     channel_statuses,
-    check_settings,
 )
 from bot.clock import Clock, SystemClock
 from bot.files import FileIntake, FileStore, MediaDownloader, files_dir_for
+from bot.http_intake import health_body, http_route_adders, secret_value
 from bot.messages import Channel, Incoming
 from bot.pipeline import Pipeline
 from bot.settings import Settings
-from bot.web import PathAccessLogger, RouteAdder, create_web_app
+from bot.web import Announce, RouteAdder, create_web_app, listen_until
 from bot.wecom.client import WeComClient
 from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
-from reports.dashboard import add_routes as add_dashboard_routes
 from storage import Storage
 from storage.checkpoint import WalCheckpointer
 
@@ -58,10 +49,8 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[Any]]
 SinkFactory = Callable[[App], IncomingSink]
-Announce = Callable[[str], None]
 
 STOP_TIMEOUT = 15.0
-EXIT_CONFIG_ERROR = 2
 
 
 class Service(Protocol):
@@ -214,29 +203,22 @@ class Runtime:
         self._running = False
 
     def health(self) -> dict[str, Any]:
-        """What `/healthz` shows: on/off per channel and the outbox backlog; never a secret."""
-        stats = self.app.outbox.stats()
-        channels = {s.channel.value: "on" if s.enabled else "off" for s in self.statuses}
-        channels[Channel.WEBHOOK.value] = "on"
-        body: dict[str, Any] = {
-            "status": "ok",
-            "channels": channels,
-            "outbox": {"pending": stats.pending, "failed": stats.failed},
-        }
+        """What `/healthz` shows (see `bot.http_intake.health_body`)."""
+        return health_body(
+            self.statuses,
+            self.app.outbox.stats(),
+            long_connection=self.long_connection_state,
+        )
+
+    @property
+    def long_connection_state(self) -> str | None:
+        """ "connected", "connecting" or "replaced"; None without a long connection."""
         connection = self.long_connection
-        if connection is not None:
-            if connection.replaced:
-                state = "replaced"
-            elif connection.is_connected:
-                state = "connected"
-            else:
-                state = "connecting"
-            body["long_connection"] = state
-        return body
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value().strip() if value is not None else ""
+        if connection is None:
+            return None
+        if connection.replaced:
+            return "replaced"
+        return "connected" if connection.is_connected else "connecting"
 
 
 def build_runtime(
@@ -271,7 +253,7 @@ def build_runtime(
         long_connection = AibotLongConnection(
             settings.wecom_bot_ws_url,
             settings.wecom_bot_id.strip(),
-            _secret(settings.wecom_bot_secret),
+            secret_value(settings.wecom_bot_secret),
             forwarding,
             session=session,
             clock=clock,
@@ -287,7 +269,7 @@ def build_runtime(
         senders.append(
             AppSender(
                 client,
-                _secret(settings.wecom_app_secret),
+                secret_value(settings.wecom_app_secret),
                 settings.wecom_agent_id.strip(),
                 member_limiter=member_limiter,
             )
@@ -317,28 +299,7 @@ def build_runtime(
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
 
-    # Web routes besides /healthz: the leaders' dashboard, then the enabled callbacks.
-    route_adders: list[RouteAdder] = [
-        lambda web_app: add_dashboard_routes(web_app, storage, settings, clock)
-    ]
-    if Channel.AIBOT_HTTP in enabled:
-        aibot_callback = AibotHttpCallback(
-            _secret(settings.wecom_bot_token),
-            _secret(settings.wecom_bot_aes_key),
-            sink,
-            clock,
-        )
-        route_adders.append(aibot_callback.add_routes)
-    if Channel.APP in enabled:
-        app_callback = AppCallback(
-            _secret(settings.wecom_app_token),
-            _secret(settings.wecom_app_aes_key),
-            settings.wecom_corp_id.strip(),
-            settings.wecom_agent_id.strip(),
-            sink,
-            clock,
-        )
-        route_adders.append(app_callback.add_routes)
+    route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
@@ -414,14 +375,6 @@ async def open_runtime(
         storage.close()
 
 
-def banner(settings: Settings, report: CheckReport) -> list[str]:
-    """The start-up lines: which channels run, and any configuration problem."""
-    lines = [status.describe() for status in channel_statuses(settings)]
-    lines.append(WEBHOOK_STATUS_LINE)
-    lines.extend(finding.render() for finding in (*report.warnings, *report.errors))
-    return lines
-
-
 async def run_server(
     settings: Settings,
     host: str,
@@ -433,79 +386,13 @@ async def run_server(
     announce: Announce = print,
     on_ready: Callable[[str], None] | None = None,
 ) -> int:
-    """Run until `stop` is set: recover, start services, listen, then shut down in order."""
+    """Run everything in this process until `stop` is set: recover, start services, listen,
+    then shut down in order."""
     async with open_runtime(settings, clock=clock, options=options) as runtime:
         await runtime.start()
-        runner = web.AppRunner(
-            runtime.web_app, handle_signals=False, access_log_class=PathAccessLogger
+        code = await listen_until(
+            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=on_ready
         )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, port)
-            try:
-                await site.start()
-            except OSError as exc:
-                announce(f"无法监听 {host}:{port}：端口可能已被占用或没有权限（{exc}）。")
-                return 1
-            address = runner.addresses[0] if runner.addresses else (host, port)
-            base_url = f"http://{_url_host(address[0])}:{address[1]}"
-            announce(f"HTTP 服务已启动：{base_url}（健康检查 {base_url}/healthz）")
-            if on_ready is not None:
-                on_ready(base_url)
-            await stop.wait()
-            announce("正在停止服务……")
-        finally:
-            # The listener goes first, so no callback arrives while the services stop.
-            await runner.cleanup()
-    announce("服务已停止。")
-    return 0
-
-
-def _url_host(host: Any) -> str:
-    text = str(host)
-    return f"[{text}]" if ":" in text else text
-
-
-async def _serve_until_signalled(settings: Settings, host: str, port: int) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(signum, stop.set)
-            handled.append(signum)
-        except (NotImplementedError, RuntimeError):  # e.g. Windows: Ctrl+C still interrupts
-            pass
-    try:
-        return await run_server(settings, host, port, stop=stop, announce=_say)
-    finally:
-        for signum in handled:
-            loop.remove_signal_handler(signum)
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def serve_command(settings: Settings, host: str, port: int) -> int:
-    """CLI entry: print which channels run, refuse a broken configuration, serve until signalled."""
-    root = logging.getLogger()
-    if root.level > logging.INFO:
-        # A service's log is its only voice under systemd/Docker; bodies and secrets stay out.
-        root.setLevel(logging.INFO)
-    _say(f"教研助手服务启动中（数据库 {settings.db}）")
-    report = check_settings(settings)
-    for line in banner(settings, report):
-        _say(line)
-    if not report.passed:
-        _say("配置有错误，服务没有启动。请按上面的说明修改 .env，再运行 jiaoyan-bot check 确认。")
-        return EXIT_CONFIG_ERROR
-    # Everything loaded so far (modules, schemas, word lists) lives as long as the process.
-    # Frozen, it is left out of the collector's full passes, which otherwise stopped the event
-    # loop for 50-90 ms every few seconds under load: the worst callback latencies.
-    gc.freeze()
-    try:
-        return asyncio.run(_serve_until_signalled(settings, host, port))
-    except KeyboardInterrupt:  # pragma: no cover - only where signal handlers are unsupported
-        print("已中断。", file=sys.stderr)
-        return 130
+    if code == 0:
+        announce("服务已停止。")
+    return code

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
     dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")
     public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
+    # serve: answer WeCom in one process, handle and deliver in another (POSIX only).
+    worker_process: bool = Field(default=True, alias="JIAOYAN_WORKER_PROCESS")
 
     wecom_api_base: str = Field(default=DEFAULT_WECOM_API_BASE, alias="WECOM_API_BASE")
     wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")

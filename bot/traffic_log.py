@@ -23,8 +23,8 @@ class TrafficLog:
         self._counts: Counter[str] = Counter()
         self._timer: asyncio.TimerHandle | None = None
 
-    def count(self, event: str) -> None:
-        self._counts[event] += 1
+    def count(self, event: str, how_many: int = 1) -> None:
+        self._counts[event] += how_many
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._window, self.flush)
 

@@ -6,6 +6,7 @@ later the dashboard), so adding a page is one more adder in the list `serve` pas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 
 RouteAdder = Callable[[web.Application], None]
+Announce = Callable[[str], None]
 HealthCheck = Callable[[], Mapping[str, Any]]
 
 
@@ -44,6 +46,43 @@ def create_web_app(health: HealthCheck, route_adders: Iterable[RouteAdder] = ())
     for add_routes in route_adders:
         add_routes(app)
     return app
+
+
+async def listen_until(
+    web_app: web.Application,
+    host: str,
+    port: int,
+    *,
+    stop: asyncio.Event,
+    announce: Announce,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Serve `web_app` until `stop` is set; 1 when the port cannot be opened. The listener
+    closes first, so no callback arrives while the caller stops its services."""
+    runner = web.AppRunner(web_app, handle_signals=False, access_log_class=PathAccessLogger)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            announce(f"无法监听 {host}:{port}：端口可能已被占用或没有权限（{exc}）。")
+            return 1
+        address = runner.addresses[0] if runner.addresses else (host, port)
+        base_url = f"http://{_url_host(address[0])}:{address[1]}"
+        announce(f"HTTP 服务已启动：{base_url}（健康检查 {base_url}{HEALTH_PATH}）")
+        if on_ready is not None:
+            on_ready(base_url)
+        await stop.wait()
+        announce("正在停止服务……")
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def _url_host(host: Any) -> str:
+    text = str(host)
+    return f"[{text}]" if ":" in text else text
 
 
 class PathAccessLogger(AbstractAccessLogger):

@@ -404,16 +404,3 @@ def highlight(text: str, query: str) -> Markup:
     pieces = text.split(query)
     marked = Markup("<mark>") + escape(query) + Markup("</mark>")
     return marked.join(escape(piece) for piece in pieces)
-
-
-def add_routes(app: web.Application, storage: Storage, settings: Settings, clock: Clock) -> None:
-    """Serve the dashboard from `app` under /reports/<token>/."""
-    dashboard = Dashboard(storage, settings, clock)
-    base = f"{DASHBOARD_PREFIX}/{{token}}"
-    app.router.add_get(base, dashboard.root)
-    app.router.add_get(f"{base}/", dashboard.overview)
-    app.router.add_get(f"{base}/reflections", dashboard.reflections)
-    app.router.add_get(f"{base}/trend.png", dashboard.trend_png)
-    app.router.add_get(f"{base}/rates.png", dashboard.rates_png)
-    app.router.add_get(f"{base}/export.xlsx", dashboard.export)
-    app.router.add_get(f"{base}/files/{{name}}", dashboard.file)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 from pydantic import BaseModel
@@ -86,6 +86,53 @@ class OutboxStats(BaseModel):
     oldest_pending_due: datetime | None = None
 
 
+# channel, msgid, userid, chat_id, payload (JSON), received_at: an inbox row as inserted.
+MessageRow = tuple[str, str, str, str | None, str, str]
+
+
+def message_row(incoming: Incoming) -> MessageRow:
+    return (
+        incoming.channel.value,
+        incoming.msgid,
+        incoming.userid,
+        incoming.chat_id,
+        incoming.model_dump_json(),
+        to_db_time(incoming.received_at),
+    )
+
+
+def insert_new(
+    conn: sqlite3.Connection, table: str, rows: Sequence[MessageRow]
+) -> list[int | None]:
+    """Insert message rows into `table` (the inbox, or the intake file's queue), skipping a
+    (channel, msgid) seen before; per row its new id, or None for a repeat. The caller holds
+    the transaction."""
+    sql = (
+        f"INSERT OR IGNORE INTO {table} (channel, msgid, userid, chat_id, payload, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    ids: list[int | None] = []
+    for row in rows:
+        cursor = conn.execute(sql, row)
+        ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
+    return ids
+
+
+class IntakeRow(NamedTuple):
+    """A message the intake process recorded, as read back by the worker process."""
+
+    intake_id: int
+    values: MessageRow
+
+
+class InboxEntry(NamedTuple):
+    """An inbox row without its payload: enough to queue it in its conversation."""
+
+    inbox_id: int
+    channel: str
+    conversation: str  # the chat id, or the user id of a private message
+
+
 class InboxRepo:
     """Every incoming message is written here first; (channel, msgid) is unique."""
 
@@ -99,26 +146,36 @@ class InboxRepo:
     def record_many(self, messages: Sequence[Incoming]) -> list[int | None]:
         """Store messages in one commit (one commit costs more than the inserts); per message
         its id, or None when it was delivered before (also earlier in the same batch)."""
-        ids: list[int | None] = []
-        conn = self._conn
-        with transaction(conn):
-            for incoming in messages:
-                cursor = conn.execute(
-                    "INSERT OR IGNORE INTO inbox "
-                    "(channel, msgid, userid, chat_id, payload, received_at, status) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        incoming.channel.value,
-                        incoming.msgid,
-                        incoming.userid,
-                        incoming.chat_id,
-                        incoming.model_dump_json(),
-                        to_db_time(incoming.received_at),
-                        InboxStatus.RECEIVED.value,
-                    ),
-                )
-                ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
-        return ids
+        with transaction(self._conn):
+            return insert_new(self._conn, "inbox", [message_row(m) for m in messages])
+
+    def take_over(self, rows: Sequence[IntakeRow]) -> list[InboxEntry]:
+        """Move rows of the intake file (`storage.intake`) into the inbox, in one commit with
+        the hand-off mark, so each is taken over exactly once; the new ones, in order."""
+        if not rows:
+            return []
+        with transaction(self._conn):
+            ids = insert_new(self._conn, "inbox", [row.values for row in rows])
+            self._conn.execute(
+                "INSERT INTO intake_handoff (id, last_intake_id) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET last_intake_id = excluded.last_intake_id",
+                (rows[-1].intake_id,),
+            )
+        return [
+            InboxEntry(inbox_id, row.values[0], row.values[3] or row.values[2])
+            for row, inbox_id in zip(rows, ids, strict=True)
+            if inbox_id is not None
+        ]
+
+    def take_over_reset(self) -> None:
+        """Start the hand-off again from the first row (the intake file was replaced)."""
+        with transaction(self._conn):
+            self._conn.execute("DELETE FROM intake_handoff")
+
+    def taken_over_through(self) -> int:
+        """The last intake row already moved into the inbox (0 before the first)."""
+        row = self._conn.execute("SELECT last_intake_id FROM intake_handoff").fetchone()
+        return int(row[0]) if row else 0
 
     def get(self, inbox_id: int) -> Incoming | None:
         """The message as recorded (the pipeline reloads what it did not keep in memory)."""

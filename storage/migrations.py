@@ -269,6 +269,17 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX activity_targets_activity ON activity_targets(activity_id)",
         ],
     ),
+    (
+        3,
+        "hand-off from the intake process of a two-process serve",
+        [
+            # The last row of the intake file (storage/intake.py) already moved into inbox.
+            """CREATE TABLE intake_handoff (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                last_intake_id INTEGER NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

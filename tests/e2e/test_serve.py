@@ -14,7 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.clock import FakeClock
-from bot.serve import EXIT_CONFIG_ERROR, RuntimeOptions, open_runtime, run_server, serve_command
+from bot.launch import EXIT_CONFIG_ERROR, serve_command
+from bot.serve import RuntimeOptions, open_runtime, run_server
 from bot.settings import Settings
 from bot.web import PathAccessLogger, create_web_app
 from tests.fakes.world import (

@@ -21,7 +21,7 @@ from bot.messages import Channel, ChatType, Effect, Incoming, Reply
 from bot.router import Dispatcher
 from bot.settings import Settings
 from handlers import build_router
-from reports.dashboard import add_routes
+from reports.dashboard_routes import add_routes
 from reports.links import verify
 
 from .conftest import NOW, SHANGHAI, District

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.clock import FakeClock
 from bot.settings import Settings
-from reports.dashboard import add_routes
+from reports.dashboard_routes import add_routes
 from reports.links import sign
 
 from .conftest import NOW, WEST_SECRET, District

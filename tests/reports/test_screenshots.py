@@ -23,7 +23,7 @@ from PIL import Image
 from bot.clock import FakeClock
 from bot.settings import Settings
 from reports.charts import cjk_font_path
-from reports.dashboard import add_routes
+from reports.dashboard_routes import add_routes
 from reports.links import sign
 
 from .conftest import NOW, District

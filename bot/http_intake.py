@@ -1,0 +1,85 @@
+"""What `serve` offers over HTTP, whether it runs as one process or two: the enabled WeCom
+callbacks, the leaders' dashboard, and the body of `/healthz`.
+
+Kept apart from `bot.serve` (which builds the whole bot) so the intake process of a
+two-process `serve` loads only what answering WeCom needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.channels.aibot_http import AibotHttpCallback
+from bot.channels.app_callback import AppCallback
+from bot.channels.base import IncomingSink
+from bot.check import ChannelStatus
+from bot.clock import Clock
+from bot.messages import Channel
+from bot.settings import Settings
+from bot.web import RouteAdder
+from reports.dashboard_routes import add_routes as add_dashboard_routes
+from storage import Storage
+from storage.messaging import OutboxStats
+
+
+def secret_value(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""
+
+
+def http_route_adders(
+    settings: Settings,
+    enabled: set[Channel],
+    *,
+    sink: IncomingSink,
+    storage: Storage,
+    clock: Clock,
+) -> list[RouteAdder]:
+    """Web routes besides /healthz: the leaders' dashboard, then the enabled callbacks, which
+    hand every message to `sink`."""
+    adders: list[RouteAdder] = [
+        lambda web_app: add_dashboard_routes(web_app, storage, settings, clock)
+    ]
+    if Channel.AIBOT_HTTP in enabled:
+        aibot_callback = AibotHttpCallback(
+            secret_value(settings.wecom_bot_token),
+            secret_value(settings.wecom_bot_aes_key),
+            sink,
+            clock,
+        )
+        adders.append(aibot_callback.add_routes)
+    if Channel.APP in enabled:
+        app_callback = AppCallback(
+            secret_value(settings.wecom_app_token),
+            secret_value(settings.wecom_app_aes_key),
+            settings.wecom_corp_id.strip(),
+            settings.wecom_agent_id.strip(),
+            sink,
+            clock,
+        )
+        adders.append(app_callback.add_routes)
+    return adders
+
+
+def health_body(
+    statuses: list[ChannelStatus],
+    outbox: OutboxStats,
+    *,
+    long_connection: str | None = None,
+    worker: str | None = None,
+) -> dict[str, Any]:
+    """What `/healthz` shows: on/off per channel, the outbox backlog, the long connection's
+    state when it is configured and the worker process's when there is one; never a secret."""
+    channels = {s.channel.value: "on" if s.enabled else "off" for s in statuses}
+    channels[Channel.WEBHOOK.value] = "on"
+    body: dict[str, Any] = {
+        "status": "ok",
+        "channels": channels,
+        "outbox": {"pending": outbox.pending, "failed": outbox.failed},
+    }
+    if worker is not None:
+        body["worker"] = worker
+    if long_connection is not None:
+        body["long_connection"] = long_connection
+    return body

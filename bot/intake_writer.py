@@ -1,0 +1,110 @@
+"""The sink of the intake process of a two-process `serve`: record, poke the worker, answer.
+
+Callbacks' messages go into the intake file (`storage.intake`), which no other process
+writes, so a commit never waits for a lock: all callbacks of one loop turn share one commit
+(`bot.group_commit`), and each is answered only after it. After a commit that stored
+something new, `poke` tells the worker process to take the rows over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.group_commit import GroupCommit
+from bot.messages import Incoming
+from bot.pipeline import SATURATED_ARRIVALS
+from bot.traffic_log import TrafficLog
+from storage.checkpoint import WalCheckpointer
+from storage.intake import IntakeFile
+from storage.messaging import InboxRepo
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0  # seconds
+
+
+class Poke(Protocol):
+    def __call__(self, *, busy: bool = False) -> None: ...
+
+
+class IntakeWriter:
+    """`IncomingSink` that records messages for the worker process to handle."""
+
+    def __init__(self, intake: IntakeFile, poke: Poke) -> None:
+        self._intake = intake
+        self._poke = poke
+        self._commits: GroupCommit[Incoming, int | None] = GroupCommit(self._record)
+        self._traffic = TrafficLog(log)
+
+    async def submit(self, incoming: Incoming) -> bool:
+        """Store the message durably; False when it was delivered before."""
+        return await self._commits.submit(incoming) is not None
+
+    def log_traffic(self) -> None:
+        self._traffic.flush()
+
+    def _record(self, messages: list[Incoming]) -> list[int | None]:
+        try:
+            ids = self._intake.record_many(messages)
+        except Exception:
+            log.exception("recording %d incoming message(s) failed", len(messages))
+            raise
+        new = sum(intake_id is not None for intake_id in ids)
+        if new:
+            self._traffic.count("accepted", new)
+            self._poke(busy=len(messages) >= SATURATED_ARRIVALS)
+        if new < len(ids):
+            self._traffic.count("duplicates ignored", len(ids) - new)
+        return ids
+
+
+class IntakeHousekeeping:
+    """Keeps the intake file small, off the event loop's critical path: WAL checkpoints in a
+    thread every second (`storage.checkpoint`), and every `prune_every` seconds the rows the
+    worker took over long ago are deleted (`IntakeFile.prune`)."""
+
+    def __init__(
+        self,
+        intake: IntakeFile,
+        inbox: InboxRepo,
+        clock: Clock,
+        *,
+        prune_every: float = PRUNE_EVERY,
+    ) -> None:
+        self._intake = intake
+        self._inbox = inbox
+        self._clock = clock
+        self._prune_every = prune_every
+        self._checkpointer = WalCheckpointer(intake.conn, intake.path)
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def prune(self) -> int:
+        try:
+            pruned = self._intake.prune(self._inbox.taken_over_through(), self._clock.now())
+        except Exception:
+            log.exception("pruning the intake file failed")
+            return 0
+        if pruned:
+            log.info("pruned %d old message(s) from the intake file", pruned)
+        return pruned
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._checkpointer.run(self._stop), name="intake-checkpoints"),
+            asyncio.create_task(self._prune_regularly(), name="intake-prune"),
+        ]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _prune_regularly(self) -> None:
+        while not self._stop.is_set():
+            self.prune()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._prune_every)

@@ -1,0 +1,57 @@
+"""Where the leaders' dashboard lives in the web application, without loading it.
+
+The dashboard (templates, charts, Excel export) is only needed when a leader opens a link, so
+its code is imported on the first such request: the intake process of a two-process `serve`
+answers WeCom's callbacks and stays small until then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.clock import Clock
+from bot.settings import Settings
+from reports.links import DASHBOARD_PREFIX
+from storage import Storage
+
+if TYPE_CHECKING:
+    from reports.dashboard import Dashboard
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Path under /reports/<token> → the `Dashboard` method answering it.
+ROUTES = (
+    ("", "root"),
+    ("/", "overview"),
+    ("/reflections", "reflections"),
+    ("/trend.png", "trend_png"),
+    ("/rates.png", "rates_png"),
+    ("/export.xlsx", "export"),
+    ("/files/{name}", "file"),
+)
+
+
+def add_routes(app: web.Application, storage: Storage, settings: Settings, clock: Clock) -> None:
+    """Serve the dashboard from `app` under /reports/<token>/."""
+    loaded: list[Dashboard] = []
+
+    def dashboard() -> Dashboard:
+        if not loaded:
+            from reports.dashboard import Dashboard
+
+            loaded.append(Dashboard(storage, settings, clock))
+        return loaded[0]
+
+    def handler(method: str) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            answer: Handler = getattr(dashboard(), method)
+            return await answer(request)
+
+        return handle
+
+    base = f"{DASHBOARD_PREFIX}/{{token}}"
+    for suffix, method in ROUTES:
+        app.router.add_get(base + suffix, handler(method))

@@ -1,0 +1,121 @@
+"""`serve` as two processes, as an operator meets it: the worker shows in /healthz, comes back
+after a crash without losing a callback, dies with `serve`, and can be switched off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.campus import seed_campus
+from tests.fakes.world import wecom_values
+
+from .conftest import RealWorld, ServeProcess, StartServe
+from .test_kill9 import answer_key, answers, build_callbacks, post
+
+DEADLINE = 30.0
+
+
+def worker_pids(server: ServeProcess) -> list[int]:
+    pid = server.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def until(what: str, check: object) -> None:
+    """Poll `check()` (bounded) until it is true."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        result = check() if callable(check) else check
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_crashed_worker_is_restarted_and_callbacks_meanwhile_are_answered_once(
+    tmp_path: Path, real_world: RealWorld, start_serve: StartServe
+) -> None:
+    fake = real_world.fake
+    db = tmp_path / "bot.db"
+    campus = seed_campus(db, datetime.now().astimezone(), 40)
+    server = await start_serve(db, wecom_values(db, fake, long_connection=False))
+    callbacks = build_callbacks(fake, campus)[:40]
+    async with aiohttp.ClientSession() as session:
+        await until("the worker to run", _health_says(server, session, "running"))
+        [first_worker] = worker_pids(server)
+
+        before = callbacks[:10]
+        assert {await post(session, server, cb) for cb in before} == {200}
+        await until("the first answers", lambda: len(answers(fake)) == len(before))
+
+        os.kill(first_worker, signal.SIGKILL)
+        await until("the crash to be noticed", lambda: not alive(first_worker))
+        # While no worker runs, callbacks are still stored and acknowledged.
+        during = callbacks[10:]
+        statuses = await asyncio.gather(*(post(session, server, cb) for cb in during))
+        assert set(statuses) == {200}
+
+        await until("a new worker", lambda: worker_pids(server) not in ([], [first_worker]))
+        await until("the new worker to run", _health_says(server, session, "running"))
+        await until("every answer", lambda: len(answers(fake)) == len(callbacks))
+        health = await server.health(session)
+    counted = answers(fake)
+    assert {answer_key(cb): counted[answer_key(cb)] for cb in callbacks} == {
+        answer_key(cb): 1 for cb in callbacks
+    }
+    assert health["outbox"] == {"pending": 0, "failed": 0}
+    log = server.log.read_text(errors="replace")
+    assert "worker process ended (exit code -9); starting it again" in log
+
+
+def _health_says(server: ServeProcess, session: aiohttp.ClientSession, state: str) -> object:
+    async def check() -> bool:
+        return (await server.health(session)).get("worker") == state
+
+    return check
+
+
+async def test_killing_serve_takes_its_worker_with_it(
+    tmp_path: Path, real_world: RealWorld, start_serve: StartServe
+) -> None:
+    db = tmp_path / "bot.db"
+    server = await start_serve(db, wecom_values(db, real_world.fake, long_connection=False))
+    async with aiohttp.ClientSession() as session:
+        await until("the worker to run", _health_says(server, session, "running"))
+    [worker] = worker_pids(server)
+    server.kill9()
+    await until("the worker to die with serve", lambda: not alive(worker))
+
+
+async def test_one_process_when_the_worker_process_is_switched_off(
+    tmp_path: Path, real_world: RealWorld, start_serve: StartServe
+) -> None:
+    fake = real_world.fake
+    db = tmp_path / "bot.db"
+    campus = seed_campus(db, datetime.now().astimezone(), 4)
+    values = {**wecom_values(db, fake, long_connection=False), "JIAOYAN_WORKER_PROCESS": "false"}
+    server = await start_serve(db, values)
+    callbacks = build_callbacks(fake, campus)[:4]
+    async with aiohttp.ClientSession() as session:
+        health = await server.health(session)
+        assert "worker" not in health
+        assert {await post(session, server, cb) for cb in callbacks} == {200}
+        await until("every answer", lambda: len(answers(fake)) == len(callbacks))
+    assert worker_pids(server) == []
