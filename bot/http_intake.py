@@ -7,6 +7,7 @@ two-process `serve` loads only what answering WeCom needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import SecretStr
@@ -33,7 +34,7 @@ def http_route_adders(
     enabled: set[Channel],
     *,
     sink: IncomingSink,
-    storage: Storage,
+    storage: Storage | Callable[[], Storage],
     clock: Clock,
 ) -> list[RouteAdder]:
     """Web routes besides /healthz: the leaders' dashboard, then the enabled callbacks, which

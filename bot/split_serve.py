@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.web import Announce, create_web_app, listen_until
 from bot.worker_supervisor import WorkerSupervisor
 from storage import Storage
+from storage.db import PlainDatabase, connect
 from storage.intake import IntakeFile, intake_path
 from storage.messaging import InboxRepo, OutboxRepo
 
@@ -42,14 +43,21 @@ async def run_split_server(
 ) -> int:
     """Listen and keep the worker process running until `stop` is set."""
     clock = clock or SystemClock()
-    storage = Storage.open(settings.db)  # migrates the file before the worker opens it
+    main_db = PlainDatabase(connect(settings.db))  # migrated before the worker opens it
     intake = IntakeFile(intake_path(settings.db))
     supervisor = supervisor or WorkerSupervisor(settings, verbose=verbose)
     writer = IntakeWriter(intake, supervisor.poke)
-    housekeeping = IntakeHousekeeping(intake, InboxRepo(storage.db), clock)
+    housekeeping = IntakeHousekeeping(intake, InboxRepo(main_db), clock)
+    dashboard_storage: list[Storage] = []  # opened by the first dashboard request
+
+    def open_storage() -> Storage:
+        if not dashboard_storage:
+            dashboard_storage.append(Storage.open(settings.db))
+        return dashboard_storage[0]
+
     statuses = channel_statuses(settings)
     enabled = {status.channel for status in statuses if status.enabled}
-    outbox = OutboxRepo(storage.db)
+    outbox = OutboxRepo(main_db)
 
     def health() -> dict[str, object]:
         long_connection = None
@@ -59,7 +67,7 @@ async def run_split_server(
             statuses, outbox.stats(), long_connection=long_connection, worker=supervisor.state
         )
 
-    adders = http_route_adders(settings, enabled, sink=writer, storage=storage, clock=clock)
+    adders = http_route_adders(settings, enabled, sink=writer, storage=open_storage, clock=clock)
     await supervisor.start()
     await housekeeping.start()
     try:
@@ -71,7 +79,9 @@ async def run_split_server(
         writer.log_traffic()
         await supervisor.stop()
         intake.close()
-        storage.close()
+        main_db.conn.close()
+        for storage in dashboard_storage:
+            storage.close()
     if code == 0:
         announce("服务已停止。")
     return code

@@ -34,15 +34,22 @@ ROUTES = (
 )
 
 
-def add_routes(app: web.Application, storage: Storage, settings: Settings, clock: Clock) -> None:
-    """Serve the dashboard from `app` under /reports/<token>/."""
+def add_routes(
+    app: web.Application,
+    storage: Storage | Callable[[], Storage],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """Serve the dashboard from `app` under /reports/<token>/. `storage` may be a function
+    that opens it, called on the first request too."""
     loaded: list[Dashboard] = []
 
     def dashboard() -> Dashboard:
         if not loaded:
             from reports.dashboard import Dashboard
 
-            loaded.append(Dashboard(storage, settings, clock))
+            opened = storage if isinstance(storage, Storage) else storage()
+            loaded.append(Dashboard(opened, settings, clock))
         return loaded[0]
 
     def handler(method: str) -> Handler:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.activities import ActivitiesRepo
 from storage.audit import AuditRepo
@@ -19,6 +18,9 @@ from storage.resources import ResourcesRepo
 from storage.roster import RosterRepo
 from storage.submissions import SubmissionsRepo
 from storage.teams import TeamsRepo
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 @dataclass(frozen=True)

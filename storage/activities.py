@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import from_db_time, to_db_time
 from storage.models import Activity, ActivityStatus
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _COLUMNS = (
     "id, alliance_id, kind, title, place, school_id, starts_at, ends_at, signin_opens_at, "

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.db import to_db_time
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class AuditRepo:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from storage.db import to_db_time
 from storage.models import ChatBinding
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 class ChatsRepo:

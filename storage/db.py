@@ -5,15 +5,32 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Protocol
 
 from storage.migrations import migrate
 
+if TYPE_CHECKING:
+    import sqlite_utils
 
-def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Database:
+
+class HasConnection(Protocol):
+    """What a repository needs of a database: a `sqlite_utils.Database`, or a `PlainDatabase`."""
+
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
+
+@dataclass(frozen=True)
+class PlainDatabase:
+    """A bare connection for repositories that need nothing but `conn` (see `connect`)."""
+
+    conn: sqlite3.Connection
+
+
+def connect(path: Path | str, *, memory: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) the database in WAL mode with foreign keys, fully migrated."""
     if memory:
         conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
@@ -21,14 +38,22 @@ def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Dat
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    db = sqlite_utils.Database(conn)
     conn.execute("PRAGMA foreign_keys = ON")
     if not memory:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA busy_timeout = 5000")
-    migrate(db)
-    return db
+    migrate(conn)
+    return conn
+
+
+def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Database:
+    """`connect`, wrapped in a `sqlite_utils.Database` as the repositories expect."""
+    # Imported here: sqlite-utils pulls in numpy when it is installed (~15 MB), and the intake
+    # process of a two-process serve needs plain connections only.
+    import sqlite_utils
+
+    return sqlite_utils.Database(connect(path, memory=memory))
 
 
 class Transaction:

@@ -14,9 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import from_db_time, to_db_time, transaction
 from storage.models import (
@@ -29,6 +27,9 @@ from storage.models import (
     School,
 )
 from storage.roster import RosterRepo
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _REQUEST_COLUMNS = "id, alliance_id, question, due_at, created_by, created_at, status"
 _ANSWER_COLUMNS = "id, request_id, school_id, member_id, body, version, first_at, updated_at"

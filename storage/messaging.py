@@ -12,13 +12,15 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import sqlite_utils
 from pydantic import BaseModel
 
 from bot.messages import Channel, Incoming, Outgoing
-from storage.db import Transaction, from_db_time, to_db_time, transaction
+from storage.db import HasConnection, Transaction, from_db_time, to_db_time, transaction
+
+if TYPE_CHECKING:
+    pass
 
 
 def insert_outgoing(
@@ -136,7 +138,7 @@ class InboxEntry(NamedTuple):
 class InboxRepo:
     """Every incoming message is written here first; (channel, msgid) is unique."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: HasConnection) -> None:
         self._conn: sqlite3.Connection = db.conn
 
     def record(self, incoming: Incoming) -> int | None:
@@ -228,7 +230,7 @@ ORDER BY o.id LIMIT :limit
 class OutboxRepo:
     """Messages waiting to be delivered, retried and delivered once."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: HasConnection) -> None:
         self._conn: sqlite3.Connection = db.conn
 
     def enqueue(

@@ -6,7 +6,11 @@ records which have run. Never edit a released migration: add a new one.
 
 from __future__ import annotations
 
-import sqlite_utils
+import sqlite3
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -283,21 +287,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 
-def current_version(db: sqlite_utils.Database) -> int:
-    if "schema_version" not in db.table_names():
+def current_version(db: sqlite_utils.Database | sqlite3.Connection) -> int:
+    conn = _connection(db)
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone():
         return 0
-    row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
-def migrate(db: sqlite_utils.Database, *, upto: int | None = None) -> int:
+def migrate(db: sqlite_utils.Database | sqlite3.Connection, *, upto: int | None = None) -> int:
     """Apply every migration newer than the database; return the resulting version."""
-    conn = db.conn
+    conn = _connection(db)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
-    version = current_version(db)
+    version = current_version(conn)
     for number, name, statements in MIGRATIONS:
         if number <= version or (upto is not None and number > upto):
             continue
@@ -316,3 +323,7 @@ def migrate(db: sqlite_utils.Database, *, upto: int | None = None) -> int:
             raise
         version = number
     return version
+
+
+def _connection(db: sqlite_utils.Database | sqlite3.Connection) -> sqlite3.Connection:
+    return db if isinstance(db, sqlite3.Connection) else db.conn

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import from_db_time, to_db_time
 from storage.models import Notice, NoticeStatus
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 NOTICE_COLUMNS = "id, alliance_id, body, needs_ack, author_id, created_at, publish_at, status"
 

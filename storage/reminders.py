@@ -15,13 +15,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from bot.messages import Outgoing
 from storage.db import from_db_time, to_db_time, transaction
 from storage.messaging import insert_outgoing
 from storage.models import NoticeStatus
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _DIGEST_REQUEST = "digest_request:"
 _DIGEST_CHANGED = "digest_changed:"

@@ -13,9 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.attendance import (
     PARTICIPANT_ROLES,
@@ -40,6 +38,9 @@ from storage.notices import NOTICE_COLUMNS, notice_from_row
 from storage.roster import MEMBER_SELECT, RosterRepo, member_from_row
 from storage.submissions import leave_from_row, reflection_from_row, signin_from_row
 from storage.teams import TeamsRepo
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 # SQLite allows 32766 host parameters; stay far below it and keep statements short.
 _CHUNK = 500

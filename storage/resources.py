@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import from_db_time, to_db_time
 from storage.models import Resource, StoredFile
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _RESOURCE_COLUMNS = (
     "id, alliance_id, title, kind, url, file_id, tags, activity_id, shared_by, shared_at, "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import to_db_time
 from storage.models import Alliance, Member, Role, School
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 MEMBER_SELECT = (
     "SELECT m.id, m.name, m.school_id, s.name, m.alliance_id, m.userid, m.role, m.active "

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import from_db_time, to_db_time, transaction
 from storage.models import Leave, Reflection, ReflectionVersion, Signin, SigninStatus
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _REFLECTION_COLUMNS = "id, activity_id, member_id, body, version, first_submitted_at, updated_at"
 

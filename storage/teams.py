@@ -9,13 +9,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from storage.db import to_db_time, transaction
 from storage.models import ActivityTarget, Member, Role, Team, Tier
 from storage.roster import MEMBER_SELECT, member_from_row
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 _TEAM_COLUMNS = "id, name, alliance_id, school_id, created_by"
 _MEMBER_ORDER = " ORDER BY s.name, m.name, m.id"

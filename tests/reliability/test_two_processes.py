@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -119,3 +121,17 @@ async def test_one_process_when_the_worker_process_is_switched_off(
         assert {await post(session, server, cb) for cb in callbacks} == {200}
         await until("every answer", lambda: len(answers(fake)) == len(callbacks))
     assert worker_pids(server) == []
+
+
+def test_the_intake_process_stays_small_until_a_dashboard_is_opened() -> None:
+    """Memory: the intake process loads neither sqlite-utils (which pulls in numpy) nor the
+    dashboard's code at start; both come with the first dashboard request."""
+    code = (
+        "import sys, bot.launch, bot.split_serve\n"
+        "print(sorted(m for m in ('numpy', 'sqlite_utils', 'reports.dashboard', 'bot.app')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
