@@ -5,8 +5,8 @@ verifies, decrypts, parses and hands the message to the sink (a fast durable inb
 and answers an empty 200 at once; replies go out later through `message/send`.
 
 Decryption uses wechatpy's enterprise crypto, after our own constant-time signature check and
-timestamp window. The decrypted XML is parsed once, DTD/entity-free (defusedxml); a message is
-flat, so its fields are all we need (wechatpy's own parser would parse it a second time).
+timestamp window. The decrypted XML is parsed once, DTD/entity-free (`parse_xml_fields`); a
+message is flat, so its fields are all we need (wechatpy's parser would parse it again).
 
 Message types an app receives (docs 90239/96467): text, image, voice, video, location, link.
 A picture's PicUrl is a plain URL (no decryption) and a link has Title/Description/Url; both

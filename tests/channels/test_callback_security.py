@@ -158,3 +158,16 @@ def test_aibot_crypto_rejects_foreign_or_broken_ciphertext() -> None:
 def test_bad_encoding_aes_key_is_refused_at_start(bad: str) -> None:
     with pytest.raises(ValueError):
         decode_aes_key(bad)
+
+
+def test_safe_xml_reads_text_like_elementtree_did() -> None:
+    """Mixed CDATA and plain text join; a nested element keeps only the text before it; a
+    repeated tag keeps the last value; the root tag is checked."""
+    fields = parse_xml_fields(
+        "<xml><Content>签到<![CDATA[ A1 & <b>]]>！</Content>"
+        "<Nested>before<Inner>x</Inner>after</Nested><A>1</A><A>2</A><Empty/></xml>"
+    )
+    assert fields == {"Content": "签到 A1 & <b>！", "Nested": "before", "A": "2", "Empty": ""}
+    with pytest.raises(CallbackRejected):
+        parse_xml_fields("<xml><A>1</A></xml><xml/>")  # two documents
+    assert parse_xml_fields("<root><A>1</A></root>", root_tag="root") == {"A": "1"}
