@@ -3,7 +3,7 @@
 It runs the whole bot of `bot.serve` (pipeline, outbox worker, scheduler, long connection)
 without the HTTP listener, and takes over the messages the intake process recorded in the
 intake file (`bot.intake_handoff`) when poked over the link (`bot.worker_link`). It runs
-at a lower priority (`WORKER_NICENESS`) and only trickles while the intake is saturated:
+at the lowest CPU priority (`lower_priority`) and only trickles while intake is saturated:
 answering WeCom in time matters more than handling at once, and what waits is durable. Started by `bot.worker_supervisor` as
 `python -m bot.worker_process LINK_FD PARENT_PID [-v]` with the pickled settings on stdin.
 
@@ -41,8 +41,8 @@ log = logging.getLogger("bot.worker_process")  # not "__main__" when run with -m
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [worker] %(name)s: %(message)s"
 STATUS_INTERVAL = 0.5
-# Below the intake process, so a callback rarely waits for handling to give up the CPU.
-WORKER_NICENESS = 10
+# Where SCHED_IDLE is not available: far below the intake process.
+WORKER_NICENESS = 19
 _PR_SET_PDEATHSIG = 1
 
 Sleep = Callable[[float], Awaitable[Any]]
@@ -69,6 +69,19 @@ def worker_lock(db: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lower_priority() -> None:
+    """Run on CPU time the intake process leaves: Linux's SCHED_IDLE class, so a callback
+    arriving preempts the worker at once; elsewhere a high nice value."""
+    sched_idle = getattr(os, "SCHED_IDLE", None)
+    if sched_idle is not None:
+        try:
+            os.sched_setscheduler(0, sched_idle, os.sched_param(0))
+            return
+        except OSError:
+            log.warning("SCHED_IDLE refused; running the worker at nice %d", WORKER_NICENESS)
+    os.nice(WORKER_NICENESS)
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -151,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=LOG_FORMAT)
     die_with_parent(args.parent_pid)
-    os.nice(WORKER_NICENESS)
+    lower_priority()
     try:
         # Written by our own parent on a pipe nobody else holds.
         settings = pickle.load(sys.stdin.buffer)

@@ -94,7 +94,7 @@ def _health_says(server: ServeProcess, session: aiohttp.ClientSession, state: st
     return check
 
 
-async def test_killing_serve_takes_its_worker_with_it(
+async def test_the_worker_runs_at_idle_priority_and_dies_with_serve(
     tmp_path: Path, real_world: RealWorld, start_serve: StartServe
 ) -> None:
     db = tmp_path / "bot.db"
@@ -102,6 +102,9 @@ async def test_killing_serve_takes_its_worker_with_it(
     async with aiohttp.ClientSession() as session:
         await until("the worker to run", _health_says(server, session, "running"))
     [worker] = worker_pids(server)
+    # Callbacks come first: the worker only gets CPU time the intake process leaves.
+    policy = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[38])
+    assert policy == os.SCHED_IDLE
     server.kill9()
     await until("the worker to die with serve", lambda: not alive(worker))
 
