@@ -23,7 +23,7 @@ from bot.intake_writer import IntakeHousekeeping, IntakeWriter
 from bot.messages import Channel
 from bot.settings import Settings
 from bot.web import Announce, create_web_app, listen_until
-from bot.worker_supervisor import WorkerSupervisor
+from bot.worker_supervisor import WORKER_HEALTHY, WorkerSupervisor
 from storage import Storage
 from storage.db import PlainDatabase, connect
 from storage.intake import IntakeFile, intake_path
@@ -63,9 +63,12 @@ async def run_split_server(
         long_connection = None
         if Channel.AIBOT_WS in enabled:
             long_connection = supervisor.long_connection or "connecting"
-        return health_body(
+        body = health_body(
             statuses, outbox.stats(), long_connection=long_connection, worker=supervisor.state
         )
+        if supervisor.state not in WORKER_HEALTHY:
+            body["status"] = "degraded"  # answered with 503: callbacks are stored, not handled
+        return body
 
     adders = http_route_adders(settings, enabled, sink=writer, storage=open_storage, clock=clock)
     await supervisor.start()

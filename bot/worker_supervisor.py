@@ -30,6 +30,8 @@ from bot.worker_link import IntakeEnd
 log = logging.getLogger(__name__)
 
 RESTART_DELAY = 1.0
+# Worker states in which /healthz says "ok" (starting: recovering what a crash left).
+WORKER_HEALTHY = frozenset({"starting", "running"})
 MAX_RESTART_DELAY = 60.0
 STABLE_AFTER = 60.0  # a worker that ran this long resets the restart delay
 STOP_TIMEOUT = 20.0  # the worker's own services get 15 s to stop

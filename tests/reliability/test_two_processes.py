@@ -69,6 +69,17 @@ async def test_a_crashed_worker_is_restarted_and_callbacks_meanwhile_are_answere
 
         os.kill(first_worker, signal.SIGKILL)
         await until("the crash to be noticed", lambda: not alive(first_worker))
+        # Until the new worker is up, /healthz says so with a 503 (for Docker and monitors).
+        seen: list[tuple[int, dict[str, object]]] = []
+
+        async def restarting() -> bool:
+            async with session.get(server.base_url + "/healthz") as resp:
+                seen.append((resp.status, await resp.json()))
+            return seen[-1][1].get("worker") == "restarting"
+
+        await until("/healthz to report the crash", restarting)
+        status, body = seen[-1]
+        assert status == 503 and body["status"] == "degraded"
         # While no worker runs, callbacks are still stored and acknowledged.
         during = callbacks[10:]
         statuses = await asyncio.gather(*(post(session, server, cb) for cb in during))
