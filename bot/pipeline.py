@@ -213,7 +213,7 @@ class Pipeline:
                 self._queue_job(_Job(entry.inbox_id, None, key, None))
                 adopted += 1
         if adopted:
-            self._traffic.count("accepted", adopted)
+            self._traffic.count("taken over", adopted)
 
     @property
     def in_progress(self) -> int:

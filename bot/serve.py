@@ -1,4 +1,7 @@
-"""`jiaoyan-bot serve`: one process running every configured channel, the outbox and HTTP.
+"""The whole bot as one runtime: every configured channel, the outbox, the scheduler, HTTP.
+
+`jiaoyan-bot serve` (`bot.launch`) runs it in one process (`run_server`) or, by default, as
+the worker process of a two-process serve (`bot.worker_process`, without the HTTP listener).
 
 Structure (so that more parts plug in with one line each):
 - `build_runtime` wires channels, senders and the `App` from settings. Its `route_adders` list
@@ -7,8 +10,7 @@ Structure (so that more parts plug in with one line each):
 - `Runtime.start()` first recovers inbox messages a crash left unprocessed, then starts the
   services; `Runtime.stop()` stops them in reverse: the long connection (no new messages),
   then the pipeline drain (replies of messages in progress get queued), then the outbox worker.
-- `run_server` adds the HTTP listener around that and waits for a stop event; `serve_command`
-  is the CLI entry that ties the stop event to SIGINT/SIGTERM.
+- `run_server` adds the HTTP listener around that and waits for a stop event.
 """
 
 from __future__ import annotations
@@ -212,7 +214,7 @@ class Runtime:
 
     @property
     def long_connection_state(self) -> str | None:
-        """ "connected", "connecting" or "replaced"; None without a long connection."""
+        """The long connection's state (connected, connecting, replaced); None without one."""
         connection = self.long_connection
         if connection is None:
             return None

@@ -21,7 +21,7 @@ import pickle
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.settings import Settings
@@ -57,10 +57,9 @@ class WorkerSupervisor:
         stop_timeout: float = STOP_TIMEOUT,
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
-        command: Callable[[int], Sequence[str]] | None = None,
     ) -> None:
         self._settings = settings
-        self._command = command or (lambda fd: worker_command(fd, verbose=verbose))
+        self._verbose = verbose
         self._restart_delay = restart_delay
         self._stop_timeout = stop_timeout
         self._sleep = sleep
@@ -71,11 +70,6 @@ class WorkerSupervisor:
         self._stopping = False
         self.state = "starting"  # then "running"; "restarting" after a crash; "stopped"
         self.long_connection: str | None = None
-        self.starts = 0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def poke(self, *, busy: bool = False) -> None:
         """Tell the worker the intake file has new rows (it also looks every second)."""
@@ -129,7 +123,7 @@ class WorkerSupervisor:
         ours, theirs = socket.socketpair()
         try:
             process = await asyncio.create_subprocess_exec(
-                *self._command(theirs.fileno()),
+                *worker_command(theirs.fileno(), verbose=self._verbose),
                 stdin=asyncio.subprocess.PIPE,
                 pass_fds=(theirs.fileno(),),
             )
@@ -139,7 +133,6 @@ class WorkerSupervisor:
         finally:
             theirs.close()
         self._process = process
-        self.starts += 1
         self.state = "starting"
         assert process.stdin is not None
         with contextlib.suppress(ConnectionError):
