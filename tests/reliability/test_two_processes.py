@@ -5,6 +5,7 @@ after a crash without losing a callback, dies with `serve`, and can be switched 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.worker_process import lock_path
 from tests.fakes.campus import seed_campus
 from tests.fakes.world import wecom_values
 
@@ -149,3 +151,22 @@ def test_the_intake_process_stays_small_until_a_dashboard_is_opened() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+async def test_a_second_worker_on_the_same_database_waits_for_the_first(
+    tmp_path: Path, real_world: RealWorld, start_serve: StartServe
+) -> None:
+    """E.g. `serve` restarted while the old worker still finishes: never two delivering."""
+    db = tmp_path / "bot.db"
+    lock = lock_path(db)
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # an old worker still holds the database
+        server = await start_serve(db, wecom_values(db, real_world.fake, long_connection=False))
+        await until(
+            "the new worker to say it waits",
+            lambda: "another worker process is still running" in server.log.read_text(),
+        )
+        async with aiohttp.ClientSession() as session:
+            assert (await server.health(session))["worker"] == "starting"
+            fcntl.flock(held, fcntl.LOCK_UN)  # the old one is gone
+            await until("the new worker to run", _health_says(server, session, "running"))
