@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 from bot.clock import Clock
@@ -25,6 +27,11 @@ from storage.messaging import InboxRepo
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = 3600.0  # seconds
+# The intake counts as busy (the worker then only trickles) when one commit holds a flood's
+# worth of callbacks, or when this many arrive within BUSY_WINDOW seconds (500/s): a district's
+# sign-in burst is answered first, its replies follow right after it.
+BUSY_WINDOW = 0.1
+BUSY_PER_WINDOW = 50
 
 
 class Poke(Protocol):
@@ -34,9 +41,14 @@ class Poke(Protocol):
 class IntakeWriter:
     """`IncomingSink` that records messages for the worker process to handle."""
 
-    def __init__(self, intake: IntakeFile, poke: Poke) -> None:
+    def __init__(
+        self, intake: IntakeFile, poke: Poke, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._intake = intake
         self._poke = poke
+        self._monotonic = monotonic
+        self._window_start = -BUSY_WINDOW
+        self._in_window = 0
         self._commits: GroupCommit[Incoming, int | None] = GroupCommit(self._record)
         self._traffic = TrafficLog(log)
 
@@ -54,12 +66,20 @@ class IntakeWriter:
             log.exception("recording %d incoming message(s) failed", len(messages))
             raise
         new = sum(intake_id is not None for intake_id in ids)
+        busy = self._busy(len(messages))
         if new:
             self._traffic.count("accepted", new)
-            self._poke(busy=len(messages) >= SATURATED_ARRIVALS)
+            self._poke(busy=busy)
         if new < len(ids):
             self._traffic.count("duplicates ignored", len(ids) - new)
         return ids
+
+    def _busy(self, arrived: int) -> bool:
+        now = self._monotonic()
+        if now - self._window_start >= BUSY_WINDOW:
+            self._window_start, self._in_window = now, 0
+        self._in_window += arrived
+        return arrived >= SATURATED_ARRIVALS or self._in_window >= BUSY_PER_WINDOW
 
 
 class IntakeHousekeeping:

@@ -15,7 +15,7 @@ import pytest
 
 from bot.group_commit import GroupCommit
 from bot.intake_handoff import TRICKLE, IntakeHandoff
-from bot.intake_writer import IntakeHousekeeping, IntakeWriter
+from bot.intake_writer import BUSY_PER_WINDOW, BUSY_WINDOW, IntakeHousekeeping, IntakeWriter
 from bot.messages import Channel, Incoming
 from bot.pipeline import SATURATED_ARRIVALS
 from storage.db import open_database
@@ -274,3 +274,18 @@ async def test_a_long_backlog_waits_in_the_intake_file_not_in_memory(
     await handoff.stop()
     assert held and max(held) <= 10
     assert router.calls == [f"m{i:02d}" for i in range(25)]
+
+
+async def test_a_sustained_rate_of_single_callbacks_counts_as_busy_too(db_path: Path) -> None:
+    """A paced burst (one callback per commit, 500/s and more) is answered first as well."""
+    clock = Clock()
+    pokes = Pokes()
+    writer = IntakeWriter(IntakeFile(intake_path(db_path)), pokes, monotonic=clock)
+    for i in range(BUSY_PER_WINDOW):
+        await record(writer, [group_msg(f"m{i}")])
+        clock.now += BUSY_WINDOW / (2 * BUSY_PER_WINDOW)  # 1,000 per second
+    assert pokes.sent[: BUSY_PER_WINDOW - 1] == [False] * (BUSY_PER_WINDOW - 1)
+    assert pokes.sent[-1] is True
+    clock.now += BUSY_WINDOW  # a quiet moment: a new window
+    await record(writer, [group_msg("later")])
+    assert pokes.sent[-1] is False
