@@ -1,4 +1,5 @@
-"""AES encryption for the smart bot's HTTP (JSON) callbacks, receive-id "" (doc 101033).
+"""AES encryption of WeCom callbacks (doc 101033): the smart bot's HTTP (JSON) callbacks, with
+receive id "", and the self-built app's messages, with the corp id as receive id.
 
 Scheme (doc 90968, "加解密方案说明"): AESKey = base64decode(EncodingAESKey + "="), AES-256-CBC
 with IV = AESKey[:16], PKCS#7 padding to a multiple of 32 bytes, plaintext =
