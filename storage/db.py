@@ -32,6 +32,14 @@ class PlainDatabase:
 
 def connect(path: Path | str, *, memory: bool = False) -> sqlite3.Connection:
     """Open (creating if needed) the database in WAL mode with foreign keys, fully migrated."""
+    conn = configured_connection(path, memory=memory)
+    migrate(conn)
+    return conn
+
+
+def configured_connection(path: Path | str, *, memory: bool = False) -> sqlite3.Connection:
+    """A connection set up the way every SQLite file of the bot is used (WAL, foreign keys,
+    a busy timeout, autocommit unless `transaction` opens one); no schema."""
     if memory:
         conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     else:
@@ -43,7 +51,6 @@ def connect(path: Path | str, *, memory: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA busy_timeout = 5000")
-    migrate(conn)
     return conn
 
 

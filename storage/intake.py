@@ -9,13 +9,12 @@ database (`jiaoyan.db` → `jiaoyan.intake.db`); rows the worker took over are p
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.messages import Incoming
-from storage.db import to_db_time, transaction
+from storage.db import configured_connection, to_db_time, transaction
 from storage.messaging import IntakeRow, insert_new, message_row
 
 KEEP_TAKEN_OVER = timedelta(days=7)
@@ -41,12 +40,8 @@ class IntakeFile:
     """One connection to the intake file; the intake process writes, the worker reads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA busy_timeout = 5000")
+        self.conn = configured_connection(path)
         self.conn.execute(_SCHEMA)
 
     def record_many(self, messages: Sequence[Incoming]) -> list[int | None]:
