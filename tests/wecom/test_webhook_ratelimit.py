@@ -58,3 +58,61 @@ def test_rejects_nonsense_limits(clock: FakeClock) -> None:
         SlidingWindowLimiter(0, timedelta(minutes=1), clock)
     with pytest.raises(ValueError):
         SlidingWindowLimiter(1, timedelta(0), clock)
+
+
+async def test_forgets_members_whose_window_has_passed(
+    clock: FakeClock, sleeper: RecordingSleep
+) -> None:
+    # A district sends to thousands of members; the limiter must not keep them all forever.
+    limiter = SlidingWindowLimiter(30, timedelta(minutes=1), clock, sleep=sleeper)
+    for member in range(1_000):
+        await limiter.acquire(f"member{member}")
+    assert len(limiter) == 1_000
+
+    clock.advance(timedelta(seconds=59))
+    await limiter.acquire("late")
+    assert len(limiter) == 1_001  # all still inside their window
+
+    clock.advance(timedelta(seconds=2))
+    await limiter.acquire("next")
+    assert len(limiter) == 2  # only "late" (sent 2 s ago) and "next" are remembered
+    assert sleeper.delays == []
+
+
+async def test_a_forgotten_key_starts_with_a_full_window(
+    clock: FakeClock, sleeper: RecordingSleep
+) -> None:
+    limiter = SlidingWindowLimiter(2, timedelta(minutes=1), clock, sleep=sleeper)
+    await limiter.acquire("robot")
+    await limiter.acquire("robot")
+    clock.advance(timedelta(minutes=2))
+    await limiter.acquire("other")  # sweeps "robot"
+    await limiter.acquire("robot")
+    await limiter.acquire("robot")
+    await limiter.acquire("robot")  # the third in one window waits the full minute
+    assert sleeper.delays == [60.0]
+
+
+async def test_a_key_with_queued_callers_is_kept_while_they_wait(clock: FakeClock) -> None:
+    delays: list[float] = []
+
+    async def sleep_and_yield(seconds: float) -> None:
+        delays.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)  # let the other callers run while this one "waits"
+
+    limiter = SlidingWindowLimiter(1, timedelta(minutes=1), clock, sleep=sleep_and_yield)
+    order: list[str] = []
+
+    async def take(key: str, tag: str) -> None:
+        await limiter.acquire(key)
+        order.append(tag)
+
+    # The second and third "robot" callers wait a minute each; a sweep during their wait
+    # (triggered by "other" once the clock passed the window) must not drop their queue.
+    await asyncio.gather(
+        take("robot", "r1"), take("robot", "r2"), take("robot", "r3"), take("other", "o1")
+    )
+    assert order == ["r1", "o1", "r2", "r3"]
+    assert delays == [60.0, 60.0]
+    assert len(limiter) == 2
