@@ -1,22 +1,21 @@
 """Searching short Chinese texts (resource titles and tags) by words, not only by substrings.
 
 Chinese has no spaces, so a query like 朗读课例 is two words that need not be adjacent in a
-title (《秋天的雨》朗读指导课例). jieba segments both sides; a query word matches a document
-when it is one of the document's words or, failing that, appears inside its text (so a word
-that jieba keeps inside a longer one is still found).
+title (《秋天的雨》朗读指导课例). The process's shared segmenter (`bot.segmentation`) splits
+both sides; a query word matches a document when it is one of the document's words or,
+failing that, appears inside its text (so a word the dictionary keeps inside a longer one
+is still found).
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import jieba
+from bot.segmentation import Segmenter, shared_segmenter
 
 T = TypeVar("T")
 
@@ -27,26 +26,16 @@ WORD_MATCH = 2.0  # a query word that is one of the document's words
 INSIDE_MATCH = 1.0  # a query word found only inside the document's text
 
 
-class Segmenter:
-    """A jieba tokenizer whose dictionary is loaded on first use (about a second, once)."""
+class SearchWords:
+    """The words a search compares: jieba's search cut of NFKC-folded, lower-cased text."""
 
-    def __init__(self) -> None:
-        self._tokenizer: jieba.Tokenizer | None = None
+    def __init__(self, segmenter: Segmenter) -> None:
+        self._segmenter = segmenter
 
     def words(self, text: str) -> list[str]:
         """Search words of a text, lower-cased, punctuation dropped, in order, no repeats."""
-        if self._tokenizer is None:
-            logging.getLogger("jieba").setLevel(logging.WARNING)  # no "Building prefix dict…"
-            self._tokenizer = jieba.Tokenizer()
-        folded = _fold(text)
-        found = (w.strip() for w in self._tokenizer.cut_for_search(folded))
+        found = (w.strip() for w in self._segmenter.cut_for_search(_fold(text)))
         return list(dict.fromkeys(w for w in found if w and _WORD_CHAR.search(w)))
-
-
-@functools.cache
-def default_segmenter() -> Segmenter:
-    """One shared segmenter per process: jieba's dictionary is read-only and costly to load."""
-    return Segmenter()
 
 
 @dataclass(frozen=True)
@@ -56,7 +45,7 @@ class Hit(Generic[T]):
     complete: bool  # every query word matched
 
 
-def query_words(query: str, segmenter: Segmenter) -> list[str]:
+def query_words(query: str, segmenter: SearchWords) -> list[str]:
     words = segmenter.words(query)
     useful = [w for w in words if w not in _STOP_WORDS]
     return useful or words
@@ -66,14 +55,14 @@ def search(
     query: str,
     items: Iterable[T],
     fields: Callable[[T], Sequence[tuple[str, float]]],
-    segmenter: Segmenter | None = None,
+    segmenter: SearchWords | None = None,
 ) -> list[Hit[T]]:
     """Rank `items` for `query`; `fields(item)` gives (text, weight) pairs such as title, tags.
 
     Items matching every query word come first; if none does, items matching some words are
     returned (marked incomplete). Ties keep the input order (e.g. newest first).
     """
-    segmenter = segmenter or default_segmenter()
+    segmenter = segmenter or SearchWords(shared_segmenter())
     wanted = query_words(query, segmenter)
     if not wanted:
         return []

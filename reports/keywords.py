@@ -1,10 +1,10 @@
 """Top keywords of a period's reflections, and the excerpts a digest quotes.
 
-Keywords: jieba segments each reflection (with a small dictionary of teaching terms so that
-小组合作 or 学习任务群 stay whole); words of one character, numbers, punctuation and the stop
-words in `wordlists/stopwords.txt` are dropped; each remaining word scores
-`(reflections mentioning it) × idf` with jieba's general-language idf table (unknown words
-get its median): a theme many teachers wrote about beats a word one teacher repeated, and
+Keywords: the process's shared segmenter (`bot.segmentation`: jieba's dictionary plus
+teaching terms, so that 小组合作 or 学习任务群 stay whole) splits each reflection; words of
+one character, numbers, punctuation and the stop words in `bot/wordlists/stopwords.txt` are
+dropped; each remaining word scores `(reflections mentioning it) × idf` with jieba's
+general-language idf table (`reports.idf`; unknown words get its median): a theme many teachers wrote about beats a word one teacher repeated, and
 everyday words weigh less than specific ones. When there are at least three reflections,
 a word must appear in two of them, so one unusual word cannot top the list.
 
@@ -15,14 +15,13 @@ reflections (each keeps at least its first `MIN_CHARS_EACH` characters).
 from __future__ import annotations
 
 import functools
-import importlib.resources
-import logging
 import re
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from bot.segmentation import Segmenter, shared_segmenter, word_list
+from reports.idf import IdfTable, jieba_idf_file
 
 MAX_CHARS = 24_000
 MIN_CHARS_EACH = 120
@@ -37,58 +36,29 @@ class Keyword:
     score: float
 
 
-def _data_lines(name: str) -> list[str]:
-    text = (importlib.resources.files("reports") / "wordlists" / name).read_text(encoding="utf-8")
-    words: list[str] = []
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        words.extend(line.split())
-    return words
-
-
 def load_stopwords() -> frozenset[str]:
-    return frozenset(_data_lines("stopwords.txt"))
+    return frozenset(word_list("stopwords.txt"))
 
 
 class KeywordExtractor:
-    """Segmentation plus scoring; build once (loading jieba's dictionary takes about a second)."""
+    """Segmentation plus scoring. `load` reads the idf table (about 0.5 s; built once per
+    process by `default_extractor`)."""
 
-    def __init__(
-        self,
-        tokenizer: Any,
-        idf: dict[str, float],
-        stopwords: frozenset[str],
-    ) -> None:
-        self._tokenizer = tokenizer
+    def __init__(self, segmenter: Segmenter, idf: IdfTable, stopwords: frozenset[str]) -> None:
+        self._segmenter = segmenter
         self._idf = idf
-        self._default_idf = statistics.median(idf.values()) if idf else 10.0
         self._stopwords = stopwords
 
     @classmethod
     def load(cls) -> KeywordExtractor:
-        import jieba
-
-        # jieba logs its dictionary loading at DEBUG to stderr by default.
-        logging.getLogger("jieba").setLevel(logging.WARNING)
-        tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
-        for term in _data_lines("teaching_terms.txt"):
-            tokenizer.add_word(term, freq=20_000)
-        idf_text = (importlib.resources.files("jieba") / "analyse" / "idf.txt").read_text(
-            encoding="utf-8"
-        )
-        idf: dict[str, float] = {}
-        for line in idf_text.splitlines():
-            word, _, value = line.partition(" ")
-            if value:
-                idf[word] = float(value)
-        return cls(tokenizer, idf, load_stopwords())
+        """The process's shared segmenter, jieba's idf table and our stop words."""
+        return cls(shared_segmenter(), IdfTable.read(jieba_idf_file()), load_stopwords())
 
     def words(self, text: str) -> list[str]:
         """The content words of one text, in order."""
         return [
             w
-            for w in (t.strip() for t in self._tokenizer.lcut(text))
+            for w in (t.strip() for t in self._segmenter.cut(text))
             if len(w) >= 2 and w not in self._stopwords and _WORDY.search(w)
         ]
 
@@ -109,7 +79,7 @@ class KeywordExtractor:
             docs.update(set(words))
         least = 2 if len(texts) >= 3 else 1
         scored = [
-            Keyword(word, docs[word], docs[word] * self._idf.get(word, self._default_idf))
+            Keyword(word, docs[word], docs[word] * self._idf.get(word))
             for word in docs
             if docs[word] >= least
         ]
