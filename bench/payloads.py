@@ -29,14 +29,16 @@ def aibot_request(
     msgid: str,
     timestamp: int,
     text: str | None = None,
+    userid: str | None = None,
 ) -> Request:
-    """A group @-mention to the smart bot in callback mode (doc 100719), from teacher `index`."""
+    """A group @-mention to the smart bot in callback mode (doc 100719), from teacher `index`
+    (or from `userid`)."""
     payload = {
         "msgid": msgid,
         "aibotid": AIBOT_ID,
         "chattype": "group",
         "chatid": GROUP_HTTP,
-        "from": {"userid": campus.userid(index)},
+        "from": {"userid": userid or campus.userid(index)},
         "response_url": fake.response_url(f"RC-{msgid}"),
         "msgtype": "text",
         "text": {"content": f"{BOT_NAME} {text or command(campus, index)}"},
