@@ -17,6 +17,8 @@ from bot.pipeline import Pipeline
 from bot.router import Dispatcher
 from bot.settings import Settings
 from handlers import build_router
+from reports.digest import build_digest
+from scheduling.items import DigestBuilder
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import InboxRepo, OutboxRepo
@@ -89,8 +91,13 @@ def create_app(
     private_channel: Channel | None = None,
     storage: Storage | None = None,
     file_intake: FileIntake | None = None,
+    digest_builder: DigestBuilder = build_digest,
 ) -> App:
-    """Build the bot. Nothing starts running here; callers start channels and workers."""
+    """Build the bot. Nothing starts running here; callers start channels and workers.
+
+    `serve` passes a `digest_builder` that builds each digest in a child process
+    (`reports.digest_process`); tests and the console build them in this one.
+    """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
     config = BotConfig.from_settings(settings)
@@ -106,6 +113,7 @@ def create_app(
         zone=settings.zone,
         private_channel=private_channel,
         on_enqueued=worker.wake,
+        digest_builder=digest_builder,
     )
 
     # A handled message may have created, moved or cancelled something that is due.

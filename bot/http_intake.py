@@ -13,7 +13,6 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.channels.aibot_http import AibotHttpCallback
-from bot.channels.app_callback import AppCallback
 from bot.channels.base import IncomingSink
 from bot.check import ChannelStatus
 from bot.clock import Clock
@@ -51,6 +50,10 @@ def http_route_adders(
         )
         adders.append(aibot_callback.add_routes)
     if Channel.APP in enabled:
+        # Imported here: it brings wechatpy (and requests), about 10 MB, which only the
+        # process answering app callbacks needs (not the worker of a two-process serve).
+        from bot.channels.app_callback import AppCallback
+
         app_callback = AppCallback(
             secret_value(settings.wecom_app_token),
             secret_value(settings.wecom_app_aes_key),

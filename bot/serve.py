@@ -44,6 +44,7 @@ from bot.settings import Settings
 from bot.web import Announce, RouteAdder, create_web_app, listen_until
 from bot.wecom.client import WeComClient
 from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
+from reports.digest_process import DigestInChildProcess
 from storage import Storage
 from storage.checkpoint import WalCheckpointer
 
@@ -155,6 +156,9 @@ class RuntimeOptions:
     api_sleep: Sleep = asyncio.sleep  # WeCom API retries and per-target rate limits
     ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
     run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
+    # False: no callback or dashboard routes (the worker process, whose intake process
+    # answers HTTP); `web_app` then serves /healthz only.
+    http_routes: bool = True
     stop_timeout: float = STOP_TIMEOUT
 
 
@@ -297,11 +301,16 @@ def build_runtime(
         private_channel=private_channel,
         storage=storage,
         file_intake=file_intake,
+        digest_builder=DigestInChildProcess(settings.db),
     )
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
 
-    route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
+    route_adders = (
+        http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
+        if options.http_routes
+        else []
+    )
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import dataclasses
 import gc
 import logging
 import os
@@ -129,6 +130,8 @@ async def run_worker(
     end = WorkerEnd(*await asyncio.open_connection(sock=link))
     intake = IntakeFile(intake_path(settings.db))
     try:
+        # The intake process answers HTTP; the worker builds no routes (nor loads wechatpy).
+        options = dataclasses.replace(options or RuntimeOptions(), http_routes=False)
         async with open_runtime(settings, options=options) as runtime:
             app = runtime.app
             handoff = IntakeHandoff(intake, app.inbox, app.pipeline)

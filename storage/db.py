@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sqlite3
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 from storage.migrations import migrate
@@ -56,11 +59,34 @@ def configured_connection(path: Path | str, *, memory: bool = False) -> sqlite3.
 
 def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Database:
     """`connect`, wrapped in a `sqlite_utils.Database` as the repositories expect."""
-    # Imported here: sqlite-utils pulls in numpy when it is installed (~15 MB), and the intake
-    # process of a two-process serve needs plain connections only.
-    import sqlite_utils
+    # Imported here: the intake process of a two-process serve needs plain connections only.
+    return import_sqlite_utils().Database(connect(path, memory=memory))
 
-    return sqlite_utils.Database(connect(path, memory=memory))
+
+# sqlite-utils imports these whenever they are installed, only to store their values.
+_OPTIONAL_IMPORTS_OF_SQLITE_UTILS = ("numpy", "pandas")
+
+
+def import_sqlite_utils() -> ModuleType:
+    """sqlite-utils, imported without numpy (or pandas).
+
+    sqlite-utils imports numpy when it is installed (matplotlib brings it in) just to store
+    numpy values, which the bot never does; that cost the worker process about 15 MB for
+    its whole life. While sqlite-utils is imported, modules not imported yet are hidden
+    (`sys.modules[name] = None` makes their import fail), then unhidden for the chart code.
+    """
+    loaded = sys.modules.get("sqlite_utils")
+    if loaded is not None:
+        return loaded
+    hidden = [name for name in _OPTIONAL_IMPORTS_OF_SQLITE_UTILS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        return importlib.import_module("sqlite_utils")
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
 
 
 class Transaction:

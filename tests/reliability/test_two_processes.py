@@ -107,7 +107,7 @@ def _health_says(server: ServeProcess, session: aiohttp.ClientSession, state: st
     return check
 
 
-async def test_the_worker_runs_at_idle_priority_and_dies_with_serve(
+async def test_the_worker_runs_at_idle_priority_stays_small_and_dies_with_serve(
     tmp_path: Path, real_world: RealWorld, start_serve: StartServe
 ) -> None:
     db = tmp_path / "bot.db"
@@ -118,6 +118,12 @@ async def test_the_worker_runs_at_idle_priority_and_dies_with_serve(
     # Callbacks come first: the worker only gets CPU time the intake process leaves.
     policy = int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[38])
     assert policy == os.SCHED_IDLE
+    # Memory: a running worker has loaded neither numpy (sqlite-utils would import it), nor
+    # the word dictionary (it comes with the first search; digests build in a child), nor
+    # wechatpy's dependencies (only the intake process answers app callbacks).
+    mapped = Path(f"/proc/{worker}/maps").read_text()
+    for library in ("numpy", "rjieba", "charset_normalizer"):
+        assert library not in mapped
     server.kill9()
     await until("the worker to die with serve", lambda: not alive(worker))
 

@@ -1,0 +1,54 @@
+"""Digests built in a child process: the same digest as in-process, errors reported."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.parsing.dates import parse_period
+from reports.digest import build_digest
+from reports.digest_process import DigestInChildProcess, DigestProcessError
+
+from .conftest import NOW, District
+
+
+def test_the_child_builds_the_same_digest(district: District) -> None:
+    period = parse_period("本周", NOW)
+    assert period is not None
+    here = build_digest(district.storage, district.east, period, NOW)
+    there = DigestInChildProcess(district.path)(district.storage, district.east, period, NOW)
+
+    assert there.title == here.title
+    assert there.group_parts == here.group_parts
+    assert there.private_notes == here.private_notes and there.private_notes
+    assert there.chart_png is not None and there.chart_png.startswith(b"\x89PNG")
+
+
+def test_a_failing_child_is_an_error_with_its_reason(district: District, tmp_path: Path) -> None:
+    period = parse_period("本周", NOW)
+    assert period is not None
+    missing = tmp_path / "nowhere" / "deeper" / "jiaoyan.db"
+    missing.parent.parent.write_text("a file where a folder should be", encoding="utf-8")
+    builder = DigestInChildProcess(missing)
+    with pytest.raises(DigestProcessError, match="exited with 1"):
+        builder(district.storage, district.east, period, NOW)
+
+
+def test_a_hung_child_is_stopped(district: District) -> None:
+    period = parse_period("本周", NOW)
+    assert period is not None
+    # A "python" that never answers: the builder kills it after its timeout.
+    builder = DigestInChildProcess(
+        district.path, python=str(_sleeper(district.path.parent)), timeout=0.5
+    )
+    with pytest.raises(DigestProcessError, match="timed out"):
+        builder(district.storage, district.east, period, NOW)
+
+
+def _sleeper(folder: Path) -> Path:
+    script = folder / "sleeper"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n", encoding="utf-8")
+    script.chmod(0o755)
+    return script
