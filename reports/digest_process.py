@@ -5,15 +5,14 @@ A digest loads the word dictionary (about 25 MB), the idf table (8 MB), matplotl
 system, so after its first weekly digest the worker stayed 50-100 MB larger for good. The
 child reads the same database, builds one digest with `build_digest` and exits.
 
-The builder is synchronous like `build_digest` (the scheduler composes due items in turn);
-it costs the child's start-up, about a second, once per digest.
+The builder is async: the worker's loop keeps delivering replies while the child works.
+Each digest costs the child's start-up (about half a second) on top of building it.
 """
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import pickle
-import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -22,8 +21,6 @@ from bot.parsing.dates import Period
 from reports.model import Digest
 from storage import Storage
 from storage.models import Alliance
-
-log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 300.0  # a district-term digest takes about 2 s here; this only stops a hang
 
@@ -42,29 +39,35 @@ class DigestInChildProcess:
         self._python = python
         self._timeout = timeout
 
-    def __call__(
+    async def __call__(
         self, storage: Storage, alliance: Alliance, period: Period, now: datetime
     ) -> Digest:
         # `storage` is the caller's; the child opens the same file itself.
         request = pickle.dumps((str(self._db), alliance, period, now))
+        child = await asyncio.create_subprocess_exec(
+            self._python,
+            "-m",
+            "reports.digest_process",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         try:
-            done = subprocess.run(
-                [self._python, "-m", "reports.digest_process"],
-                input=request,
-                capture_output=True,
-                timeout=self._timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as error:
+            out, err = await asyncio.wait_for(child.communicate(request), self._timeout)
+        except TimeoutError as error:
             raise DigestProcessError(
-                f"digest process timed out after {self._timeout:.0f} s"
+                f"digest process timed out after {self._timeout:g} s"
             ) from error
-        if done.returncode != 0:
-            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        if child.returncode != 0:
+            tail = err.decode("utf-8", "replace").strip().splitlines()[-5:]
             raise DigestProcessError(
-                f"digest process exited with {done.returncode}: " + " | ".join(tail)
+                f"digest process exited with {child.returncode}: " + " | ".join(tail)
             )
-        digest = pickle.loads(done.stdout)
+        digest = pickle.loads(out)
         if not isinstance(digest, Digest):
             raise DigestProcessError(f"digest process returned {type(digest).__name__}")
         return digest

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -44,7 +44,8 @@ from storage.reminders import DigestRequest, NoticeUpdate, RemindersRepo
 
 log = logging.getLogger(__name__)
 
-DigestBuilder = Callable[[Storage, Alliance, Period, datetime], Digest]
+# `build_digest`, or an async builder that waits for a child process without holding the loop.
+DigestBuilder = Callable[[Storage, Alliance, Period, datetime], Digest | Awaitable[Digest]]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ class Outcome:
     why_empty: str = "nobody to remind"
 
 
-Compose = Callable[[datetime], Outcome]
+# A compose may be async when it waits for something slow (a digest built elsewhere).
+Compose = Callable[[datetime], Outcome | Awaitable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -524,11 +526,12 @@ class Planner:
         zone: ZoneInfo,
         request: DigestRequest | None,
     ) -> Compose:
-        def compose(now: datetime) -> Outcome:
+        async def compose(now: datetime) -> Outcome:
             current = self._storage.roster.alliance(alliance.id) or alliance
             period = parse_period("本周", (due or now).astimezone(zone))
             assert period is not None
-            digest = self._digest_builder(self._storage, current, period, now)
+            built = self._digest_builder(self._storage, current, period, now)
+            digest = built if isinstance(built, Digest) else await built
             chart = save_chart(self._charts_dir, key, digest)
             return Outcome(
                 digest_effects(key, current, digest, request, chart),

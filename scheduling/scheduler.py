@@ -31,7 +31,14 @@ from bot.clock import Clock
 from bot.delivery import expand_effects
 from bot.messages import Channel, Outgoing
 from reports.digest import build_digest
-from scheduling.items import DigestBuilder, DueItem, Outcome, Planner, ReminderPolicy
+from scheduling.items import (
+    Compose,
+    DigestBuilder,
+    DueItem,
+    Outcome,
+    Planner,
+    ReminderPolicy,
+)
 from scheduling.zones import local_day_bounds
 from storage import Storage
 from storage.reminders import RemindersRepo, ReminderStatus
@@ -203,7 +210,7 @@ class ReminderScheduler:
             sent = queued = 0
             for item in self._due_items(now):
                 try:
-                    done, messages = self._run_item(item, now)
+                    done, messages = await self._run_item(item, now)
                 except Exception:
                     self._retry_at[item.key] = now + self._policy.retry_after
                     log.exception("%s (%s) failed; will retry", item.key, item.label)
@@ -215,10 +222,10 @@ class ReminderScheduler:
                 self._notify()
             return sent
 
-    def _run_item(self, item: DueItem, now: datetime) -> tuple[int, int]:
+    async def _run_item(self, item: DueItem, now: datetime) -> tuple[int, int]:
         """(1 if sent else 0, messages queued)."""
         if item.useful_until is not None and now >= item.useful_until:
-            outcome = item.compose_missed(now) if item.compose_missed else Outcome()
+            outcome = await _composed(item.compose_missed, now)
             count = self._commit(item, ReminderStatus.SKIPPED, outcome, self._expand(outcome), now)
             if count is not None:
                 log.warning(
@@ -235,7 +242,7 @@ class ReminderScheduler:
                 if self._commit(item, ReminderStatus.SKIPPED, Outcome(), [], now) is not None:
                     log.info("skipped %s (%s): already reminded today", item.key, item.label)
                 return 0, 0
-        outcome = item.compose(now)
+        outcome = await _composed(item.compose, now)
         messages = self._expand(outcome)
         if not messages:
             if self._commit(item, ReminderStatus.SKIPPED, outcome, [], now) is not None:
@@ -290,3 +297,11 @@ class ReminderScheduler:
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).isoformat(timespec="minutes")
+
+
+async def _composed(compose: Compose | None, now: datetime) -> Outcome:
+    """What `compose` gives (awaited when it is async); nothing to send without one."""
+    if compose is None:
+        return Outcome()
+    result = compose(now)
+    return result if isinstance(result, Outcome) else await result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -14,11 +15,18 @@ from reports.digest_process import DigestInChildProcess, DigestProcessError
 from .conftest import NOW, District
 
 
-def test_the_child_builds_the_same_digest(district: District) -> None:
+async def test_the_child_builds_the_same_digest_without_holding_the_loop(
+    district: District,
+) -> None:
     period = parse_period("本周", NOW)
     assert period is not None
     here = build_digest(district.storage, district.east, period, NOW)
-    there = DigestInChildProcess(district.path)(district.storage, district.east, period, NOW)
+    building = asyncio.create_task(
+        DigestInChildProcess(district.path)(district.storage, district.east, period, NOW)
+    )
+    await asyncio.sleep(0)  # one turn of the loop: the child has only just been started
+    assert not building.done()
+    there = await building
 
     assert there.title == here.title
     assert there.group_parts == here.group_parts
@@ -26,17 +34,19 @@ def test_the_child_builds_the_same_digest(district: District) -> None:
     assert there.chart_png is not None and there.chart_png.startswith(b"\x89PNG")
 
 
-def test_a_failing_child_is_an_error_with_its_reason(district: District, tmp_path: Path) -> None:
+async def test_a_failing_child_is_an_error_with_its_reason(
+    district: District, tmp_path: Path
+) -> None:
     period = parse_period("本周", NOW)
     assert period is not None
     missing = tmp_path / "nowhere" / "deeper" / "jiaoyan.db"
     missing.parent.parent.write_text("a file where a folder should be", encoding="utf-8")
     builder = DigestInChildProcess(missing)
     with pytest.raises(DigestProcessError, match="exited with 1"):
-        builder(district.storage, district.east, period, NOW)
+        await builder(district.storage, district.east, period, NOW)
 
 
-def test_a_hung_child_is_stopped(district: District) -> None:
+async def test_a_hung_child_is_stopped(district: District) -> None:
     period = parse_period("本周", NOW)
     assert period is not None
     # A "python" that never answers: the builder kills it after its timeout.
@@ -44,7 +54,7 @@ def test_a_hung_child_is_stopped(district: District) -> None:
         district.path, python=str(_sleeper(district.path.parent)), timeout=0.5
     )
     with pytest.raises(DigestProcessError, match="timed out"):
-        builder(district.storage, district.east, period, NOW)
+        await builder(district.storage, district.east, period, NOW)
 
 
 def _sleeper(folder: Path) -> Path:
