@@ -1,9 +1,10 @@
 """Sustained processing: how many messages per second go from the inbox through the router
 and handlers to a recorded sign-in/reflection and a queued reply, without HTTP.
 
-The real `App` (router, handlers, SQLite file, pipeline, outbox) in this process; messages are
-submitted together as callbacks arriving at once would be, and the clock stops when the last reply is
-queued. Each teacher sends one message, so every sign-in is a new row.
+The real `App` (router, handlers, SQLite file, pipeline, outbox, and the WAL checkpointer
+thread `serve` runs beside them) in this process; messages are submitted together as callbacks
+arriving at once would be, and the clock stops when the last reply is queued. Each teacher
+sends one message, so every sign-in is a new row.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.clock import SystemClock
 from bot.messages import Channel, ChatType, Incoming
 from bot.settings import Settings
 from storage import Storage
+from storage.checkpoint import WalCheckpointer
 
 SECTION = "1b. Sustained processing (inbox -> router -> sign-in/reflection stored -> reply queued)"
 MESSAGES = 10_000
@@ -44,6 +46,11 @@ async def run(report: Report, work: Path, messages: int = MESSAGES) -> float:
     settings = Settings(_env_file=None, JIAOYAN_DB=db)  # type: ignore[call-arg]
     storage = Storage.open(db)
     app = create_app(settings, clock=SystemClock(), storage=storage, private_channel=Channel.APP)
+    # As in serve: WAL checkpoints (and their disk syncs) run in a thread, not in a commit.
+    checkpoint_stop = asyncio.Event()
+    checkpoints = asyncio.create_task(
+        WalCheckpointer(storage.db.conn, db).run(checkpoint_stop), name="wal-checkpointer"
+    )
     try:
         batch = [
             incoming(campus.userid(i), command(campus, i), f"p{i}", now) for i in range(messages)
@@ -58,6 +65,8 @@ async def run(report: Report, work: Path, messages: int = MESSAGES) -> float:
         signins = len(storage.submissions.signins(campus.signin.id))
         reflections = len(storage.submissions.reflections(campus.reflect.id))
     finally:
+        checkpoint_stop.set()
+        await checkpoints
         storage.close()
     rate = messages / (ended - began)
     report.add(

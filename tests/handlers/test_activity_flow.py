@@ -74,6 +74,9 @@ def test_reflection_too_short_then_accepted_then_replaced(bot: Bot) -> None:
     bot.at(11, 27, 17, 0)
     short = bot.reply("t1", "反思 A1 很好的一节课")
     assert "只有 6 字，至少需要 30 字" in short
+    # Spaces (full-width too), tabs and line breaks are not counted as 字.
+    spaced = bot.reply("t1", "反思 A1 很好的\u3000一节课\n\n\t收获 很 多")
+    assert "只有 10 字，至少需要 30 字" in spaced
     assert bot.storage.submissions.reflection(1, 4) is None  # nothing half-stored
     assert "已收到 王芳 对 A1 的反思" in bot.reply("t1", f"反思 A1\n{LONG}")
     again = bot.reply("t1", f"反思A1 {LONG}补充：朗读指导要更具体。")
