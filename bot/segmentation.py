@@ -1,18 +1,23 @@
-"""Chinese word segmentation, one dictionary per process, shared by search and digests.
+"""Chinese word segmentation for resource search and digest keywords.
 
-rjieba is jieba's dictionary and algorithm compiled (jieba-rs). Measured here, it loads in
-0.1 s and holds about 25 MB; each Python jieba tokenizer took 1-2 s and about 60 MB, and
-the worker process used to hold two of them after its first search and first digest.
+rjieba is jieba's dictionary and algorithm compiled (jieba-rs). Measured here, a dictionary
+builds in 0.1 s and holds about 25 MB; each Python jieba tokenizer took 1-2 s and about
+60 MB, and the worker process used to keep two of them after its first search and digest.
+Now a search builds a dictionary and drops it afterwards (`Segmenter.released`), and digests
+are built in a child process, so the long-running worker keeps none.
 The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合作 or
 学习任务群 stay whole.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import functools
 import importlib.resources
-from collections.abc import Callable, Iterable
-from typing import Protocol, cast
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
 TERM_FREQUENCY = 20_000  # high enough to keep a teaching term whole, like jieba's common words
 
@@ -27,7 +32,7 @@ def word_list(name: str) -> list[str]:
 
 
 class Dictionary(Protocol):
-    """What a segmenter needs of a jieba dictionary (an `rjieba.Jieba`, or the module)."""
+    """What a segmenter needs of a jieba dictionary (an `rjieba.Jieba`)."""
 
     def cut(self, text: str, hmm: bool = True) -> list[str]: ...
 
@@ -36,12 +41,17 @@ class Dictionary(Protocol):
     def add_word(self, word: str, freq: int | None, tag: str | None) -> int: ...
 
 
-def rjieba_default() -> Dictionary:
-    """rjieba's own dictionary. The package builds it when imported (0.1 s, about 25 MB),
-    so it is imported only when a text is first cut, and no second one is built."""
+def new_dictionary() -> Dictionary:
+    """A fresh jieba dictionary of our own.
+
+    rjieba also builds a default dictionary when the package is imported, and keeps it for
+    the life of the process; nothing here uses it, so it is emptied (`rjieba.clear()`).
+    """
     import rjieba
 
-    return cast(Dictionary, rjieba)
+    rjieba.clear()  # the package's default dictionary, built on import
+    dictionary: Dictionary = rjieba.Jieba()
+    return dictionary
 
 
 class Segmenter:
@@ -50,7 +60,7 @@ class Segmenter:
     def __init__(
         self,
         extra_words: Iterable[str] = (),
-        dictionary: Callable[[], Dictionary] = rjieba_default,
+        dictionary: Callable[[], Dictionary] = new_dictionary,
     ) -> None:
         self._extra_words = tuple(extra_words)
         self._make_dictionary = dictionary
@@ -72,8 +82,44 @@ class Segmenter:
         """As `cut`, plus the shorter words inside long ones (中华人民共和国 → 中华, 人民…)."""
         return self._ready().cut_for_search(text)
 
+    @contextlib.contextmanager
+    def released(self) -> Iterator[Segmenter]:
+        """Use the dictionary for a while, then drop it and give its memory back."""
+        try:
+            yield self
+        finally:
+            if self._dictionary is not None:
+                self._dictionary = None
+                return_freed_memory()
+
+
+def teaching_segmenter() -> Segmenter:
+    """A segmenter that knows the teaching terms (its dictionary is built on first use)."""
+    return Segmenter(word_list("teaching_terms.txt"))
+
 
 @functools.cache
 def shared_segmenter() -> Segmenter:
-    """The process's segmenter, on rjieba's own dictionary: one serves every caller."""
-    return Segmenter(word_list("teaching_terms.txt"))
+    """One teaching segmenter kept for the process: for digest keywords, which are built in
+    a short-lived child process (`reports.digest_process`)."""
+    return teaching_segmenter()
+
+
+def return_freed_memory() -> None:
+    """Hand memory freed by the C allocator back to the system (glibc keeps it otherwise:
+    the 25 MB of a dropped dictionary would stay in this process). A no-op elsewhere."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
