@@ -12,12 +12,12 @@ The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import functools
 import importlib.resources
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
+
+from bot.libc import return_freed_memory
 
 TERM_FREQUENCY = 20_000  # high enough to keep a teaching term whole, like jieba's common words
 
@@ -103,23 +103,3 @@ def shared_segmenter() -> Segmenter:
     """One teaching segmenter kept for the process: for digest keywords, which are built in
     a short-lived child process (`reports.digest_process`)."""
     return teaching_segmenter()
-
-
-def return_freed_memory() -> None:
-    """Hand memory freed by the C allocator back to the system (glibc keeps it otherwise:
-    the 25 MB of a dropped dictionary would stay in this process). A no-op elsewhere."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-    return trim

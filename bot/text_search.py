@@ -1,10 +1,10 @@
 """Searching short Chinese texts (resource titles and tags) by words, not only by substrings.
 
 Chinese has no spaces, so a query like 朗读课例 is two words that need not be adjacent in a
-title (《秋天的雨》朗读指导课例). The process's shared segmenter (`bot.segmentation`) splits
-both sides; a query word matches a document when it is one of the document's words or,
-failing that, appears inside its text (so a word the dictionary keeps inside a longer one
-is still found).
+title (《秋天的雨》朗读指导课例). A segmenter (`bot.segmentation`, built for each search)
+splits both sides; a query word matches a document when it is one of the document's words
+or, failing that, appears inside its text (so a word the dictionary keeps inside a longer
+one is still found).
 """
 
 from __future__ import annotations

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import dataclasses
 import gc
 import logging
@@ -33,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.intake_handoff import IntakeHandoff
+from bot.libc import glibc
 from bot.serve import Runtime, RuntimeOptions, open_runtime
 from bot.settings import Settings
 from bot.worker_link import WorkerEnd
@@ -87,8 +86,8 @@ def lower_priority() -> None:
 
 def die_with_parent(parent_pid: int) -> None:
     """Ask Linux to kill this process when `serve` dies; elsewhere the link's EOF does it."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc = glibc()
+    if libc is not None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # it died before the request above was made
         os._exit(1)

@@ -1,0 +1,27 @@
+"""The C library, for the two calls Python's standard library lacks (prctl, malloc_trim)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import sys
+
+
+@functools.cache
+def glibc() -> ctypes.CDLL | None:
+    """Linux's C library, or None elsewhere (the callers' features are Linux-only)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True) if name else None
+
+
+def return_freed_memory() -> None:
+    """Hand memory freed by the C allocator back to the system: glibc otherwise keeps it
+    for later allocations, so what a dropped structure held stays in the process. A no-op
+    where there is no glibc (musl, macOS, Windows)."""
+    libc = glibc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is not None:
+        trim(0)
