@@ -111,8 +111,8 @@ async def _drained(db: Path) -> float:
 
 async def _digest_and_search(base_url: str, fake: FakeWeCom, campus: Campus, db: Path) -> None:
     """The district's 教研员 asks for this week's digest now, a teacher searches resources;
-    returns once the digest was built and every reply sent. Both load the word dictionary,
-    the digest also the idf table and the chart library, which then stay in the worker."""
+    returns once the digest was built and every reply sent. These are what load the big
+    tables (word dictionary, idf table, chart library), so memory is measured after them."""
     stamp = int(time.time())
     asks = [
         payloads.aibot_request(

@@ -67,7 +67,7 @@ class DigestInChildProcess:
             raise DigestProcessError(
                 f"digest process exited with {child.returncode}: " + " | ".join(tail)
             )
-        digest = pickle.loads(out)
+        digest = pickle.loads(out)  # from our own child, over a pipe nobody else holds
         if not isinstance(digest, Digest):
             raise DigestProcessError(f"digest process returned {type(digest).__name__}")
         return digest
@@ -77,7 +77,7 @@ def main() -> int:
     """Child side: read the request on stdin, write the pickled digest on stdout."""
     from reports.digest import build_digest
 
-    db, alliance, period, now = pickle.load(sys.stdin.buffer)
+    db, alliance, period, now = pickle.load(sys.stdin.buffer)  # from our parent's pipe
     storage = Storage.open(Path(db))
     try:
         digest = build_digest(storage, alliance, period, now)
