@@ -12,7 +12,6 @@ Wiring: `reports.dashboard.add_routes(web_app, storage, settings, clock)`.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -30,7 +29,8 @@ from bot.parsing.dates import Period, parse_period
 from bot.permissions import Action, effective_role, may, reaches
 from bot.settings import Settings
 from reports import text as fmt
-from reports.charts import FontNotFoundError, RateBar, TrendPoint, rates_chart, trend_chart
+from reports.charts import FontNotFoundError, RateBar, TrendPoint
+from reports.child_process import run_in_child
 from reports.export import (
     EXPORT_FILE,
     ExportScope,
@@ -280,7 +280,7 @@ class Dashboard:
         )
         data = [TrendPoint(p.label, p.signin_rate, p.reflection_rate, p.activities) for p in points]
         title = f"{viewer.alliance.name} 近{TREND_WEEKS}周签到率与反思提交率"
-        return await self._png(lambda: trend_chart(title, data))
+        return await self._png("reports.charts:trend_chart", title, data)
 
     async def rates_png(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
@@ -291,11 +291,13 @@ class Dashboard:
         )
         bars = [RateBar(c.school, signin_rate(c), reflection_rate(c)) for c in current.schools]
         title = f"{viewer.alliance.name} {period.label} 各校情况"
-        return await self._png(lambda: rates_chart(title, bars))
+        return await self._png("reports.charts:rates_chart", title, bars)
 
-    async def _png(self, draw: Any) -> web.Response:
+    async def _png(self, chart: str, *args: Any) -> web.Response:
+        """Drawn in a child process: matplotlib would otherwise stay in this process (the
+        intake process of a two-process serve) for good, about 55 MB after two charts."""
         try:
-            data = await asyncio.to_thread(draw)
+            data = await run_in_child(chart, *args)
         except FontNotFoundError as error:
             return web.Response(
                 text=str(error), status=503, content_type="text/plain", headers=_SECURITY_HEADERS
@@ -316,26 +318,15 @@ class Dashboard:
         )
 
     async def _build_export(self, scope: ExportScope, now: datetime) -> bytes:
-        """Build the workbook off the event loop, on its own read connection when possible."""
-
-        def build(storage: Storage) -> bytes:
-            with tempfile.TemporaryDirectory(prefix="jiaoyan-export-") as tmp:
-                target = Path(tmp) / "export.xlsx"
-                export_workbook(storage, scope, target, now)
-                return target.read_bytes()
-
+        """Build the workbook in a child process on its own connection (a big alliance's
+        rows would otherwise stay in this process's memory), or here for an in-memory DB."""
         path = self._storage.path
-        if path is None:  # an in-memory database has one connection: stay on this thread
-            return build(self._storage)
-
-        def in_thread() -> bytes:
-            reader = Storage.open(path)
-            try:
-                return build(reader)
-            finally:
-                reader.close()
-
-        return await asyncio.to_thread(in_thread)
+        if path is None:  # an in-memory database exists only in this process
+            return workbook_bytes(self._storage, scope, now)
+        data: bytes = await run_in_child(
+            "reports.dashboard:workbook_from_file", str(path), scope, now
+        )
+        return data
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         """A workbook made by the chat command 导出, for the alliance of this link only."""
@@ -404,3 +395,20 @@ def highlight(text: str, query: str) -> Markup:
     pieces = text.split(query)
     marked = Markup("<mark>") + escape(query) + Markup("</mark>")
     return marked.join(escape(piece) for piece in pieces)
+
+
+def workbook_bytes(storage: Storage, scope: ExportScope, now: datetime) -> bytes:
+    """The export workbook of `scope`, as the bytes of an .xlsx file."""
+    with tempfile.TemporaryDirectory(prefix="jiaoyan-export-") as tmp:
+        target = Path(tmp) / "export.xlsx"
+        export_workbook(storage, scope, target, now)
+        return target.read_bytes()
+
+
+def workbook_from_file(db: str, scope: ExportScope, now: datetime) -> bytes:
+    """Child side of the dashboard's export: `workbook_bytes` on its own connection."""
+    storage = Storage.open(Path(db))
+    try:
+        return workbook_bytes(storage, scope, now)
+    finally:
+        storage.close()

@@ -1,16 +1,19 @@
-"""Digests built in a child process: the same digest as in-process, errors reported."""
+"""Heavy report work in a child process: the same results, the loop kept free, errors and
+hangs reported."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from bot.parsing.dates import parse_period
+from reports.child_process import ChildProcessError, run_in_child
 from reports.digest import build_digest
-from reports.digest_process import DigestInChildProcess, DigestProcessError
+from reports.digest_process import DigestInChildProcess
 
 from .conftest import NOW, District
 
@@ -34,16 +37,25 @@ async def test_the_child_builds_the_same_digest_without_holding_the_loop(
     assert there.chart_png is not None and there.chart_png.startswith(b"\x89PNG")
 
 
-async def test_a_failing_child_is_an_error_with_its_reason(
-    district: District, tmp_path: Path
-) -> None:
+async def test_the_childs_exception_reaches_the_caller(district: District, tmp_path: Path) -> None:
     period = parse_period("本周", NOW)
     assert period is not None
     missing = tmp_path / "nowhere" / "deeper" / "jiaoyan.db"
     missing.parent.parent.write_text("a file where a folder should be", encoding="utf-8")
     builder = DigestInChildProcess(missing)
-    with pytest.raises(DigestProcessError, match="exited with 1"):
+    with pytest.raises(NotADirectoryError):
         await builder(district.storage, district.east, period, NOW)
+
+
+async def test_a_child_that_dies_is_an_error_with_its_exit_code() -> None:
+    with pytest.raises(ChildProcessError, match="exited with 3"):
+        await run_in_child("os:_exit", 3)
+
+
+async def test_any_named_function_runs_in_a_child() -> None:
+    pid = await run_in_child("os:getpid")
+    assert isinstance(pid, int) and pid != os.getpid()
+    assert await run_in_child("math:fsum", [0.1] * 10) == 1.0
 
 
 async def test_a_hung_child_is_stopped(district: District) -> None:
@@ -53,7 +65,7 @@ async def test_a_hung_child_is_stopped(district: District) -> None:
     builder = DigestInChildProcess(
         district.path, python=str(_sleeper(district.path.parent)), timeout=0.5
     )
-    with pytest.raises(DigestProcessError, match="timed out"):
+    with pytest.raises(ChildProcessError, match="timed out"):
         await builder(district.storage, district.east, period, NOW)
 
 

@@ -1,0 +1,82 @@
+"""Run one heavy report function in a short-lived child process and await its result.
+
+Digests, dashboard charts and workbook exports load a lot (the word dictionary, matplotlib,
+tens of thousands of rows) that Python keeps once loaded: measured here, one dashboard visit
+with its two charts left the intake process 68 MB larger for good, and a digest did the same
+to the worker. A child process takes that memory with it when it exits. The parent's event
+loop keeps running meanwhile; each call costs the child's start-up (about half a second).
+
+The function is named `module:function`; arguments and result travel pickled over the
+child's stdin and stdout (pipes only parent and child hold). An exception the function
+raises is re-raised in the parent when it can be pickled (e.g. a missing CJK font).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import pickle
+import sys
+from typing import Any
+
+TIMEOUT_SECONDS = 300.0  # a district-term digest takes about 2 s here; this only stops a hang
+
+
+class ChildProcessError(RuntimeError):
+    """The child failed without an exception to hand back; its stderr tail is the message."""
+
+
+async def run_in_child(
+    target: str,
+    *args: Any,
+    python: str = sys.executable,
+    timeout: float = TIMEOUT_SECONDS,
+) -> Any:
+    """`module:function(*args)`, called in `python -m reports.child_process`."""
+    request = pickle.dumps((target, args))
+    child = await asyncio.create_subprocess_exec(
+        python,
+        "-m",
+        "reports.child_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(child.communicate(request), timeout)
+    except TimeoutError as error:
+        raise ChildProcessError(f"{target} timed out after {timeout:g} s") from error
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    if child.returncode != 0 or not out:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise ChildProcessError(f"{target} exited with {child.returncode}: " + " | ".join(tail))
+    failed, value = pickle.loads(out)  # from our own child, over a pipe nobody else holds
+    if failed:
+        raise value
+    return value
+
+
+def main() -> int:
+    """Child side: call what stdin names, write (failed, result or exception) on stdout."""
+    target, args = pickle.load(sys.stdin.buffer)  # from our parent's pipe
+    module_name, _, function_name = target.partition(":")
+    function = getattr(importlib.import_module(module_name), function_name)
+    try:
+        answer: tuple[bool, Any] = (False, function(*args))
+    except Exception as error:
+        answer = (True, error)
+    try:
+        payload = pickle.dumps(answer)
+    except Exception:  # an exception that cannot travel: its traceback goes to stderr
+        if answer[0]:
+            raise answer[1] from None
+        raise
+    sys.stdout.buffer.write(payload)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
