@@ -24,7 +24,7 @@ from reports.export import (
     EXPORT_FILE,
     ExportScope,
     download_name,
-    export_workbook,
+    export_workbook_apart,
     exports_dir,
 )
 from reports.links import DEFAULT_TTL, dashboard_url, sign
@@ -135,7 +135,7 @@ def export_archive(ctx: Context, args: Args) -> list[Effect]:
     _prune(folder, now, ctx)
     name = _file_name(folder, alliance, now, ctx)
     scope = ExportScope(alliance=alliance, start=period.start, end=period.end, zone=ctx.zone)
-    result = export_workbook(ctx.storage, scope, folder / name, now)
+    result = export_workbook_apart(ctx.storage, scope, folder / name, now)
     text = f"已导出「{alliance.name}」{period.label}的教研档案：{result.summary()}。\n"
     if links.secret is not None:
         token, expires = _token(ctx, links, alliance)

@@ -321,12 +321,15 @@ class Dashboard:
         """Build the workbook in a child process on its own connection (a big alliance's
         rows would otherwise stay in this process's memory), or here for an in-memory DB."""
         path = self._storage.path
-        if path is None:  # an in-memory database exists only in this process
-            return workbook_bytes(self._storage, scope, now)
-        data: bytes = await run_in_child(
-            "reports.dashboard:workbook_from_file", str(path), scope, now
-        )
-        return data
+        with tempfile.TemporaryDirectory(prefix="jiaoyan-export-") as tmp:
+            target = Path(tmp) / "export.xlsx"
+            if path is None:  # an in-memory database exists only in this process
+                export_workbook(self._storage, scope, target, now)
+            else:
+                await run_in_child(
+                    "reports.export:export_workbook", scope, target, now, database=path
+                )
+            return target.read_bytes()
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         """A workbook made by the chat command 导出, for the alliance of this link only."""
@@ -395,20 +398,3 @@ def highlight(text: str, query: str) -> Markup:
     pieces = text.split(query)
     marked = Markup("<mark>") + escape(query) + Markup("</mark>")
     return marked.join(escape(piece) for piece in pieces)
-
-
-def workbook_bytes(storage: Storage, scope: ExportScope, now: datetime) -> bytes:
-    """The export workbook of `scope`, as the bytes of an .xlsx file."""
-    with tempfile.TemporaryDirectory(prefix="jiaoyan-export-") as tmp:
-        target = Path(tmp) / "export.xlsx"
-        export_workbook(storage, scope, target, now)
-        return target.read_bytes()
-
-
-def workbook_from_file(db: str, scope: ExportScope, now: datetime) -> bytes:
-    """Child side of the dashboard's export: `workbook_bytes` on its own connection."""
-    storage = Storage.open(Path(db))
-    try:
-        return workbook_bytes(storage, scope, now)
-    finally:
-        storage.close()

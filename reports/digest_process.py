@@ -34,23 +34,12 @@ class DigestInChildProcess:
     ) -> Digest:
         # `storage` is the caller's; the child opens the same file itself.
         digest: Digest = await run_in_child(
-            "reports.digest_process:build_from_file",
-            str(self._db),
+            "reports.digest:build_digest",
             alliance,
             period,
             now,
+            database=self._db,
             python=self._python,
             timeout=self._timeout,
         )
         return digest
-
-
-def build_from_file(db: str, alliance: Alliance, period: Period, now: datetime) -> Digest:
-    """Child side: `build_digest` on its own connection to the database file."""
-    from reports.digest import build_digest
-
-    storage = Storage.open(Path(db))
-    try:
-        return build_digest(storage, alliance, period, now)
-    finally:
-        storage.close()

@@ -7,13 +7,15 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.parsing.dates import parse_period
-from reports.child_process import ChildProcessError, run_in_child
+from reports.child_process import ChildProcessError, run_in_child, run_in_child_blocking
 from reports.digest import build_digest
 from reports.digest_process import DigestInChildProcess
+from reports.export import ExportScope, export_workbook, export_workbook_apart
 
 from .conftest import NOW, District
 
@@ -74,3 +76,27 @@ def _sleeper(folder: Path) -> Path:
     script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n", encoding="utf-8")
     script.chmod(0o755)
     return script
+
+
+def test_the_blocking_runner_for_code_already_in_a_thread() -> None:
+    pid = run_in_child_blocking("os:getpid")
+    assert isinstance(pid, int) and pid != os.getpid()
+    with pytest.raises(ZeroDivisionError):
+        run_in_child_blocking("operator:truediv", 1, 0)
+    with pytest.raises(ChildProcessError, match="exited with 3"):
+        run_in_child_blocking("os:_exit", 3)
+
+
+def test_an_export_apart_writes_the_same_workbook_contents(
+    district: District, tmp_path: Path
+) -> None:
+    period = parse_period("本学期", NOW)
+    assert period is not None
+    scope = ExportScope(
+        alliance=district.east, start=period.start, end=period.end, zone=ZoneInfo("Asia/Shanghai")
+    )
+    here = export_workbook(district.storage, scope, tmp_path / "here.xlsx", NOW)
+    apart = export_workbook_apart(district.storage, scope, tmp_path / "apart.xlsx", NOW)
+    assert apart.path == tmp_path / "apart.xlsx" and apart.path.stat().st_size > 0
+    assert (apart.counts, apart.hours) == (here.counts, here.hours)
+    assert apart.counts["反思"] > 0
