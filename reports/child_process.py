@@ -1,9 +1,9 @@
 """Run one heavy report function in a short-lived child process and await its result.
 
-Digests, dashboard charts and workbook exports (from the dashboard and from 导出) load a lot (the word dictionary, matplotlib,
-tens of thousands of rows) that Python keeps once loaded: measured here, one dashboard visit
-with its two charts left the intake process 68 MB larger for good, and a digest did the same
-to the worker. A child process takes that memory with it when it exits. The parent's event
+Digests, dashboard charts and workbook exports (from the dashboard and from 导出) load a
+lot (the word dictionary, matplotlib, tens of thousands of rows) that Python keeps once
+loaded: measured here, one dashboard visit with its two charts left the intake process 68 MB
+larger for good, a digest or a district export did the same to the worker. A child process takes that memory with it when it exits. The parent's event
 loop keeps running meanwhile (`run_in_child_blocking` is for code already in a thread);
 each call costs the child's start-up (about half a second).
 
@@ -25,8 +25,9 @@ from typing import Any
 TIMEOUT_SECONDS = 300.0  # a district-term digest takes about 2 s here; this only stops a hang
 
 
-class ChildProcessError(RuntimeError):
-    """The child failed without an exception to hand back; its stderr tail is the message."""
+class ReportProcessError(RuntimeError):
+    """The child failed without an exception to hand back (it died, hung, or raised one
+    that cannot be pickled); its stderr tail is the message."""
 
 
 async def run_in_child(
@@ -48,7 +49,7 @@ async def run_in_child(
         request = _request(target, args, database)
         out, err = await asyncio.wait_for(child.communicate(request), timeout)
     except TimeoutError as error:
-        raise ChildProcessError(f"{target} timed out after {timeout:g} s") from error
+        raise ReportProcessError(f"{target} timed out after {timeout:g} s") from error
     finally:
         if child.returncode is None:
             child.kill()
@@ -73,7 +74,7 @@ def run_in_child_blocking(
             check=False,
         )
     except subprocess.TimeoutExpired as error:  # run() has killed the child
-        raise ChildProcessError(f"{target} timed out after {timeout:g} s") from error
+        raise ReportProcessError(f"{target} timed out after {timeout:g} s") from error
     return _result(target, done.returncode, done.stdout, done.stderr)
 
 
@@ -88,7 +89,7 @@ def _request(target: str, args: tuple[Any, ...], database: Path | None) -> bytes
 def _result(target: str, returncode: int | None, out: bytes, err: bytes) -> Any:
     if returncode != 0 or not out:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise ChildProcessError(f"{target} exited with {returncode}: " + " | ".join(tail))
+        raise ReportProcessError(f"{target} exited with {returncode}: " + " | ".join(tail))
     failed, value = pickle.loads(out)  # from our own child, over a pipe nobody else holds
     if failed:
         raise value

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.parsing.dates import parse_period
-from reports.child_process import ChildProcessError, run_in_child, run_in_child_blocking
+from reports.child_process import ReportProcessError, run_in_child, run_in_child_blocking
 from reports.digest import build_digest
 from reports.digest_process import DigestInChildProcess
 from reports.export import ExportScope, export_workbook, export_workbook_apart
@@ -50,7 +50,7 @@ async def test_the_childs_exception_reaches_the_caller(district: District, tmp_p
 
 
 async def test_a_child_that_dies_is_an_error_with_its_exit_code() -> None:
-    with pytest.raises(ChildProcessError, match="exited with 3"):
+    with pytest.raises(ReportProcessError, match="exited with 3"):
         await run_in_child("os:_exit", 3)
 
 
@@ -67,7 +67,7 @@ async def test_a_hung_child_is_stopped(district: District) -> None:
     builder = DigestInChildProcess(
         district.path, python=str(_sleeper(district.path.parent)), timeout=0.5
     )
-    with pytest.raises(ChildProcessError, match="timed out"):
+    with pytest.raises(ReportProcessError, match="timed out"):
         await builder(district.storage, district.east, period, NOW)
 
 
@@ -83,7 +83,7 @@ def test_the_blocking_runner_for_code_already_in_a_thread() -> None:
     assert isinstance(pid, int) and pid != os.getpid()
     with pytest.raises(ZeroDivisionError):
         run_in_child_blocking("operator:truediv", 1, 0)
-    with pytest.raises(ChildProcessError, match="exited with 3"):
+    with pytest.raises(ReportProcessError, match="exited with 3"):
         run_in_child_blocking("os:_exit", 3)
 
 
