@@ -99,6 +99,9 @@ def _result(target: str, returncode: int | None, out: bytes, err: bytes) -> Any:
 def main() -> int:
     """Child side: call what stdin names, write (failed, result or exception) on stdout."""
     target, args, database = pickle.load(sys.stdin.buffer)  # from our parent's pipe
+    channel = sys.stdout.buffer
+    # Whatever the code prints goes to stderr: stdout carries the answer alone.
+    sys.stdout = sys.stderr
     module_name, _, function_name = target.partition(":")
     function = getattr(importlib.import_module(module_name), function_name)
     try:
@@ -111,7 +114,8 @@ def main() -> int:
         if answer[0]:
             raise answer[1] from None
         raise
-    sys.stdout.buffer.write(payload)
+    channel.write(payload)
+    channel.flush()
     return 0
 
 

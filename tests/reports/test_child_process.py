@@ -100,3 +100,9 @@ def test_an_export_apart_writes_the_same_workbook_contents(
     assert apart.path == tmp_path / "apart.xlsx" and apart.path.stat().st_size > 0
     assert (apart.counts, apart.hours) == (here.counts, here.hours)
     assert apart.counts["反思"] > 0
+
+
+async def test_what_the_function_prints_does_not_spoil_its_answer() -> None:
+    # print() writes to stdout, the channel the answer travels on.
+    assert await run_in_child("builtins:print", "noise from a library") is None
+    assert await run_in_child("builtins:sum", [1, 2, 3]) == 6
