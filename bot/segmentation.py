@@ -12,7 +12,6 @@ The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.resources
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
@@ -96,10 +95,3 @@ class Segmenter:
 def teaching_segmenter() -> Segmenter:
     """A segmenter that knows the teaching terms (its dictionary is built on first use)."""
     return Segmenter(word_list("teaching_terms.txt"))
-
-
-@functools.cache
-def shared_segmenter() -> Segmenter:
-    """One teaching segmenter kept for the process: for digest keywords, which are built in
-    a short-lived child process (`reports.digest_process`)."""
-    return teaching_segmenter()

@@ -1,11 +1,11 @@
 """Top keywords of a period's reflections, and the excerpts a digest quotes.
 
-Keywords: the process's shared segmenter (`bot.segmentation`: jieba's dictionary plus
-teaching terms, so that 小组合作 or 学习任务群 stay whole) splits each reflection; words of
-one character, numbers, punctuation and the stop words in `bot/wordlists/stopwords.txt` are
-dropped; each remaining word scores `(reflections mentioning it) × idf` with jieba's
-general-language idf table (`reports.idf`; unknown words get its median): a theme many teachers wrote about beats a word one teacher repeated, and
-everyday words weigh less than specific ones. When there are at least three reflections,
+Keywords: a teaching segmenter (`bot.segmentation`: jieba's dictionary plus teaching terms,
+so that 小组合作 or 学习任务群 stay whole) splits each reflection; words of one character,
+numbers, punctuation and the stop words in `bot/wordlists/stopwords.txt` are dropped; each
+remaining word scores `(reflections mentioning it) × idf` with jieba's general-language idf
+table (`reports.idf`; unknown words get its median): a theme many teachers wrote about beats
+a word one teacher repeated, and everyday words weigh less than specific ones. When there are at least three reflections,
 a word must appear in two of them, so one unusual word cannot top the list.
 
 For speed the text analysed is capped at `MAX_CHARS` characters, shared evenly among the
@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.segmentation import Segmenter, shared_segmenter, word_list
+from bot.segmentation import Segmenter, teaching_segmenter, word_list
 from reports.idf import IdfTable, jieba_idf_file
 
 MAX_CHARS = 24_000
@@ -51,8 +51,9 @@ class KeywordExtractor:
 
     @classmethod
     def load(cls) -> KeywordExtractor:
-        """The process's shared segmenter, jieba's idf table and our stop words."""
-        return cls(shared_segmenter(), IdfTable.read(jieba_idf_file()), load_stopwords())
+        """A teaching segmenter, jieba's idf table and our stop words (`default_extractor`
+        keeps one for the process: digests are built in a short-lived child process)."""
+        return cls(teaching_segmenter(), IdfTable.read(jieba_idf_file()), load_stopwords())
 
     def words(self, text: str) -> list[str]:
         """The content words of one text, in order."""

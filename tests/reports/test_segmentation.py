@@ -1,4 +1,4 @@
-"""The shared segmenter: jieba's dictionary plus the teaching terms, for search and keywords."""
+"""The teaching segmenter: jieba's dictionary plus the teaching terms, for search and keywords."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import weakref
 
 import rjieba
 
-from bot.segmentation import Segmenter, shared_segmenter, word_list
+from bot.segmentation import Segmenter, teaching_segmenter, word_list
 from bot.text_search import SearchWords, search
 
 
 def test_teaching_terms_stay_whole() -> None:
     plain = Segmenter(dictionary=rjieba.Jieba)
-    ours = shared_segmenter()
+    ours = teaching_segmenter()
     text = "这节课我们尝试了学习任务群的设计"
     assert "学习任务群" not in plain.cut(text)  # jieba's own dictionary splits it
     assert "学习任务群" in ours.cut(text)
@@ -23,11 +23,11 @@ def test_teaching_terms_stay_whole() -> None:
 
 def test_cut_keeps_every_character_in_order() -> None:
     text = "《秋天的雨》朗读指导课例，三年级 Unit 2！"
-    assert "".join(shared_segmenter().cut(text)) == text
+    assert "".join(teaching_segmenter().cut(text)) == text
 
 
 def test_search_cut_adds_the_words_inside_long_ones() -> None:
-    words = SearchWords(shared_segmenter()).words("中华人民共和国ＡＢＣ")
+    words = SearchWords(teaching_segmenter()).words("中华人民共和国ＡＢＣ")
     assert {"中华", "人民", "共和国", "中华人民共和国", "abc"} <= set(words)  # NFKC, lower-cased
 
 
