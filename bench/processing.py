@@ -22,7 +22,7 @@ from bot.clock import SystemClock
 from bot.messages import Channel, ChatType, Incoming
 from bot.settings import Settings
 from storage import Storage
-from storage.checkpoint import WalCheckpointer
+from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
 
 SECTION = "1b. Sustained processing (inbox -> router -> sign-in/reflection stored -> reply queued)"
 MESSAGES = 10_000
@@ -49,7 +49,8 @@ async def run(report: Report, work: Path, messages: int = MESSAGES) -> float:
     # As in serve: WAL checkpoints (and their disk syncs) run in a thread, not in a commit.
     checkpoint_stop = asyncio.Event()
     checkpoints = asyncio.create_task(
-        WalCheckpointer(storage.db.conn, db).run(checkpoint_stop), name="wal-checkpointer"
+        WalCheckpointer(storage.db.conn, db, truncate_above=TRUNCATE_ABOVE).run(checkpoint_stop),
+        name="wal-checkpointer",
     )
     try:
         batch = [

@@ -46,7 +46,7 @@ from bot.wecom.client import WeComClient
 from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
-from storage.checkpoint import WalCheckpointer
+from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ def build_runtime(
     services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
     # Disk syncs of WAL checkpoints happen in a thread, never inside a callback's commit.
     if storage.path is not None:
-        checkpointer = WalCheckpointer(storage.db.conn, storage.path)
+        checkpointer = WalCheckpointer(storage.db.conn, storage.path, truncate_above=TRUNCATE_ABOVE)
         checkpoint_stop = asyncio.Event()
         services.append(
             TaskService(

@@ -6,6 +6,13 @@ the event loop's: every few hundred callbacks one of them waited tens of millise
 disk, and so did every callback behind it. `serve` therefore turns that off on its own
 connection and lets this service checkpoint from a worker thread on a connection of its own.
 A PASSIVE checkpoint never waits for readers or writers, so the loop's commits go on meanwhile.
+
+Under sustained load that is not enough: a commit lands during nearly every checkpoint, so the
+WAL is never wholly copied back, SQLite never starts it again from the beginning, and it only
+grows (2.5 GB during a one-minute callback flood, with its index mapped into memory). Where
+the writer can afford to wait a moment (the worker process, not the intake processes), a WAL
+past `truncate_above` pages is therefore checkpointed in TRUNCATE mode: writers wait while it
+finishes, and the file is emptied.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SQLITE_DEFAULT_AUTOCHECKPOINT = 1_000  # pages
+# For the main database's writer: beyond this (about 32 MB) the WAL is emptied.
+TRUNCATE_ABOVE = 8_000  # pages
 DEFAULT_INTERVAL = 1.0  # seconds between checkpoints
 
 
@@ -30,11 +39,17 @@ class WalCheckpointer:
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, path: Path, *, interval: float = DEFAULT_INTERVAL
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        truncate_above: int | None = None,
     ) -> None:
         self._conn = conn
         self._path = path
         self._interval = interval
+        self._truncate_above = truncate_above
         self._own: sqlite3.Connection | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -66,4 +81,7 @@ class WalCheckpointer:
                 str(self._path), check_same_thread=False, isolation_level=None
             )
         row = self._own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if self._truncate_above is not None and int(row[1]) > self._truncate_above:
+            log.debug("WAL of %s at %d pages; truncating it", self._path.name, row[1])
+            self._own.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return int(row[1]), int(row[2])

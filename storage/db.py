@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import sqlite3
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,9 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
 from storage.migrations import migrate
+
+WAL_SWITCH_WAIT = 5.0  # seconds, as the busy timeout
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -51,10 +55,29 @@ def configured_connection(path: Path | str, *, memory: bool = False) -> sqlite3.
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
     if not memory:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
+        # A WAL that grew during a burst shrinks to this when SQLite starts it again.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL. On a new file that another process is creating at the same moment
+    (the processes of `serve` starting together) SQLite answers "database is locked" at once,
+    without waiting for the busy timeout: wait here instead, for up to `WAL_SWITCH_WAIT`."""
+    deadline = time.monotonic() + WAL_SWITCH_WAIT
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Database:

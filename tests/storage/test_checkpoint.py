@@ -1,10 +1,14 @@
-"""The WAL checkpointer: the loop's connection never syncs the disk inside a commit."""
+"""The WAL checkpointer: the loop's connection never syncs the disk inside a commit, and the
+WAL does not keep what a burst made it grow to."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
+
+import storage.db
 from storage.checkpoint import SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer
 from storage.db import open_database
 
@@ -40,3 +44,39 @@ async def test_while_running_commits_leave_the_wal_to_the_checkpointer(tmp_path:
     assert autocheckpoint(db.conn) == SQLITE_DEFAULT_AUTOCHECKPOINT  # handed back
     other = open_database(path)
     assert other.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1_500
+
+
+def fill(conn: object, rows: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS t (body TEXT)")  # type: ignore[attr-defined]
+    for i in range(rows):
+        conn.execute("INSERT INTO t VALUES (?)", ("教研" * 800 + str(i),))  # type: ignore[attr-defined]
+
+
+def test_a_wal_past_its_limit_is_emptied_for_the_worker_only(tmp_path: Path) -> None:
+    """Under sustained load a commit lands during every PASSIVE checkpoint and the WAL only
+    grows; the worker's checkpointer empties it once it passes `truncate_above` pages."""
+    worker_path, intake_path = tmp_path / "bot.db", tmp_path / "bot.intake.db"
+    worker_db, intake_db = open_database(worker_path), open_database(intake_path)
+    fill(worker_db.conn, 600)
+    fill(intake_db.conn, 600)
+    worker = WalCheckpointer(worker_db.conn, worker_path, truncate_above=500)
+    intake = WalCheckpointer(intake_db.conn, intake_path)  # its writer must never wait
+
+    assert worker.checkpoint()[0] > 500
+    assert wal_pages(worker_path) == 0  # emptied: nothing left to grow from
+    assert intake.checkpoint()[0] > 500
+    assert wal_pages(intake_path) > 500  # copied back, the file kept for reuse
+    assert worker_db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 600
+
+
+def test_a_wal_grown_in_a_burst_shrinks_when_it_starts_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage.db, "WAL_SIZE_LIMIT", 64 * 4096)
+    path = tmp_path / "bot.intake.db"
+    db = open_database(path)
+    fill(db.conn, 600)
+    assert wal_pages(path) > 600
+    WalCheckpointer(db.conn, path).checkpoint()  # PASSIVE: all of it copied back
+    fill(db.conn, 1)  # the next commit starts the WAL from its beginning
+    assert wal_pages(path) <= 64
