@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType
 from typing import Protocol
 
 from bot.libc import return_freed_memory
@@ -41,16 +42,27 @@ class Dictionary(Protocol):
 
 
 def new_dictionary() -> Dictionary:
-    """A fresh jieba dictionary of our own.
-
-    rjieba also builds a default dictionary when the package is imported, and keeps it for
-    the life of the process; nothing here uses it, so it is emptied (`rjieba.clear()`).
-    """
+    """A fresh jieba dictionary of our own."""
     import rjieba
 
-    rjieba.clear()  # the package's default dictionary, built on import
+    _drop_default_dictionary(rjieba)
     dictionary: Dictionary = rjieba.Jieba()
     return dictionary
+
+
+def _drop_default_dictionary(rjieba: ModuleType) -> None:
+    """rjieba builds a whole default dictionary when it is imported and keeps it for the life
+    of the process, in `_DEFAULT_JIEBA` and in the module's `cut`, `clear`… bound to it.
+    Nothing here uses those, and emptying it (`clear()`) keeps 14 MB of its capacity; without
+    a name left pointing at it, it is freed."""
+    default = getattr(rjieba, "_DEFAULT_JIEBA", None)
+    if default is None:
+        return
+    for name, value in list(vars(rjieba).items()):
+        if value is default or getattr(value, "__self__", None) is default:
+            delattr(rjieba, name)
+    del default
+    return_freed_memory()
 
 
 class Segmenter:
