@@ -34,7 +34,7 @@ from bench.procs import (
 )
 from bench.report import Report
 from bench.world import Campus, seed_campus, serve_fake
-from storage.intake import intake_path
+from storage.intake import intake_path, intake_shards
 from tests.fakes.world import (
     APP_AES_KEY,
     APP_TOKEN,
@@ -75,24 +75,25 @@ async def _sample_memory(server: Server, stop: asyncio.Event) -> None:
 
 def _counts(db: Path) -> tuple[int, int, int]:
     """(messages stored, messages not yet processed, replies still pending). A two-process
-    `serve` keeps what its worker has not taken over yet in the intake file."""
+    `serve` keeps what its worker has not taken over yet in the intake files."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         total, waiting = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(status = 'received'), 0) FROM inbox"
         ).fetchone()
         pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-        mark = conn.execute("SELECT COALESCE(MAX(last_intake_id), 0) FROM intake_handoff")
-        taken_over = int(mark.fetchone()[0])
+        marks = dict(conn.execute("SELECT shard, last_intake_id FROM intake_marks").fetchall())
     finally:
         conn.close()
     not_taken = 0
-    intake = intake_path(db)
-    if intake.exists():
+    for shard in intake_shards(db, 1):
+        intake = intake_path(db, shard)
+        if not intake.exists():
+            continue
         conn = sqlite3.connect(f"file:{intake}?mode=ro", uri=True, timeout=5)
         try:
             query = "SELECT COUNT(*) FROM intake WHERE id > ?"
-            not_taken = int(conn.execute(query, (taken_over,)).fetchone()[0])
+            not_taken += int(conn.execute(query, (marks.get(shard, 0),)).fetchone()[0])
         finally:
             conn.close()
     return int(total) + not_taken, int(waiting) + not_taken, int(pending)
@@ -156,7 +157,7 @@ def _digest_requested(db: Path) -> bool:
 async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
     work = settings.work_dir
     results: dict[str, LoadResult] = {}
-    pool_size = max(20_000, settings.seconds * 6_000)
+    pool_size = max(20_000, settings.seconds * 10_000)
 
     async with serve_fake() as fake:
         db = work / "intake.db"

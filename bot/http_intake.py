@@ -72,9 +72,11 @@ def health_body(
     *,
     long_connection: str | None = None,
     worker: str | None = None,
+    intake_processes: object = None,
 ) -> dict[str, Any]:
     """What `/healthz` shows: on/off per channel, the outbox backlog, the long connection's
-    state when it is configured and the worker process's when there is one; never a secret."""
+    state when it is configured, the worker process's when there is one and how many intake
+    processes run ("2/2") when there are several; never a secret."""
     channels = {s.channel.value: "on" if s.enabled else "off" for s in statuses}
     channels[Channel.WEBHOOK.value] = "on"
     body: dict[str, Any] = {
@@ -84,6 +86,8 @@ def health_body(
     }
     if worker is not None:
         body["worker"] = worker
+    if intake_processes is not None:
+        body["intake_processes"] = intake_processes
     if long_connection is not None:
         body["long_connection"] = long_connection
     return body

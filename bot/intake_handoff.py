@@ -1,8 +1,9 @@
 """The worker side of a two-process `serve`: take over what the intake process recorded.
 
-The intake process pokes the worker after each commit (`wake`); the hand-off then moves the
-new rows of the intake file into the inbox, in one commit with the hand-off mark
-(`InboxRepo.take_over`), and queues them in the pipeline. A poll every `poll_seconds` covers
+An intake process pokes the worker after each commit (`wake`); the hand-off then moves the
+new rows of every intake file (one per intake process, `storage.intake`) into the inbox, in
+one commit with each file's hand-off mark (`InboxRepo.take_over`), and queues them in the
+pipeline in the order they were received. A poll every `poll_seconds` covers
 a poke that got lost, e.g. while the worker was restarting.
 """
 
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.pipeline import Pipeline
@@ -41,7 +42,7 @@ class IntakeHandoff:
 
     def __init__(
         self,
-        intake: IntakeFile,
+        intakes: Sequence[IntakeFile],
         inbox: InboxRepo,
         pipeline: Pipeline,
         *,
@@ -50,7 +51,7 @@ class IntakeHandoff:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
-        self._intake = intake
+        self._intakes = list(intakes)  # one per intake process
         self._inbox = inbox
         self._pipeline = pipeline
         self._poll_seconds = poll_seconds
@@ -73,27 +74,32 @@ class IntakeHandoff:
         return self._monotonic() < self._busy_until
 
     def take_over(self, limit: int | None = None) -> int:
-        """Move rows recorded since the last hand-off (at most `limit`) into the inbox and
-        queue the new ones; returns how many rows were moved."""
+        """Move rows recorded since the last hand-off (at most `limit`, shared fairly between
+        the intake files) into the inbox and queue the new ones; returns how many moved."""
         moved = 0
         while limit is None or moved < limit:
-            chunk = CHUNK if limit is None else min(CHUNK, limit - moved)
-            rows = self._intake.after(self._inbox.taken_over_through(), chunk)
-            if not rows:
+            wanted = CHUNK if limit is None else min(CHUNK, limit - moved)
+            each = max(1, wanted // len(self._intakes))
+            batches = {
+                intake.shard: intake.after(self._inbox.taken_over_through(intake.shard), each)
+                for intake in self._intakes
+            }
+            taken = sum(len(rows) for rows in batches.values())
+            if not taken:
                 break
-            self._pipeline.adopt(self._inbox.take_over(rows))
-            moved += len(rows)
-            if len(rows) < chunk:
+            self._pipeline.adopt(self._inbox.take_over(batches))
+            moved += taken
+            if all(len(rows) < each for rows in batches.values()):
                 break
         return moved
 
     async def start(self) -> None:
-        mark = self._inbox.taken_over_through()
-        if self._intake.last_id_ever() < mark:
-            # A new intake file (the old one was deleted): take all of it. Messages seen
-            # before are recognised by their msgid and not handled twice.
-            log.warning("the intake file %s is new; taking over all of it", self._intake.path)
-            self._inbox.take_over_reset()
+        for intake in self._intakes:
+            if intake.last_id_ever() < self._inbox.taken_over_through(intake.shard):
+                # A new intake file (the old one was deleted): take all of it. Messages seen
+                # before are recognised by their msgid and not handled twice.
+                log.warning("the intake file %s is new; taking over all of it", intake.path)
+                self._inbox.take_over_reset(intake.shard)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="intake-handoff")
 
@@ -110,7 +116,7 @@ class IntakeHandoff:
             room = MAX_IN_PIPELINE - self._pipeline.in_progress
             limit = min(TRICKLE, room) if busy else room
             try:
-                full = limit > 0 and self.take_over(limit) == limit
+                full = limit > 0 and self.take_over(limit) >= limit
             except Exception:
                 # The rows stay in the intake file: the next poke or poll tries again.
                 log.exception("taking over new messages from the intake file failed")

@@ -105,7 +105,8 @@ class IntakeHousekeeping:
 
     def prune(self) -> int:
         try:
-            pruned = self._intake.prune(self._inbox.taken_over_through(), self._clock.now())
+            mark = self._inbox.taken_over_through(self._intake.shard)
+            pruned = self._intake.prune(mark, self._clock.now())
         except Exception:
             log.exception("pruning the intake file failed")
             return 0

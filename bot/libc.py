@@ -5,7 +5,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
+import signal
 import sys
+
+_PR_SET_PDEATHSIG = 1
 
 
 @functools.cache
@@ -25,3 +29,13 @@ def return_freed_memory() -> None:
     trim = getattr(libc, "malloc_trim", None) if libc is not None else None
     if trim is not None:
         trim(0)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to kill this process when `serve` dies (kill -9 of `serve` is then kill -9
+    of all its processes); elsewhere the closed link to the parent stops it."""
+    libc = glibc()
+    if libc is not None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # it died before the request above was made
+        os._exit(1)

@@ -1,9 +1,12 @@
-"""The link between the two processes of `serve`: a socket pair.
+"""The links between the processes of `serve`: socket pairs.
 
 - intake → worker: one byte (`POKE`) after a commit that recorded something new in the intake
   file; end of file when the intake process ends, so the worker stops too.
 - worker → intake: JSON lines with what `/healthz` shows: `{"state": "running",
   "long_connection": "connected"}`.
+
+The other intake processes speak the same protocol with the first one (`bot.intake_processes`),
+which relays their pokes to the worker and sends them the status `/healthz` shows.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -20,7 +23,10 @@ POKE = b"\x01"
 BUSY_POKE = b"\x02"  # the commit held a flood's worth of callbacks: the intake is saturated
 _READ = 4096
 
+STATUS_INTERVAL = 0.5  # seconds between looks at the status
+
 StatusHandler = Callable[[dict[str, Any]], None]
+Sleep = Callable[[float], Awaitable[Any]]
 
 
 class IntakeEnd:
@@ -76,3 +82,23 @@ class WorkerEnd:
 
     def close(self) -> None:
         self._writer.close()
+
+
+class StatusReporter:
+    """Sends `status()` over the link whenever it changes."""
+
+    def __init__(self, end: WorkerEnd, status: Callable[[], dict[str, Any]]) -> None:
+        self._end = end
+        self._status = status
+        self._sent: dict[str, Any] | None = None
+
+    def report(self) -> None:
+        status = self._status()
+        if status != self._sent:
+            self._end.send_status(status)
+            self._sent = status
+
+    async def run(self, sleep: Sleep) -> None:
+        while True:
+            self.report()
+            await sleep(STATUS_INTERVAL)

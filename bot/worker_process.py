@@ -2,7 +2,7 @@
 
 It runs the whole bot of `bot.serve` (pipeline, outbox worker, scheduler, long connection)
 without the HTTP listener, and takes over the messages the intake process recorded in the
-intake file (`bot.intake_handoff`) when poked over the link (`bot.worker_link`). It runs
+intake files (`bot.intake_handoff`) when poked over the link (`bot.worker_link`). It runs
 at the lowest CPU priority (`lower_priority`) and only trickles while intake is saturated:
 answering WeCom in time matters more than handling at once, and what waits is durable. Started by `bot.worker_supervisor` as
 `python -m bot.worker_process LINK_FD PARENT_PID [-v]` with the pickled settings on stdin.
@@ -31,19 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from bot.intake_handoff import IntakeHandoff
-from bot.libc import glibc
+from bot.libc import die_with_parent
 from bot.serve import Runtime, RuntimeOptions, open_runtime
 from bot.settings import Settings
-from bot.worker_link import WorkerEnd
-from storage.intake import IntakeFile, intake_path
+from bot.worker_link import StatusReporter, WorkerEnd
+from storage.intake import IntakeFile, intake_shards
 
 log = logging.getLogger("bot.worker_process")  # not "__main__" when run with -m
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [worker] %(name)s: %(message)s"
-STATUS_INTERVAL = 0.5
 # Where SCHED_IDLE is not available: far below the intake process.
 WORKER_NICENESS = 19
-_PR_SET_PDEATHSIG = 1
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -84,35 +82,6 @@ def lower_priority() -> None:
     os.nice(WORKER_NICENESS)
 
 
-def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to kill this process when `serve` dies; elsewhere the link's EOF does it."""
-    libc = glibc()
-    if libc is not None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent_pid:  # it died before the request above was made
-        os._exit(1)
-
-
-class StatusReporter:
-    """Sends the intake process what `/healthz` shows whenever it changes."""
-
-    def __init__(self, end: WorkerEnd, runtime: Runtime) -> None:
-        self._end = end
-        self._runtime = runtime
-        self._sent: dict[str, Any] | None = None
-
-    def report(self) -> None:
-        status = {"state": "running", "long_connection": self._runtime.long_connection_state}
-        if status != self._sent:
-            self._end.send_status(status)
-            self._sent = status
-
-    async def run(self, sleep: Sleep) -> None:
-        while True:
-            self.report()
-            await sleep(STATUS_INTERVAL)
-
-
 async def run_worker(
     settings: Settings,
     link: socket.socket,
@@ -127,18 +96,20 @@ async def run_worker(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     end = WorkerEnd(*await asyncio.open_connection(sock=link))
-    intake = IntakeFile(intake_path(settings.db))
+    # The supervisor passes how many intake processes run; files of earlier ones are read too.
+    shards = intake_shards(settings.db, settings.intake_processes or 1)
+    intakes = [IntakeFile(settings.db, shard) for shard in shards]
     try:
         # The intake process answers HTTP; the worker builds no routes (nor loads wechatpy).
         options = dataclasses.replace(options or RuntimeOptions(), http_routes=False)
         async with open_runtime(settings, options=options) as runtime:
             app = runtime.app
-            handoff = IntakeHandoff(intake, app.inbox, app.pipeline)
+            handoff = IntakeHandoff(intakes, app.inbox, app.pipeline)
             runtime.services.append(handoff)  # started after recovery, stopped first
             listening = asyncio.create_task(_read_pokes(end, handoff, stop), name="worker-link")
             await runtime.start()
             reporter = asyncio.create_task(
-                StatusReporter(end, runtime).run(sleep), name="worker-status"
+                StatusReporter(end, lambda: _status(runtime)).run(sleep), name="worker-status"
             )
             log.info("worker process running")
             await stop.wait()
@@ -146,10 +117,15 @@ async def run_worker(
                 task.cancel()
             await asyncio.gather(listening, reporter, return_exceptions=True)
     finally:
-        intake.close()
+        for intake in intakes:
+            intake.close()
         end.close()
     log.info("worker process stopped")
     return 0
+
+
+def _status(runtime: Runtime) -> dict[str, Any]:
+    return {"state": "running", "long_connection": runtime.long_connection_state}
 
 
 async def _read_pokes(end: WorkerEnd, handoff: IntakeHandoff, stop: asyncio.Event) -> None:

@@ -1,14 +1,16 @@
-"""The intake file of a two-process `serve`: callbacks' messages on their way to the inbox.
+"""The intake files of a two-process `serve`: callbacks' messages on their way to the inbox.
 
-The intake process writes here and nowhere else; the worker process moves the rows into the
-inbox of the main database (`InboxRepo.take_over`) and is the only writer there. Two files,
-so neither process ever waits for the other's write lock. The file lives beside the main
-database (`jiaoyan.db` → `jiaoyan.intake.db`); rows the worker took over are pruned after
-`KEEP_TAKEN_OVER`, which keeps (channel, msgid) duplicates recognisable for that long.
+Each intake process writes its own file and nowhere else; the worker process moves the rows
+into the inbox of the main database (`InboxRepo.take_over`) and is the only writer there. One
+writer per file, so no process ever waits for another's write lock. The files live beside the
+main database (`jiaoyan.db` → `jiaoyan.intake.db`, `jiaoyan.intake1.db`, …); rows the worker
+took over are pruned after `KEEP_TAKEN_OVER`, which keeps (channel, msgid) duplicates
+recognisable for that long (the inbox refuses a repeat that another intake process took).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,16 +34,31 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS intake (
 )"""
 
 
-def intake_path(db: Path) -> Path:
-    return db.with_name(f"{db.stem}.intake{db.suffix or '.db'}")
+def intake_path(db: Path, shard: int = 0) -> Path:
+    """The intake file of intake process `shard`: `jiaoyan.intake.db`, `jiaoyan.intake1.db`…"""
+    return db.with_name(f"{db.stem}.intake{shard or ''}{db.suffix or '.db'}")
+
+
+def intake_shards(db: Path, running: int) -> list[int]:
+    """The shards whose intake files the worker reads: those of the `running` intake
+    processes, and any file an earlier start with more of them left behind."""
+    pattern = re.compile(re.escape(f"{db.stem}.intake") + r"(\d+)" + re.escape(db.suffix or ".db"))
+    left = {
+        int(match[1])
+        for path in db.parent.glob(f"{db.stem}.intake*")
+        if (match := pattern.fullmatch(path.name)) and int(match[1]) > 0
+    }
+    return sorted(left | set(range(running)))
 
 
 class IntakeFile:
-    """One connection to the intake file; the intake process writes, the worker reads."""
+    """One connection to an intake file; its intake process writes, the worker reads."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn = configured_connection(path)
+    def __init__(self, db: Path, shard: int = 0) -> None:
+        """The intake file of intake process `shard` for the main database `db`."""
+        self.shard = shard
+        self.path = intake_path(db, shard)
+        self.conn = configured_connection(self.path)
         self.conn.execute(_SCHEMA)
 
     def record_many(self, messages: Sequence[Incoming]) -> list[int | None]:

@@ -8,7 +8,7 @@ queues its replies twice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
@@ -151,17 +151,26 @@ class InboxRepo:
         with transaction(self._conn):
             return insert_new(self._conn, "inbox", [message_row(m) for m in messages])
 
-    def take_over(self, rows: Sequence[IntakeRow]) -> list[InboxEntry]:
-        """Move rows of the intake file (`storage.intake`) into the inbox, in one commit with
-        the hand-off mark, so each is taken over exactly once; the new ones, in order."""
+    def take_over(self, batches: Mapping[int, Sequence[IntakeRow]]) -> list[InboxEntry]:
+        """Move rows of intake files (`storage.intake`, by shard) into the inbox, in one commit
+        with each shard's hand-off mark, so each row is taken over exactly once. Rows of
+        different shards go in in the order they were received; returns the new ones."""
+        rows = sorted(
+            (row for shard_rows in batches.values() for row in shard_rows),
+            key=lambda row: row.values[5],  # received_at, an ISO time sortable as text
+        )
         if not rows:
             return []
         with transaction(self._conn):
             ids = insert_new(self._conn, "inbox", [row.values for row in rows])
-            self._conn.execute(
-                "INSERT INTO intake_handoff (id, last_intake_id) VALUES (1, ?) "
-                "ON CONFLICT (id) DO UPDATE SET last_intake_id = excluded.last_intake_id",
-                (rows[-1].intake_id,),
+            self._conn.executemany(
+                "INSERT INTO intake_marks (shard, last_intake_id) VALUES (?, ?) "
+                "ON CONFLICT (shard) DO UPDATE SET last_intake_id = excluded.last_intake_id",
+                [
+                    (shard, shard_rows[-1].intake_id)
+                    for shard, shard_rows in batches.items()
+                    if shard_rows
+                ],
             )
         return [
             InboxEntry(inbox_id, row.values[0], row.values[3] or row.values[2])
@@ -169,14 +178,16 @@ class InboxRepo:
             if inbox_id is not None
         ]
 
-    def take_over_reset(self) -> None:
-        """Start the hand-off again from the first row (the intake file was replaced)."""
+    def take_over_reset(self, shard: int) -> None:
+        """Start the shard's hand-off again from its first row (its intake file was replaced)."""
         with transaction(self._conn):
-            self._conn.execute("DELETE FROM intake_handoff")
+            self._conn.execute("DELETE FROM intake_marks WHERE shard = ?", (shard,))
 
-    def taken_over_through(self) -> int:
-        """The last intake row already moved into the inbox (0 before the first)."""
-        row = self._conn.execute("SELECT last_intake_id FROM intake_handoff").fetchone()
+    def taken_over_through(self, shard: int) -> int:
+        """The shard's last intake row already moved into the inbox (0 before the first)."""
+        row = self._conn.execute(
+            "SELECT last_intake_id FROM intake_marks WHERE shard = ?", (shard,)
+        ).fetchone()
         return int(row[0]) if row else 0
 
     def get(self, inbox_id: int) -> Incoming | None:

@@ -284,6 +284,21 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        4,
+        "one hand-off mark per intake process",
+        [
+            # serve may run several intake processes, each with its own intake file; the
+            # first one's file (shard 0) keeps the mark of the single one before.
+            """CREATE TABLE intake_marks (
+                shard INTEGER PRIMARY KEY CHECK (shard >= 0),
+                last_intake_id INTEGER NOT NULL
+            )""",
+            "INSERT INTO intake_marks (shard, last_intake_id) "
+            "SELECT 0, last_intake_id FROM intake_handoff",
+            "DROP TABLE intake_handoff",
+        ],
+    ),
 ]
 
 
@@ -309,6 +324,10 @@ def migrate(db: sqlite_utils.Database | sqlite3.Connection, *, upto: int | None 
         if number <= version or (upto is not None and number > upto):
             continue
         conn.execute("BEGIN IMMEDIATE")
+        if current_version(conn) >= number:  # another process applied it meanwhile
+            conn.execute("COMMIT")
+            version = number
+            continue
         try:
             for statement in statements:
                 conn.execute(statement)

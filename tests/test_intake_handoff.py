@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from bot.intake_writer import BUSY_PER_WINDOW, BUSY_WINDOW, IntakeHousekeeping, 
 from bot.messages import Channel, Incoming
 from bot.pipeline import SATURATED_ARRIVALS
 from storage.db import open_database
-from storage.intake import KEEP_TAKEN_OVER, IntakeFile, intake_path
+from storage.intake import KEEP_TAKEN_OVER, IntakeFile, intake_path, intake_shards
 from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
 from tests.test_pipeline import T0, FakeRouter, assert_all_processed, group_msg, make_pipeline
 
@@ -57,7 +58,7 @@ async def record(writer: IntakeWriter, messages: list[Incoming]) -> list[bool]:
 async def test_callbacks_of_one_turn_share_a_commit_and_a_poke_and_repeats_are_refused(
     db_path: Path,
 ) -> None:
-    intake = IntakeFile(intake_path(db_path))
+    intake = IntakeFile(db_path)
     pokes = Pokes()
     writer = IntakeWriter(intake, pokes)
     first = [group_msg(f"m{i}") for i in range(3)]
@@ -70,7 +71,7 @@ async def test_callbacks_of_one_turn_share_a_commit_and_a_poke_and_repeats_are_r
 
 async def test_a_flood_sized_commit_pokes_busy(db_path: Path) -> None:
     pokes = Pokes()
-    writer = IntakeWriter(IntakeFile(intake_path(db_path)), pokes)
+    writer = IntakeWriter(IntakeFile(db_path), pokes)
     await record(writer, [group_msg(f"m{i}") for i in range(SATURATED_ARRIVALS)])
     assert pokes.sent == [True]
 
@@ -78,7 +79,7 @@ async def test_a_flood_sized_commit_pokes_busy(db_path: Path) -> None:
 async def test_a_failed_commit_answers_every_callback_of_the_turn_with_the_error(
     db_path: Path,
 ) -> None:
-    intake = IntakeFile(intake_path(db_path))
+    intake = IntakeFile(db_path)
     pokes = Pokes()
     writer = IntakeWriter(intake, pokes)
     intake.conn.execute("DROP TABLE intake")  # the disk is gone, in effect
@@ -92,7 +93,7 @@ async def test_a_failed_commit_answers_every_callback_of_the_turn_with_the_error
 async def test_the_worker_takes_over_each_row_once_and_handles_it_in_chat_order(
     db_path: Path,
 ) -> None:
-    intake_side = IntakeFile(intake_path(db_path))
+    intake_side = IntakeFile(db_path)
     writer = IntakeWriter(intake_side, Pokes())
     await record(writer, [group_msg(f"m{i}", chat_id="c1") for i in range(5)])
     await record(writer, [group_msg("x1", chat_id="c2")])
@@ -100,7 +101,7 @@ async def test_the_worker_takes_over_each_row_once_and_handles_it_in_chat_order(
     db = open_database(db_path)
     router = FakeRouter()
     pipeline = make_pipeline(db, router)
-    handoff = IntakeHandoff(IntakeFile(intake_path(db_path)), InboxRepo(db), pipeline)
+    handoff = IntakeHandoff([IntakeFile(db_path)], InboxRepo(db), pipeline)
     assert handoff.take_over() == 6
     assert handoff.take_over() == 0  # the hand-off mark moved with the rows
     await pipeline.drain()
@@ -112,9 +113,51 @@ async def test_the_worker_takes_over_each_row_once_and_handles_it_in_chat_order(
     router_after_restart = FakeRouter()
     restarted = make_pipeline(open_database(db_path), router_after_restart)
     assert await restarted.recover() == 0
-    again = IntakeHandoff(IntakeFile(intake_path(db_path)), InboxRepo(db), restarted)
+    again = IntakeHandoff([IntakeFile(db_path)], InboxRepo(db), restarted)
     assert again.take_over() == 0
     assert router_after_restart.calls == []
+
+
+def at_second(message: Incoming, second: int) -> Incoming:
+    return message.model_copy(update={"received_at": T0 + timedelta(seconds=second)})
+
+
+async def test_several_intake_files_are_taken_over_fairly_in_the_order_received(
+    db_path: Path,
+) -> None:
+    """Two intake processes: one chat's messages can arrive through either (each callback
+    is a new connection), and are handled in the order they were received; a repeat that
+    the other process also took is handled once; each file keeps its own hand-off mark."""
+    first, second = (
+        IntakeWriter(IntakeFile(db_path, 0), Pokes()),
+        IntakeWriter(IntakeFile(db_path, 1), Pokes()),
+    )
+    await record(first, [at_second(group_msg("a1"), 1), at_second(group_msg("a3"), 3)])
+    await record(second, [at_second(group_msg("a2"), 2), at_second(group_msg("a1"), 4)])
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = make_pipeline(db, router)
+    inbox = InboxRepo(db)
+    handoff = IntakeHandoff([IntakeFile(db_path, 0), IntakeFile(db_path, 1)], inbox, pipeline)
+    assert handoff.take_over(limit=2) == 2  # one row from each file, not two from the first
+    assert (inbox.taken_over_through(0), inbox.taken_over_through(1)) == (1, 1)
+    assert handoff.take_over() == 2
+    await pipeline.drain()
+    assert router.calls == ["a1", "a2", "a3"]  # the repeat of a1 through the second: once
+    assert (inbox.taken_over_through(0), inbox.taken_over_through(1)) == (2, 2)
+    assert handoff.take_over() == 0
+
+
+def test_the_worker_reads_the_files_of_every_intake_process_and_any_left_behind(
+    db_path: Path,
+) -> None:
+    assert intake_path(db_path, 0).name == "bot.intake.db"
+    assert intake_path(db_path, 1).name == "bot.intake1.db"
+    assert intake_shards(db_path, 2) == [0, 1]
+    IntakeFile(db_path, 3).close()  # an earlier start ran four intake processes
+    (db_path.parent / "bot.intake3.db-wal").touch()
+    (db_path.parent / "bot.intakeX.db").touch()  # not one of ours
+    assert intake_shards(db_path, 1) == [0, 3]
 
 
 async def test_a_message_already_in_the_inbox_is_not_handled_again(db_path: Path) -> None:
@@ -125,9 +168,9 @@ async def test_a_message_already_in_the_inbox_is_not_handled_again(db_path: Path
     pipeline = make_pipeline(db, router)
     await pipeline.submit(group_msg("same"))
     await pipeline.drain()
-    writer = IntakeWriter(IntakeFile(intake_path(db_path)), Pokes())
+    writer = IntakeWriter(IntakeFile(db_path), Pokes())
     await record(writer, [group_msg("same"), group_msg("new")])
-    handoff = IntakeHandoff(IntakeFile(intake_path(db_path)), InboxRepo(db), pipeline)
+    handoff = IntakeHandoff([IntakeFile(db_path)], InboxRepo(db), pipeline)
     assert handoff.take_over() == 2
     await pipeline.drain()
     assert router.calls == ["same", "new"]
@@ -136,18 +179,18 @@ async def test_a_message_already_in_the_inbox_is_not_handled_again(db_path: Path
 async def test_a_replaced_intake_file_is_taken_over_from_its_first_row(db_path: Path) -> None:
     db = open_database(db_path)
     inbox = InboxRepo(db)
-    writer = IntakeWriter(IntakeFile(intake_path(db_path)), Pokes())
+    writer = IntakeWriter(IntakeFile(db_path), Pokes())
     await record(writer, [group_msg(f"old{i}") for i in range(3)])
     router = FakeRouter()
     pipeline = make_pipeline(db, router)
-    assert IntakeHandoff(IntakeFile(intake_path(db_path)), inbox, pipeline).take_over() == 3
+    assert IntakeHandoff([IntakeFile(db_path)], inbox, pipeline).take_over() == 3
     await pipeline.drain()
 
     for suffix in ("", "-wal", "-shm"):  # an operator deleted the intake file
         Path(f"{intake_path(db_path)}{suffix}").unlink(missing_ok=True)
-    fresh = IntakeWriter(IntakeFile(intake_path(db_path)), Pokes())
+    fresh = IntakeWriter(IntakeFile(db_path), Pokes())
     await record(fresh, [group_msg("new")])
-    handoff = IntakeHandoff(IntakeFile(intake_path(db_path)), inbox, pipeline)
+    handoff = IntakeHandoff([IntakeFile(db_path)], inbox, pipeline)
     await handoff.start()
     await wait_until(lambda: len(router.calls) == 4)
     await handoff.stop()
@@ -158,7 +201,7 @@ async def test_while_the_intake_is_busy_handling_trickles_and_catches_up_after(
     db_path: Path,
 ) -> None:
     db = open_database(db_path)
-    writer = IntakeWriter(IntakeFile(intake_path(db_path)), Pokes())
+    writer = IntakeWriter(IntakeFile(db_path), Pokes())
     await record(writer, [group_msg(f"m{i:03d}", chat_id=f"c{i}") for i in range(3 * TRICKLE)])
     clock = Clock()
     slept: list[float] = []
@@ -173,7 +216,7 @@ async def test_while_the_intake_is_busy_handling_trickles_and_catches_up_after(
     router = FakeRouter()
     pipeline = make_pipeline(db, router)
     handoff = IntakeHandoff(
-        IntakeFile(intake_path(db_path)), InboxRepo(db), pipeline, monotonic=clock, sleep=sleep
+        [IntakeFile(db_path)], InboxRepo(db), pipeline, monotonic=clock, sleep=sleep
     )
     handoff.wake(busy=True)
     taken: list[int] = []
@@ -202,7 +245,7 @@ async def wait_until(condition: Callable[[], bool]) -> None:
 
 async def test_housekeeping_prunes_only_rows_taken_over_long_ago(db_path: Path) -> None:
     db = open_database(db_path)
-    intake = IntakeFile(intake_path(db_path))
+    intake = IntakeFile(db_path)
     writer = IntakeWriter(intake, Pokes())
     old = [
         m.model_copy(update={"received_at": T0 - KEEP_TAKEN_OVER * 2})
@@ -211,7 +254,7 @@ async def test_housekeeping_prunes_only_rows_taken_over_long_ago(db_path: Path) 
     await record(writer, old)
     await record(writer, [group_msg("recent")])
     inbox = InboxRepo(db)
-    inbox.take_over(intake.after(0, 2))  # old1, old2 moved; old3 and recent not yet
+    inbox.take_over({0: intake.after(0, 2)})  # old1, old2 moved; old3 and recent not yet
 
     class Now:
         def now(self) -> object:
@@ -222,7 +265,7 @@ async def test_housekeeping_prunes_only_rows_taken_over_long_ago(db_path: Path) 
     assert [row.values[1] for row in intake.after(0, 10)] == ["old3", "recent"]
     # Ids are never reused, so the hand-off mark stays right after a prune.
     await record(writer, [group_msg("later")])
-    assert intake.after(inbox.taken_over_through(), 10)[-1].values[1] == "later"
+    assert intake.after(inbox.taken_over_through(0), 10)[-1].values[1] == "later"
     assert intake.last_id_ever() == 5
 
 
@@ -245,9 +288,9 @@ async def test_group_commit_gives_each_caller_its_own_result_and_survives_a_canc
 
 def test_status_of_a_taken_over_row_is_received_until_handled(db_path: Path) -> None:
     db = open_database(db_path)
-    intake = IntakeFile(intake_path(db_path))
+    intake = IntakeFile(db_path)
     intake.record_many([group_msg("m1")])
-    [entry] = InboxRepo(db).take_over(intake.after(0, 10))
+    [entry] = InboxRepo(db).take_over({0: intake.after(0, 10)})
     assert entry.channel == Channel.AIBOT_WS.value and entry.conversation == "chat-1"
     assert InboxRepo(db).status(entry.inbox_id) is InboxStatus.RECEIVED
     assert OutboxRepo(db).pending_count() == 0
@@ -258,7 +301,7 @@ async def test_a_long_backlog_waits_in_the_intake_file_not_in_memory(
 ) -> None:
     monkeypatch.setattr("bot.intake_handoff.MAX_IN_PIPELINE", 10)
     db = open_database(db_path)
-    writer = IntakeWriter(IntakeFile(intake_path(db_path)), Pokes())
+    writer = IntakeWriter(IntakeFile(db_path), Pokes())
     await record(writer, [group_msg(f"m{i:02d}", chat_id=f"c{i}") for i in range(25)])
     router = FakeRouter()
     pipeline = make_pipeline(db, router)
@@ -268,7 +311,7 @@ async def test_a_long_backlog_waits_in_the_intake_file_not_in_memory(
         held.append(pipeline.in_progress)
         await pipeline.drain()  # the pipeline catches up while the hand-off pauses
 
-    handoff = IntakeHandoff(IntakeFile(intake_path(db_path)), InboxRepo(db), pipeline, sleep=sleep)
+    handoff = IntakeHandoff([IntakeFile(db_path)], InboxRepo(db), pipeline, sleep=sleep)
     await handoff.start()
     await wait_until(lambda: len(router.calls) == 25)
     await handoff.stop()
@@ -280,7 +323,7 @@ async def test_a_sustained_rate_of_single_callbacks_counts_as_busy_too(db_path: 
     """A paced burst (one callback per commit, 500/s and more) is answered first as well."""
     clock = Clock()
     pokes = Pokes()
-    writer = IntakeWriter(IntakeFile(intake_path(db_path)), pokes, monotonic=clock)
+    writer = IntakeWriter(IntakeFile(db_path), pokes, monotonic=clock)
     for i in range(BUSY_PER_WINDOW):
         await record(writer, [group_msg(f"m{i}")])
         clock.now += BUSY_WINDOW / (2 * BUSY_PER_WINDOW)  # 1,000 per second

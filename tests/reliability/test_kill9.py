@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from storage.intake import intake_path
+from storage.intake import intake_path, intake_shards
 from tests.fakes.campus import BOT_NAME, GROUP_HTTP, REFLECTION, Campus, seed_campus
 from tests.fakes.wecom_api import DEFAULT_AGENT_ID, DEFAULT_CORP_ID
 from tests.fakes.wecom_crypto import app_text_xml
@@ -109,10 +109,12 @@ def inbox(db: Path) -> dict[tuple[str, str], str]:
 
 def stored_messages(db: Path) -> set[tuple[str, str]]:
     """(channel, msgid) of every stored message: in the inbox, or (two-process serve) still in
-    the intake file, which the worker moves into the inbox after a restart."""
+    an intake file, which the worker moves into the inbox after a restart."""
     stored = set(inbox(db))
-    intake = intake_path(db)
-    if intake.exists():
+    for shard in intake_shards(db, 1):
+        intake = intake_path(db, shard)
+        if not intake.exists():
+            continue
         conn = sqlite3.connect(f"file:{intake}?mode=ro", uri=True)
         try:
             stored.update(conn.execute("SELECT channel, msgid FROM intake").fetchall())

@@ -8,6 +8,7 @@ import asyncio
 import fcntl
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.worker_process import lock_path
+from storage.intake import intake_path
 from tests.fakes.campus import seed_campus
 from tests.fakes.world import wecom_values
 
@@ -26,10 +28,26 @@ from .test_kill9 import answer_key, answers, build_callbacks, post
 DEADLINE = 30.0
 
 
-def worker_pids(server: ServeProcess) -> list[int]:
+def child_pids(server: ServeProcess) -> list[int]:
     pid = server.proc.pid
     children = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+
+def is_worker(pid: int) -> bool:
+    try:
+        return b"bot.worker_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
+
+
+def worker_pids(server: ServeProcess) -> list[int]:
+    return [pid for pid in child_pids(server) if is_worker(pid)]
+
+
+def intake_sibling_pids(server: ServeProcess) -> list[int]:
+    """The intake processes `serve` forked (they run `serve`'s own command line)."""
+    return [pid for pid in child_pids(server) if alive(pid) and not is_worker(pid)]
 
 
 def alive(pid: int) -> bool:
@@ -124,8 +142,62 @@ async def test_the_worker_runs_at_idle_priority_stays_small_and_dies_with_serve(
     mapped = Path(f"/proc/{worker}/maps").read_text()
     for library in ("numpy", "rjieba", "charset_normalizer"):
         assert library not in mapped
+    [sibling] = intake_sibling_pids(server)  # the second intake process: no lower priority
+    assert int(Path(f"/proc/{sibling}/stat").read_text().rsplit(")", 1)[1].split()[38]) == 0
     server.kill9()
     await until("the worker to die with serve", lambda: not alive(worker))
+    await until("the other intake process to die with serve", lambda: not alive(sibling))
+
+
+async def test_two_intake_processes_share_the_port_and_one_dying_leaves_the_other_answering(
+    tmp_path: Path, real_world: RealWorld, start_serve: StartServe
+) -> None:
+    fake = real_world.fake
+    db = tmp_path / "bot.db"
+    campus = seed_campus(db, datetime.now().astimezone(), 60)
+    values = {**wecom_values(db, fake, long_connection=False), "JIAOYAN_INTAKE_PROCESSES": "2"}
+    server = await start_serve(db, values)
+    callbacks = build_callbacks(fake, campus)[:60]
+    # A new connection per callback, as WeCom's servers make them: the kernel spreads those.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await until("the worker to run", _health_says(server, session, "running"))
+        assert (await server.health(session))["intake_processes"] == "2/2"
+        first, later = callbacks[:40], callbacks[40:]
+        assert set(await asyncio.gather(*(post(session, server, cb) for cb in first))) == {200}
+        await until("the first answers", lambda: len(answers(fake)) == len(first))
+        # Both intake processes took callbacks, each into its own intake file.
+        assert intake_rows(db, 0) and intake_rows(db, 1)
+        assert intake_rows(db, 0) + intake_rows(db, 1) == len(first)
+
+        [sibling] = intake_sibling_pids(server)
+        os.kill(sibling, signal.SIGKILL)
+        await until("the death to be noticed", lambda: not intake_sibling_pids(server))
+        seen: list[tuple[int, dict[str, object]]] = []
+
+        async def degraded() -> bool:
+            async with session.get(server.base_url + "/healthz") as resp:
+                seen.append((resp.status, await resp.json()))
+            return seen[-1][1].get("intake_processes") == "1/2"
+
+        await until("/healthz to report it", degraded)
+        assert seen[-1][0] == 503 and seen[-1][1]["status"] == "degraded"
+        # The kernel gives the dead one's connections to the other: nothing is refused.
+        assert set(await asyncio.gather(*(post(session, server, cb) for cb in later))) == {200}
+        await until("every answer", lambda: len(answers(fake)) == len(callbacks))
+    counted = answers(fake)
+    assert {answer_key(cb): counted[answer_key(cb)] for cb in callbacks} == {
+        answer_key(cb): 1 for cb in callbacks
+    }
+    assert "intake process 1 ended" in server.log.read_text(errors="replace")
+
+
+def intake_rows(db: Path, shard: int) -> int:
+    conn = sqlite3.connect(f"file:{intake_path(db, shard)}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM intake").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def test_one_process_when_the_worker_process_is_switched_off(

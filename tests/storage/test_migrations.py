@@ -40,3 +40,24 @@ def test_reopening_is_idempotent_and_uses_wal_and_foreign_keys(tmp_path: Path) -
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     versions = [row[0] for row in db.execute("SELECT version FROM schema_version")]
     assert versions == [number for number, _, _ in MIGRATIONS]
+
+
+def test_two_processes_migrating_a_new_database_at_once_both_succeed(tmp_path: Path) -> None:
+    """`serve` opens a new database from two intake processes at the same moment: whichever
+    migrates second finds the work done instead of failing on "table already exists"."""
+    path = tmp_path / "bot.db"
+    first = sqlite3.connect(path, isolation_level=None, timeout=10)
+    second = sqlite3.connect(path, isolation_level=None, timeout=10)
+    overtaken: list[int] = []
+
+    def other_process_migrates_first(statement: str) -> None:
+        # `first` looked at the schema version, and now asks for the write lock: in this
+        # moment `second` migrates everything.
+        if statement == "BEGIN IMMEDIATE" and not overtaken:
+            overtaken.append(migrate(second))
+
+    first.set_trace_callback(other_process_migrates_first)
+    assert migrate(first) == MIGRATIONS[-1][0]
+    assert overtaken == [MIGRATIONS[-1][0]]
+    versions = [row[0] for row in first.execute("SELECT version FROM schema_version")]
+    assert versions == [number for number, _, _ in MIGRATIONS]
