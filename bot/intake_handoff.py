@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from bot.intake_writer import BUSY_FOR
 from bot.pipeline import Pipeline
 from storage.intake import IntakeFile
 from storage.messaging import InboxRepo
@@ -27,7 +28,6 @@ POLL_SECONDS = 1.0
 # While the intake process says it is saturated, handling trickles: at most TRICKLE rows per
 # TRICKLE_SECONDS, so this process leaves the machine to the callbacks (WeCom wants its
 # answer within 5 s; a reply can wait until the flood is over, the messages are durable).
-BUSY_FOR = 0.25  # seconds a busy poke counts
 TRICKLE = 20
 TRICKLE_SECONDS = 0.1
 # The pipeline holds at most this many taken-over messages; the rest wait in the intake file,
@@ -35,6 +35,20 @@ TRICKLE_SECONDS = 0.1
 MAX_IN_PIPELINE = 1_000
 
 WaitFor = Callable[[Awaitable[Any], float], Awaitable[Any]]
+
+
+class IntakeBusy:
+    """Whether an intake process said within `BUSY_FOR` seconds that it is saturated."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._until = -BUSY_FOR
+
+    def mark(self) -> None:
+        self._until = self._monotonic() + BUSY_FOR
+
+    def __call__(self) -> bool:
+        return self._monotonic() < self._until
 
 
 class IntakeHandoff:
@@ -50,15 +64,15 @@ class IntakeHandoff:
         wait_for: WaitFor = asyncio.wait_for,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        busy: IntakeBusy | None = None,
     ) -> None:
         self._intakes = list(intakes)  # one per intake process
         self._inbox = inbox
         self._pipeline = pipeline
         self._poll_seconds = poll_seconds
         self._wait_for = wait_for
-        self._monotonic = monotonic
         self._sleep = sleep
-        self._busy_until = 0.0
+        self._busy = busy or IntakeBusy(monotonic)
         self._woken = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -66,12 +80,12 @@ class IntakeHandoff:
     def wake(self, busy: bool = False) -> None:
         """The intake process recorded something new (`busy`: while it is saturated)."""
         if busy:
-            self._busy_until = self._monotonic() + BUSY_FOR
+            self._busy.mark()
         self._woken.set()
 
     @property
     def intake_busy(self) -> bool:
-        return self._monotonic() < self._busy_until
+        return self._busy()
 
     def take_over(self, limit: int | None = None) -> int:
         """Move rows recorded since the last hand-off (at most `limit`, shared fairly between

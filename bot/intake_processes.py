@@ -107,11 +107,13 @@ def fork_intake_processes(listeners: Sequence[socket.socket], run: RunShard) -> 
                         sock.close()
                 die_with_parent(parent)
                 code = run(shard, listeners[shard], theirs)
-            except BaseException:
+            except Exception:
                 log.exception("intake process %d failed", shard)
             finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
+                # Never return into the caller's code: that is the first process's job.
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
                 os._exit(code)
         theirs.close()
         listeners[shard].close()

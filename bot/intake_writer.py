@@ -20,7 +20,7 @@ from bot.group_commit import GroupCommit
 from bot.messages import Incoming
 from bot.pipeline import SATURATED_ARRIVALS
 from bot.traffic_log import TrafficLog
-from storage.checkpoint import WalCheckpointer
+from storage.checkpoint import INTAKE_TRUNCATE_ABOVE, WalCheckpointer
 from storage.intake import IntakeFile
 from storage.messaging import InboxRepo
 
@@ -32,6 +32,7 @@ PRUNE_EVERY = 3600.0  # seconds
 # sign-in burst is answered first, its replies follow right after it.
 BUSY_WINDOW = 0.1
 BUSY_PER_WINDOW = 50
+BUSY_FOR = 0.25  # seconds a busy commit counts (the worker trickles, checkpoints wait)
 
 
 class Poke(Protocol):
@@ -49,12 +50,17 @@ class IntakeWriter:
         self._monotonic = monotonic
         self._window_start = -BUSY_WINDOW
         self._in_window = 0
+        self._busy_until = -BUSY_FOR
         self._commits: GroupCommit[Incoming, int | None] = GroupCommit(self._record)
         self._traffic = TrafficLog(log)
 
     async def submit(self, incoming: Incoming) -> bool:
         """Store the message durably; False when it was delivered before."""
         return await self._commits.submit(incoming) is not None
+
+    def busy(self) -> bool:
+        """Whether a commit within the last `BUSY_FOR` seconds found the intake saturated."""
+        return self._monotonic() < self._busy_until
 
     def log_traffic(self) -> None:
         self._traffic.flush()
@@ -79,13 +85,16 @@ class IntakeWriter:
         if now - self._window_start >= BUSY_WINDOW:
             self._window_start, self._in_window = now, 0
         self._in_window += arrived
-        return arrived >= SATURATED_ARRIVALS or self._in_window >= BUSY_PER_WINDOW
+        busy = arrived >= SATURATED_ARRIVALS or self._in_window >= BUSY_PER_WINDOW
+        if busy:
+            self._busy_until = now + BUSY_FOR
+        return busy
 
 
 class IntakeHousekeeping:
     """Keeps the intake file small, off the event loop's critical path: WAL checkpoints in a
-    thread every second (`storage.checkpoint`), and every `prune_every` seconds the rows the
-    worker took over long ago are deleted (`IntakeFile.prune`)."""
+    thread every second, except while `busy` (`storage.checkpoint`), and every `prune_every`
+    seconds the rows the worker took over long ago are deleted (`IntakeFile.prune`)."""
 
     def __init__(
         self,
@@ -93,13 +102,16 @@ class IntakeHousekeeping:
         inbox: InboxRepo,
         clock: Clock,
         *,
+        busy: Callable[[], bool] | None = None,
         prune_every: float = PRUNE_EVERY,
     ) -> None:
         self._intake = intake
         self._inbox = inbox
         self._clock = clock
         self._prune_every = prune_every
-        self._checkpointer = WalCheckpointer(intake.conn, intake.path)
+        self._checkpointer = WalCheckpointer(
+            intake.conn, intake.path, truncate_above=INTAKE_TRUNCATE_ABOVE, defer=busy
+        )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -159,6 +159,8 @@ class RuntimeOptions:
     # False: no callback or dashboard routes (the worker process, whose intake process
     # answers HTTP); `web_app` then serves /healthz only.
     http_routes: bool = True
+    # The worker process: WAL checkpoints wait while this says the intake is saturated.
+    defer_checkpoints: Callable[[], bool] | None = None
     stop_timeout: float = STOP_TIMEOUT
 
 
@@ -327,7 +329,12 @@ def build_runtime(
     services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
     # Disk syncs of WAL checkpoints happen in a thread, never inside a callback's commit.
     if storage.path is not None:
-        checkpointer = WalCheckpointer(storage.db.conn, storage.path, truncate_above=TRUNCATE_ABOVE)
+        checkpointer = WalCheckpointer(
+            storage.db.conn,
+            storage.path,
+            truncate_above=TRUNCATE_ABOVE,
+            defer=options.defer_checkpoints,
+        )
         checkpoint_stop = asyncio.Event()
         services.append(
             TaskService(

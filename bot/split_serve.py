@@ -153,7 +153,7 @@ async def run_intake(
     main_db = PlainDatabase(connect(settings.db))
     intake = IntakeFile(settings.db, shard)
     writer = IntakeWriter(intake, poke)
-    housekeeping = IntakeHousekeeping(intake, InboxRepo(main_db), clock)
+    housekeeping = IntakeHousekeeping(intake, InboxRepo(main_db), clock, busy=writer.busy)
     dashboard_storage: list[Storage] = []  # opened by the first dashboard request
 
     def open_storage() -> Storage:

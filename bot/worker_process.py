@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.intake_handoff import IntakeHandoff
+from bot.intake_handoff import IntakeBusy, IntakeHandoff
 from bot.libc import die_with_parent
 from bot.serve import Runtime, RuntimeOptions, open_runtime
 from bot.settings import Settings
@@ -101,10 +101,14 @@ async def run_worker(
     intakes = [IntakeFile(settings.db, shard) for shard in shards]
     try:
         # The intake process answers HTTP; the worker builds no routes (nor loads wechatpy).
-        options = dataclasses.replace(options or RuntimeOptions(), http_routes=False)
+        # Nor does it force the disk while the intake is saturated (`storage.checkpoint`).
+        busy = IntakeBusy()
+        options = dataclasses.replace(
+            options or RuntimeOptions(), http_routes=False, defer_checkpoints=busy
+        )
         async with open_runtime(settings, options=options) as runtime:
             app = runtime.app
-            handoff = IntakeHandoff(intakes, app.inbox, app.pipeline)
+            handoff = IntakeHandoff(intakes, app.inbox, app.pipeline, busy=busy)
             runtime.services.append(handoff)  # started after recovery, stopped first
             listening = asyncio.create_task(_read_pokes(end, handoff, stop), name="worker-link")
             await runtime.start()

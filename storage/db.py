@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Protocol
 from storage.migrations import migrate
 
 WAL_SWITCH_WAIT = 5.0  # seconds, as the busy timeout
-WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -57,8 +56,6 @@ def configured_connection(path: Path | str, *, memory: bool = False) -> sqlite3.
     if not memory:
         _use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
-        # A WAL that grew during a burst shrinks to this when SQLite starts it again.
-        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     conn.execute("PRAGMA busy_timeout = 5000")
     return conn
 

@@ -16,9 +16,16 @@ import pytest
 
 from bot.group_commit import GroupCommit
 from bot.intake_handoff import TRICKLE, IntakeHandoff
-from bot.intake_writer import BUSY_PER_WINDOW, BUSY_WINDOW, IntakeHousekeeping, IntakeWriter
+from bot.intake_writer import (
+    BUSY_FOR,
+    BUSY_PER_WINDOW,
+    BUSY_WINDOW,
+    IntakeHousekeeping,
+    IntakeWriter,
+)
 from bot.messages import Channel, Incoming
 from bot.pipeline import SATURATED_ARRIVALS
+from storage.checkpoint import WalCheckpointer
 from storage.db import open_database
 from storage.intake import KEEP_TAKEN_OVER, IntakeFile, intake_path, intake_shards
 from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
@@ -69,11 +76,18 @@ async def test_callbacks_of_one_turn_share_a_commit_and_a_poke_and_repeats_are_r
     assert [row.values[1] for row in intake.after(0, 10)] == ["m0", "m1", "m2", "m9"]
 
 
-async def test_a_flood_sized_commit_pokes_busy(db_path: Path) -> None:
+async def test_a_flood_sized_commit_pokes_busy_and_holds_back_checkpoints(db_path: Path) -> None:
     pokes = Pokes()
-    writer = IntakeWriter(IntakeFile(db_path), pokes)
+    clock = Clock()
+    writer = IntakeWriter(IntakeFile(db_path), pokes, monotonic=clock)
+    assert not writer.busy()
     await record(writer, [group_msg(f"m{i}") for i in range(SATURATED_ARRIVALS)])
     assert pokes.sent == [True]
+    # The intake file's checkpoints (disk syncs) wait while the burst goes on.
+    intake = IntakeFile(db_path)
+    assert writer.busy() and WalCheckpointer(intake.conn, intake.path, defer=writer.busy).deferred()
+    clock.now += BUSY_FOR
+    assert not writer.busy()
 
 
 async def test_a_failed_commit_answers_every_callback_of_the_turn_with_the_error(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import storage.db
+import storage.checkpoint
 from storage.checkpoint import SQLITE_DEFAULT_AUTOCHECKPOINT, WalCheckpointer
 from storage.db import open_database
 
@@ -52,31 +52,33 @@ def fill(conn: object, rows: int) -> None:
         conn.execute("INSERT INTO t VALUES (?)", ("教研" * 800 + str(i),))  # type: ignore[attr-defined]
 
 
-def test_a_wal_past_its_limit_is_emptied_for_the_worker_only(tmp_path: Path) -> None:
+def test_a_wal_past_its_limit_is_emptied(tmp_path: Path) -> None:
     """Under sustained load a commit lands during every PASSIVE checkpoint and the WAL only
-    grows; the worker's checkpointer empties it once it passes `truncate_above` pages."""
-    worker_path, intake_path = tmp_path / "bot.db", tmp_path / "bot.intake.db"
-    worker_db, intake_db = open_database(worker_path), open_database(intake_path)
-    fill(worker_db.conn, 600)
-    fill(intake_db.conn, 600)
-    worker = WalCheckpointer(worker_db.conn, worker_path, truncate_above=500)
-    intake = WalCheckpointer(intake_db.conn, intake_path)  # its writer must never wait
-
-    assert worker.checkpoint()[0] > 500
-    assert wal_pages(worker_path) == 0  # emptied: nothing left to grow from
-    assert intake.checkpoint()[0] > 500
-    assert wal_pages(intake_path) > 500  # copied back, the file kept for reuse
-    assert worker_db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 600
-
-
-def test_a_wal_grown_in_a_burst_shrinks_when_it_starts_again(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(storage.db, "WAL_SIZE_LIMIT", 64 * 4096)
-    path = tmp_path / "bot.intake.db"
+    grows; past `truncate_above` pages the checkpointer empties it."""
+    path = tmp_path / "bot.db"
     db = open_database(path)
     fill(db.conn, 600)
-    assert wal_pages(path) > 600
-    WalCheckpointer(db.conn, path).checkpoint()  # PASSIVE: all of it copied back
-    fill(db.conn, 1)  # the next commit starts the WAL from its beginning
-    assert wal_pages(path) <= 64
+    assert WalCheckpointer(db.conn, path, truncate_above=5_000).checkpoint()[0] > 600
+    assert wal_pages(path) > 600  # under its limit: copied back, the file kept for reuse
+    fill(db.conn, 600)
+    assert WalCheckpointer(db.conn, path, truncate_above=500).checkpoint()[0] > 500
+    assert wal_pages(path) == 0  # emptied: nothing left to grow from
+    assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1_200
+
+
+def test_checkpoints_wait_while_the_intake_is_saturated_unless_the_wal_is_huge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint's disk sync stalls the other processes' writes: during a burst it waits."""
+    path = tmp_path / "bot.intake.db"
+    db = open_database(path)
+    fill(db.conn, 300)
+    saturated = [True]
+    checkpointer = WalCheckpointer(db.conn, path, defer=lambda: saturated[0])
+    assert checkpointer.deferred()
+    monkeypatch.setattr(storage.checkpoint, "MAX_DEFERRED_WAL", 100 * 4096)
+    assert not checkpointer.deferred()  # 300 pages of WAL: too much to wait any longer
+    monkeypatch.undo()
+    saturated[0] = False
+    assert not checkpointer.deferred()
+    assert not WalCheckpointer(db.conn, path).deferred()  # nothing to wait for
