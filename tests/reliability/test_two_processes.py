@@ -90,15 +90,7 @@ async def test_a_crashed_worker_is_restarted_and_callbacks_meanwhile_are_answere
         os.kill(first_worker, signal.SIGKILL)
         await until("the crash to be noticed", lambda: not alive(first_worker))
         # Until the new worker is up, /healthz says so with a 503 (for Docker and monitors).
-        seen: list[tuple[int, dict[str, object]]] = []
-
-        async def restarting() -> bool:
-            async with session.get(server.base_url + "/healthz") as resp:
-                seen.append((resp.status, await resp.json()))
-            return seen[-1][1].get("worker") == "restarting"
-
-        await until("/healthz to report the crash", restarting)
-        status, body = seen[-1]
+        status, body = await health_once(session, server, "worker", "restarting")
         assert status == 503 and body["status"] == "degraded"
         # While no worker runs, callbacks are still stored and acknowledged.
         during = callbacks[10:]
@@ -116,6 +108,21 @@ async def test_a_crashed_worker_is_restarted_and_callbacks_meanwhile_are_answere
     assert health["outbox"] == {"pending": 0, "failed": 0}
     log = server.log.read_text(errors="replace")
     assert "worker process ended (exit code -9); starting it again" in log
+
+
+async def health_once(
+    session: aiohttp.ClientSession, server: ServeProcess, key: str, value: str
+) -> tuple[int, dict[str, object]]:
+    """Poll /healthz (bounded) until `key` shows `value`; that answer's status and body."""
+    seen: list[tuple[int, dict[str, object]]] = []
+
+    async def shows() -> bool:
+        async with session.get(server.base_url + "/healthz") as resp:
+            seen.append((resp.status, await resp.json()))
+        return seen[-1][1].get(key) == value
+
+    await until(f"/healthz to show {key} {value}", shows)
+    return seen[-1]
 
 
 def _health_says(server: ServeProcess, session: aiohttp.ClientSession, state: str) -> object:
@@ -173,15 +180,8 @@ async def test_two_intake_processes_share_the_port_and_one_dying_leaves_the_othe
         [sibling] = intake_sibling_pids(server)
         os.kill(sibling, signal.SIGKILL)
         await until("the death to be noticed", lambda: not intake_sibling_pids(server))
-        seen: list[tuple[int, dict[str, object]]] = []
-
-        async def degraded() -> bool:
-            async with session.get(server.base_url + "/healthz") as resp:
-                seen.append((resp.status, await resp.json()))
-            return seen[-1][1].get("intake_processes") == "1/2"
-
-        await until("/healthz to report it", degraded)
-        assert seen[-1][0] == 503 and seen[-1][1]["status"] == "degraded"
+        status, body = await health_once(session, server, "intake_processes", "1/2")
+        assert status == 503 and body["status"] == "degraded"
         # The kernel gives the dead one's connections to the other: nothing is refused.
         assert set(await asyncio.gather(*(post(session, server, cb) for cb in later))) == {200}
         await until("every answer", lambda: len(answers(fake)) == len(callbacks))
