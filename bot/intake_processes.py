@@ -61,6 +61,8 @@ def bind_listeners(host: str, port: int, count: int) -> list[socket.socket]:
     family, kind, proto, _, address = socket.getaddrinfo(
         host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
+    if port:
+        _refuse_a_port_in_use(family, address)
     listeners: list[socket.socket] = []
     try:
         for _ in range(count):
@@ -77,6 +79,14 @@ def bind_listeners(host: str, port: int, count: int) -> list[socket.socket]:
             sock.close()
         raise
     return listeners
+
+
+def _refuse_a_port_in_use(family: int, address: Any) -> None:
+    """SO_REUSEPORT would let us share a port with another `serve` still running there (same
+    user): it would silently take half the callbacks. A plain bind fails on a port in use."""
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.context import BotConfig
-from bot.intake_processes import intake_process_count
+from bot.intake_processes import bind_listeners, intake_process_count
 from bot.settings import SettingsError, load_settings
 
 
@@ -71,3 +71,17 @@ def test_intake_processes_default_to_one_per_core_at_most_two(
         assert intake_process_count(settings) == expected
     monkeypatch.setenv("JIAOYAN_INTAKE_PROCESSES", "3")
     assert intake_process_count(load_settings()) == 3
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="several intake processes need Linux")
+def test_intake_sockets_share_one_port_but_never_with_another_serve() -> None:
+    listeners = bind_listeners("127.0.0.1", 0, 2)
+    try:
+        ports = {sock.getsockname()[1] for sock in listeners}
+        assert len(ports) == 1  # port 0: the second took the port the first got
+        # A second `serve` on the same port (SO_REUSEPORT would allow it) is refused.
+        with pytest.raises(OSError):
+            bind_listeners("127.0.0.1", ports.pop(), 2)
+    finally:
+        for sock in listeners:
+            sock.close()
