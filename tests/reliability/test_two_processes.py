@@ -23,7 +23,7 @@ from tests.fakes.campus import seed_campus
 from tests.fakes.world import wecom_values
 
 from .conftest import RealWorld, ServeProcess, StartServe
-from .test_kill9 import answer_key, answers, build_callbacks, post
+from .test_kill9 import Callback, answer_key, answers, build_callbacks, post
 
 DEADLINE = 30.0
 
@@ -86,6 +86,9 @@ async def test_a_crashed_worker_is_restarted_and_callbacks_meanwhile_are_answere
         before = callbacks[:10]
         assert {await post(session, server, cb) for cb in before} == {200}
         await until("the first answers", lambda: len(answers(fake)) == len(before))
+        # ...and recorded as sent: a kill between a send and its record would resend it
+        # (the at-least-once window docs/reliability.md describes), which is not tested here.
+        await until("the outbox to be empty", _outbox_empty(server, session))
 
         os.kill(first_worker, signal.SIGKILL)
         await until("the crash to be noticed", lambda: not alive(first_worker))
@@ -125,6 +128,13 @@ async def health_once(
     return seen[-1]
 
 
+def _outbox_empty(server: ServeProcess, session: aiohttp.ClientSession) -> object:
+    async def check() -> bool:
+        return (await server.health(session))["outbox"]["pending"] == 0
+
+    return check
+
+
 def _health_says(server: ServeProcess, session: aiohttp.ClientSession, state: str) -> object:
     async def check() -> bool:
         return (await server.health(session)).get("worker") == state
@@ -160,11 +170,9 @@ async def test_two_intake_processes_share_the_port_and_one_dying_leaves_the_othe
     tmp_path: Path, real_world: RealWorld, start_serve: StartServe
 ) -> None:
     fake = real_world.fake
-    db = tmp_path / "bot.db"
-    campus = seed_campus(db, datetime.now().astimezone(), 60)
-    values = {**wecom_values(db, fake, long_connection=False), "JIAOYAN_INTAKE_PROCESSES": "2"}
-    server = await start_serve(db, values)
-    callbacks = build_callbacks(fake, campus)[:60]
+    db, server, callbacks = await serve_teachers(
+        tmp_path, real_world, start_serve, 60, JIAOYAN_INTAKE_PROCESSES="2"
+    )
     # A new connection per callback, as WeCom's servers make them: the kernel spreads those.
     connector = aiohttp.TCPConnector(force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -192,6 +200,17 @@ async def test_two_intake_processes_share_the_port_and_one_dying_leaves_the_othe
     assert "intake process 1 ended" in server.log.read_text(errors="replace")
 
 
+async def serve_teachers(
+    tmp_path: Path, real_world: RealWorld, start_serve: StartServe, teachers: int, **settings: str
+) -> tuple[Path, ServeProcess, list[Callback]]:
+    """`serve` on a new campus of `teachers`, with these settings; one callback per teacher."""
+    db = tmp_path / "bot.db"
+    campus = seed_campus(db, datetime.now().astimezone(), teachers)
+    values = {**wecom_values(db, real_world.fake, long_connection=False), **settings}
+    server = await start_serve(db, values)
+    return db, server, build_callbacks(real_world.fake, campus)[:teachers]
+
+
 def intake_rows(db: Path, shard: int) -> int:
     conn = sqlite3.connect(f"file:{intake_path(db, shard)}?mode=ro", uri=True)
     try:
@@ -204,11 +223,9 @@ async def test_one_process_when_the_worker_process_is_switched_off(
     tmp_path: Path, real_world: RealWorld, start_serve: StartServe
 ) -> None:
     fake = real_world.fake
-    db = tmp_path / "bot.db"
-    campus = seed_campus(db, datetime.now().astimezone(), 4)
-    values = {**wecom_values(db, fake, long_connection=False), "JIAOYAN_WORKER_PROCESS": "false"}
-    server = await start_serve(db, values)
-    callbacks = build_callbacks(fake, campus)[:4]
+    _, server, callbacks = await serve_teachers(
+        tmp_path, real_world, start_serve, 4, JIAOYAN_WORKER_PROCESS="false"
+    )
     async with aiohttp.ClientSession() as session:
         health = await server.health(session)
         assert "worker" not in health
