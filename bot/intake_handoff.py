@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from bot.intake_writer import BUSY_FOR
+from bot.intake_writer import IntakeBusy
 from bot.pipeline import Pipeline
 from storage.intake import IntakeFile
 from storage.messaging import InboxRepo
@@ -35,20 +35,6 @@ TRICKLE_SECONDS = 0.1
 MAX_IN_PIPELINE = 1_000
 
 WaitFor = Callable[[Awaitable[Any], float], Awaitable[Any]]
-
-
-class IntakeBusy:
-    """Whether an intake process said within `BUSY_FOR` seconds that it is saturated."""
-
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
-        self._until = -BUSY_FOR
-
-    def mark(self) -> None:
-        self._until = self._monotonic() + BUSY_FOR
-
-    def __call__(self) -> bool:
-        return self._monotonic() < self._until
 
 
 class IntakeHandoff:

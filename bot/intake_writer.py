@@ -39,6 +39,21 @@ class Poke(Protocol):
     def __call__(self, *, busy: bool = False) -> None: ...
 
 
+class IntakeBusy:
+    """Whether an intake process found itself saturated within the last `BUSY_FOR` seconds:
+    the intake writer marks it at a busy commit, the worker at a busy poke."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._until = -BUSY_FOR
+
+    def mark(self) -> None:
+        self._until = self._monotonic() + BUSY_FOR
+
+    def __call__(self) -> bool:
+        return self._monotonic() < self._until
+
+
 class IntakeWriter:
     """`IncomingSink` that records messages for the worker process to handle."""
 
@@ -50,17 +65,14 @@ class IntakeWriter:
         self._monotonic = monotonic
         self._window_start = -BUSY_WINDOW
         self._in_window = 0
-        self._busy_until = -BUSY_FOR
+        # Called by the intake file's checkpointer: its disk syncs wait while this is true.
+        self.busy = IntakeBusy(monotonic)
         self._commits: GroupCommit[Incoming, int | None] = GroupCommit(self._record)
         self._traffic = TrafficLog(log)
 
     async def submit(self, incoming: Incoming) -> bool:
         """Store the message durably; False when it was delivered before."""
         return await self._commits.submit(incoming) is not None
-
-    def busy(self) -> bool:
-        """Whether a commit within the last `BUSY_FOR` seconds found the intake saturated."""
-        return self._monotonic() < self._busy_until
 
     def log_traffic(self) -> None:
         self._traffic.flush()
@@ -87,7 +99,7 @@ class IntakeWriter:
         self._in_window += arrived
         busy = arrived >= SATURATED_ARRIVALS or self._in_window >= BUSY_PER_WINDOW
         if busy:
-            self._busy_until = now + BUSY_FOR
+            self.busy.mark()
         return busy
 
 

@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.intake_handoff import IntakeBusy, IntakeHandoff
+from bot.intake_handoff import IntakeHandoff
+from bot.intake_writer import IntakeBusy
 from bot.libc import die_with_parent
 from bot.serve import Runtime, RuntimeOptions, open_runtime
 from bot.settings import Settings
