@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
@@ -28,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[common])
 
-    add("demo", f"生成演示数据并演示一周的教研活动（默认写入 {DEMO_DB}）")
+    demo = add("demo", f"生成演示数据并演示一周的教研活动（默认写入 {DEMO_DB}）")
+    demo.add_argument(
+        "--start",
+        type=_iso_date,
+        help="演示哪一周，如 2026-12-07（取该日所在的周一；默认即将到来的周一）",
+    )
 
     console = add("console", "在终端里和机器人对话")
     console.add_argument("--as", dest="userid", required=True, help="以哪个企业微信账号发言")
@@ -56,6 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期「{text}」看不懂，请写成 2026-12-07") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -79,9 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command == "demo":
-        from bot.demo import run_demo
+        from bot.demo import coming_monday, monday_of, run_demo
 
-        return asyncio.run(run_demo(settings, print))
+        today = datetime.now(settings.zone).date()
+        monday = monday_of(args.start) if args.start else coming_monday(today)
+        return asyncio.run(run_demo(settings, print, monday))
     if command == "console":
         from bot.app import create_app
         from bot.channels.console_sender import ConsoleSender

@@ -10,7 +10,7 @@ import itertools
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import App, create_app
@@ -160,19 +160,27 @@ class DemoWeek:
         self.sender.flush()
 
 
-def week_start(now: datetime, zone: ZoneInfo) -> datetime:
-    """Monday 08:00 of last week: the played week is over but recent when the console opens."""
-    local = now.astimezone(zone)
-    monday = local - timedelta(days=local.weekday() + 7)
-    return monday.replace(hour=8, minute=0, second=0, microsecond=0)
+def coming_monday(today: date) -> date:
+    """The demo's default week: today when it is a Monday, else the next Monday."""
+    return today + timedelta(days=-today.weekday() % 7)
 
 
-async def run_demo(settings: Settings, write: Callable[[str], None]) -> int:
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_start(monday: date, zone: ZoneInfo) -> datetime:
+    """08:00 on the played week's Monday, where the story begins."""
+    return datetime.combine(monday, time(8, 0), tzinfo=zone)
+
+
+async def run_demo(settings: Settings, write: Callable[[str], None], monday: date) -> int:
+    """Play the week that begins on `monday`; passing the date keeps the story reproducible."""
     db_path = settings.db
     for suffix in ("", "-wal", "-shm"):
         db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
     zone = settings.zone
-    clock = FakeClock(week_start(datetime.now(zone), zone))
+    clock = FakeClock(week_start(monday, zone))
     storage = Storage.open(db_path)
     people = build_district(storage, clock.now())
     transcript = Transcript(write=write, names=people.names, zone=zone, clock=clock)
@@ -200,9 +208,16 @@ async def run_demo(settings: Settings, write: Callable[[str], None]) -> int:
         f"    （{people.names[teacher]}，教师，已签到但还没交反思）\n"
         f"  jiaoyan-bot console --db {db_path} --as {leader}"
         f"    （{people.names[leader]}，东部联盟负责人，私聊）\n"
-        "进入后发送「帮助」「我的」「活动」「反思 A1 正文」「汇总 上周」等；输入 :quit 退出。"
+        f"进入后发送「帮助」「我的」「活动」「反思 A1 正文」「汇总 {_week_period(monday)}」等；"
+        "输入 :quit 退出。"
     )
     return 0
+
+
+def _week_period(monday: date) -> str:
+    """The played week as a 汇总 period that means the same whatever the real date is."""
+    sunday = monday + timedelta(days=6)
+    return f"{monday.year}年{monday.month}月{monday.day}日~{sunday.month}月{sunday.day}日"
 
 
 def _owes_reflection(storage: Storage, people: DemoPeople) -> str:

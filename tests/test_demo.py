@@ -10,7 +10,7 @@ from storage import Storage
 
 def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "demo.db"
-    assert main(["demo", "--db", str(db)]) == 0
+    assert main(["demo", "--db", str(db), "--start", "2026-12-07"]) == 0
     out = capsys.readouterr().out
     # The story a user reads, in order.
     steps = [
@@ -39,6 +39,7 @@ def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> No
     assert positions == sorted(positions)
     assert "Traceback" not in out and "出错" not in out
     assert f"jiaoyan-bot console --db {db}" in out
+    assert "12月7日 周一 08:" in out and "「汇总 2026年12月7日~12月13日」" in out
     storage = Storage.open(db)
     try:
         assert len(storage.roster.schools()) == 29
@@ -57,10 +58,29 @@ def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> No
 
 def test_demo_starts_fresh_each_time(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "demo.db"
-    assert main(["demo", "--db", str(db)]) == 0
-    assert main(["demo", "--db", str(db)]) == 0
+    assert main(["demo", "--db", str(db), "--start", "2027-03-03"]) == 0
+    assert main(["demo", "--db", str(db), "--start", "2027-03-03"]) == 0
     storage = Storage.open(db)
     try:
         assert len(storage.roster.schools()) == 29  # not doubled
     finally:
         storage.close()
+
+
+def test_demo_weeks_start_on_the_coming_monday() -> None:
+    from datetime import date
+
+    from bot.demo import coming_monday, monday_of
+
+    assert coming_monday(date(2026, 12, 3)) == date(2026, 12, 7)  # Thursday
+    assert coming_monday(date(2026, 12, 7)) == date(2026, 12, 7)  # a Monday stays
+    assert coming_monday(date(2026, 12, 13)) == date(2026, 12, 14)  # Sunday
+    assert monday_of(date(2027, 3, 3)) == date(2027, 3, 1)
+
+
+def test_demo_rejects_an_unreadable_start(capsys) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--start", "下周一"])
+    assert "2026-12-07" in capsys.readouterr().err

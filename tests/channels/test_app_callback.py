@@ -375,9 +375,7 @@ async def test_answer_does_not_wait_for_slow_processing(
     app = web.Application()
     AppCallback(TOKEN, AES_KEY, CORP_ID, "1000002", sink, clock).add_routes(app)
     client = await aiohttp_client(app)
-    started = time.monotonic()
     assert await post(client, wecom, text_xml(msg_id="slow-1")) == (200, "")
-    assert time.monotonic() - started < 1.0
     [task] = sink.processing
     assert not task.done()  # processing still running after WeCom got its answer
     sink.release.set()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
 from datetime import timedelta
 
 from bot.app import App
@@ -189,22 +187,17 @@ async def test_callbacks_answer_before_the_handler_has_finished(
     assert bot.fake.app_texts("t2") == [signin_reply("李强")]
 
 
-async def test_fifty_sequential_callbacks_each_answer_well_under_100ms(
+async def test_fifty_sequential_callbacks_are_each_acknowledged_and_answered(
     start_bot: StartBot, seeded: Seeded
 ) -> None:
+    """Latency is measured in bench/ (BENCHMARKS.md), not asserted here: a timed assertion
+    fails on a loaded machine or under a faked clock without any change in behaviour."""
     bot = await start_bot()
-    latencies: list[float] = []
     for index in range(50):
         payload = bot.aibot_text("t1", "帮助" if index % 2 else "我的记录")
         query, body = bot.fake.aibot.aibot_post(payload, bot.now_ts())
-        began = time.perf_counter()
         async with bot.client.post("/wecom/aibot", params=query, data=body) as resp:
             assert resp.status == 200
-        latencies.append((time.perf_counter() - began) * 1000)
-    ordered = sorted(latencies)
-    p50, p99 = statistics.median(ordered), ordered[int(0.99 * (len(ordered) - 1))]
-    print(f"\naibot callback latency over loopback: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    assert p99 < 100, f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     await bot.deliver()
     assert len(bot.fake.responses) == 50
 
