@@ -8,10 +8,20 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.messages import Incoming
-from bot.permissions import Action, may, needed_role_label, reaches
+from bot.permissions import (
+    Action,
+    may,
+    needed_role_label,
+    notice_reaches,
+    outside_activity,
+    outside_notice,
+    reaches,
+    visible_part,
+)
 from bot.settings import DEFAULT_PUBLIC_URL, Settings
 from storage import Storage
-from storage.models import Alliance, Member, Role
+from storage.attendance import is_expected
+from storage.models import Activity, Alliance, Member, Notice, Role, School
 
 
 class Hint(Exception):
@@ -64,13 +74,14 @@ class Context:
     def may(self, action: Action) -> bool:
         return may(self.role, action)
 
+    def own_tree(self) -> list[int]:
+        """This person's alliance and every alliance below it (empty without an alliance)."""
+        if self.member is None or self.member.alliance_id is None:
+            return []
+        return self.storage.roster.descendants(self.member.alliance_id)
+
     def reaches(self, alliance: Alliance | None) -> bool:
-        tree = (
-            self.storage.roster.descendants(self.member.alliance_id)
-            if self.member is not None and self.member.alliance_id is not None
-            else []
-        )
-        return reaches(self.role, self.member, alliance, tree)
+        return reaches(self.role, self.member, alliance, self.own_tree())
 
     def require(self, action: Action, alliance: Alliance | None = None) -> None:
         """Raise a Hint unless this person may do `action` on `alliance`."""
@@ -79,6 +90,68 @@ class Context:
         if not self.reaches(alliance):
             where = alliance.name if alliance is not None else "全部联盟"
             raise Hint(f"你只能管理本联盟的事务，不能操作「{where}」。")
+
+    def require_reach(self, action: Action, activity: Activity) -> Alliance | None:
+        """`require` for an activity: this person may do `action` on the activity's alliance."""
+        alliance = self.storage.roster.alliance(activity.alliance_id)
+        self.require(action, alliance)
+        return alliance
+
+    def _alliance_name(self, alliance_id: int | None) -> str:
+        alliance = self.storage.roster.alliance(alliance_id) if alliance_id else None
+        return alliance.name if alliance is not None else "全部联盟"
+
+    def in_audience(self, activity: Activity, person: Member) -> bool:
+        """Whether `person` takes part in the activity (the rule of the roll itself)."""
+        return is_expected(self.storage, activity, person)
+
+    def require_audience(self, activity: Activity, person: Member | None = None) -> Member:
+        """Raise a Hint unless `person` (default: the sender) is in the activity's audience."""
+        who = person if person is not None else self.require_member()
+        if not self.in_audience(activity, who):
+            name = self._alliance_name(activity.alliance_id)
+            label = None if person is None else f"{person.name}({person.school_name or '无学校'})"
+            raise Hint(outside_activity(activity.code, name, label))
+        return who
+
+    def require_notice_audience(self, notice: Notice) -> Member:
+        """Raise a Hint unless the notice was sent to the sender (their alliance, or 全部)."""
+        member = self.require_member()
+        tree = (
+            None
+            if notice.alliance_id is None
+            else self.storage.roster.descendants(notice.alliance_id)
+        )
+        if not notice_reaches(member, tree):
+            raise Hint(outside_notice(notice.code, self._alliance_name(notice.alliance_id)))
+        return member
+
+    def receipt_scope(self, notice: Notice) -> list[int] | None:
+        """The alliances whose recipients of `notice` this person may see (None: all);
+        a Hint if none (a leader asking about another alliance's notice)."""
+        if not self.may(Action.VIEW_RECEIPTS):
+            raise Hint(f"这个操作需要{needed_role_label(Action.VIEW_RECEIPTS)}权限。")
+        tree = (
+            None
+            if notice.alliance_id is None
+            else self.storage.roster.descendants(notice.alliance_id)
+        )
+        scope = visible_part(self.role, tree, self.own_tree())
+        if scope is not None and not scope:
+            where = self._alliance_name(notice.alliance_id)
+            raise Hint(f"你只能管理本联盟的事务，不能操作「{where}」。")
+        return scope
+
+    def school_alliance(self, alliance: Alliance, school: School) -> Alliance:
+        """The alliance to report on `school` under: `alliance` when the school is in its
+        tree, else the school's own alliance if this person reaches it (staff, admins);
+        a Hint naming the school otherwise (a leader asking about another alliance)."""
+        if school.alliance_id in self.storage.roster.descendants(alliance.id):
+            return alliance
+        own = self.storage.roster.alliance(school.alliance_id) if school.alliance_id else None
+        if own is not None and self.reaches(own):
+            return own
+        raise Hint(f"{school.name} 不在{alliance.name}内，你只能查看本联盟学校的情况。")
 
     def require_member(self) -> Member:
         if self.member is None:

@@ -24,6 +24,7 @@ class Action(StrEnum):
     VIEW_FEEDBACK = "view_feedback"  # see every school's answers side by side
     SET_CONTACT = "set_contact"  # name the person who answers 征集 for a school
     MANAGE_TEAMS = "manage_teams"  # 校级联盟 teams and 梯队
+    UNBIND_MEMBER = "unbind_member"  # 解绑: undo a 我是 claim (its alliance's leader, staff)
 
 
 _STAFFISH = frozenset({Role.ADMIN, Role.STAFF, Role.LEADER})
@@ -45,6 +46,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.VIEW_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_CONTACT: _STAFFISH,
     Action.MANAGE_TEAMS: _STAFFISH,
+    Action.UNBIND_MEMBER: _STAFFISH,
 }
 
 # Roles whose reach covers every alliance; a leader only reaches their own alliance tree.
@@ -112,3 +114,54 @@ def manages_school(
     if member.school_id is not None:
         return member.school_id == school_id
     return school_alliance_id is not None and school_alliance_id in tree
+
+
+# The alliance boundary ------------------------------------------------------------------------
+# An activity's audience is its alliance tree, or the schools or team it targets (发起活动 …
+# 对象:…); `storage.attendance.is_expected` answers "is this member in it", the same rule as the
+# roll. A notice's audience is its alliance tree, or everyone for a notice to 全部. Only the
+# audience takes part (签到, 请假, 反思, 收到, being 代签'd); leaders act on activities and
+# notices their alliance tree reaches (`reaches`). Refusals store nothing.
+
+
+def outside_activity(code: str, alliance_name: str, who: str | None = None) -> str:
+    """The refusal for someone outside an activity's audience: whose activity, who adds them."""
+    if who is None:
+        return (
+            f"{code} 是{alliance_name}的活动，你不在参与范围内。"
+            f"如需参加，请联系{alliance_name}负责人把你加入活动对象。"
+        )
+    return (
+        f"{who} 不在 {code} 的参与范围内（{code} 是{alliance_name}的活动），不能代签。"
+        f"如需参加，请联系{alliance_name}负责人把 {who} 加入活动对象。"
+    )
+
+
+def outside_notice(code: str, alliance_name: str) -> str:
+    """The refusal for confirming a notice that was not sent to this person's alliance."""
+    return (
+        f"通知 {code} 是发给{alliance_name}的，你不在通知范围内，不用确认。"
+        f"如有疑问请联系{alliance_name}负责人。"
+    )
+
+
+def notice_reaches(member: Member | None, notice_tree: list[int] | None) -> bool:
+    """Whether a notice is addressed to this member: a notice to 全部 (`notice_tree` None)
+    reaches everyone on the roster; otherwise the members of its alliance tree."""
+    if member is None:
+        return False
+    return notice_tree is None or member.alliance_id in notice_tree
+
+
+def visible_part(
+    role: Role | None, notice_tree: list[int] | None, own_tree: list[int]
+) -> list[int] | None:
+    """The alliances whose recipients of a notice this person may see in 回执 (None: all).
+
+    District-wide roles see the whole audience; a leader sees the part of it inside their own
+    alliance tree (for a notice to 全部: their tree). An empty list means nothing to see."""
+    if role in _DISTRICT_WIDE:
+        return notice_tree
+    if notice_tree is None:
+        return own_tree
+    return [alliance_id for alliance_id in notice_tree if alliance_id in own_tree]

@@ -13,6 +13,7 @@ from storage.models import ROLE_LABELS, Role
 
 router = Router("admin")
 
+CONFIRM_WORD = "确认"
 _WEBHOOK = re.compile(r"https?://\S+/cgi-bin/webhook/send\?key=[\w-]+")
 _ROLE_WORDS = {label: role for role, label in ROLE_LABELS.items()} | {
     "组长": Role.LEADER,
@@ -29,7 +30,7 @@ _ROLE_WORDS = {label: role for role, label in ROLE_LABELS.items()} | {
     aliases=("绑定群", "bind"),
     action=Action.BIND_CHAT,
     summary="把本群绑定到一个联盟（可附群机器人 webhook 地址）",
-    usage="绑定 联盟名 [webhook地址]",
+    usage="绑定 联盟名 [webhook地址]（已绑定其他联盟的群：绑定 联盟名 确认）",
     examples=(
         "绑定 东部联盟",
         "绑定 东部联盟 https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
@@ -38,6 +39,8 @@ _ROLE_WORDS = {label: role for role, label in ROLE_LABELS.items()} | {
 def bind(ctx: Context, args: Args) -> str:
     webhook = _WEBHOOK.search(args.raw)
     name = _WEBHOOK.sub("", args.text).strip()
+    confirmed = name.endswith(CONFIRM_WORD)
+    name = name.removesuffix(CONFIRM_WORD).strip()
     if not name:
         raise Hint("请写联盟名，例如：绑定 东部联盟")
     alliance = alliance_named(ctx, name)
@@ -49,6 +52,18 @@ def bind(ctx: Context, args: Args) -> str:
         chat_id, channel = f"webhook:{webhook.group(0)[-12:]}", Channel.WEBHOOK.value
     else:
         raise Hint("请在要绑定的群里@我发送「绑定 联盟名」，或附上该群机器人的 webhook 地址。")
+    current = ctx.storage.chats.get(chat_id)
+    if current is not None and current.alliance_id == alliance.id:
+        if webhook is None or current.webhook_url == webhook.group(0):
+            return f"本群已经绑定到「{alliance.name}」，无需重复绑定。"
+    elif current is not None and not confirmed:
+        # A group serves one alliance: moving it silently would send its notices elsewhere.
+        bound = ctx.storage.roster.alliance(current.alliance_id)
+        was = bound.name if bound is not None else "另一个联盟"
+        raise Hint(
+            f"本群目前绑定的是「{was}」，没有改动。如确定改绑到「{alliance.name}」，"
+            f"请发送：绑定 {alliance.name} {CONFIRM_WORD}"
+        )
     ctx.storage.chats.bind(
         chat_id,
         channel,

@@ -81,10 +81,12 @@ def scheduled(activity: Activity) -> Activity:
     return activity
 
 
-def member_named(ctx: Context, name: str, alliance_ids: list[int] | None = None) -> Member:
-    """One active member by name (optionally 姓名@学校 or 姓名(学校)), within some alliances."""
+def members_matching(ctx: Context, text: str) -> list[Member]:
+    """Active members a person is named by: 姓名, 姓名(学校) (also 姓名（学校）, 姓名@学校),
+    or, when no name matches, their WeCom account (userid)."""
     school_id = None
-    matched = re.match(r"^(.+?)[@(（](.+?)[)）]?$", name)
+    name = text
+    matched = re.match(r"^(.+?)[@(（](.+?)[)）]?$", text)
     if matched:
         name, school_text = matched.group(1), matched.group(2)
         school = ctx.storage.roster.find_school(school_text)
@@ -92,11 +94,36 @@ def member_named(ctx: Context, name: str, alliance_ids: list[int] | None = None)
             raise Hint(f"没有找到学校「{school_text}」。")
         school_id = school.id
     people = ctx.storage.roster.members_named(name, school_id)
-    if alliance_ids is not None:
-        people = [p for p in people if p.alliance_id in alliance_ids]
+    if not people and school_id is None:
+        by_account = ctx.storage.roster.member_by_userid(text)
+        if by_account is not None and by_account.active:
+            people = [by_account]
+    return people
+
+
+def person_label(member: Member) -> str:
+    """姓名(学校) — how a person is written to tell them apart from namesakes."""
+    return f"{member.name}({member.school_name or '无学校'})"
+
+
+def one_of(name: str, people: list[Member]) -> Member:
+    """The only person, or a Hint: nobody found, or the namesakes to choose from."""
     if not people:
         raise Hint(f"名册里没有「{name}」。")
     if len(people) > 1:
-        options = "、".join(f"{p.name}({p.school_name or '无学校'})" for p in people[:5])
-        raise Hint(f"有多位「{name}」：{options}。请写成 姓名(学校)。")
+        labels = [person_label(p) for p in people[:5]]
+        # Namesakes at one school: only their account tells them apart.
+        options = "、".join(
+            f"{label}（账号 {p.userid}）" if labels.count(label) > 1 and p.userid else label
+            for label, p in zip(labels, people[:5], strict=True)
+        )
+        raise Hint(f"有多位「{name}」：{options}。请写成 姓名(学校)，同校重名请写企业微信账号。")
     return people[0]
+
+
+def member_named(ctx: Context, name: str, alliance_ids: list[int] | None = None) -> Member:
+    """One active member by name (or 姓名(学校), or account), within some alliances."""
+    people = members_matching(ctx, name)
+    if alliance_ids is not None:
+        people = [p for p in people if p.alliance_id in alliance_ids]
+    return one_of(name, people)

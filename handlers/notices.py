@@ -21,13 +21,18 @@ ALL_WORDS = ("全部", "全体", "所有联盟")
 ACK_WORDS = ("需回执", "需要回执", "要回执", "回执")
 
 
-def notice_recipients(storage: Storage, notice: Notice) -> list[Member]:
-    """Who is expected to read (and, if asked, confirm) a notice."""
+def notice_recipients(
+    storage: Storage, notice: Notice, within: list[int] | None = None
+) -> list[Member]:
+    """Who is expected to read (and, if asked, confirm) a notice; `within` keeps only the
+    recipients of these alliances (a leader's part of a notice to 全部)."""
     roster = storage.roster
     if notice.alliance_id is None:
         ids = [a.id for a in roster.alliances()]
     else:
         ids = roster.descendants(notice.alliance_id)
+    if within is not None:
+        ids = [alliance_id for alliance_id in ids if alliance_id in within]
     return roster.members_in(ids, PARTICIPANT_ROLES)
 
 
@@ -165,6 +170,7 @@ def acknowledge(ctx: Context, args: Args) -> str:
         notice = notice_by_code(ctx, number)
         if notice.status is not NoticeStatus.PUBLISHED:
             raise Hint(f"通知 {notice.code} 还没有发布。")
+        ctx.require_notice_audience(notice)
     else:
         scope = ctx.storage.roster.ancestors(member.alliance_id) if member.alliance_id else []
         open_notices = ctx.storage.notices.open_for(scope, member.id)
@@ -189,13 +195,12 @@ def receipts(ctx: Context, args: Args) -> list[Effect]:
     if number is None:
         raise Hint("请写通知编号，例如：回执 N3")
     notice = notice_by_code(ctx, number)
-    alliance = ctx.storage.roster.alliance(notice.alliance_id) if notice.alliance_id else None
-    ctx.require(Action.VIEW_RECEIPTS, alliance)
+    scope = ctx.receipt_scope(notice)
     if not notice.needs_ack:
         raise Hint(f"通知 {notice.code} 没有要求回执。")
     acked = ctx.storage.notices.acked_member_ids(notice.id)
     by_school: dict[str, list[Member]] = defaultdict(list)
-    for person in notice_recipients(ctx.storage, notice):
+    for person in notice_recipients(ctx.storage, notice, scope):
         by_school[person.school_name or NO_SCHOOL].append(person)
     total = sum(len(people) for people in by_school.values())
     done = sum(1 for people in by_school.values() for p in people if p.id in acked)

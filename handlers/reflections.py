@@ -39,8 +39,9 @@ def _activity_for(ctx: Context, text: str) -> tuple[Activity, str]:
     examples=("反思 A7 今天听了王老师的《秋天的雨》，最大的收获是……",),
 )
 def submit_reflection(ctx: Context, args: Args) -> str:
-    member = ctx.require_member()
+    ctx.require_member()
     activity, body = _activity_for(ctx, args.raw)
+    member = ctx.require_audience(activity)
     body = body.strip()
     length = count_chars(body)
     minimum = ctx.config.min_reflection_chars

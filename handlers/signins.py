@@ -13,11 +13,12 @@ from handlers.lookup import (
     ACTIVITY_CODE,
     activity_by_code,
     current_activity,
-    member_named,
+    members_matching,
+    one_of,
     scheduled,
     take_code,
 )
-from storage.models import SIGNIN_LABELS, Activity, SigninStatus
+from storage.models import SIGNIN_LABELS, Activity, Member, SigninStatus
 
 router = Router("signins")
 
@@ -57,8 +58,9 @@ def _resolve(ctx: Context, text: str, *, for_signin: bool) -> tuple[Activity, st
     examples=("签到", "签到 A7", "签到 A7 8527"),
 )
 def sign_in(ctx: Context, args: Args) -> str:
-    member = ctx.require_member()
+    ctx.require_member()
     activity, code = _resolve(ctx, args.text, for_signin=True)
+    member = ctx.require_audience(activity)
     now = ctx.clock.now()
     existing = ctx.storage.submissions.signin(activity.id, member.id)
     if existing is not None:
@@ -89,13 +91,23 @@ def sign_in(ctx: Context, args: Args) -> str:
     )
 
 
+def _audience_member(ctx: Context, activity: Activity, name: str) -> Member:
+    """The person 代签 means: of the namesakes, the only one in the activity's audience;
+    otherwise the one named (refused if outside the audience) or the options to choose from."""
+    people = members_matching(ctx, name)
+    inside = [p for p in people if ctx.in_audience(activity, p)]
+    if len(inside) == 1:
+        return inside[0]
+    return ctx.require_audience(activity, one_of(name, inside or people))
+
+
 @router.command(
     "代签",
     aliases=("帮签", "补签"),
     action=Action.PROXY_SIGNIN,
     summary="为没有手机的老师登记签到",
-    usage="代签 A编号 姓名 [姓名…]",
-    examples=("代签 A7 张敏 李红", "代签 A7 王芳(二小)"),
+    usage="代签 A编号 姓名|姓名(学校)|企业微信账号 […]",
+    examples=("代签 A7 张敏 李红", "代签 A7 王芳(二小)", "代签 A7 wangfang01"),
 )
 def proxy_sign_in(ctx: Context, args: Args) -> str:
     number, rest = take_code(args.text, ACTIVITY_CODE)
@@ -103,18 +115,16 @@ def proxy_sign_in(ctx: Context, args: Args) -> str:
     if number is None or not names:
         raise Hint("请写活动编号和姓名，例如：代签 A7 张敏 李红")
     activity = scheduled(activity_by_code(ctx, number))
-    alliance = ctx.storage.roster.alliance(activity.alliance_id)
-    ctx.require(Action.PROXY_SIGNIN, alliance)
+    ctx.require_reach(Action.PROXY_SIGNIN, activity)
     helper = ctx.require_member()
     now = ctx.clock.now()
     status = signin_status(activity, now)
-    tree = ctx.storage.roster.descendants(activity.alliance_id)
     done: list[str] = []
     already: list[str] = []
     problems: list[str] = []
     for name in names:
         try:
-            person = member_named(ctx, name, tree)
+            person = _audience_member(ctx, activity, name)
         except Hint as hint:
             problems.append(str(hint))
             continue
@@ -139,11 +149,12 @@ def proxy_sign_in(ctx: Context, args: Args) -> str:
     examples=("请假 A7 外出培训",),
 )
 def request_leave(ctx: Context, args: Args) -> str:
-    member = ctx.require_member()
+    ctx.require_member()
     number, reason = take_code(args.raw, ACTIVITY_CODE)
     if number is None:
         raise Hint("请写活动编号，例如：请假 A7 外出培训")
     activity = scheduled(activity_by_code(ctx, number))
+    member = ctx.require_audience(activity)
     if ctx.storage.submissions.signin(activity.id, member.id) is not None:
         return f"你已经签到了 {activity.code}，无需请假。"
     if ctx.clock.now() > activity.ends_at:

@@ -37,7 +37,7 @@ def _roll_for(ctx: Context, text: str, action: Action, example: str) -> Activity
     if number is None:
         raise Hint(f"请写活动编号，例如：{example}")
     activity = activity_by_code(ctx, number)
-    ctx.require(action, ctx.storage.roster.alliance(activity.alliance_id))
+    ctx.require_reach(action, activity)
     return roll_of(ctx.storage, activity)
 
 
@@ -181,6 +181,8 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
     school = ctx.storage.roster.find_school(school_text) if school_text else None
     if school_text and school is None:
         raise Hint(f"没有找到学校「{school_text}」。")
+    if school is not None:
+        alliance = ctx.school_alliance(alliance, school)
     tree = ctx.storage.roster.descendants(alliance.id)
     activities = ctx.storage.activities.in_alliances(
         tree,

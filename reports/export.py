@@ -339,7 +339,7 @@ def export_workbook(
             counter.tick("活动")
         result.counts["活动"] = len(activities)
 
-        people = _People(rolls, storage)
+        people = _People()
         book.sheet("签到", SIGNIN_COLUMNS)
         result.counts["签到"] = _write_people_rows(
             book,
@@ -463,17 +463,14 @@ def export_workbook(
 
 
 class _People:
-    """Finds who a record belongs to and orders records like the roster (school, name)."""
+    """Finds who a record belongs to and orders records like the roster (school, name).
 
-    def __init__(self, rolls: list[ActivityRoll], storage: Storage) -> None:
+    Only the activity's audience: records of people outside it (legacy rows from before the
+    alliance boundary) are not exported, as they are not counted (`roll_of`).
+    """
+
+    def __init__(self) -> None:
         self._cache: dict[int, tuple[dict[int, int], dict[int, Member]]] = {}
-        outside: set[int] = set()
-        for roll in rolls:
-            _, members = self._index(roll)
-            for records in (roll.signins, roll.reflections, roll.leaves):
-                outside |= records.keys() - members.keys()
-        # Records of people not on the roll (e.g. a reflection from another alliance).
-        self._outside = queries_of(storage).members_by_id(outside) if outside else {}
 
     def _index(self, roll: ActivityRoll) -> tuple[dict[int, int], dict[int, Member]]:
         key = id(roll.participants)
@@ -487,9 +484,8 @@ class _People:
 
     def ordered(self, roll: ActivityRoll, member_ids: Iterable[int]) -> list[Member]:
         positions, members = self._index(roll)
-        found = [members.get(i) or self._outside.get(i) for i in member_ids]
-        present = [m for m in found if m is not None]
-        return sorted(present, key=lambda m: (positions.get(m.id, len(positions)), m.id))
+        present = [members[i] for i in member_ids if i in members]
+        return sorted(present, key=lambda m: (positions[m.id], m.id))
 
 
 def _write_people_rows(

@@ -201,20 +201,17 @@ def is_expected(storage: Storage, activity: Activity, member: Member) -> bool:
 
 
 def roll_of(storage: Storage, activity: Activity) -> ActivityRoll:
-    """Who was expected at one activity and what each of them handed in."""
-    roster, submissions = storage.roster, storage.submissions
-    people = participants(roster, storage.teams, activity)
-    signins = submissions.signins(activity.id)
-    known = {m.id for m in people}
-    # People outside the expected list who signed in anyway (guests) still count.
-    for member_id in signins.keys() - known:
-        guest = roster.member(member_id)
-        if guest is not None:
-            people.append(guest)
+    """Who was expected at one activity and what each of them handed in.
+
+    Only the audience counts. Sign-ins, leaves and reflections of people outside it (legacy
+    rows from before the alliance boundary, or of someone since moved out of the audience)
+    stay stored but are neither counted, listed, reminded nor exported.
+    """
+    submissions = storage.submissions
     return ActivityRoll(
         activity=activity,
-        participants=people,
-        signins=signins,
+        participants=participants(storage.roster, storage.teams, activity),
+        signins=submissions.signins(activity.id),
         leaves=submissions.leaves(activity.id),
         reflections=submissions.reflections(activity.id),
     )

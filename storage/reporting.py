@@ -10,7 +10,7 @@ quotes), so attendance is still counted the one way `storage.attendance` defines
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -75,7 +75,7 @@ class ReportingQueries:
         self._db = db
         self._roster = roster
         self._teams = TeamsRepo(db)
-        self._expected: dict[int, tuple[list[Member], set[int]]] = {}
+        self._expected: dict[int, list[Member]] = {}
 
     def _rows_in(self, select: str, column: str, ids: Sequence[int]) -> Iterator[Any]:
         """Rows of `select ... WHERE column IN (ids)`, queried in chunks of bound variables."""
@@ -103,7 +103,7 @@ class ReportingQueries:
         signins = self._signins(ids)
         leaves = self._leaves(ids)
         reflections = self._reflections(ids)
-        people = self._participants(activities, signins)
+        people = self._participants(activities)
         return [
             ActivityRoll(
                 activity=activity,
@@ -128,7 +128,7 @@ class ReportingQueries:
         signins = self._signin_marks(ids)
         leaves = self._leave_ids(ids)
         reflections = self._reflection_texts(ids)
-        people = self._participants(activities, signins)
+        people = self._participants(activities)
         return [
             RollTally(
                 activity=activity,
@@ -140,41 +140,22 @@ class ReportingQueries:
             for activity, people_of in zip(activities, people, strict=True)
         ]
 
-    def _participants(
-        self, activities: Sequence[Activity], signins: Mapping[int, Mapping[int, object]]
-    ) -> list[list[Member]]:
-        """Each activity's participants (as `participants`), plus guests who signed in.
-
-        Activities of one alliance without guests share one list.
+    def _participants(self, activities: Sequence[Activity]) -> list[list[Member]]:
+        """Each activity's participants (as `participants`): its audience only, like `roll_of`
+        (records of people outside it are not counted). Activities of one alliance share
+        one list.
         """
         targeted = self._targeted([a.id for a in activities])
-        for alliance_id in {a.alliance_id for a in activities if a.id not in targeted}:
-            if alliance_id not in self._expected:
-                tree = self._roster.descendants(alliance_id)
-                people = self._roster.members_in(tree, PARTICIPANT_ROLES)
-                self._expected[alliance_id] = (people, {m.id for m in people})
-        own: dict[int, tuple[list[Member], set[int]]] = {}
-        for activity in activities:
-            if activity.id in targeted:
-                people = participants(self._roster, self._teams, activity)
-                own[activity.id] = (people, {m.id for m in people})
-
-        def roll_people(activity: Activity) -> tuple[list[Member], set[int]]:
-            if activity.id in own:
-                return own[activity.id]
-            return self._expected[activity.alliance_id]
-
-        guest_ids: set[int] = set()
-        for activity in activities:
-            guest_ids |= signins.get(activity.id, {}).keys() - roll_people(activity)[1]
-        guests = self.members_by_id(guest_ids) if guest_ids else {}
         found = []
         for activity in activities:
-            people, present = roll_people(activity)
-            signed = signins.get(activity.id, {})
-            extra = [guests[i] for i in sorted(signed.keys() - present) if i in guests]
-            # Shared between activities of one alliance unless guests must be added.
-            found.append([*people, *extra] if extra else people)
+            if activity.id in targeted:
+                found.append(participants(self._roster, self._teams, activity))
+                continue
+            alliance_id = activity.alliance_id
+            if alliance_id not in self._expected:
+                tree = self._roster.descendants(alliance_id)
+                self._expected[alliance_id] = self._roster.members_in(tree, PARTICIPANT_ROLES)
+            found.append(self._expected[alliance_id])
         return found
 
     def _targeted(self, activity_ids: Sequence[int]) -> set[int]:
