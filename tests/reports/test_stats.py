@@ -18,7 +18,7 @@ def summary_of(roll) -> dict[str, tuple[int, ...]]:  # type: ignore[no-untyped-d
 
 def test_batch_rolls_equal_one_by_one_rolls(district: District) -> None:
     storage = district.storage
-    # A guest from the west signs in to an east activity; A2 is aimed at one school only.
+    # A legacy sign-in from the west on an east activity; A2 is aimed at one school only.
     storage.submissions.sign_in(
         1, district.people["孙丽"].id, at=at(11, 24, 14), status=SigninStatus.ON_TIME
     )
@@ -35,7 +35,10 @@ def test_batch_rolls_equal_one_by_one_rolls(district: District) -> None:
         assert roll.signins == single.signins and roll.reflections == single.reflections
         assert roll.leaves == single.leaves
     a2 = next(r for r in batch if r.activity.id == 2)
-    # Only 东部二小 is expected; 王芳 (东部一小) signed in anyway and counts as a guest.
-    assert {m.name for m in a2.participants} == {"张敏", "赵磊", "王芳"}
+    # Only 东部二小 is expected; 王芳 (东部一小) has a sign-in but is outside the audience:
+    # her record stays stored and is not counted.
+    assert {m.name for m in a2.participants} == {"张敏", "赵磊"}
+    assert district.people["王芳"].id in a2.signins
     a1 = next(r for r in batch if r.activity.id == 1)
-    assert "孙丽" in {m.name for m in a1.participants}
+    assert "孙丽" not in {m.name for m in a1.participants}
+    assert sum(c.signed for c in a1.by_school().values()) == len(a1.signins) - 1
