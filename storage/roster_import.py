@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,6 +80,8 @@ class RosterReport(BaseModel):
     not_in_file: int = 0  # active members the file does not mention; left untouched
     applied: bool = False
     teams_created: list[str] = Field(default_factory=list)
+    # Not problems: the import goes ahead, but someone should know (e.g. namesakes at a school).
+    warnings: list[str] = Field(default_factory=list)
 
     def render(self) -> str:
         """A Chinese summary for the CLI: headline, counts, problems, then some changes."""
@@ -88,6 +91,7 @@ class RosterReport(BaseModel):
         if self.problems:
             lines.append(f"发现 {len(self.problems)} 个问题，请修改名册后重新导入：")
             lines.extend(f"第 {p.row} 行：{p.message}" for p in self.problems)
+        lines.extend(f"提醒：{warning}" for warning in self.warnings)
         lines.extend(self._change_lines())
         return "\n".join(lines)
 
@@ -266,6 +270,7 @@ class _Plan:
     school_alliances: dict[str, str] = field(default_factory=dict)
     not_in_file: int = 0
     teams_created: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def report(self, *, applied: bool) -> RosterReport:
         return RosterReport(
@@ -277,6 +282,7 @@ class _Plan:
             not_in_file=self.not_in_file,
             applied=applied,
             teams_created=self.teams_created,
+            warnings=self.warnings,
         )
 
 
@@ -306,7 +312,24 @@ class _Planner:
         self._plan.not_in_file = sum(
             1 for m in self._snap.members if m.active and m.id not in self._claimed
         )
+        self._warn_namesakes()
         return self._plan
+
+    def _warn_namesakes(self) -> None:
+        """Two active people of one name at one school after the import: 代签 and 我是 then
+        need their account (or the bot lists both), so the report says so."""
+        kept = [
+            (m.name, m.school_name)
+            for m in self._snap.members
+            if m.active and m.school_name and m.id not in self._claimed
+        ]
+        planned = [(p.target.name, p.target.school) for p in self._plan.members if p.target.school]
+        counts = Counter(kept + planned)
+        for (name, school), count in sorted(counts.items(), key=lambda kv: kv[0]):
+            if count > 1:
+                self._plan.warnings.append(
+                    f"{school} 有 {count} 位「{name}」，代签时请写企业微信账号区分。"
+                )
 
     def _problem(self, row: int, message: str) -> None:
         self._plan.problems.append(RosterProblem(row=row, message=message))

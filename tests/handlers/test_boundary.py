@@ -206,3 +206,91 @@ def test_summary_of_another_alliances_school(bot: Bot) -> None:
     staff = bot.reply("staff1", "汇总 本周 北湖一中", chat=NANSHAN_GROUP)
     assert staff.startswith("「北湖联盟」本周") and "汇总 · 北湖一中" in staff
     assert "· 北湖一中：签到 0/2" in staff
+
+
+def add_teacher(bot: Bot, name: str, school_name: str, userid: str | None) -> None:
+    beihu = bot.storage.roster.alliance_by_name("北湖联盟")
+    assert beihu is not None
+    school = bot.storage.roster.ensure_school(school_name, beihu.id)
+    bot.storage.roster.add_member(
+        name, at=bot.clock.now(), school_id=school.id, alliance_id=beihu.id, userid=userid
+    )
+
+
+def signed_names(bot: Bot) -> list[str]:
+    roster = bot.storage.roster
+    return sorted(
+        m.name + (m.userid or "")
+        for m in map(roster.member, bot.storage.submissions.signins(1))
+        if m
+    )
+
+
+def test_proxy_signin_tells_namesakes_apart(bot: Bot) -> None:
+    add_teacher(bot, "王北", "北湖二中", "bh_t2")
+    out = bot.reply("bh_lead", "代签 A1 王北", chat=BEIHU_GROUP)
+    assert (
+        out
+        == "有多位「王北」：王北(北湖一中)、王北(北湖二中)。请写成 姓名(学校)，同校重名请写企业微信账号。"
+    )
+    assert signed_names(bot) == []
+    assert "已为 王北 代签 A1" in bot.reply("bh_lead", "代签 A1 王北（北湖二中）", chat=BEIHU_GROUP)
+    assert signed_names(bot) == ["王北bh_t2"]
+    assert "已为 王北 代签 A1" in bot.reply("bh_lead", "代签 A1 bh_t", chat=BEIHU_GROUP)
+    assert signed_names(bot) == ["王北bh_t", "王北bh_t2"]
+
+
+def test_proxy_signin_of_namesakes_at_one_school_asks_for_the_account(bot: Bot) -> None:
+    add_teacher(bot, "王北", "北湖一中", "bh_t3")
+    out = bot.reply("bh_lead", "代签 A1 王北(北湖一中)", chat=BEIHU_GROUP)
+    assert "王北(北湖一中)（账号 bh_t）、王北(北湖一中)（账号 bh_t3）" in out
+    assert signed_names(bot) == []
+    assert "已为 王北 代签 A1" in bot.reply("bh_lead", "代签 A1 bh_t3", chat=BEIHU_GROUP)
+    assert signed_names(bot) == ["王北bh_t3"]
+
+
+def test_rebinding_a_group_needs_confirmation(bot: Bot) -> None:
+    binding = bot.storage.chats.get(BEIHU_GROUP)
+    out = bot.reply("staff1", "绑定 南山联盟", chat=BEIHU_GROUP)
+    assert (
+        out
+        == "本群目前绑定的是「北湖联盟」，没有改动。如确定改绑到「南山联盟」，请发送：绑定 南山联盟 确认"
+    )
+    assert bot.storage.chats.get(BEIHU_GROUP) == binding
+    assert "已经绑定到「北湖联盟」，无需重复绑定" in bot.reply(
+        "staff1", "绑定 北湖联盟", chat=BEIHU_GROUP
+    )
+    assert "已把本群绑定到「南山联盟」" in bot.reply(
+        "staff1", "绑定 南山联盟 确认", chat=BEIHU_GROUP
+    )
+    rebound = bot.storage.chats.get(BEIHU_GROUP)
+    nanshan = bot.storage.roster.alliance_by_name("南山联盟")
+    assert rebound is not None and nanshan is not None and rebound.alliance_id == nanshan.id
+
+
+def test_claiming_a_roster_person_tells_their_leader_who_can_undo_it(bot: Bot) -> None:
+    add_teacher(bot, "郑北", "北湖一中", None)
+    effects = bot.say("stranger", "我是 郑北 北湖一中", chat=None)
+    assert "绑定成功：郑北" in "\n".join(e.text for e in effects if isinstance(e, Reply))
+    told = [e for e in effects if isinstance(e, Direct)]
+    assert [d.userids for d in told] == [["bh_lead"]]  # 北湖's leader, not 南山's
+    assert "stranger" in told[0].text and "解绑 郑北(北湖一中)" in told[0].text
+    # 南山's leader cannot undo it; 北湖's can, in one command.
+    assert "不能操作「北湖联盟」" in bot.reply("ns_lead", "解绑 郑北(北湖一中)", chat=None)
+    assert bot.storage.roster.member_by_userid("stranger") is not None
+    assert "已解除 郑北(北湖一中) 与企业微信账号 stranger 的绑定" in bot.reply(
+        "bh_lead", "解绑 郑北(北湖一中)", chat=None
+    )
+    assert bot.storage.roster.member_by_userid("stranger") is None
+    assert "绑定成功：郑北" in bot.reply("zheng", "我是 郑北 北湖一中", chat=None)
+
+
+def test_a_bound_roster_person_cannot_be_claimed_by_another_account(bot: Bot) -> None:
+    out = bot.reply("stranger", "我是 王北 北湖一中", chat=None)
+    assert out == (
+        "「王北(北湖一中)」已绑定了另一个企业微信账号，不能再绑定。"
+        "如果这是你本人，请联系北湖联盟负责人处理。"
+    )
+    assert bot.storage.roster.member_by_userid("stranger") is None
+    wang = bot.storage.roster.member_by_userid("bh_t")
+    assert wang is not None and wang.name == "王北"

@@ -521,3 +521,19 @@ def test_only_fifty_changes_are_listed(storage: Storage, tmp_path: Path) -> None
     assert "新增成员 60 人" in rendered
     assert "第 51 行 新增 老师49" in rendered and "老师50：" not in rendered
     assert "……另有 10 项未列出" in rendered
+
+
+def test_namesakes_at_one_school_are_imported_with_a_warning(
+    storage: Storage, tmp_path: Path
+) -> None:
+    table = [*DISTRICT, ["张三", "一中", "东部协作体", "zhangsan2", "教师", ""]]
+    report = run(storage, write_csv(tmp_path / "名册.csv", table))
+    assert report.applied and report.problems == []
+    assert report.warnings == ["一中 有 2 位「张三」，代签时请写企业微信账号区分。"]
+    assert "提醒：一中 有 2 位「张三」" in report.render()
+    assert len(storage.roster.members_named("张三")) == 2
+    # A later file that adds nobody still warns: the database holds both.
+    again = run(storage, write_csv(tmp_path / "名册2.csv", [HEADER, DISTRICT[5]]))
+    assert again.warnings == ["一中 有 2 位「张三」，代签时请写企业微信账号区分。"]
+    single = run(storage, write_csv(tmp_path / "名册3.csv", [HEADER, DISTRICT[6]]))
+    assert "「孙老师」" not in "".join(single.warnings)
