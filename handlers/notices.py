@@ -204,7 +204,9 @@ def receipts(ctx: Context, args: Args) -> list[Effect]:
         by_school[person.school_name or NO_SCHOOL].append(person)
     total = sum(len(people) for people in by_school.values())
     done = sum(1 for people in by_school.values() for p in people if p.id in acked)
-    lines = [f"通知 {notice.code} 回执：已确认 {done}/{total}（{fmt.percent(done, total)}）"]
+    # A leader's view of a notice to 全部 (or to an alliance above theirs) is their own part.
+    part = "（本联盟部分）" if scope is not None and notice.alliance_id not in scope else ""
+    lines = [f"通知 {notice.code} 回执{part}：已确认 {done}/{total}（{fmt.percent(done, total)}）"]
     names = [f"通知 {notice.code} 未确认名单："]
     for school, people in sorted(by_school.items(), key=lambda kv: kv[0]):
         missing = [p.name for p in people if p.id not in acked]

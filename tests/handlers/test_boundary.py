@@ -192,10 +192,11 @@ def test_a_notice_to_everyone_reaches_every_alliance(bot: Bot) -> None:
     assert "已确认收到通知 N2" in bot.reply("bh_t", "收到 N2", chat=BEIHU_GROUP)
     # A leader sees their own alliance's part of it, nobody else's.
     out = bot.reply("ns_lead", "回执 N2", chat=None)
-    assert "已确认 1/2" in out and "南山中学" in out and "北湖一中" not in out
+    assert "通知 N2 回执（本联盟部分）：已确认 1/2" in out
+    assert "南山中学" in out and "北湖一中" not in out
     assert "林北" not in out and "陈南" in out
     everything = bot.reply("staff1", "回执 N2", chat=None)
-    assert "已确认 2/4" in everything and "北湖一中" in everything
+    assert "通知 N2 回执：已确认 2/4" in everything and "北湖一中" in everything
     # Another alliance's own notice stays out of reach.
     assert "不能操作「北湖联盟」" in bot.reply("ns_lead", "回执 N1", chat=None)
 

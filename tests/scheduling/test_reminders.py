@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from storage import Storage
+from storage.models import SigninStatus
 from tests.fakes.small_alliance import GROUP, WEST_GROUP
 from tests.scheduling.conftest import SHANGHAI, HarnessFactory, Sent, local
 
@@ -291,3 +292,23 @@ async def test_deadline_reminder_mentions_the_missing_in_the_group_without_priva
     assert reminder.to == GROUP and reminder.when(SHANGHAI) == "周四 18:00"
     assert sorted(reminder.message.mention) == ["lead1", "t2", "t3"]
     assert "「反思 A1 正文」" in reminder.message.text
+
+
+async def test_deadline_reminder_leaves_out_people_outside_the_audience(
+    make_harness: HarnessFactory,
+) -> None:
+    h = make_harness(private=False)
+    await h.say("lead1", "发起活动 周四 14:30-16:30 集体备课 反思截止:周五 12:00")
+    await h.advance(local("周四", "14:40"))
+    # 孙丽 (中西部一组) cannot sign in to 东部联盟's A1; a sign-in of hers from before the
+    # boundary is kept but does not make her someone to remind.
+    answers = await h.say("t9", "签到 A1", WEST_GROUP)
+    assert "不在参与范围内" in "".join(a.message.text for a in answers)
+    sun = h.storage.roster.member_by_userid("t9")
+    assert sun is not None
+    h.storage.submissions.sign_in(1, sun.id, at=h.clock.now(), status=SigninStatus.LATE)
+    sent = await h.advance(local("周四", "18:30"))
+
+    [reminder] = [s for s in sent if item_of(s) == "reflection:1:day_before"]
+    assert "t9" not in reminder.message.mention
+    assert sorted(reminder.message.mention) == ["lead1", "t1", "t2", "t3", "t4"]
