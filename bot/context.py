@@ -114,15 +114,16 @@ class Context:
             raise Hint(outside_activity(activity.code, name, label))
         return who
 
+    def _notice_tree(self, notice: Notice) -> list[int] | None:
+        """The alliances a notice was sent to; None for a notice to 全部."""
+        if notice.alliance_id is None:
+            return None
+        return self.storage.roster.descendants(notice.alliance_id)
+
     def require_notice_audience(self, notice: Notice) -> Member:
         """Raise a Hint unless the notice was sent to the sender (their alliance, or 全部)."""
         member = self.require_member()
-        tree = (
-            None
-            if notice.alliance_id is None
-            else self.storage.roster.descendants(notice.alliance_id)
-        )
-        if not notice_reaches(member, tree):
+        if not notice_reaches(member, self._notice_tree(notice)):
             raise Hint(outside_notice(notice.code, self._alliance_name(notice.alliance_id)))
         return member
 
@@ -131,12 +132,7 @@ class Context:
         a Hint if none (a leader asking about another alliance's notice)."""
         if not self.may(Action.VIEW_RECEIPTS):
             raise Hint(f"这个操作需要{needed_role_label(Action.VIEW_RECEIPTS)}权限。")
-        tree = (
-            None
-            if notice.alliance_id is None
-            else self.storage.roster.descendants(notice.alliance_id)
-        )
-        scope = visible_part(self.role, tree, self.own_tree())
+        scope = visible_part(self.role, self._notice_tree(notice), self.own_tree())
         if scope is not None and not scope:
             where = self._alliance_name(notice.alliance_id)
             raise Hint(f"你只能管理本联盟的事务，不能操作「{where}」。")
