@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.messages import Incoming
+from bot.parsing.dates import DEFAULT_BELL_SCHEDULE, Lessons, parse_bell_schedule
 from bot.permissions import Action, may, needed_role_label, reaches
 from bot.settings import DEFAULT_PUBLIC_URL, Settings
 from storage import Storage
@@ -27,6 +28,7 @@ class BotConfig:
     # Signing key of dashboard and download links; None switches those links off.
     dashboard_secret: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
+    lessons: Lessons = parse_bell_schedule(DEFAULT_BELL_SCHEDULE)  # 节次表 (第三节)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotConfig:
@@ -38,6 +40,7 @@ class BotConfig:
             signin_open_minutes=settings.signin_open_minutes,
             dashboard_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url,
+            lessons=settings.bell_schedule,
         )
 
 

@@ -23,11 +23,13 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
 
 __all__ = [
+    "DEFAULT_BELL_SCHEDULE",
     "Lessons",
     "Period",
     "When",
     "extract_when",
     "find_day",
+    "parse_bell_schedule",
     "parse_period",
     "parse_when",
     "when_problem",
@@ -554,6 +556,29 @@ _LESSON: Final = re.compile(
 
 Lessons = tuple[tuple[int, int], ...]
 """The bell schedule (节次表): (start, end) of each lesson in minutes after midnight."""
+
+
+# A common primary-school day: four lessons in the morning (a long break after the second),
+# three in the afternoon. Deployments set their own with JIAOYAN_BELL_SCHEDULE.
+DEFAULT_BELL_SCHEDULE: Final = (
+    "8:00-8:40,8:50-9:30,10:00-10:40,10:50-11:30,14:00-14:40,14:50-15:30,15:40-16:20"
+)
+
+
+def parse_bell_schedule(text: str) -> Lessons:
+    """`8:00-8:40,8:50-9:30,…` → lessons in minutes; ValueError (in Chinese) if malformed."""
+    lessons: list[tuple[int, int]] = []
+    for index, item in enumerate(re.split(r"[,，、;；\s]+", _normalise(text).strip()), 1):
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-~至到]\s*(\d{1,2}):(\d{2})", item)
+        if m is None:
+            raise ValueError(f"第{index}节「{item}」应写成 8:00-8:40 这样的时段")
+        start = int(m.group(1)) * 60 + int(m.group(2))
+        end = int(m.group(3)) * 60 + int(m.group(4))
+        previous = lessons[-1][1] if lessons else -1
+        if not previous <= start < end <= 24 * 60 or int(m.group(2)) > 59 or int(m.group(4)) > 59:
+            raise ValueError(f"第{index}节「{item}」的时间不对（要在上一节之后、开始早于结束）")
+        lessons.append((start, end))
+    return tuple(lessons)
 
 
 def _lesson_number(word: str) -> int:
