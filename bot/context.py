@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.messages import Incoming
-from bot.parsing.dates import DEFAULT_BELL_SCHEDULE, Lessons, parse_bell_schedule
+from bot.parsing.dates import DEFAULT_LESSONS, Lessons
 from bot.permissions import Action, may, needed_role_label, reaches
 from bot.settings import DEFAULT_PUBLIC_URL, Settings
 from storage import Storage
@@ -28,7 +28,7 @@ class BotConfig:
     # Signing key of dashboard and download links; None switches those links off.
     dashboard_secret: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
-    lessons: Lessons = parse_bell_schedule(DEFAULT_BELL_SCHEDULE)  # 节次表 (第三节)
+    lessons: Lessons = DEFAULT_LESSONS  # 节次表 (第三节)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotConfig:

@@ -208,7 +208,7 @@ def _word_end(text: str, word: _Word) -> int | None:
     for position, char in enumerate(text):
         if done == len(target):
             return position
-        if 0 < done and not word.ascii and char in _INNER_SPACES:
+        if done > 0 and not word.ascii and char in _INNER_SPACES:
             continue
         folded = fold(char)
         if not target.startswith(folded, done) or not folded:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.parsing.dates import DEFAULT_BELL_SCHEDULE, Lessons, parse_bell_schedule
+from bot.parsing.dates import DEFAULT_LESSONS, Lessons, parse_bell_schedule
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 DEFAULT_WECOM_BOT_WS_URL = "wss://openws.work.weixin.qq.com"
@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     signin_open_minutes: int = Field(default=30, ge=0, le=24 * 60, alias="JIAOYAN_SIGNIN_OPEN")
     # 节次表: what 第三节 means in 发起活动 and other times.
     bell_schedule: Annotated[Lessons, NoDecode] = Field(
-        default=parse_bell_schedule(DEFAULT_BELL_SCHEDULE), alias="JIAOYAN_BELL_SCHEDULE"
+        default=DEFAULT_LESSONS, alias="JIAOYAN_BELL_SCHEDULE"
     )
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
     dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")

@@ -24,6 +24,7 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_BELL_SCHEDULE",
+    "DEFAULT_LESSONS",
     "Lessons",
     "Period",
     "When",
@@ -581,6 +582,9 @@ def parse_bell_schedule(text: str) -> Lessons:
     return tuple(lessons)
 
 
+DEFAULT_LESSONS: Final = parse_bell_schedule(DEFAULT_BELL_SCHEDULE)
+
+
 def _lesson_number(word: str) -> int:
     number = int(word) if word.isascii() else _cn_to_int(word)
     if number is None:
@@ -600,9 +604,7 @@ def _parse_lesson(s: str, i: int, lessons: Lessons) -> _TimeHit | None:
     return _TimeHit(lessons[first - 1][0], lessons[last - 1][1], m.end())
 
 
-def _parse_time(
-    s: str, i: int, hint: str | None, lessons: Lessons = ()
-) -> _TimeHit | None:
+def _parse_time(s: str, i: int, hint: str | None, lessons: Lessons = ()) -> _TimeHit | None:
     """A time or time range at `i`; `hint` is the part of day implied by 今晚/明早."""
     if lesson := _parse_lesson(s, i, lessons):
         return lesson
@@ -655,9 +657,7 @@ def _skip_joiner(s: str, i: int) -> int:
     return j
 
 
-def extract_when(
-    text: str, now: datetime, lessons: Lessons = ()
-) -> tuple[When, str] | None:
+def extract_when(text: str, now: datetime, lessons: Lessons = ()) -> tuple[When, str] | None:
     """Parse a date/time expression at the START of `text` (leading spaces skipped); return
     it and the remaining text (stripped). None if the text does not start with one.
 
@@ -670,9 +670,7 @@ def extract_when(
         date_hit = _parse_date(s, begin, today)
         if date_hit is not None:
             day = _resolve(date_hit.spec, today, forward=True)
-            time_hit = _parse_time(
-                s, _skip_joiner(s, date_hit.end), date_hit.part_hint, lessons
-            )
+            time_hit = _parse_time(s, _skip_joiner(s, date_hit.end), date_hit.part_hint, lessons)
             if time_hit is None:
                 when = When(_at(day, 0, tz), None, False, text[begin : date_hit.end])
                 return when, text[date_hit.end :].strip()

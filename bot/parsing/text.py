@@ -6,7 +6,9 @@ import re
 import unicodedata
 
 # A leading @name, ended by any kind of space (ASCII, NBSP, full-width) or a comma.
-_MENTION = re.compile(r"^[\s\u00a0\u3000]*(?:[@＠][^\s\u00a0\u3000,，:：]+[\s\u00a0\u3000,，:：]*)+")
+_MENTION = re.compile(
+    r"^[\s\u00a0\u3000]*(?:[@＠][^\s\u00a0\u3000,，:：]+[\s\u00a0\u3000,，:：]*)+"
+)
 _PREFIX = re.compile(r"^[/#＃／]+")
 _SPACES = re.compile(r"[ \t\u3000\u00a0]+")
 _LEAD_PUNCTUATION = " \t\u3000\u00a0,，、:：;；.。!！~～"
@@ -36,7 +38,22 @@ def strip_leading_punctuation(text: str) -> str:
 
 
 # Words people put before a command in a sentence: 好的，收到 / 我要请假，周三… / 麻烦签到.
-_FILLERS = ("好的", "好嘞", "好滴", "好", "嗯嗯", "嗯", "ok", "okay", "我要", "我想", "想", "要", "麻烦", "帮我")
+_FILLERS = (
+    "好的",
+    "好嘞",
+    "好滴",
+    "好",
+    "嗯嗯",
+    "嗯",
+    "ok",
+    "okay",
+    "我要",
+    "我想",
+    "想",
+    "要",
+    "麻烦",
+    "帮我",
+)
 
 
 def strip_filler(text: str) -> str:
