@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.context import Context, Hint
 from bot.messages import Broadcast, Effect, Reply
-from bot.parsing.dates import Lessons, When, extract_when, parse_when, when_problem
+from bot.parsing.dates import NO_TIME, Lessons, When, extract_when, parse_when, when_problem
 from bot.permissions import Action
 from bot.router import Args, Router
 from handlers import format as fmt
@@ -176,7 +176,9 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
     when = fields.when
     if when is None:
         problem = when_problem(args.text, ctx.now(), ctx.config.lessons)
-        raise Hint(problem or f"请先写时间再写标题，{_EXAMPLE}")
+        if problem is None or problem == NO_TIME:
+            problem = f"请先写时间再写标题，{_EXAMPLE}"
+        raise Hint(problem)
     if not fields.title:
         raise Hint("请写活动标题，例如：发起活动 周五 14:30 集体备课 地点:一中")
     now = ctx.clock.now()

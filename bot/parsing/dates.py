@@ -25,6 +25,7 @@ from typing import Final
 __all__ = [
     "DEFAULT_BELL_SCHEDULE",
     "DEFAULT_LESSONS",
+    "NO_TIME",
     "Lessons",
     "Period",
     "When",
@@ -734,7 +735,7 @@ def when_problem(text: str, now: datetime, lessons: Lessons = ()) -> str | None:
         return f"没有「{_word_at(text, begin)}」这一天，请检查日期。"
     if date_hit is None:
         problem = _time_problem(text, s, begin, None, lessons, "")
-        return problem or (None if problem is None else _NO_TIME)
+        return problem or (None if problem is None else NO_TIME)
     date_text = text[begin : date_hit.end].strip()
     problem = _time_problem(
         text, s, _skip_joiner(s, date_hit.end), date_hit.part_hint, lessons, date_text
@@ -742,7 +743,7 @@ def when_problem(text: str, now: datetime, lessons: Lessons = ()) -> str | None:
     return problem or (None if problem is None else f"{date_text}几点？例如：{date_text} 14:30")
 
 
-_NO_TIME: Final = "没找到时间，请把时间写在最前面，例如：周五 14:30"
+NO_TIME: Final = "没找到时间，请把时间写在最前面，例如：周五 14:30"
 
 
 def _time_problem(
