@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.messages import Incoming
+from bot.parsing.dates import DEFAULT_LESSONS, Lessons
 from bot.permissions import (
     Action,
     may,
@@ -37,6 +38,7 @@ class BotConfig:
     # Signing key of dashboard and download links; None switches those links off.
     dashboard_secret: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
+    lessons: Lessons = DEFAULT_LESSONS  # 节次表 (第三节)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotConfig:
@@ -48,6 +50,7 @@ class BotConfig:
             signin_open_minutes=settings.signin_open_minutes,
             dashboard_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url,
+            lessons=settings.bell_schedule,
         )
 
 

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import difflib
 import logging
-import unicodedata
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -19,7 +18,14 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.context import BotConfig, Context, Hint
 from bot.messages import Broadcast, Direct, Effect, Incoming, Reply
-from bot.parsing.text import normalize, strip_addressing
+from bot.parsing.text import (
+    fold,
+    fold_head,
+    normalize,
+    strip_addressing,
+    strip_filler,
+    strip_leading_punctuation,
+)
 from bot.permissions import Action, effective_role, needed_role_label
 from storage import Storage
 from storage.db import transaction
@@ -119,30 +125,40 @@ class Router:
         return self._words().by_word.get(word.lower())
 
     def match(self, text: str) -> tuple[Command, Args] | None:
-        """Find the command whose word (longest first) starts the message."""
+        """Find the command whose word (longest first) starts the message.
+
+        A message that opens with a courtesy word (好的，收到 / 我要请假，…) is tried again
+        without it; the command word itself may be typed full-width or with spaces inside.
+        """
         addressed = strip_addressing(text)
-        folded = unicodedata.normalize("NFKC", addressed).lower()
+        found = self._match_at_start(addressed)
+        rest = strip_filler(addressed)
+        if found is None and rest != addressed:
+            found = self._match_at_start(rest)
+            addressed = rest
+        if found is None:
+            return None
+        command, end = found
+        raw = fold_head(strip_leading_punctuation(addressed[end:].strip()))
+        return command, Args(text=normalize(raw), raw=raw)
+
+    def _match_at_start(self, addressed: str) -> tuple[Command, int] | None:
+        """The longest command word at the start and where it ends in `addressed`."""
         index = self._words()
-        best: _Word | None = None
-        # Candidates share the message's first character and come longest first (ties in
-        # registration order), so the first that fits is the longest match.
-        for word in index.by_first.get(folded[:1], ()):
-            if not folded.startswith(word.folded):
+        for word in index.by_first.get(fold(addressed[:1])[:1], ()):
+            end = _word_end(addressed, word)
+            if end is None:
                 continue
-            after = folded[len(word.folded) : len(word.folded) + 1]
+            after = fold(addressed[end : end + 1])
             if word.ascii and after.isascii() and after.isalpha():
                 continue  # "qdx" is not "qd"
-            best = word
-            break
-        if best is None:
-            best = next(
-                (w for w in index.empty if not (folded[:1].isascii() and folded[:1].isalpha())),
-                None,
-            )
-        if best is None:
-            return None
-        raw = addressed[len(best.folded) :].strip()
-        return best.command, Args(text=normalize(raw), raw=raw)
+            return word.command, end
+        first = fold(addressed[:1])[:1]
+        empty = next(
+            (w for w in index.empty if not (first.isascii() and first.isalpha())),
+            None,
+        )
+        return None if empty is None else (empty.command, 0)
 
     def _words(self) -> _Index:
         index = self._index
@@ -151,17 +167,57 @@ class Router:
         return index
 
     def closest(self, text: str) -> Command | None:
-        """The command a mistyped message most likely meant (same first character wins ties)."""
+        """The command a mistyped message most likely meant, or None.
+
+        Only real typos count: the same first character (签倒 → 签到), the same characters in
+        another order (到签 → 签到) or, for pinyin shortcuts, one letter off. A word that only
+        shares a character with a command (好的 / 我的) is not a typo of it.
+        """
         head = normalize(strip_addressing(text)).split(" ")[0].lower()
-        best: tuple[float, bool, Command] | None = None
+        best: tuple[float, Command] | None = None
         for command in self.commands:
             for word in command.words:
                 lowered = word.lower()
-                ratio = difflib.SequenceMatcher(None, head[: len(lowered)], lowered).ratio()
-                key = (ratio, head[:1] == lowered[:1], command)
-                if ratio >= 0.5 and (best is None or key[:2] > best[:2]):
-                    best = key
-        return best[2] if best else None
+                typed = head[: len(lowered)]
+                if len(lowered) < 2 or not _looks_like_typo(typed, lowered):
+                    continue
+                ratio = difflib.SequenceMatcher(None, typed, lowered).ratio()
+                if best is None or ratio > best[0]:
+                    best = (ratio, command)
+        return best[1] if best else None
+
+
+def _looks_like_typo(typed: str, word: str) -> bool:
+    """One wrong character after a correct first one, or the right characters swapped."""
+    if len(typed) != len(word) or typed == word:
+        return False
+    if sorted(typed) == sorted(word):
+        return True
+    wrong = sum(1 for a, b in zip(typed, word, strict=True) if a != b)
+    return typed[0] == word[0] and wrong == 1
+
+
+def _word_end(text: str, word: _Word) -> int | None:
+    """Where `word` ends if `text` starts with it, folding each character (full-width, case)
+    and allowing spaces inside a Chinese word (签 到); None if it does not start `text`.
+
+    Folding character by character keeps positions in `text` exact even where NFKC changes
+    a character's length."""
+    target = word.folded
+    done = 0
+    for position, char in enumerate(text):
+        if done == len(target):
+            return position
+        if done > 0 and not word.ascii and char in _INNER_SPACES:
+            continue
+        folded = fold(char)
+        if not target.startswith(folded, done) or not folded:
+            return None
+        done += len(folded)
+    return len(text) if done == len(target) else None
+
+
+_INNER_SPACES = frozenset(" \t\u3000\u00a0")
 
 
 def _build_index(commands: Sequence[Command]) -> _Index:

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.parsing.dates import DEFAULT_LESSONS, Lessons, parse_bell_schedule
+
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 DEFAULT_WECOM_BOT_WS_URL = "wss://openws.work.weixin.qq.com"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
@@ -26,6 +28,10 @@ class Settings(BaseSettings):
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="JIAOYAN_ADMINS")
     min_reflection_chars: int = Field(default=30, ge=1, le=2000, alias="JIAOYAN_MIN_REFLECTION")
     signin_open_minutes: int = Field(default=30, ge=0, le=24 * 60, alias="JIAOYAN_SIGNIN_OPEN")
+    # 节次表: what 第三节 means in 发起活动 and other times.
+    bell_schedule: Annotated[Lessons, NoDecode] = Field(
+        default=DEFAULT_LESSONS, alias="JIAOYAN_BELL_SCHEDULE"
+    )
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
     dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")
     public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
@@ -53,6 +59,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("bell_schedule", mode="before")
+    @classmethod
+    def _parse_bell_schedule(cls, value: object) -> object:
+        return parse_bell_schedule(value) if isinstance(value, str) else value
 
     @field_validator("intake_processes", mode="before")
     @classmethod

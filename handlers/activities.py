@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.context import Context, Hint
 from bot.messages import Broadcast, Effect, Reply
-from bot.parsing.dates import extract_when, parse_when
+from bot.parsing.dates import NO_TIME, Lessons, When, extract_when, parse_when, when_problem
 from bot.permissions import Action
 from bot.router import Args, Router
 from handlers import format as fmt
@@ -32,11 +34,14 @@ KINDS = (
 DEFAULT_KIND = "教研活动"
 DEFAULT_DURATION = timedelta(hours=2)
 DEFAULT_REFLECTION_DAYS = 3
-_FIELD = re.compile(r"(地点|类型|学时|反思截止|截止|签到码|对象)\s*:\s*")
+# Fields may come anywhere after the code, in any order: 时间:… 地点:… (full-width ： too).
+_FIELD = re.compile(r"(时间|标题|地点|类型|学时|反思截止|截止|签到码|对象)\s*:\s*")
+_EXAMPLE = "例如：发起活动 周五 14:30 同课异构《秋天的雨》 地点:一中"
 
 
 @dataclass
 class ActivityFields:
+    when: When | None = None  # from the start of the text or 时间:
     title: str = ""
     place: str | None = None
     kind: str | None = None
@@ -46,40 +51,69 @@ class ActivityFields:
     target: str | None = None  # 对象: schools or a team (see handlers.teams.parse_target)
 
 
-def parse_fields(ctx: Context, text: str) -> ActivityFields:
-    """Split `标题 地点:… 类型:… 学时:… 反思截止:… 签到码:… 对象:…` into its parts."""
+def parse_fields(text: str, now: datetime, lessons: Lessons = ()) -> ActivityFields:
+    """Split `[时间] [标题] 时间:… 标题:… 地点:… 类型:… 学时:… 反思截止:… 签到码:… 对象:…`.
+
+    Text before the first field is an optional time followed by the title; a time there
+    that is incomplete (12月15日下午) is asked about rather than taken as a title."""
     matches = list(_FIELD.finditer(text))
-    fields = ActivityFields(title=text[: matches[0].start()].strip() if matches else text.strip())
+    lead = text[: matches[0].start()].strip() if matches else text.strip()
+    fields = ActivityFields()
+    found = extract_when(lead, now, lessons) if lead else None
+    if found is not None and not found[0].has_time:
+        raise Hint(when_problem(lead, now, lessons) or _EXAMPLE)
+    if found is not None:
+        fields.when, lead = found
+    fields.title = lead
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        value = text[match.end() : end].strip()
-        key = match.group(1)
-        if not value:
-            raise Hint(f"「{key}:」后面缺少内容。")
-        if key == "地点":
-            fields.place = value
-        elif key == "类型":
-            fields.kind = value
-        elif key == "学时":
-            try:
-                fields.hours = float(value.removesuffix("学时").removesuffix("小时"))
-            except ValueError:
-                raise Hint(f"学时要写数字，例如 学时:2（你写的是「{value}」）。") from None
-            if not 0 < fields.hours <= 24:
-                raise Hint("学时应在 0 到 24 之间。")
-        elif key in ("反思截止", "截止"):
-            parsed = parse_when(value, ctx.now())
-            if parsed is None:
-                raise Hint(f"没看懂反思截止时间「{value}」，例如 反思截止:12月1日")
-            due = parsed.start
-            if not parsed.has_time:
-                due = datetime.combine(due.date(), time(23, 59), tzinfo=due.tzinfo)
-            fields.reflection_due = due
-        elif key == "对象":
-            fields.target = value
-        else:
-            fields.signin_code = value
+        _set_field(fields, match.group(1), text[match.end() : end].strip(), now, lessons)
     return fields
+
+
+def _set_field(
+    fields: ActivityFields, key: str, value: str, now: datetime, lessons: Lessons
+) -> None:
+    if not value:
+        raise Hint(f"「{key}:」后面缺少内容。")
+    if key == "时间":
+        parsed = parse_when(value, now, lessons)
+        if parsed is None or not parsed.has_time:
+            raise Hint(when_problem(value, now, lessons) or f"没看懂时间「{value}」")
+        fields.when = parsed
+    elif key == "标题":
+        fields.title = value
+    elif key == "地点":
+        fields.place = value
+    elif key == "类型":
+        fields.kind = value
+    elif key == "学时":
+        fields.hours = _hours(value)
+    elif key in ("反思截止", "截止"):
+        fields.reflection_due = _due(value, now, lessons)
+    elif key == "对象":
+        fields.target = value
+    else:
+        fields.signin_code = value
+
+
+def _hours(value: str) -> float:
+    try:
+        hours = float(value.removesuffix("学时").removesuffix("小时"))
+    except ValueError:
+        raise Hint(f"学时要写数字，例如 学时:2（你写的是「{value}」）。") from None
+    if not 0 < hours <= 24:
+        raise Hint("学时应在 0 到 24 之间。")
+    return hours
+
+
+def _due(value: str, now: datetime, lessons: Lessons) -> datetime:
+    parsed = parse_when(value, now, lessons)
+    if parsed is None:
+        raise Hint(f"没看懂反思截止时间「{value}」，例如 反思截止:12月1日")
+    if parsed.has_time:
+        return parsed.start
+    return datetime.combine(parsed.start.date(), time(23, 59), tzinfo=parsed.start.tzinfo)
 
 
 def infer_kind(title: str) -> str:
@@ -94,9 +128,15 @@ def default_reflection_due(end: datetime, ctx: Context) -> datetime:
     return datetime.combine(local.date(), time(23, 59), tzinfo=local.tzinfo)
 
 
-def announcement(storage: Storage, activity: Activity, ctx: Context, headline: str) -> Broadcast:
+def announcement(
+    storage: Storage,
+    activity: Activity,
+    ctx: Context,
+    headline: str,
+    changed: Sequence[str] = (),
+) -> Broadcast:
     zone = ctx.zone
-    lines = [f"【{headline}】{fmt.activity_line(activity, zone)}"]
+    lines = [f"【{headline}】{fmt.activity_line(activity, zone)}", *changed]
     lines.append(
         f"签到：{fmt.clock_time(activity.signin_opens_at, zone)} 起发送「签到 {activity.code}」"
         + ("（需签到码）" if activity.signin_code else "")
@@ -110,7 +150,7 @@ def announcement(storage: Storage, activity: Activity, ctx: Context, headline: s
     )
     audience = target_label(ctx, storage.teams.activity_target(activity.id))
     if audience:
-        lines.insert(1, f"对象：{audience}")
+        lines.insert(1 + len(changed), f"对象：{audience}")
     return Broadcast(
         text="\n".join(lines),
         alliance_ids=storage.roster.descendants(activity.alliance_id),
@@ -122,7 +162,7 @@ def announcement(storage: Storage, activity: Activity, ctx: Context, headline: s
     aliases=("新建活动", "创建活动", "发布活动", "fqhd"),
     action=Action.MANAGE_ACTIVITY,
     summary="发起一次教研活动并通知本联盟",
-    usage="发起活动 时间 标题 [地点:] [类型:] [学时:] [反思截止:] [签到码:] [对象:]",
+    usage="发起活动 时间 标题 [地点:] [类型:] [学时:] [反思截止:] [签到码:] [对象:]（时间可写 第三节）",
     examples=(
         "发起活动 周五 14:30-16:30 同课异构《秋天的雨》 地点:一中 学时:2",
         "发起活动 11月28日下午2点 集体备课 地点:二小三楼 反思截止:12月1日",
@@ -132,11 +172,13 @@ def announcement(storage: Storage, activity: Activity, ctx: Context, headline: s
 def create_activity(ctx: Context, args: Args) -> list[Effect]:
     alliance = ctx.require_alliance()
     ctx.require(Action.MANAGE_ACTIVITY, alliance)
-    parsed = extract_when(args.text, ctx.now())
-    if parsed is None or not parsed[0].has_time:
-        raise Hint("请先写时间再写标题，例如：发起活动 周五 14:30 同课异构《秋天的雨》 地点:一中")
-    when, rest = parsed
-    fields = parse_fields(ctx, rest)
+    fields = parse_fields(args.text, ctx.now(), ctx.config.lessons)
+    when = fields.when
+    if when is None:
+        problem = when_problem(args.text, ctx.now(), ctx.config.lessons)
+        if problem is None or problem == NO_TIME:
+            problem = f"请先写时间再写标题，{_EXAMPLE}"
+        raise Hint(problem)
     if not fields.title:
         raise Hint("请写活动标题，例如：发起活动 周五 14:30 集体备课 地点:一中")
     now = ctx.clock.now()
@@ -179,8 +221,12 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
     aliases=("更改活动", "调整活动", "xghd"),
     action=Action.MANAGE_ACTIVITY,
     summary="修改活动时间、标题、地点等，并通知参与者",
-    usage="修改活动 A编号 [新时间] [新标题] [地点:] [类型:] [学时:] [反思截止:] [签到码:] [对象:]",
-    examples=("修改活动 A7 周五 15:00-17:00", "修改活动 A7 地点:二小报告厅"),
+    usage="修改活动 A编号 [新时间] [新标题] [时间:] [标题:] [地点:] [类型:] [学时:] [反思截止:] [签到码:] [对象:]",
+    examples=(
+        "修改活动 A7 周五 15:00-17:00",
+        "修改活动 A7 时间:12月16日 15:00",
+        "修改活动 A7 地点:二小报告厅",
+    ),
 )
 def change_activity(ctx: Context, args: Args) -> list[Effect]:
     number, rest = take_code(args.text, ACTIVITY_CODE)
@@ -189,16 +235,15 @@ def change_activity(ctx: Context, args: Args) -> list[Effect]:
     activity = scheduled(activity_by_code(ctx, number))
     ctx.require(Action.MANAGE_ACTIVITY, ctx.storage.roster.alliance(activity.alliance_id))
     changes: dict[str, object] = {}
-    parsed = extract_when(rest, ctx.now()) if rest else None
-    if parsed is not None and parsed[0].has_time:
-        when, rest = parsed
+    fields = parse_fields(rest, ctx.now(), ctx.config.lessons)
+    if fields.when is not None:
+        when = fields.when
         duration = activity.ends_at - activity.starts_at
         changes["starts_at"] = when.start
         changes["ends_at"] = when.end or when.start + duration
         changes["signin_opens_at"] = when.start - timedelta(minutes=ctx.config.signin_open_minutes)
         if activity.reflection_due is not None:
             changes["reflection_due"] = default_reflection_due(changes["ends_at"], ctx)  # type: ignore[arg-type]
-    fields = parse_fields(ctx, rest)
     if fields.title:
         changes["title"] = fields.title
     for key in ("place", "kind", "hours", "reflection_due", "signin_code"):
@@ -217,10 +262,36 @@ def change_activity(ctx: Context, args: Args) -> list[Effect]:
         "activity.change",
         f"{activity.code} {sorted(changes) + (['target'] if target else [])}",
     )
+    changed = describe_changes(activity, updated, ctx.zone)
+    if target is not None:
+        changed.append("对象：已调整")
     return [
-        announcement(ctx.storage, updated, ctx, "活动调整"),
+        announcement(ctx.storage, updated, ctx, "活动调整", changed),
         Reply(text=f"已修改活动 {updated.code}，并通知了参与者。", private=True),
     ]
+
+
+def describe_changes(old: Activity, new: Activity, zone: ZoneInfo) -> list[str]:
+    """What a 修改活动 changed, old → new, for the announcement (a new 签到码 stays secret:
+    it is announced on site)."""
+    lines = []
+    if (old.starts_at, old.ends_at) != (new.starts_at, new.ends_at):
+        before = fmt.span(old.starts_at, old.ends_at, zone)
+        lines.append(f"时间：{before} → {fmt.span(new.starts_at, new.ends_at, zone)}")
+    for label, before, after in (
+        ("标题", old.title, new.title),
+        ("地点", old.place or "未定", new.place or "未定"),
+        ("类型", old.kind, new.kind),
+        ("学时", fmt.hours(old.hours), fmt.hours(new.hours)),
+    ):
+        if before != after:
+            lines.append(f"{label}：{before} → {after}")
+    if old.reflection_due != new.reflection_due and new.reflection_due is not None:
+        before = fmt.when(old.reflection_due, zone) if old.reflection_due else "未定"
+        lines.append(f"反思截止：{before} → {fmt.when(new.reflection_due, zone)}")
+    if old.signin_code != new.signin_code:
+        lines.append("签到码：已更换，以现场公布的为准")
+    return lines
 
 
 @router.command(

@@ -40,4 +40,20 @@ def help_router(root: Router) -> Router:
         lines.append("发送「帮助 命令」看例子，如：帮助 反思")
         return "\n".join(lines)
 
+    @router.command(
+        "签到码",
+        aliases=("签到密码",),
+        summary="签到码从哪里来、怎么用",
+        usage="签到码",
+        examples=("签到码是多少",),
+        action=Action.PUBLIC,
+    )
+    def explain_signin_code(ctx: Context, args: Args) -> str:
+        # "签到码是多少" is a question, not a sign-in with the code "码是多少".
+        return (
+            "签到码由活动负责人在现场公布（投屏或口头通知），我这里查不到。"
+            "拿到后发送「签到 A编号 签到码」，例如：签到 A7 8527。"
+            "不需要签到码的活动直接发送「签到」即可；不知道编号可发送「活动」查看。"
+        )
+
     return router

@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 from bot.context import Context, Hint
+from bot.parsing.dates import find_day
+from handlers import format as fmt
 from storage.models import Activity, ActivityStatus, Alliance, Member, Notice
 
 ACTIVITY_CODE = re.compile(r"^[Aa](\d+)(.*)$", re.DOTALL)
@@ -47,11 +49,8 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
 
     For sign-in: one whose window is open now; for reflections: the most recent one started.
     """
-    alliance = ctx.require_alliance()
-    roster = ctx.storage.roster
-    scope = sorted(set(roster.ancestors(alliance.id)) | set(roster.descendants(alliance.id)))
     now = ctx.clock.now()
-    activities = ctx.storage.activities.in_alliances(scope)
+    activities = _nearby_activities(ctx)
     if for_signin:
         open_now = [a for a in activities if a.signin_opens_at <= now <= a.ends_at]
         if len(open_now) == 1:
@@ -73,6 +72,39 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
     if not started:
         raise Hint("还没有已开始的活动。请写明活动编号，例如：反思 A7 今天的课让我…")
     return started[-1]
+
+
+def _nearby_activities(ctx: Context) -> list[Activity]:
+    """Activities of this chat's (or person's) alliance, its parents and its children."""
+    alliance = ctx.require_alliance()
+    roster = ctx.storage.roster
+    scope = sorted(set(roster.ancestors(alliance.id)) | set(roster.descendants(alliance.id)))
+    return ctx.storage.activities.in_alliances(scope)
+
+
+def activity_on_day(ctx: Context, text: str, command: str) -> Activity:
+    """The coming activity a sentence names by its day (我要请假，周三家里有事), or a Hint that
+    lists the candidates and asks for the code."""
+    now = ctx.clock.now()
+    upcoming = [
+        a
+        for a in _nearby_activities(ctx)
+        if a.ends_at >= now and a.status is not ActivityStatus.CANCELLED
+    ]
+    found = find_day(text, ctx.now())
+    if found is not None:
+        on_day = [a for a in upcoming if ctx.local(a.starts_at).date() == found[0]]
+        if len(on_day) == 1:
+            return on_day[0]
+        upcoming = on_day or upcoming
+    if not upcoming:
+        raise Hint(f"近期没有可以{command}的活动。如有疑问请联系负责人。")
+    options = "；".join(
+        f"{a.code}「{a.title}」{fmt.when(a.starts_at, ctx.zone)}" for a in upcoming[:5]
+    )
+    which = f"{found[1]}有多个活动，" if found is not None and len(upcoming) > 1 else "是哪个活动？"
+    example = f"{command} {upcoming[0].code} {text}".rstrip()
+    raise Hint(f"{which}请写明编号，例如：{example}\n近期活动：{options}")
 
 
 def scheduled(activity: Activity) -> Activity:

@@ -10,7 +10,7 @@ from bot.parsing.dates import parse_period
 from bot.router import Args, Router
 from handlers import format as fmt
 from storage.attendance import is_expected
-from storage.models import SIGNIN_LABELS, SigninStatus
+from storage.models import SIGNIN_LABELS, Signin, SigninStatus
 
 router = Router("me")
 
@@ -54,30 +54,21 @@ def my_records(ctx: Context, args: Args) -> Reply:
     for activity in activities:
         signin = signins.get(activity.id)
         reflection = reflections.get(activity.id)
+        on_leave = activity.id in leaves
         if activity.starts_at > now:
-            pending.append(
-                f"· {activity.code}「{activity.title}」{fmt.when(activity.starts_at, ctx.zone)} 待参加"
-            )
+            if on_leave:
+                lines.append(f"· {activity.code}「{activity.title}」请假")
+            else:
+                pending.append(
+                    f"· {activity.code}「{activity.title}」{fmt.when(activity.starts_at, ctx.zone)} 待参加"
+                )
             continue
-        parts = []
-        if signin is not None:
-            label = SIGNIN_LABELS[signin.status]
-            parts.append(
-                f"签到{'' if signin.status is SigninStatus.ON_TIME else '(' + label + ')'}"
-            )
-        elif activity.id in leaves:
-            parts.append("请假")
-        else:
-            parts.append("未签到")
+        parts = [_attendance(signin, on_leave=on_leave, ended=activity.ends_at < now)]
         parts.append("已交反思" if reflection else "未交反思")
         if signin is not None and reflection is not None:
             credited += activity.hours
             parts.append(f"+{fmt.hours(activity.hours)}学时")
-        elif (
-            activity.id not in leaves
-            and reflection is None
-            and activity.ends_at > now - timedelta(days=30)
-        ):
+        elif not on_leave and reflection is None and activity.ends_at > now - timedelta(days=30):
             due = activity.reflection_due
             if due is not None and due < now:
                 note = f"已过截止时间 {fmt.when(due, ctx.zone)}，仍可补交"
@@ -93,3 +84,14 @@ def my_records(ctx: Context, args: Args) -> Reply:
     lines.append(f"本学期已获学时：{fmt.hours(credited)}（签到并交反思的活动计入）")
     # Personal records are answered privately even when asked in a group.
     return Reply(text="\n".join(lines), private=True)
+
+
+def _attendance(signin: Signin | None, *, on_leave: bool, ended: bool) -> str:
+    """已签到 (迟到/补签 noted) / 请假 / 缺席 once it is over / 未签到 while it runs."""
+    if signin is not None:
+        if signin.status is SigninStatus.ON_TIME:
+            return "已签到"
+        return f"已签到({SIGNIN_LABELS[signin.status]})"
+    if on_leave:
+        return "请假"
+    return "缺席" if ended else "未签到"

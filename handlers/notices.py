@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime
 
 from bot.context import Context, Hint
 from bot.messages import Broadcast, Effect, Reply
@@ -11,6 +12,7 @@ from bot.permissions import Action
 from bot.router import Args, Router
 from handlers import format as fmt
 from handlers.lookup import NOTICE_CODE, notice_by_code, take_code
+from scheduling.zones import Place
 from storage import Storage
 from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES
 from storage.models import Alliance, Member, Notice, NoticeStatus
@@ -107,7 +109,7 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
         return [
             Reply(
                 text=f"已预约通知 {notice.code}（{where}{ack}），"
-                f"将于 {fmt.when(publish_at, ctx.zone)} 发到 {groups} 个群。"
+                f"{_goes_out(ctx, target, publish_at)}发到 {groups} 个群。"
             )
         ]
     effects: list[Effect] = [notice_broadcast(ctx.storage, notice)]
@@ -120,6 +122,15 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
         )
     )
     return effects
+
+
+def _goes_out(ctx: Context, target: Alliance | None, publish_at: datetime) -> str:
+    """When the scheduler will really send it: quiet hours (免打扰) push it to their end."""
+    fire = Place.of(target, ctx.zone).quiet.defer(publish_at)
+    if fire == publish_at:
+        return f"将于 {fmt.when(publish_at, ctx.zone)} "
+    asked = fmt.clock_time(publish_at, ctx.zone)
+    return f"将于 {fmt.when(fire, ctx.zone)} 发出（{asked} 在免打扰时段内，已顺延），"
 
 
 @router.command(

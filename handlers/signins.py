@@ -12,6 +12,7 @@ from handlers import format as fmt
 from handlers.lookup import (
     ACTIVITY_CODE,
     activity_by_code,
+    activity_on_day,
     current_activity,
     members_matching,
     one_of,
@@ -151,9 +152,11 @@ def proxy_sign_in(ctx: Context, args: Args) -> str:
 def request_leave(ctx: Context, args: Args) -> str:
     ctx.require_member()
     number, reason = take_code(args.raw, ACTIVITY_CODE)
-    if number is None:
-        raise Hint("请写活动编号，例如：请假 A7 外出培训")
-    activity = scheduled(activity_by_code(ctx, number))
+    activity = scheduled(
+        activity_by_code(ctx, number)
+        if number is not None
+        else activity_on_day(ctx, reason, "请假")  # 我要请假，周三家里有事
+    )
     member = ctx.require_audience(activity)
     if ctx.storage.submissions.signin(activity.id, member.id) is not None:
         return f"你已经签到了 {activity.code}，无需请假。"

@@ -23,7 +23,7 @@ def pick(key: str, variants: Sequence[str]) -> str:
 
 
 def relative_when(moment: datetime, now: datetime, zone: ZoneInfo) -> str:
-    """今天 23:59 / 明天 18:00 / 11月28日(周五) 14:30."""
+    """今天 晚上 23:59 / 明天 下午 18:00 / 11月28日(周五) 下午 14:30."""
     days = (moment.astimezone(zone).date() - now.astimezone(zone).date()).days
     if days == 0:
         return f"今天 {fmt.clock_time(moment, zone)}"

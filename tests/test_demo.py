@@ -31,8 +31,8 @@ def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> No
         "本学期已获学时",
         "本周（",
         "## 东部联盟 · 教研周报",
-        "明天 23:59 截止",
-        "今天 23:59 截止",
+        "明天 晚上 23:59 截止",
+        "今天 晚上 23:59 截止",
         "演示结束",
     ]
     positions = [out.index(step) for step in steps]

@@ -46,6 +46,8 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         ("JIAOYAN_SIGNIN_OPEN", "many", "JIAOYAN_SIGNIN_OPEN"),
         ("JIAOYAN_INTAKE_PROCESSES", "9", "JIAOYAN_INTAKE_PROCESSES"),
         ("JIAOYAN_INTAKE_PROCESSES", "0", "JIAOYAN_INTAKE_PROCESSES"),
+        ("JIAOYAN_BELL_SCHEDULE", "8:00-8:40,上午第二节", "第2节「上午第二节」应写成 8:00-8:40"),
+        ("JIAOYAN_BELL_SCHEDULE", "8:00-8:40,8:30-9:10", "第2节「8:30-9:10」的时间不对"),
     ],
 )
 def test_bad_values_are_explained(
@@ -56,6 +58,16 @@ def test_bad_values_are_explained(
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert "配置有误" in str(caught.value) and message in str(caught.value)
+
+
+def test_bell_schedule_reaches_the_bot_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert BotConfig.from_settings(load_settings()).lessons[2] == (10 * 60, 10 * 60 + 40)
+    monkeypatch.setenv("JIAOYAN_BELL_SCHEDULE", "7:50-8:30，8:40-9:20")
+    config = BotConfig.from_settings(load_settings())
+    assert config.lessons == ((7 * 60 + 50, 8 * 60 + 30), (8 * 60 + 40, 9 * 60 + 20))
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="several intake processes need Linux")

@@ -48,7 +48,7 @@ def test_notice_and_receipt_reminder_to_the_unconfirmed(week_output: list[str]) 
 
 def test_activity_reminders_the_day_before_and_one_hour_before(week_output: list[str]) -> None:
     [day_before] = sent_at(week_output, "12月2日 周三 18:00", "群 东部联盟群")
-    assert "A1" in day_before and "12月3日(周四) 14:30" in day_before
+    assert "A1" in day_before and "12月3日(周四) 下午 14:30" in day_before
     [soon] = sent_at(week_output, "12月3日 周四 13:30", "群 东部联盟群")
     assert "A1" in soon and "14:30" in soon
     assert sum("A1" in line and "14:30" in line for line in bot_lines(week_output)) == 3
@@ -62,7 +62,7 @@ def test_quiet_hours_defer_the_scheduled_notice_to_0730(week_output: list[str]) 
 
 def test_signins_including_late_and_leave(week_output: list[str]) -> None:
     text = "\n".join(week_output)
-    assert "张敏 已签到 A1，记为迟到（14:42）" in text
+    assert "张敏 已签到 A1，记为迟到（下午 14:42）" in text
     assert "已登记 赵磊 在 A1 请假" in text
 
 

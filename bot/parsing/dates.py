@@ -22,7 +22,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Final
 
-__all__ = ["Period", "When", "extract_when", "parse_period", "parse_when"]
+__all__ = [
+    "DEFAULT_BELL_SCHEDULE",
+    "DEFAULT_LESSONS",
+    "NO_TIME",
+    "Lessons",
+    "Period",
+    "When",
+    "extract_when",
+    "find_day",
+    "parse_bell_schedule",
+    "parse_period",
+    "parse_when",
+    "when_problem",
+]
 
 
 @dataclass(frozen=True)
@@ -480,13 +493,15 @@ def _parse_clock(s: str, i: int) -> _Clock | None:
 def _to_minutes(hour: int, minute: int, part: str | None, padded: bool) -> int:
     """Minutes after local midnight (may be 24:00+ for 晚上12点), or _Reject.
 
-    Without a part of day, 1–6 点 means the afternoon: school activities happen then,
-    and teachers write "3点" for 15:00.
+    Without a part of day, 1–5 点 means the afternoon (teachers write "3点" for 15:00, and
+    nothing happens at school at 3 a.m.); 6–12 点 is as written, so 6:30 is early morning
+    (a class starts at 7:30, an evening time is written 晚上6点半 or 18:30). See
+    docs/time.md.
     """
     if minute > 59 or hour > 23:
         raise _Reject
     if part is None:
-        if 1 <= hour <= 6 and not padded:
+        if 1 <= hour <= 5 and not padded:
             hour += 12
     elif part == "early":  # 凌晨
         if hour > 12:
@@ -536,8 +551,64 @@ def _parse_range_end(s: str, j: int, start: int, part: str | None) -> tuple[int,
     return end, clock.end
 
 
-def _parse_time(s: str, i: int, hint: str | None) -> _TimeHit | None:
+_LESSON: Final = re.compile(
+    r"第\s*([0-9]{1,2}|[一二三四五六七八九十]+)\s*(?:(?:-|~|至|到)\s*(?:第\s*)?"
+    r"([0-9]{1,2}|[一二三四五六七八九十]+)\s*)?节(?:课)?"
+)
+
+Lessons = tuple[tuple[int, int], ...]
+"""The bell schedule (节次表): (start, end) of each lesson in minutes after midnight."""
+
+
+# A common primary-school day: four lessons in the morning (a long break after the second),
+# three in the afternoon. Deployments set their own with JIAOYAN_BELL_SCHEDULE.
+DEFAULT_BELL_SCHEDULE: Final = (
+    "8:00-8:40,8:50-9:30,10:00-10:40,10:50-11:30,14:00-14:40,14:50-15:30,15:40-16:20"
+)
+
+
+def parse_bell_schedule(text: str) -> Lessons:
+    """`8:00-8:40,8:50-9:30,…` → lessons in minutes; ValueError (in Chinese) if malformed."""
+    lessons: list[tuple[int, int]] = []
+    for index, item in enumerate(re.split(r"[,，、;；\s]+", _normalise(text).strip()), 1):
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-~至到]\s*(\d{1,2}):(\d{2})", item)
+        if m is None:
+            raise ValueError(f"第{index}节「{item}」应写成 8:00-8:40 这样的时段")
+        start = int(m.group(1)) * 60 + int(m.group(2))
+        end = int(m.group(3)) * 60 + int(m.group(4))
+        previous = lessons[-1][1] if lessons else -1
+        if not previous <= start < end <= 24 * 60 or int(m.group(2)) > 59 or int(m.group(4)) > 59:
+            raise ValueError(f"第{index}节「{item}」的时间不对（要在上一节之后、开始早于结束）")
+        lessons.append((start, end))
+    return tuple(lessons)
+
+
+DEFAULT_LESSONS: Final = parse_bell_schedule(DEFAULT_BELL_SCHEDULE)
+
+
+def _lesson_number(word: str) -> int:
+    number = int(word) if word.isascii() else _cn_to_int(word)
+    if number is None:
+        raise _Reject
+    return number
+
+
+def _parse_lesson(s: str, i: int, lessons: Lessons) -> _TimeHit | None:
+    """第三节 / 第3节课 / 第3-4节: the lessons' times from the bell schedule."""
+    m = _LESSON.match(s, i)
+    if m is None or not lessons:
+        return None
+    first = _lesson_number(m.group(1))
+    last = _lesson_number(m.group(2)) if m.group(2) else first
+    if not 1 <= first <= last <= len(lessons):
+        raise _Reject
+    return _TimeHit(lessons[first - 1][0], lessons[last - 1][1], m.end())
+
+
+def _parse_time(s: str, i: int, hint: str | None, lessons: Lessons = ()) -> _TimeHit | None:
     """A time or time range at `i`; `hint` is the part of day implied by 今晚/明早."""
+    if lesson := _parse_lesson(s, i, lessons):
+        return lesson
     clock = _parse_clock(s, i)
     if clock is not None:
         part = clock.part or hint
@@ -587,9 +658,11 @@ def _skip_joiner(s: str, i: int) -> int:
     return j
 
 
-def extract_when(text: str, now: datetime) -> tuple[When, str] | None:
+def extract_when(text: str, now: datetime, lessons: Lessons = ()) -> tuple[When, str] | None:
     """Parse a date/time expression at the START of `text` (leading spaces skipped); return
-    it and the remaining text (stripped). None if the text does not start with one."""
+    it and the remaining text (stripped). None if the text does not start with one.
+
+    `lessons` is the bell schedule that 第三节 refers to (none: 第三节 is not a time)."""
     tz = _check_now(now)
     s = _normalise(text)
     begin = _skip_spaces(s, 0)
@@ -598,12 +671,12 @@ def extract_when(text: str, now: datetime) -> tuple[When, str] | None:
         date_hit = _parse_date(s, begin, today)
         if date_hit is not None:
             day = _resolve(date_hit.spec, today, forward=True)
-            time_hit = _parse_time(s, _skip_joiner(s, date_hit.end), date_hit.part_hint)
+            time_hit = _parse_time(s, _skip_joiner(s, date_hit.end), date_hit.part_hint, lessons)
             if time_hit is None:
                 when = When(_at(day, 0, tz), None, False, text[begin : date_hit.end])
                 return when, text[date_hit.end :].strip()
         else:
-            time_hit = _parse_time(s, begin, None)
+            time_hit = _parse_time(s, begin, None, lessons)
             if time_hit is None:
                 return None
             # A bare time means its next occurrence: today if still ahead, else tomorrow.
@@ -617,12 +690,98 @@ def extract_when(text: str, now: datetime) -> tuple[When, str] | None:
     return when, text[time_hit.stop :].strip()
 
 
-def parse_when(text: str, now: datetime) -> When | None:
+def parse_when(text: str, now: datetime, lessons: Lessons = ()) -> When | None:
     """The whole `text` must be a date/time expression (surrounding spaces ok)."""
-    found = extract_when(text, now)
+    found = extract_when(text, now, lessons)
     if found is None or found[1]:
         return None
     return found[0]
+
+
+# --------------------------------------------------------------------------- explaining
+
+# An hour to show in the example of "下午几点？" for each part of day.
+_EXAMPLE_CLOCK: Final = {
+    "early": "6:30",
+    "morning": "9:00",
+    "noon": "12:30",
+    "afternoon": "14:30",
+    "evening": "19:00",
+}
+
+
+def _word_at(text: str, i: int) -> str:
+    """The run of non-space characters at `i` (what to quote back to the user)."""
+    end = i
+    while end < len(text) and not text[end].isspace() and end - i < 16:
+        end += 1
+    return text[i:end]
+
+
+def when_problem(text: str, now: datetime, lessons: Lessons = ()) -> str | None:
+    """Why the start of `text` is not a complete date and time, in Chinese; None if it is.
+
+    Says which part was not understood: an impossible date (2月30日), a part of day without
+    an hour (12月15日下午 → "12月15日下午几点？"), a date without a time, a bad clock (25点)."""
+    _check_now(now)
+    s = _normalise(text)
+    begin = _skip_spaces(s, 0)
+    today = now.date()
+    try:
+        date_hit = _parse_date(s, begin, today)
+        if date_hit is not None:
+            _resolve(date_hit.spec, today, forward=True)
+    except _Reject:
+        return f"没有「{_word_at(text, begin)}」这一天，请检查日期。"
+    if date_hit is None:
+        problem = _time_problem(text, s, begin, None, lessons, "")
+        return problem or (None if problem is None else NO_TIME)
+    date_text = text[begin : date_hit.end].strip()
+    problem = _time_problem(
+        text, s, _skip_joiner(s, date_hit.end), date_hit.part_hint, lessons, date_text
+    )
+    return problem or (None if problem is None else f"{date_text}几点？例如：{date_text} 14:30")
+
+
+NO_TIME: Final = "没找到时间，请把时间写在最前面，例如：周五 14:30"
+
+
+def _time_problem(
+    text: str, s: str, i: int, hint: str | None, lessons: Lessons, date_text: str
+) -> str | None:
+    """What is wrong with the time at `i` ("" when there is none; None when it is fine)."""
+    try:
+        if _parse_time(s, i, hint, lessons) is not None:
+            return None
+    except _Reject:
+        return f"没看懂时间「{_word_at(text, i)}」，例如：{_example(date_text, '14:30')}"
+    part = _parse_day_part(s, i)
+    if part is None:
+        return ""
+    said = f"{date_text}{text[i : part[1]]}"
+    return f"{said}几点？例如：{_example(date_text, _EXAMPLE_CLOCK[part[0]])}"
+
+
+def _example(date_text: str, clock: str) -> str:
+    return f"{date_text} {clock}" if date_text else clock
+
+
+def find_day(text: str, now: datetime) -> tuple[date, str] | None:
+    """The first date mentioned anywhere in `text` (我要请假，周三家里有事 → Wednesday), as
+    its next occurrence, with the words that named it; None if there is none."""
+    _check_now(now)
+    s = _normalise(text)
+    today = now.date()
+    for i in range(len(s)):
+        if i > 0 and _is_ascii_digit(s[i - 1]) and _is_ascii_digit(s[i]):
+            continue  # not the middle of a number
+        try:
+            hit = _parse_date(s, i, today)
+            if hit is not None:
+                return _resolve(hit.spec, today, forward=True), text[i : hit.end]
+        except _Reject:
+            continue
+    return None
 
 
 # --------------------------------------------------------------------------- periods

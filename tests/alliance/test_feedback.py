@@ -32,7 +32,7 @@ def test_request_is_announced_to_the_alliance_with_its_leaders_mentioned(bot: Bo
     effects = bot.say("staff1", f"征集 东部联盟 周五17:00 {QUESTION}", chat=None)
     [announcement] = broadcasts(effects)
     assert announcement.text.startswith(f"【征集 F1】{QUESTION}")
-    assert "11月27日(周五) 17:00 前发送「反馈 F1 正文」" in announcement.text
+    assert "11月27日(周五) 下午 17:00 前发送「反馈 F1 正文」" in announcement.text
     assert sorted(announcement.mention) == ["lead1", "lead3"]
     out = replies(effects)
     assert "已发起征集 F1（东部联盟，3 所学校）" in out
@@ -43,11 +43,12 @@ def test_answers_side_by_side_with_the_missing_school(bot: Bot) -> None:
     ask(bot)
     answer_some(bot)
     out = bot.reply("staff1", "反馈 F1", chat=None)
-    assert out.startswith(f"征集 F1：{QUESTION}（截止 11月27日(周五) 17:00）")
+    assert out.startswith(f"征集 F1：{QUESTION}（截止 11月27日(周五) 下午 17:00）")
     assert "已反馈 2/3 校：" in out
-    assert "【东部一小】（刘洋，11月25日(周三) 10:00）\n整本书阅读的课堂推进策略" in out
+    assert "【东部一小】（刘洋，11月25日(周三) 上午 10:00）\n整本书阅读的课堂推进策略" in out
     assert (
-        "【东部二小】（马丽，11月25日(周三) 16:30，第 2 版）\n低年级识字写字的趣味化与评价" in out
+        "【东部二小】（马丽，11月25日(周三) 下午 16:30，第 2 版）\n低年级识字写字的趣味化与评价"
+        in out
     )
     assert "未反馈 1 校：朝阳小学（无联系人）" in out
     # The first version is kept.
@@ -120,7 +121,7 @@ async def test_reminders_go_only_to_schools_that_have_not_answered(bot: Bot) -> 
     ]
     day_before, morning = (text for _, _, text in reminders.queued())
     assert "征集 F1「各校本学期校本教研主题」" in day_before
-    assert "明天 17:00" in day_before and "今天 17:00" in morning
+    assert "明天 下午 17:00" in day_before and "今天 下午 17:00" in morning
     assert "朝阳小学" in day_before and "「反馈 F1 正文」" in day_before
 
 

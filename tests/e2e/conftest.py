@@ -59,7 +59,7 @@ REFLECTION = (
 )
 
 
-def signin_reply(name: str, at: str = "14:10") -> str:
+def signin_reply(name: str, at: str = "下午 14:10") -> str:
     return f"{name} 签到成功（A1 {at}）。活动后记得交反思：反思 A1 正文"
 
 

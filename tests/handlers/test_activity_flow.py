@@ -21,7 +21,7 @@ def create(
 
 def test_create_activity_announces_to_the_alliance(bot: Bot) -> None:
     text = create(bot)
-    assert "A1" in text and "同课异构" in text and "11月27日(周五) 14:30–16:30" in text
+    assert "A1" in text and "同课异构" in text and "11月27日(周五) 下午 14:30–16:30" in text
     assert "东部一小" in text and "14:00 起发送「签到 A1」" in text and "学时：3" in text
     activity = bot.storage.activities.get(1)
     assert activity is not None and activity.kind == "同课异构" and activity.hours == 3
@@ -36,7 +36,7 @@ def test_sign_in_window_on_time_late_makeup_and_duplicate(bot: Bot) -> None:
     assert "签到成功" in bot.reply("t1", "签到")  # the only open activity is found
     assert "不用重复签到" in bot.reply("t1", "签到 A1")
     bot.at(11, 27, 14, 50)
-    assert "迟到（14:50）" in bot.reply("t2", "qd A1")
+    assert "迟到（下午 14:50）" in bot.reply("t2", "qd A1")
     bot.at(11, 28, 9, 0)
     assert "补签" in bot.reply("t3", "打卡 A1")
     signins = bot.storage.submissions.signins(1)
@@ -105,8 +105,8 @@ def test_my_records_credit_hours_only_with_signin_and_reflection(bot: Bot) -> No
     bot.at(11, 27, 18, 0)
     bot.say("t1", f"反思 A1 {LONG}")
     mine = bot.reply("t1", "我的", chat=None)
-    assert "A1「同课异构《秋天的雨》」签到，已交反思，+3学时" in mine
-    assert "A2「集体备课」签到，未交反思" in mine
+    assert "A1「同课异构《秋天的雨》」已签到，已交反思，+3学时" in mine
+    assert "A2「集体备课」已签到，未交反思" in mine
     assert "待交反思" in mine
     assert "本学期已获学时：3" in mine
 

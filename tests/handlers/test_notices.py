@@ -52,7 +52,7 @@ def test_notice_to_a_named_alliance(bot: Bot) -> None:
 def test_scheduled_notice_is_stored_not_sent(bot: Bot) -> None:
     effects = bot.say("lead1", "定时通知 明天上午8点 需回执 今天下午的集体备课改到三楼会议室")
     assert not any(isinstance(e, Broadcast) for e in effects)
-    assert "11月25日(周三) 08:00" in effects[0].text  # type: ignore[union-attr]
+    assert "11月25日(周三) 上午 8:00" in effects[0].text  # type: ignore[union-attr]
     scheduled = bot.storage.notices.scheduled()
     assert len(scheduled) == 1 and scheduled[0].body == "今天下午的集体备课改到三楼会议室"
     assert "已经过去" in bot.reply("lead1", "定时通知 今天早上7点 过去的事")

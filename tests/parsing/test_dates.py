@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parsing.dates import Period, When, extract_when, parse_period, parse_when
+from bot.parsing.dates import (
+    Period,
+    When,
+    extract_when,
+    find_day,
+    parse_period,
+    parse_when,
+    when_problem,
+)
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -123,10 +131,12 @@ TIME_CASES: list[tuple[str, datetime]] = [
     ("9点", sh(2026, 11, 25, 9)),  # no am/pm: as written, and past => tomorrow
     ("10点", sh(2026, 11, 24, 10)),  # exactly now counts as still ahead
     ("12点", sh(2026, 11, 24, 12)),
-    ("3点", sh(2026, 11, 24, 15)),  # bare 1–6 点 means the afternoon
+    ("3点", sh(2026, 11, 24, 15)),  # bare 1–5 点 means the afternoon
+    ("5点半", sh(2026, 11, 24, 17, 30)),
     ("3点半", sh(2026, 11, 24, 15, 30)),
     ("三点钟", sh(2026, 11, 24, 15)),
-    ("6点整", sh(2026, 11, 24, 18)),
+    ("6点整", sh(2026, 11, 25, 6)),  # bare 6–12 点 as written; 6:00 is past at 10:00
+    ("晚上6点", sh(2026, 11, 24, 18)),
     ("7点", sh(2026, 11, 25, 7)),
     ("3:30", sh(2026, 11, 24, 15, 30)),
     ("03:00", sh(2026, 11, 25, 3)),  # zero-padded is explicit 24-hour time
@@ -465,3 +475,70 @@ def test_period_in_another_timezone() -> None:
 )
 def test_bad_periods(text: str) -> None:
     assert parse_period(text, NOW) is None
+
+
+EARLY = datetime(2026, 11, 24, 6, 2, tzinfo=SH)  # a Tuesday, before the first class
+LESSONS = ((8 * 60, 8 * 60 + 40), (8 * 60 + 50, 9 * 60 + 30), (9 * 60 + 50, 10 * 60 + 30))
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # A morning range typed before school starts stays in the morning.
+        ("今天 6:30-8:00", sh(2026, 11, 24, 6, 30), sh(2026, 11, 24, 8)),
+        ("7:30-8:10", sh(2026, 11, 24, 7, 30), sh(2026, 11, 24, 8, 10)),
+        ("今天 3:00-5:00", sh(2026, 11, 24, 15), sh(2026, 11, 24, 17)),
+        # The end follows the start: from 4 p.m. to 6 means 18:00.
+        ("今天 4点-6点", sh(2026, 11, 24, 16), sh(2026, 11, 24, 18)),
+        ("今天 11:00-1:00", sh(2026, 11, 24, 11), sh(2026, 11, 24, 13)),
+        ("今天 晚上6点-8点", sh(2026, 11, 24, 18), sh(2026, 11, 24, 20)),
+        ("今天 5:30-6:30", sh(2026, 11, 24, 17, 30), sh(2026, 11, 24, 18, 30)),
+    ],
+)
+def test_bare_hours_early_in_the_morning(text: str, start: datetime, end: datetime) -> None:
+    when = parse_when(text, EARLY)
+    assert when is not None and (when.start, when.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("明天 第三节", sh(2026, 11, 25, 9, 50), sh(2026, 11, 25, 10, 30)),
+        ("周五第1节课", sh(2026, 11, 27, 8), sh(2026, 11, 27, 8, 40)),
+        ("周三 第二至三节", sh(2026, 11, 25, 8, 50), sh(2026, 11, 25, 10, 30)),
+        ("周三 第2-3节课", sh(2026, 11, 25, 8, 50), sh(2026, 11, 25, 10, 30)),
+    ],
+)
+def test_lessons_follow_the_bell_schedule(text: str, start: datetime, end: datetime) -> None:
+    when = parse_when(text, NOW, LESSONS)
+    assert when is not None and (when.start, when.end) == (start, end)
+
+
+def test_lessons_beyond_the_schedule_or_without_one_are_not_times() -> None:
+    assert parse_when("明天 第四节", NOW, LESSONS) is None
+    assert parse_when("明天 第三节", NOW) is None
+    assert when_problem("明天 第四节", NOW, LESSONS) == "没看懂时间「第四节」，例如：明天 14:30"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("12月15日下午 课例研讨", "12月15日下午几点？例如：12月15日 14:30"),
+        ("12.15 下午", "12.15下午几点？例如：12.15 14:30"),
+        ("明天上午 听课", "明天上午几点？例如：明天 9:00"),
+        ("周五 集体备课", "周五几点？例如：周五 14:30"),
+        ("2月30日 14:00", "没有「2月30日」这一天，请检查日期。"),
+        ("明天 25点 听课", "没看懂时间「25点」，例如：明天 14:30"),
+        ("集体备课", "没找到时间，请把时间写在最前面，例如：周五 14:30"),
+        ("周五 14:30 听课", None),
+    ],
+)
+def test_when_problem_names_the_part_not_understood(text: str, problem: str | None) -> None:
+    assert when_problem(text, NOW) == problem
+
+
+def test_find_day_anywhere_in_a_sentence() -> None:
+    assert find_day("周三家里有事", NOW) == (date(2026, 11, 25), "周三")
+    assert find_day("孩子生病，12月3日来不了", NOW) == (date(2026, 12, 3), "12月3日")
+    assert find_day("家里有事", NOW) is None
+    assert find_day("在3号楼开会", NOW) is None

@@ -40,7 +40,7 @@ async def test_status_shows_the_schedule_and_the_next_digest(make_harness: Harne
     h = make_harness()
     [reply] = await h.say("lead1", "周报")
     assert "每周五 17:00" in reply.message.text
-    assert "3月8日(周五) 17:00" in reply.message.text
+    assert "3月8日(周五) 下午 17:00" in reply.message.text
 
 
 @pytest.mark.parametrize(

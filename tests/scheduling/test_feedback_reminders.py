@@ -76,7 +76,7 @@ async def test_only_missing_schools_hear_once_at_each_time(harness: Harness) -> 
     ]
     to_contact = next(s for s in sent if s.to == "@t3" and item_of(s) == DAY_BEFORE)
     text = to_contact.message.text
-    assert "征集 F1「各校本学期校本教研主题」" in text and "明天 17:00" in text
+    assert "征集 F1「各校本学期校本教研主题」" in text and "明天 下午 17:00" in text
     assert "东部二小" in text and "「反馈 F1 正文」" in text
     assert "东部三小" not in text  # each school hears about itself only
 
