@@ -6,7 +6,7 @@ builds in 0.1 s and holds about 25 MB; each Python jieba tokenizer took 1-2 s an
 Now a search builds a dictionary and drops it afterwards (`Segmenter.released`), and digests
 are built in a child process, so the long-running worker keeps none.
 The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合作 or
-学习任务群 stay whole.
+学习任务群 stay whole, and `tag` calls them nouns (digest keywords keep nouns and verbs).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Protocol
 from bot.libc import return_freed_memory
 
 TERM_FREQUENCY = 20_000  # high enough to keep a teaching term whole, like jieba's common words
+TERM_TAG = "n"  # what `Segmenter.tag` calls a teaching term
 
 
 def word_list(name: str) -> list[str]:
@@ -37,6 +38,8 @@ class Dictionary(Protocol):
     def cut(self, text: str, hmm: bool = True) -> list[str]: ...
 
     def cut_for_search(self, text: str, hmm: bool = True) -> list[str]: ...
+
+    def tag(self, text: str, hmm: bool = True) -> list[tuple[str, str]]: ...
 
     def add_word(self, word: str, freq: int | None, tag: str | None) -> int: ...
 
@@ -74,6 +77,7 @@ class Segmenter:
         dictionary: Callable[[], Dictionary] = new_dictionary,
     ) -> None:
         self._extra_words = tuple(extra_words)
+        self._terms = frozenset(self._extra_words)
         self._make_dictionary = dictionary
         self._dictionary: Dictionary | None = None
 
@@ -88,6 +92,19 @@ class Segmenter:
     def cut(self, text: str) -> list[str]:
         """The words of `text` in order, punctuation and spaces included, as jieba's `lcut`."""
         return self._ready().cut(text)
+
+    def tag(self, text: str) -> list[tuple[str, str]]:
+        """The words of `text` as `cut` gives them, each with jieba's part of speech (n noun,
+        v verb, vn verbal noun, m numeral, r pronoun, d adverb, x punctuation…).
+
+        `extra_words` are nouns (`TERM_TAG`): jieba tags a word it was given without a tag
+        with "", and keeps its own tag for a word it already had (层次 a numeral, 后进生 a
+        person's name), which add_word cannot change.
+        """
+        return [
+            (word, TERM_TAG if word in self._terms else tag)
+            for word, tag in self._ready().tag(text)
+        ]
 
     def cut_for_search(self, text: str) -> list[str]:
         """As `cut`, plus the shorter words inside long ones (中华人民共和国 → 中华, 人民…)."""

@@ -11,6 +11,8 @@ leaders.
 Rules worth knowing (docs/reports.md explains them to users):
 - "Held" means started before `now`; the previous period is the same length, just before.
 - Excerpts: `keywords.pick_excerpts` — the longest reflections, from different schools.
+- Reflection rate: held activities whose reflection deadline is after `now` and who still
+  miss reflections are named next to it (尚未截止), so an early low rate is not a failure.
 - Coming activities: those starting within 7 days after `now`.
 - Open notices: published in the 30 days before `now`, needing a receipt, with members of
   this alliance tree who have not confirmed.
@@ -65,6 +67,7 @@ OPEN_NOTICE_DAYS = 30
 MAX_ACTIVITY_LINES = 15
 EXCERPTS = 2
 KEYWORDS = 8
+OPEN_DEADLINE_CODES = 3
 TITLE_CHARS = 30
 RESOURCE_LINES = 5
 OPEN_FEEDBACK_DAYS = 30
@@ -106,7 +109,7 @@ def build_digest(
     title = f"{alliance.name}{kind} · {period.label}"
     heading = f"## {md_text(alliance.name)} · {kind}\n{md_text(period.label)}"
 
-    sections = [_overview(current, previous)]
+    sections = [_overview(current, previous, _deadline_note(current.rolls, now, zone))]
     if current.rolls:
         sections.append(_held(current, schools, zone))
         sections.append(_schools(current))
@@ -131,7 +134,9 @@ def _zone(alliance: Alliance, period: Period) -> tzinfo:
     return zone
 
 
-def _overview(current: PeriodStats[RollTally], previous: PeriodStats[RollTally]) -> str:
+def _overview(
+    current: PeriodStats[RollTally], previous: PeriodStats[RollTally], deadline_note: str
+) -> str:
     total, before = current.total, previous.total
     if not current.rolls:
         return "**概况**\n这段时间没有已开展的活动。"
@@ -141,11 +146,33 @@ def _overview(current: PeriodStats[RollTally], previous: PeriodStats[RollTally])
         f"应参加 {total.counted} 人次（不含请假 {total.on_leave} 人次）",
         f"签到率 **{fmt.ratio(total.signed, total.counted)}**，"
         + fmt.change(signin_rate(total), signin_rate(before)),
-        f"反思提交率 **{fmt.ratio(total.reflected, total.counted)}**，"
+        f"反思提交率 **{fmt.ratio(total.reflected, total.counted)}**{deadline_note}，"
         + fmt.change(reflection_rate(total), reflection_rate(before)),
         f"迟到/补签 {total.late} 人次，请假 {total.on_leave} 人次",
     ]
     return "\n".join(lines)
+
+
+def _deadline_note(rolls: list[RollTally], now: datetime, zone: tzinfo) -> str:
+    """Says which held activities still take reflections, so that a low rate before their
+    deadline is not read as people failing to reflect. Empty when none does, or when
+    everyone who owes one has already reflected."""
+    still_open = sorted(
+        (due, roll.activity.code)
+        for roll in rolls
+        if (due := roll.activity.reflection_due) is not None
+        and due > now
+        and roll.missing_reflection()
+    )
+    if not still_open:
+        return ""
+    latest = fmt.when(still_open[-1][0], zone)
+    if len(still_open) == 1:
+        return f"（{still_open[0][1]} 反思截止 {latest}，尚未截止）"
+    codes = "、".join(code for _, code in still_open[:OPEN_DEADLINE_CODES])
+    if len(still_open) > OPEN_DEADLINE_CODES:
+        codes += f" 等 {len(still_open)} 次活动"
+    return f"（{codes} 的反思尚未截止，最晚 {latest} 截止）"
 
 
 def _activity_title(activity: Activity) -> str:

@@ -1,8 +1,10 @@
 """Top keywords of a period's reflections, and the excerpts a digest quotes.
 
 Keywords: a teaching segmenter (`bot.segmentation`: jieba's dictionary plus teaching terms,
-so that 小组合作 or 学习任务群 stay whole) splits each reflection; words of one character,
-numbers, punctuation and the stop words in `bot/wordlists/stopwords.txt` are dropped; each
+so that 小组合作 or 学习任务群 stay whole) splits and tags each reflection; only nouns, verbs,
+verbal nouns and idioms are kept (`CONTENT_TAGS`: not 上要, 两节, 一些, 更加), then words of
+one character, punctuation and the stop words in `bot/wordlists/stopwords.txt` (generic
+words of every reflection, and modal verbs such as 我要, 更要, 留足, 补交) are dropped; each
 remaining word scores `(reflections mentioning it) × idf` with jieba's general-language idf
 table (`reports.idf`; unknown words get its median): a theme many teachers wrote about beats
 a word one teacher repeated, and everyday words weigh less than specific ones. When there are at least three reflections,
@@ -25,6 +27,13 @@ from reports.idf import IdfTable, jieba_idf_file
 
 MAX_CHARS = 24_000
 MIN_CHARS_EACH = 120
+# jieba's parts of speech that can name what a reflection is about: nouns (n, nz: 板书, 希沃),
+# verbs and verbal nouns (v, vn: 朗读, 评价), adjectival nouns (an), idioms and set phrases
+# (i, l), abbreviations (j) and Latin words (eng: PPT). Everything else is a fragment that
+# only looks like a word once cut out of its sentence: pronouns (r), numerals and measure
+# words (m, q: 两节, 一些), adverbs (d), distinguishing words (b: 上要 from 分工上要更明确),
+# conjunctions (c: 还要), time and place words (t, f, s), names (nr, ns: 王老师), particles.
+CONTENT_TAGS = frozenset({"n", "nz", "v", "vn", "an", "i", "l", "j", "eng"})
 _WORDY = re.compile(r"[\u4e00-\u9fff]|[A-Za-z]{2,}")
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;…])|\n")
 
@@ -56,11 +65,11 @@ class KeywordExtractor:
         return cls(teaching_segmenter(), IdfTable.read(jieba_idf_file()), load_stopwords())
 
     def words(self, text: str) -> list[str]:
-        """The content words of one text, in order."""
+        """The content words of one text, in order: see `CONTENT_TAGS` and the stop words."""
         return [
             w
-            for w in (t.strip() for t in self._segmenter.cut(text))
-            if len(w) >= 2 and w not in self._stopwords and _WORDY.search(w)
+            for w, tag in self._segmenter.tag(text)  # spaces are tagged x, never content
+            if tag in CONTENT_TAGS and len(w) >= 2 and w not in self._stopwords and _WORDY.search(w)
         ]
 
     def top(self, texts: Sequence[str], n: int = 8) -> list[Keyword]:

@@ -40,6 +40,30 @@ def test_totals_and_change_from_previous_week(district: District) -> None:
     assert "迟到/补签 2 人次，请假 2 人次" in lines
 
 
+def test_reflection_rate_names_deadlines_still_open_for_missing_reflections(
+    district: District,
+) -> None:
+    storage, east = district.storage, district.east
+    held = storage.activities.in_alliances([east.id], starts_from=at(11, 23), starts_before=NOW)
+    by_title = {a.title: a for a in held}
+    storage.activities.update(by_title["秋天的雨"].id, at=NOW, reflection_due=at(11, 28, 23, 59))
+    storage.activities.update(
+        by_title["单元整体设计"].id, at=NOW, reflection_due=at(11, 29, 23, 59)
+    )
+    assert (
+        "反思提交率 **5/8 63%**（A1、A2 的反思尚未截止，最晚 11月29日(周日) 23:59 截止），"
+        "较上期↑43个百分点"
+    ) in lines_of(week_digest(district))
+
+    # 李强 was the one owing A2 a reflection: with it in, only A1 is still being waited for.
+    storage.submissions.submit_reflection(
+        by_title["单元整体设计"].id, district.people["李强"].id, "补一篇反思。" * 6, at=NOW
+    )
+    assert (
+        "反思提交率 **6/8 75%**（A1 反思截止 11月28日(周六) 23:59，尚未截止），较上期↑55个百分点"
+    ) in lines_of(week_digest(district))
+
+
 def test_activities_held_and_coming_week(district: District) -> None:
     lines = lines_of(week_digest(district))
     assert "> 11月24日(周二) 同课异构「秋天的雨」 · 东部一小" in lines

@@ -21,6 +21,17 @@ def test_teaching_terms_stay_whole() -> None:
     assert "学习任务群" in word_list("teaching_terms.txt")
 
 
+def test_teaching_terms_are_tagged_nouns_whatever_jieba_calls_them() -> None:
+    # jieba tags 后进生 as a person's name and 层次 as a numeral; keywords keep only nouns
+    # and verbs, so the teaching terms must come out as nouns.
+    plain = Segmenter(dictionary=rjieba.Jieba)
+    text = "关注后进生，提问要有层次"
+    assert ("后进生", "nr") in plain.tag(text) and ("层次", "m") in plain.tag(text)
+    tags = dict(teaching_segmenter().tag(text))
+    assert tags["后进生"] == tags["层次"] == "n"
+    assert tags["关注"] == "v"  # other words keep jieba's tag
+
+
 def test_cut_keeps_every_character_in_order() -> None:
     text = "《秋天的雨》朗读指导课例，三年级 Unit 2！"
     assert "".join(teaching_segmenter().cut(text)) == text
@@ -57,6 +68,9 @@ class Recorded:
 
     def cut_for_search(self, text: str, hmm: bool = True) -> list[str]:
         return self._inner.cut_for_search(text, hmm)
+
+    def tag(self, text: str, hmm: bool = True) -> list[tuple[str, str]]:
+        return self._inner.tag(text, hmm)
 
     def add_word(self, word: str, freq: int | None, tag: str | None) -> int:
         return self._inner.add_word(word, freq, tag)
