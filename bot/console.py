@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -73,11 +73,6 @@ async def join_continued(lines: AsyncIterator[str]) -> AsyncIterator[str]:
         buffer = []
     if buffer:
         yield "\n".join(buffer)
-
-
-async def from_iterable(lines: Iterable[str]) -> AsyncIterator[str]:
-    for line in lines:
-        yield line
 
 
 class Terminal:
