@@ -99,11 +99,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if command == "console":
         from bot.app import create_app
         from bot.channels.console_sender import ConsoleSender
-        from bot.console import console_main
+        from bot.console import console_main, stdio_terminal
         from bot.messages import Channel
 
         storage = Storage.open(settings.db)
-        sender = ConsoleSender(lambda text: print(text, flush=True), _namer(storage))
+        terminal = stdio_terminal()
+        sender = ConsoleSender(terminal.write, _namer(storage))
         app = create_app(
             settings,
             storage=storage,
@@ -111,7 +112,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             private_channel=Channel.CONSOLE,
         )
         try:
-            return asyncio.run(console_main(app, args.userid, args.chat))
+            return asyncio.run(console_main(app, terminal, args.userid, args.chat))
         finally:
             app.close()
     if command == "import-roster":

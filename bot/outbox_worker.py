@@ -68,6 +68,9 @@ class OutboxWorker:
         self._idle_wait = idle_wait
         self._sleep = sleep
         self._wake = asyncio.Event()
+        # One round at a time: a caller's `run_once` (the console, after each line) and the
+        # `run` loop would otherwise read the same batch and send it twice.
+        self._round = asyncio.Lock()
         self._more_due = False
         # Delivered items not yet marked: marked together at the end of the loop turn.
         self._delivered: list[int] = []
@@ -82,7 +85,15 @@ class OutboxWorker:
         return float(min(self._max_delay, self._base_delay * 2 ** (attempt - 1)))
 
     async def run_once(self) -> int:
-        """Try every due item once; return how many were delivered."""
+        """Try every due item once; return how many were delivered.
+
+        Safe to call while `run` is looping: a round in progress is finished (and its items
+        marked sent) before the next one reads the outbox.
+        """
+        async with self._round:
+            return await self._round_once()
+
+    async def _round_once(self) -> int:
         batch = self._outbox.next_batch(self._clock.now(), self._batch_size)
         self._more_due = len(batch) >= self._batch_size
         if not batch:

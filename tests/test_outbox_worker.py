@@ -105,6 +105,19 @@ async def test_a_retrying_message_is_not_overtaken_by_the_next_to_the_same_chat(
     assert [m.text for m in sender.sent] == ["别的群", "通知 N1", "通知 N2"]
 
 
+async def test_a_round_asked_for_while_another_runs_does_not_send_twice(
+    db: sqlite_utils.Database, clock: FakeClock
+) -> None:
+    """The console calls run_once after each line while the run loop may be delivering."""
+    sender = FakeSender()
+    worker = make_worker(db, clock, {Channel.AIBOT_WS: sender})
+    OutboxRepo(db).enqueue([msg("chat-1", "周报")], T0)
+
+    rounds = [asyncio.create_task(worker.run_once()) for _ in range(2)]
+    assert sorted(await asyncio.gather(*rounds)) == [0, 1]
+    assert [m.text for m in sender.sent] == ["周报"]
+
+
 async def test_retries_back_off_exponentially_then_send_exactly_once(
     db: sqlite_utils.Database, clock: FakeClock
 ) -> None:
