@@ -106,6 +106,12 @@ def inbox(db: Path) -> dict[tuple[str, str], str]:
     return {(row[0], row[1]): row[2] for row in rows}
 
 
+def children(pid: int) -> list[str]:
+    """The process's child processes (Linux's /proc; none known elsewhere)."""
+    listing = Path(f"/proc/{pid}/task/{pid}/children")
+    return listing.read_text().split() if listing.exists() else []
+
+
 def answers(fake: FakeWeCom) -> Counter[str]:
     """How often each message was answered: response_url by msgid, the app by member."""
     counted: Counter[str] = Counter(fake.response_codes)
@@ -140,6 +146,7 @@ async def test_kill9_mid_burst_loses_no_acknowledged_message_and_answers_each_on
 
         burst = asyncio.gather(*(send(cb) for cb in callbacks))
         await asyncio.wait_for(acked.wait(), DEADLINE)
+        assert not children(first.proc.pid), "serve is one process: the kill takes all of it"
         first.kill9()  # mid-burst: requests in flight, messages half processed, replies held
         await asyncio.wait_for(burst, DEADLINE)
     hold.open()
