@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import payloads
-from bench.procs import REPO, clean_env, free_port, run_server, serve_args, worker_running
+from bench.procs import REPO, clean_env, free_port, run_server, serve_args
 from bench.report import Report
 from bench.world import seed_campus, serve_fake
 from tests.fakes.world import wecom_values
@@ -63,8 +63,7 @@ async def run(report: Report, work: Path) -> None:
         with run_server(
             serve_args(port), port=port, ready_path="/healthz", work_dir=work, env=env
         ) as bot:
-            await worker_running(bot.base_url)
-            base = f"http://127.0.0.1:{port}"
+            base = bot.base_url
             load = work / "burst-requests.json"
             load.write_text(json.dumps(requests, ensure_ascii=False), encoding="utf-8")
             # The load generator runs in its own process (like wrk for benchmark 1): this

@@ -30,11 +30,9 @@ from bench.procs import (
     health,
     run_server,
     serve_args,
-    worker_running,
 )
 from bench.report import Report
 from bench.world import Campus, seed_campus, serve_fake
-from storage.intake import intake_path, intake_shards
 from tests.fakes.world import (
     APP_AES_KEY,
     APP_TOKEN,
@@ -74,29 +72,16 @@ async def _sample_memory(server: Server, stop: asyncio.Event) -> None:
 
 
 def _counts(db: Path) -> tuple[int, int, int]:
-    """(messages stored, messages not yet processed, replies still pending). A two-process
-    `serve` keeps what its worker has not taken over yet in the intake files."""
+    """(messages stored, messages not yet processed, replies still pending)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         total, waiting = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(status = 'received'), 0) FROM inbox"
         ).fetchone()
         pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-        marks = dict(conn.execute("SELECT shard, last_intake_id FROM intake_marks").fetchall())
     finally:
         conn.close()
-    not_taken = 0
-    for shard in intake_shards(db, 1):
-        intake = intake_path(db, shard)
-        if not intake.exists():
-            continue
-        conn = sqlite3.connect(f"file:{intake}?mode=ro", uri=True, timeout=5)
-        try:
-            query = "SELECT COUNT(*) FROM intake WHERE id > ?"
-            not_taken += int(conn.execute(query, (marks.get(shard, 0),)).fetchone()[0])
-        finally:
-            conn.close()
-    return int(total) + not_taken, int(waiting) + not_taken, int(pending)
+    return int(total), int(waiting), int(pending)
 
 
 async def _drained(db: Path) -> float:
@@ -215,7 +200,6 @@ async def run(report: Report, settings: Settings) -> dict[str, LoadResult]:
             env=env,
             shown="jiaoyan-bot serve --host 127.0.0.1 --port PORT",
         ) as bot:
-            await worker_running(bot.base_url)
             idle = bot.sample_memory()
             report.add(
                 "6. Resident memory of serve",

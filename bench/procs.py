@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -37,7 +36,7 @@ def rss_mb(pid: int) -> float:
 
 @dataclass(frozen=True)
 class Memory:
-    """Memory of a server and its child processes (a two-process `serve` has two).
+    """Memory of a server and its child processes (e.g. one building a digest).
 
     RSS counts pages the processes share (the interpreter, libraries) once per process; PSS
     splits each shared page between them, so the PSS sum is what the service occupies."""
@@ -172,12 +171,3 @@ def serve_args(port: int) -> list[str]:
 def health(base_url: str) -> dict[str, Any]:
     with urllib.request.urlopen(base_url + "/healthz", timeout=5) as resp:
         return dict(json.loads(resp.read()))
-
-
-async def worker_running(base_url: str, *, timeout: float = READY_TIMEOUT) -> None:
-    """A two-process `serve` answers /healthz before its worker has finished starting."""
-    deadline = time.monotonic() + timeout
-    while health(base_url).get("worker", "running") != "running":
-        if time.monotonic() > deadline:
-            raise TimeoutError("the worker process did not start in time")
-        await asyncio.sleep(0.05)

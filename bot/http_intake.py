@@ -1,9 +1,5 @@
-"""What `serve` offers over HTTP, whether it runs as one process or two: the enabled WeCom
-callbacks, the leaders' dashboard, and the body of `/healthz`.
-
-Kept apart from `bot.serve` (which builds the whole bot) so the intake process of a
-two-process `serve` loads only what answering WeCom needs.
-"""
+"""What `serve` offers over HTTP: the enabled WeCom callbacks, the leaders' dashboard, and
+the body of `/healthz`."""
 
 from __future__ import annotations
 
@@ -50,8 +46,8 @@ def http_route_adders(
         )
         adders.append(aibot_callback.add_routes)
     if Channel.APP in enabled:
-        # Imported here: it brings wechatpy (and requests), about 10 MB, which only the
-        # process answering app callbacks needs (not the worker of a two-process serve).
+        # Imported here: it brings wechatpy (and requests), about 10 MB, needed only when
+        # the app's callbacks are enabled.
         from bot.channels.app_callback import AppCallback
 
         app_callback = AppCallback(
@@ -71,12 +67,9 @@ def health_body(
     outbox: OutboxStats,
     *,
     long_connection: str | None = None,
-    worker: str | None = None,
-    intake_processes: object = None,
 ) -> dict[str, Any]:
-    """What `/healthz` shows: on/off per channel, the outbox backlog, the long connection's
-    state when it is configured, the worker process's when there is one and how many intake
-    processes run ("2/2") when there are several; never a secret."""
+    """What `/healthz` shows: on/off per channel, the outbox backlog and the long
+    connection's state when it is configured; never a secret."""
     channels = {s.channel.value: "on" if s.enabled else "off" for s in statuses}
     channels[Channel.WEBHOOK.value] = "on"
     body: dict[str, Any] = {
@@ -84,10 +77,6 @@ def health_body(
         "channels": channels,
         "outbox": {"pending": outbox.pending, "failed": outbox.failed},
     }
-    if worker is not None:
-        body["worker"] = worker
-    if intake_processes is not None:
-        body["intake_processes"] = intake_processes
     if long_connection is not None:
         body["long_connection"] = long_connection
     return body

@@ -1,15 +1,12 @@
-"""`jiaoyan-bot serve` from the command line: check the settings, then run the service as
-several processes (`bot.split_serve`, the default on POSIX: intake processes and a worker) or
-one (`bot.serve`) until a signal."""
+"""`jiaoyan-bot serve` from the command line: check the settings, then run the service
+(`bot.serve`, one process with one event loop and one database) until a signal."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
-import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +14,6 @@ from bot.check import WEBHOOK_STATUS_LINE, CheckReport, channel_statuses, check_
 from bot.settings import Settings
 
 EXIT_CONFIG_ERROR = 2
-EXIT_LISTEN_ERROR = 1
 
 Run = Callable[[asyncio.Event], Awaitable[int]]
 
@@ -30,15 +26,9 @@ def banner(settings: Settings, report: CheckReport) -> list[str]:
     return lines
 
 
-def uses_worker_process(settings: Settings) -> bool:
-    """Two processes need fork-free spawning with inherited fds and file locks: POSIX."""
-    return settings.worker_process and os.name == "posix"
-
-
 def serve_command(settings: Settings, host: str, port: int) -> int:
     """CLI entry: print which channels run, refuse a broken configuration, serve until signalled."""
     root = logging.getLogger()
-    verbose = root.level <= logging.DEBUG
     if root.level > logging.INFO:
         # A service's log is its only voice under systemd/Docker; bodies and secrets stay out.
         root.setLevel(logging.INFO)
@@ -49,17 +39,12 @@ def serve_command(settings: Settings, host: str, port: int) -> int:
     if not report.passed:
         _say("配置有错误，服务没有启动。请按上面的说明修改 .env，再运行 jiaoyan-bot check 确认。")
         return EXIT_CONFIG_ERROR
-    if uses_worker_process(settings):
-        run = _split_server(settings, host, port, verbose=verbose)
-        if run is None:
-            return EXIT_LISTEN_ERROR
-    else:
-        from bot.serve import run_server
+    from bot.serve import run_server
 
-        def run(stop: asyncio.Event) -> Awaitable[int]:
-            return run_server(settings, host, port, stop=stop, announce=_say)
+    def run(stop: asyncio.Event) -> Awaitable[int]:
+        return run_server(settings, host, port, stop=stop, announce=_say)
 
-        _freeze_loaded()
+    _freeze_loaded()
     try:
         return asyncio.run(_until_signalled(run))
     except KeyboardInterrupt:  # pragma: no cover - only where signal handlers are unsupported
@@ -67,57 +52,10 @@ def serve_command(settings: Settings, host: str, port: int) -> int:
         return 130
 
 
-def _split_server(settings: Settings, host: str, port: int, *, verbose: bool) -> Run | None:
-    """Bind the port, fork the other intake processes, and return how to run the first one
-    (None when the port cannot be opened)."""
-    from bot.intake_processes import bind_listeners, fork_intake_processes, intake_process_count
-    from bot.split_serve import (
-        load_callback_modules,
-        prepare_files,
-        run_forked_intake,
-        run_split_server,
-    )
-
-    count = intake_process_count(settings)
-    listeners: list[socket.socket] = []
-    if count > 1:
-        try:
-            listeners = bind_listeners(host, port, count)
-        except OSError as exc:
-            _say(f"无法监听 {host}:{port}：端口可能已被占用或没有权限（{exc}）。")
-            return None
-    prepare_files(settings, count)  # closed again before the fork: SQLite forbids sharing
-    load_callback_modules(settings)  # before the fork, so the intake processes share them
-    _freeze_loaded()
-
-    def run_forked(shard: int, sock: socket.socket, link: socket.socket) -> int:
-        def run(stop: asyncio.Event) -> Awaitable[int]:
-            return run_forked_intake(settings, shard, sock, link, stop=stop)
-
-        return asyncio.run(_until_signalled(run))
-
-    siblings = fork_intake_processes(listeners, run_forked)
-
-    def run(stop: asyncio.Event) -> Awaitable[int]:
-        return run_split_server(
-            settings,
-            host,
-            port,
-            stop=stop,
-            announce=_say,
-            verbose=verbose,
-            sock=listeners[0] if listeners else None,
-            siblings=siblings,
-        )
-
-    return run
-
-
 def _freeze_loaded() -> None:
     """Everything loaded so far (modules, schemas, word lists) lives as long as the process.
     Frozen, it is left out of the collector's full passes, which otherwise stopped the event
-    loop for 50-90 ms every few seconds under load: the worst callback latencies. Forked
-    processes then also keep sharing its pages (a full pass writes to every object)."""
+    loop for 50-90 ms every few seconds under load: the worst callback latencies."""
     gc.freeze()
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.clock import Clock
@@ -36,7 +36,7 @@ from bot.group_commit import GroupCommit
 from bot.messages import Channel, Effect, Incoming, Reply
 from bot.traffic_log import TrafficLog
 from storage.chats import ChatsRepo
-from storage.messaging import InboxEntry, InboxRepo, InboxStatus, OutboxRepo
+from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
 
 log = logging.getLogger(__name__)
 
@@ -201,19 +201,6 @@ class Pipeline:
         jobs = [self._queue(inbox_id, incoming, wait=True) for inbox_id, incoming in leftovers]
         await asyncio.gather(*(job.done for job in jobs if job.done), return_exceptions=True)
         return len(leftovers)
-
-    def adopt(self, entries: Iterable[InboxEntry]) -> None:
-        """Queue messages put into the inbox by something other than `submit` (what the
-        worker process of a two-process `serve` takes over from the intake file). Each is
-        read from the inbox when its turn comes."""
-        adopted = 0
-        for entry in entries:
-            if entry.inbox_id not in self._active:
-                key = (entry.channel, entry.conversation)
-                self._queue_job(_Job(entry.inbox_id, None, key, None))
-                adopted += 1
-        if adopted:
-            self._traffic.count("taken over", adopted)
 
     @property
     def in_progress(self) -> int:

@@ -2,9 +2,9 @@
 
 rjieba is jieba's dictionary and algorithm compiled (jieba-rs). Measured here, a dictionary
 builds in 0.1 s and holds about 25 MB; each Python jieba tokenizer took 1-2 s and about
-60 MB, and the worker process used to keep two of them after its first search and digest.
-Now a search builds a dictionary and drops it afterwards (`Segmenter.released`), and digests
-are built in a child process, so the long-running worker keeps none.
+60 MB, and the long-running process used to keep two of them after its first search and
+digest. Now a search builds a dictionary and drops it afterwards (`Segmenter.released`), and
+digests are built in a child process, so `serve` keeps none.
 The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合作 or
 学习任务群 stay whole, and `tag` calls them nouns (digest keywords keep nouns and verbs).
 """
@@ -12,15 +12,38 @@ The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import importlib.resources
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Protocol
 
-from bot.libc import return_freed_memory
-
 TERM_FREQUENCY = 20_000  # high enough to keep a teaching term whole, like jieba's common words
 TERM_TAG = "n"  # what `Segmenter.tag` calls a teaching term
+
+
+def return_freed_memory() -> None:
+    """Hand memory freed by the C allocator back to the system: glibc otherwise keeps it for
+    later allocations, so what a dropped dictionary held stays in the process. A no-op where
+    there is no glibc (musl, macOS, Windows)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], object] | None:
+    """glibc's malloc_trim, looked up once (finding the library runs ldconfig)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    trim: Callable[[int], object] | None = (
+        getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    )
+    return trim
 
 
 def word_list(name: str) -> list[str]:

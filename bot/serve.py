@@ -1,7 +1,8 @@
 """The whole bot as one runtime: every configured channel, the outbox, the scheduler, HTTP.
 
-`jiaoyan-bot serve` (`bot.launch`) runs it in one process (`run_server`) or, by default, as
-the worker process of a two-process serve (`bot.worker_process`, without the HTTP listener).
+`jiaoyan-bot serve` (`bot.launch`) runs it in one process with one event loop and one
+database (`run_server`). Scale beyond one process is meant to come from PostgreSQL and several
+instances, not from forking this one.
 
 Structure (so that more parts plug in with one line each):
 - `build_runtime` wires channels, senders and the `App` from settings. Its `route_adders` list
@@ -156,11 +157,6 @@ class RuntimeOptions:
     api_sleep: Sleep = asyncio.sleep  # WeCom API retries and per-target rate limits
     ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
     run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
-    # False: no callback or dashboard routes (the worker process, whose intake process
-    # answers HTTP); `web_app` then serves /healthz only.
-    http_routes: bool = True
-    # The worker process: WAL checkpoints wait while this says the intake is saturated.
-    defer_checkpoints: Callable[[], bool] | None = None
     stop_timeout: float = STOP_TIMEOUT
 
 
@@ -308,11 +304,7 @@ def build_runtime(
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
 
-    route_adders = (
-        http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
-        if options.http_routes
-        else []
-    )
+    route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
@@ -329,12 +321,7 @@ def build_runtime(
     services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
     # Disk syncs of WAL checkpoints happen in a thread, never inside a callback's commit.
     if storage.path is not None:
-        checkpointer = WalCheckpointer(
-            storage.db.conn,
-            storage.path,
-            truncate_above=TRUNCATE_ABOVE,
-            defer=options.defer_checkpoints,
-        )
+        checkpointer = WalCheckpointer(storage.db.conn, storage.path, truncate_above=TRUNCATE_ABOVE)
         checkpoint_stop = asyncio.Event()
         services.append(
             TaskService(

@@ -35,11 +35,6 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
     dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")
     public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
-    # serve: answer WeCom in one process, handle and deliver in another (POSIX only).
-    worker_process: bool = Field(default=True, alias="JIAOYAN_WORKER_PROCESS")
-    # ...and answer WeCom in this many processes on one port (Linux; empty: one per core, at
-    # most two).
-    intake_processes: int | None = Field(default=None, ge=1, le=8, alias="JIAOYAN_INTAKE_PROCESSES")
 
     wecom_api_base: str = Field(default=DEFAULT_WECOM_API_BASE, alias="WECOM_API_BASE")
     wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")
@@ -64,11 +59,6 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_bell_schedule(cls, value: object) -> object:
         return parse_bell_schedule(value) if isinstance(value, str) else value
-
-    @field_validator("intake_processes", mode="before")
-    @classmethod
-    def _empty_means_automatic(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("tz")
     @classmethod

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -57,17 +56,13 @@ async def listen_until(
     stop: asyncio.Event,
     announce: Announce,
     on_ready: Callable[[str], None] | None = None,
-    sock: socket.socket | None = None,
 ) -> int:
-    """Serve `web_app` until `stop` is set (on `sock` when given, already listening); 1 when
-    the port cannot be opened. The listener closes first, so no callback arrives while the
-    caller stops its services."""
+    """Serve `web_app` until `stop` is set; 1 when the port cannot be opened. The listener
+    closes first, so no callback arrives while the caller stops its services."""
     runner = web.AppRunner(web_app, handle_signals=False, access_log_class=PathAccessLogger)
     await runner.setup()
     try:
-        site: web.BaseSite = (
-            web.TCPSite(runner, host, port) if sock is None else web.SockSite(runner, sock)
-        )
+        site = web.TCPSite(runner, host, port)
         try:
             await site.start()
         except OSError as exc:

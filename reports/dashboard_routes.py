@@ -1,8 +1,8 @@
 """Where the leaders' dashboard lives in the web application, without loading it.
 
 The dashboard (templates, charts, Excel export) is only needed when a leader opens a link, so
-its code is imported on the first such request: the intake process of a two-process `serve`
-answers WeCom's callbacks and stays small until then.
+its code is imported on the first such request: `serve` answers WeCom's callbacks and stays
+small until then.
 """
 
 from __future__ import annotations

@@ -11,14 +11,7 @@ Under sustained load that is not enough: a commit lands during nearly every chec
 WAL is never wholly copied back, SQLite never starts it again from the beginning, and it only
 grows (2.5 GB during a one-minute callback flood, with its index mapped into memory). A WAL
 past `truncate_above` pages is therefore checkpointed in TRUNCATE mode: writers wait while it
-finishes, and the file is emptied. The worker can afford that wait at any time; an intake
-process only between bursts (see `defer`).
-
-Every checkpoint ends in a disk sync, and on a journaling file system a sync stalls the other
-processes' writes too: during a callback flood they made the intake's 99th-percentile answer
-two to three times slower. So a process can `defer` checkpoints while the intake reports
-itself saturated; the WAL grows for the length of the burst (up to `MAX_DEFERRED_WAL`) and
-is checkpointed right after it.
+finishes (rarely, and briefly), and the file is emptied.
 """
 
 from __future__ import annotations
@@ -27,17 +20,13 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 SQLITE_DEFAULT_AUTOCHECKPOINT = 1_000  # pages
-# For the main database's writer (the worker): beyond this (about 32 MB) the WAL is emptied.
+# Beyond this (about 32 MB) the WAL is emptied.
 TRUNCATE_ABOVE = 8_000  # pages
-# For an intake file, emptied between bursts only: a burst's callbacks stay in it meanwhile.
-INTAKE_TRUNCATE_ABOVE = 16_384  # pages (64 MB)
-MAX_DEFERRED_WAL = 256 * 1024 * 1024  # bytes: past this a burst does not defer checkpoints
 DEFAULT_INTERVAL = 1.0  # seconds between checkpoints
 
 
@@ -55,21 +44,18 @@ class WalCheckpointer:
         *,
         interval: float = DEFAULT_INTERVAL,
         truncate_above: int | None = None,
-        defer: Callable[[], bool] | None = None,
     ) -> None:
         self._conn = conn
         self._path = path
         self._interval = interval
         self._truncate_above = truncate_above
-        self._defer = defer
         self._own: sqlite3.Connection | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             while not stop.is_set():
-                if not self.deferred():
-                    await self._checkpoint_in_thread()
+                await self._checkpoint_in_thread()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._interval)
             await self._checkpoint_in_thread()  # leave a short WAL behind
@@ -78,16 +64,6 @@ class WalCheckpointer:
             if self._own is not None:
                 self._own.close()
                 self._own = None
-
-    def deferred(self) -> bool:
-        """Whether this round's checkpoint waits: during a burst, unless the WAL got too big."""
-        if self._defer is None or not self._defer():
-            return False
-        wal = self._path.with_name(self._path.name + "-wal")
-        try:
-            return wal.stat().st_size < MAX_DEFERRED_WAL
-        except FileNotFoundError:
-            return True
 
     async def _checkpoint_in_thread(self) -> None:
         try:

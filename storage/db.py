@@ -8,7 +8,6 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -23,17 +22,11 @@ if TYPE_CHECKING:
 
 
 class HasConnection(Protocol):
-    """What a repository needs of a database: a `sqlite_utils.Database`, or a `PlainDatabase`."""
+    """What a repository needs of a database: a `sqlite_utils.Database`, or anything with
+    a `conn`."""
 
     @property
     def conn(self) -> sqlite3.Connection: ...
-
-
-@dataclass(frozen=True)
-class PlainDatabase:
-    """A bare connection for repositories that need nothing but `conn` (see `connect`)."""
-
-    conn: sqlite3.Connection
 
 
 def connect(path: Path | str, *, memory: bool = False) -> sqlite3.Connection:
@@ -79,7 +72,6 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Database:
     """`connect`, wrapped in a `sqlite_utils.Database` as the repositories expect."""
-    # Imported here: the intake process of a two-process serve needs plain connections only.
     return import_sqlite_utils().Database(connect(path, memory=memory))
 
 
@@ -91,7 +83,7 @@ def import_sqlite_utils() -> ModuleType:
     """sqlite-utils, imported without numpy (or pandas).
 
     sqlite-utils imports numpy when it is installed (matplotlib brings it in) just to store
-    numpy values, which the bot never does; that cost the worker process about 15 MB for
+    numpy values, which the bot never does; that cost the `serve` process about 15 MB for
     its whole life. While sqlite-utils is imported, modules not imported yet are hidden
     (`sys.modules[name] = None` makes their import fail), then unhidden for the chart code.
     """

@@ -8,19 +8,16 @@ queues its replies twice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
 from pydantic import BaseModel
 
 from bot.messages import Channel, Incoming, Outgoing
 from storage.db import HasConnection, Transaction, from_db_time, to_db_time, transaction
-
-if TYPE_CHECKING:
-    pass
 
 
 def insert_outgoing(
@@ -88,11 +85,13 @@ class OutboxStats(BaseModel):
     oldest_pending_due: datetime | None = None
 
 
-# channel, msgid, userid, chat_id, payload (JSON), received_at: an inbox row as inserted.
-MessageRow = tuple[str, str, str, str | None, str, str]
+_INSERT_INBOX = (
+    "INSERT OR IGNORE INTO inbox (channel, msgid, userid, chat_id, payload, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
-def message_row(incoming: Incoming) -> MessageRow:
+def _inbox_row(incoming: Incoming) -> tuple[str, str, str, str | None, str, str]:
     return (
         incoming.channel.value,
         incoming.msgid,
@@ -101,38 +100,6 @@ def message_row(incoming: Incoming) -> MessageRow:
         incoming.model_dump_json(),
         to_db_time(incoming.received_at),
     )
-
-
-def insert_new(
-    conn: sqlite3.Connection, table: str, rows: Sequence[MessageRow]
-) -> list[int | None]:
-    """Insert message rows into `table` (the inbox, or the intake file's queue), skipping a
-    (channel, msgid) seen before; per row its new id, or None for a repeat. The caller holds
-    the transaction."""
-    sql = (
-        f"INSERT OR IGNORE INTO {table} (channel, msgid, userid, chat_id, payload, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)"
-    )
-    ids: list[int | None] = []
-    for row in rows:
-        cursor = conn.execute(sql, row)
-        ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
-    return ids
-
-
-class IntakeRow(NamedTuple):
-    """A message the intake process recorded, as read back by the worker process."""
-
-    intake_id: int
-    values: MessageRow
-
-
-class InboxEntry(NamedTuple):
-    """An inbox row without its payload: enough to queue it in its conversation."""
-
-    inbox_id: int
-    channel: str
-    conversation: str  # the chat id, or the user id of a private message
 
 
 class InboxRepo:
@@ -148,47 +115,12 @@ class InboxRepo:
     def record_many(self, messages: Sequence[Incoming]) -> list[int | None]:
         """Store messages in one commit (one commit costs more than the inserts); per message
         its id, or None when it was delivered before (also earlier in the same batch)."""
+        ids: list[int | None] = []
         with transaction(self._conn):
-            return insert_new(self._conn, "inbox", [message_row(m) for m in messages])
-
-    def take_over(self, batches: Mapping[int, Sequence[IntakeRow]]) -> list[InboxEntry]:
-        """Move rows of intake files (`storage.intake`, by shard) into the inbox, in one commit
-        with each shard's hand-off mark, so each row is taken over exactly once. Rows of
-        different shards go in in the order they were received; returns the new ones."""
-        rows = sorted(
-            (row for shard_rows in batches.values() for row in shard_rows),
-            key=lambda row: row.values[5],  # received_at, an ISO time sortable as text
-        )
-        if not rows:
-            return []
-        with transaction(self._conn):
-            ids = insert_new(self._conn, "inbox", [row.values for row in rows])
-            self._conn.executemany(
-                "INSERT INTO intake_marks (shard, last_intake_id) VALUES (?, ?) "
-                "ON CONFLICT (shard) DO UPDATE SET last_intake_id = excluded.last_intake_id",
-                [
-                    (shard, shard_rows[-1].intake_id)
-                    for shard, shard_rows in batches.items()
-                    if shard_rows
-                ],
-            )
-        return [
-            InboxEntry(inbox_id, row.values[0], row.values[3] or row.values[2])
-            for row, inbox_id in zip(rows, ids, strict=True)
-            if inbox_id is not None
-        ]
-
-    def take_over_reset(self, shard: int) -> None:
-        """Start the shard's hand-off again from its first row (its intake file was replaced)."""
-        with transaction(self._conn):
-            self._conn.execute("DELETE FROM intake_marks WHERE shard = ?", (shard,))
-
-    def taken_over_through(self, shard: int) -> int:
-        """The shard's last intake row already moved into the inbox (0 before the first)."""
-        row = self._conn.execute(
-            "SELECT last_intake_id FROM intake_marks WHERE shard = ?", (shard,)
-        ).fetchone()
-        return int(row[0]) if row else 0
+            for incoming in messages:
+                cursor = self._conn.execute(_INSERT_INBOX, _inbox_row(incoming))
+                ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
+        return ids
 
     def get(self, inbox_id: int) -> Incoming | None:
         """The message as recorded (the pipeline reloads what it did not keep in memory)."""

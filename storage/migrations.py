@@ -299,6 +299,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "DROP TABLE intake_handoff",
         ],
     ),
+    (
+        5,
+        "serve is one process again: no intake files to hand off from",
+        ["DROP TABLE intake_marks"],
+    ),
 ]
 
 

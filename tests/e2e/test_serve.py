@@ -123,6 +123,8 @@ async def test_full_service_answers_through_the_background_worker_and_stops_clea
     async with aiohttp.ClientSession() as session, session.get(f"{base_url}/healthz") as resp:
         text = await resp.text()
     health = json.loads(text)
+    assert set(health) == {"status", "channels", "outbox", "long_connection"}
+    assert health["status"] == "ok"
     assert health["channels"] == {
         "aibot_ws": "on",
         "aibot_http": "on",

@@ -50,7 +50,7 @@ def test_search_finds_words_that_are_not_adjacent() -> None:
 
 def test_importing_the_bot_builds_no_dictionary() -> None:
     # rjieba builds its dictionary (about 25 MB) when imported; a process that never cuts
-    # a text, like the intake process, must not pay for it.
+    # a text (`serve` until its first search) must not pay for it.
     code = "import sys, bot.text_search, reports.keywords, handlers; print('rjieba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -28,6 +28,7 @@ def test_fresh_and_upgraded_databases_match(tmp_path: Path) -> None:
     latest = MIGRATIONS[-1][0]
     assert current_version(fresh) == current_version(upgraded) == latest
     assert schema(fresh) == schema(upgraded)
+    assert "intake_marks" not in dict(schema(upgraded))  # the two-process hand-off is gone
     assert upgraded.execute("SELECT name FROM alliances").fetchall() == [("东部联盟",)]
 
 
@@ -43,8 +44,9 @@ def test_reopening_is_idempotent_and_uses_wal_and_foreign_keys(tmp_path: Path) -
 
 
 def test_two_processes_migrating_a_new_database_at_once_both_succeed(tmp_path: Path) -> None:
-    """`serve` opens a new database from two intake processes at the same moment: whichever
-    migrates second finds the work done instead of failing on "table already exists"."""
+    """`serve` and a command (e.g. a roster import) open a new database at the same moment:
+    whichever migrates second finds the work done instead of failing on "table already
+    exists"."""
     path = tmp_path / "bot.db"
     first = sqlite3.connect(path, isolation_level=None, timeout=10)
     second = sqlite3.connect(path, isolation_level=None, timeout=10)

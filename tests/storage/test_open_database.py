@@ -52,10 +52,10 @@ def test_a_file_another_process_is_setting_up_is_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Switching a new file to WAL while another connection holds its write lock is refused at
-    once ("database is locked", no busy timeout): the processes of `serve` start together."""
-    path = tmp_path / "intake.db"
+    once ("database is locked", no busy timeout): `serve` and a command may start together."""
+    path = tmp_path / "bot.db"
     other = sqlite3.connect(path, isolation_level=None)
-    other.execute("CREATE TABLE intake (id INTEGER PRIMARY KEY)")
+    other.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
     other.execute("BEGIN IMMEDIATE")  # the other process is in the middle of its set-up
     waits: list[float] = []
 
@@ -72,4 +72,4 @@ def test_a_file_another_process_is_setting_up_is_waited_for(
     conn = configured_connection(path)
     assert waits  # refused once, then waited for the other
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT COUNT(*) FROM intake").fetchone()[0] == 0
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
