@@ -237,7 +237,7 @@ def change_activity(ctx: Context, args: Args) -> list[Effect]:
     changes: dict[str, object] = {}
     fields = parse_fields(rest, ctx.now(), ctx.config.lessons)
     if fields.when is not None:
-        when = fields.when
+        when = fields.when.on_day(ctx.local(activity.starts_at).date())
         duration = activity.ends_at - activity.starts_at
         changes["starts_at"] = when.start
         changes["ends_at"] = when.end or when.start + duration

@@ -46,6 +46,15 @@ class When:
     end: datetime | None  # set when a range like 14:30-16:30 was given
     has_time: bool  # False when only a date was given (start is 00:00 that day)
     text: str  # the exact substring of the input that was consumed
+    has_date: bool = True  # False for a bare time (15:00, 第三节): the date was inferred
+
+    def on_day(self, day: date) -> When:
+        """The same clock time(s) on another day: 修改活动 A7 15:00 keeps A7's date."""
+        if self.has_date:
+            return self
+        shift = datetime.combine(day, self.start.timetz()) - self.start
+        end = self.end + shift if self.end is not None else None
+        return When(self.start + shift, end, self.has_time, self.text, True)
 
 
 @dataclass(frozen=True)
@@ -684,7 +693,13 @@ def extract_when(text: str, now: datetime, lessons: Lessons = ()) -> tuple[When,
             if _at(today, time_hit.start, tz) < now.replace(second=0, microsecond=0):
                 day = today + timedelta(days=1)
         end = None if time_hit.end is None else _at(day, time_hit.end, tz)
-        when = When(_at(day, time_hit.start, tz), end, True, text[begin : time_hit.stop])
+        when = When(
+            _at(day, time_hit.start, tz),
+            end,
+            True,
+            text[begin : time_hit.stop],
+            has_date=date_hit is not None,
+        )
     except (_Reject, OverflowError, ValueError):  # the latter two: beyond year 1..9999
         return None
     return when, text[time_hit.stop :].strip()

@@ -3,9 +3,11 @@ courtesy words, questions, and replies that show 上午/下午."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.messages import Broadcast
 
-from .conftest import Bot
+from .conftest import SHANGHAI, Bot
 from .test_activity_flow import LONG, create
 
 
@@ -30,6 +32,17 @@ def test_change_time_as_a_field_announces_old_and_new(bot: Bot) -> None:
     assert "地点：东部一小 → 东部二小" in announce
     activity = bot.storage.activities.get(1)
     assert activity is not None and activity.title == "同课异构《秋天的雨》"
+
+
+def test_a_new_time_without_a_date_keeps_the_activity_day(bot: Bot) -> None:
+    create(bot)  # Friday 11月27日 14:30–16:30, created on an earlier day
+    effects = bot.say("lead1", "修改活动 A1 15:00")
+    announce = next(e.text for e in effects if isinstance(e, Broadcast))
+    assert "→ 11月27日(周五) 下午 15:00–17:00" in announce
+    bot.say("lead1", "修改活动 A1 时间:第3节")
+    activity = bot.storage.activities.get(1)
+    assert activity is not None
+    assert activity.starts_at == datetime(2026, 11, 27, 10, 0, tzinfo=SHANGHAI)
 
 
 def test_a_part_of_day_without_an_hour_is_asked_about(bot: Bot) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -162,7 +163,8 @@ TIME_CASES: list[tuple[str, datetime]] = [
 @pytest.mark.parametrize(("text", "start"), TIME_CASES)
 def test_times(text: str, start: datetime) -> None:
     when = parse_when(text, NOW)
-    assert when == When(start=start, end=None, has_time=True, text=text)
+    assert when is not None  # has_date is covered by test_bare_times_keep_no_date
+    assert replace(when, has_date=True) == When(start=start, end=None, has_time=True, text=text)
 
 
 RANGE_CASES: list[tuple[str, datetime, datetime]] = [
@@ -187,7 +189,21 @@ RANGE_CASES: list[tuple[str, datetime, datetime]] = [
 @pytest.mark.parametrize(("text", "start", "end"), RANGE_CASES)
 def test_ranges(text: str, start: datetime, end: datetime) -> None:
     when = parse_when(text, NOW)
-    assert when == When(start=start, end=end, has_time=True, text=text)
+    assert when is not None
+    assert replace(when, has_date=True) == When(start=start, end=end, has_time=True, text=text)
+
+
+@pytest.mark.parametrize(
+    ("text", "dated"),
+    [("14:30-16:30", False), ("下午2点半", False), ("周五 14:30", True), ("明天9点", True)],
+)
+def test_bare_times_keep_no_date(text: str, dated: bool) -> None:
+    """修改活动 A7 15:00 must keep A7's day: a bare time says its date was only inferred."""
+    when = parse_when(text, NOW)
+    assert when is not None and when.has_date is dated
+    moved = when.on_day(date(2026, 12, 9))
+    assert moved.start.date() == (when.start.date() if dated else date(2026, 12, 9))
+    assert moved.start.time() == when.start.time()
 
 
 def test_time_only_range_rolls_to_tomorrow_by_its_start() -> None:
