@@ -92,11 +92,14 @@ def create_app(
     storage: Storage | None = None,
     file_intake: FileIntake | None = None,
     digest_builder: DigestBuilder = build_digest,
+    leave_other_channels: bool = False,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
     `serve` passes a `digest_builder` that builds each digest in a child process
     (`reports.digest_process`); tests and the console build them in this one.
+    `leave_other_channels` keeps messages for channels without a sender queued (the console
+    on a database that `serve` also delivers from).
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
@@ -105,7 +108,12 @@ def create_app(
     inbox, outbox = InboxRepo(storage.db), OutboxRepo(storage.db)
     all_senders = dict(senders or {})
     worker = OutboxWorker(
-        outbox, all_senders, clock, storage.audit, max_attempts=settings.outbox_max_attempts
+        outbox,
+        all_senders,
+        clock,
+        storage.audit,
+        max_attempts=settings.outbox_max_attempts,
+        leave_other_channels=leave_other_channels,
     )
     scheduler = ReminderScheduler(
         storage,

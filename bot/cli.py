@@ -110,6 +110,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             storage=storage,
             senders={Channel.CONSOLE: sender},
             private_channel=Channel.CONSOLE,
+            leave_other_channels=True,  # serve may deliver from the same database
         )
         try:
             return asyncio.run(console_main(app, terminal, args.userid, args.chat))

@@ -53,11 +53,15 @@ class OutboxWorker:
         concurrency: int = 4,
         idle_wait: float = 5.0,
         sleep: Sleep = asyncio.sleep,
+        leave_other_channels: bool = False,
     ) -> None:
+        """`leave_other_channels`: items for a channel without a sender stay queued for
+        another process (the console beside `serve`) instead of failing as misconfigured."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._outbox = outbox
         self._senders = dict(senders)
+        self._channels = frozenset(self._senders) if leave_other_channels else None
         self._clock = clock
         self._audit = audit
         self._max_attempts = max_attempts
@@ -94,7 +98,7 @@ class OutboxWorker:
             return await self._round_once()
 
     async def _round_once(self) -> int:
-        batch = self._outbox.next_batch(self._clock.now(), self._batch_size)
+        batch = self._outbox.next_batch(self._clock.now(), self._batch_size, self._channels)
         self._more_due = len(batch) >= self._batch_size
         if not batch:
             return 0
@@ -133,7 +137,7 @@ class OutboxWorker:
 
     def _seconds_until_due(self) -> float:
         try:
-            due = self._outbox.next_due_at()
+            due = self._outbox.next_due_at(self._channels)
         except Exception:
             log.exception("could not read the next due time")
             return self._idle_wait

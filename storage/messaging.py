@@ -8,7 +8,7 @@ queues its replies twice.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from enum import StrEnum
@@ -166,8 +166,17 @@ WITH blocked AS (
 SELECT o.id, o.payload, o.due_at, o.attempts, o.last_error, o.status, o.sent_at, o.created_at
 FROM outbox AS o LEFT JOIN blocked AS b ON b.channel = o.channel AND b.target = o.target
 WHERE o.status = 'pending' AND o.due_at <= :now AND (b.first_id IS NULL OR o.id < b.first_id)
-ORDER BY o.id LIMIT :limit
+{only} ORDER BY o.id LIMIT :limit
 """
+
+
+def _only_channels(channels: Collection[Channel] | None, column: str) -> tuple[str, dict[str, str]]:
+    """An `AND column IN (...)` fragment and its parameters; empty for every channel."""
+    if channels is None:
+        return "", {}
+    params = {f"ch{i}": channel.value for i, channel in enumerate(sorted(channels))}
+    names = ", ".join(f":{name}" for name in params) or "NULL"
+    return f"AND {column} IN ({names})", params
 
 
 class OutboxRepo:
@@ -214,23 +223,29 @@ class OutboxRepo:
         """One commit for several `enqueue` calls (each still all-or-nothing on its own)."""
         return transaction(self._conn)
 
-    def next_batch(self, now: datetime, limit: int) -> list[OutboxItem]:
+    def next_batch(
+        self, now: datetime, limit: int, channels: Collection[Channel] | None = None
+    ) -> list[OutboxItem]:
         """Due pending items in queue order, never overtaking an earlier item to the same target.
 
         Several items for one target may be returned (in order) when all of them are due; the
         caller must send them one after the other and stop at the first that does not go out.
+        `channels` limits the batch to those channels (None: all).
         """
+        only, params = _only_channels(channels, "o.channel")
         rows = self._conn.execute(
-            _NEXT_BATCH_SQL, {"now": to_db_time(now), "limit": limit}
+            _NEXT_BATCH_SQL.format(only=only), {"now": to_db_time(now), "limit": limit, **params}
         ).fetchall()
         return [_item(row) for row in rows]
 
-    def next_due_at(self) -> datetime | None:
+    def next_due_at(self, channels: Collection[Channel] | None = None) -> datetime | None:
         """When the earliest sendable item falls due (items queued behind another don't count)."""
+        only, params = _only_channels(channels, "channel")
         row = self._conn.execute(
             "SELECT MIN(o.due_at) FROM outbox AS o JOIN ("
-            "SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' "
-            "GROUP BY channel, target) AS heads ON o.id = heads.head"
+            f"SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' {only} "
+            "GROUP BY channel, target) AS heads ON o.id = heads.head",
+            params,
         ).fetchone()
         return from_db_time(row[0]) if row and row[0] else None
 

@@ -200,6 +200,30 @@ async def test_a_channel_without_sender_fails_with_an_audit_line(
     assert action == "outbox.give_up" and "no sender" in detail and "app" in detail
 
 
+async def test_a_worker_leaving_other_channels_keeps_their_messages_queued(
+    db: sqlite_utils.Database, clock: FakeClock
+) -> None:
+    """The console beside `serve`: it sends its own messages and leaves WeCom's to serve."""
+    console = FakeSender(Channel.CONSOLE)
+    worker = OutboxWorker(
+        OutboxRepo(db),
+        {Channel.CONSOLE: console},
+        clock,
+        AuditRepo(db),
+        max_attempts=3,
+        leave_other_channels=True,
+    )
+    outbox = OutboxRepo(db)
+    outbox.enqueue([msg("chat-1", "群提醒"), msg("me", "私聊", channel=Channel.CONSOLE)], T0)
+
+    assert await worker.run_once() == 1
+    assert [m.text for m in console.sent] == ["私聊"]
+    [waiting] = outbox.items(OutboxStatus.PENDING)
+    assert waiting.channel is Channel.AIBOT_WS and outbox.stats().failed == 0
+    assert outbox.next_due_at() == T0 and outbox.next_due_at([Channel.CONSOLE]) is None
+    assert AuditRepo(db).recent() == []
+
+
 async def test_an_unexpected_sender_exception_is_retried(
     db: sqlite_utils.Database, clock: FakeClock
 ) -> None:
