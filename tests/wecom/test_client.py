@@ -120,7 +120,9 @@ async def test_transient_failures_are_retried_and_delivered_once(
 async def test_timeout_is_retried(
     make_client: Callable[..., WeComClient], fake_api: FakeWeComAPI, sleeper: RecordingSleep
 ) -> None:
-    client = make_client(timeout=0.05)
+    # Long enough that the retried request never times out on a loaded machine too; the
+    # hang outlasts it, so the first request surely does.
+    client = make_client(timeout=0.5)
     fake_api.fail_next(Fault.hang(path=SEND))
 
     await send(client)
