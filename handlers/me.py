@@ -55,7 +55,8 @@ def my_records(ctx: Context, args: Args) -> Reply:
         signin = signins.get(activity.id)
         reflection = reflections.get(activity.id)
         on_leave = activity.id in leaves
-        if activity.starts_at > now:
+        # Sign-in opens before the start: someone already signed in is no longer 待参加.
+        if activity.starts_at > now and signin is None:
             if on_leave:
                 lines.append(f"· {activity.code}「{activity.title}」请假")
             else:

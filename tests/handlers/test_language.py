@@ -67,6 +67,14 @@ def test_leave_in_a_sentence_finds_the_activity_of_that_day(bot: Bot) -> None:
     assert "请写明编号，例如：请假 A1 家里有事" in asked
 
 
+def test_my_records_say_signed_in_before_the_activity_starts(bot: Bot) -> None:
+    create(bot)  # Friday 14:30, sign-in opens at 14:00
+    bot.at(11, 27, 14, 10)
+    assert "签到成功" in bot.reply("t1", "签到 A1")
+    mine = bot.reply("t1", "我的", chat=None)
+    assert "A1「同课异构《秋天的雨》」已签到" in mine and "待参加" not in mine
+
+
 def test_my_records_say_absent_once_an_activity_is_over(bot: Bot) -> None:
     create(bot)
     bot.at(11, 28, 9)
