@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bot.context import Context, Hint
-from bot.parsing.text import split_words
-from bot.permissions import Action, manages_school, needed_role_label
-from bot.router import Args, Router
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action, manages_school, needed_role_label
+from bot.routing.router import Args, Router
+from bot.text.normalize import split_words
 from handlers.lookup import member_named
 from storage.db import transaction
 from storage.models import ActivityTarget, Member, Role, School, Team, Tier

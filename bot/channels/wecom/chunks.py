@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-from bot.messages import Outgoing
-from bot.text_split import split_text
+from bot.core.messages import Outgoing
+from bot.text.split import split_text
 
 
 def message_chunks(text: str, max_bytes: int) -> list[str]:

@@ -19,7 +19,7 @@ from xml.parsers import expat
 
 from aiohttp import web
 
-from bot.clock import Clock
+from bot.core.clock import Clock
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
-from bot.messages import Incoming
-from bot.parsing.dates import DEFAULT_LESSONS, Lessons
-from bot.permissions import (
+from bot.core.clock import Clock
+from bot.core.messages import Incoming
+from bot.core.settings import DEFAULT_PUBLIC_URL, Settings
+from bot.routing.permissions import (
     Action,
     may,
     needed_role_label,
@@ -19,7 +19,7 @@ from bot.permissions import (
     reaches,
     visible_part,
 )
-from bot.settings import DEFAULT_PUBLIC_URL, Settings
+from bot.text.dates import DEFAULT_LESSONS, Lessons
 from storage import Storage
 from storage.attendance import is_expected
 from storage.models import Activity, Alliance, Member, Notice, Role, School

@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.app import App, create_app
 from bot.channels.console_sender import ConsoleSender
-from bot.clock import FakeClock
-from bot.context import Hint
-from bot.messages import Channel, ChatType, Incoming
-from bot.parsing.dates import parse_when
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.settings import Settings
+from bot.routing.context import Hint
+from bot.runtime.app import App, create_app
+from bot.text.dates import parse_when
 from handlers.digest import OFF_WORDS, parse_schedule
 from handlers.format import WEEKDAYS
 from scheduling.simulated import advance_clock

@@ -1,5 +1,5 @@
 """`jiaoyan-bot serve` from the command line: check the settings, then run the service
-(`bot.serve`, one process with one event loop and one database) until a signal."""
+(`bot.runtime.serve`, one process with one event loop and one database) until a signal."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
-from bot.check import WEBHOOK_STATUS_LINE, CheckReport, channel_statuses, check_settings
-from bot.settings import Settings
+from bot.cli.check import WEBHOOK_STATUS_LINE, CheckReport, channel_statuses, check_settings
+from bot.core.settings import Settings
 
 EXIT_CONFIG_ERROR = 2
 
@@ -39,7 +39,7 @@ def serve_command(settings: Settings, host: str, port: int) -> int:
     if not report.passed:
         _say("配置有错误，服务没有启动。请按上面的说明修改 .env，再运行 jiaoyan-bot check 确认。")
         return EXIT_CONFIG_ERROR
-    from bot.serve import run_server
+    from bot.runtime.serve import run_server
 
     def run(stop: asyncio.Event) -> Awaitable[int]:
         return run_server(settings, host, port, stop=stop, announce=_say)

@@ -31,11 +31,11 @@ from bot.channels.aibot_ws_frames import (
     new_req_id,
     subscribe_frame,
 )
-from bot.clock import Clock, SystemClock
-from bot.messages import Channel
-from bot.settings import Settings
-from bot.wecom.client import WeComClient
-from bot.wecom.errors import WeComError
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.errors import WeComError
+from bot.core.clock import Clock, SystemClock
+from bot.core.messages import Channel
+from bot.core.settings import Settings
 
 Sleep = Callable[[float], Awaitable[object]]
 

@@ -8,14 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bot.channels.base import Sender
-from bot.clock import Clock, SystemClock
-from bot.context import BotConfig
-from bot.files import FileIntake
-from bot.messages import Channel
-from bot.outbox_worker import OutboxWorker
-from bot.pipeline import Pipeline
-from bot.router import Dispatcher
-from bot.settings import Settings
+from bot.core.clock import Clock, SystemClock
+from bot.core.messages import Channel
+from bot.core.settings import Settings
+from bot.pipeline.files import FileIntake
+from bot.pipeline.inbox import Pipeline
+from bot.pipeline.outbox_worker import OutboxWorker
+from bot.routing.context import BotConfig
+from bot.routing.router import Dispatcher
 from handlers import build_router
 from reports.digest import build_digest
 from scheduling.items import DigestBuilder

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from bot.settings import Settings, SettingsError, load_settings
+from bot.core.settings import Settings, SettingsError, load_settings
 from storage import Storage
 
 DEMO_DB = Path("data/demo.db")
@@ -91,16 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     command = args.command
     if command == "demo":
-        from bot.demo import coming_monday, monday_of, run_demo
+        from bot.cli.demo import coming_monday, monday_of, run_demo
 
         today = datetime.now(settings.zone).date()
         monday = monday_of(args.start) if args.start else coming_monday(today)
         return asyncio.run(run_demo(settings, print, monday))
     if command == "console":
-        from bot.app import create_app
         from bot.channels.console_sender import ConsoleSender
-        from bot.console import console_main, stdio_terminal
-        from bot.messages import Channel
+        from bot.cli.console import console_main, stdio_terminal
+        from bot.core.messages import Channel
+        from bot.runtime.app import create_app
 
         storage = Storage.open(settings.db)
         terminal = stdio_terminal()
@@ -133,15 +133,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(report.render())
         return 1 if report.problems else 0
     if command == "serve":
-        from bot.launch import serve_command
+        from bot.cli.launch import serve_command
 
         return serve_command(settings, host=args.host, port=args.port)
     if command == "check":
-        from bot.check import check_command
+        from bot.cli.check import check_command
 
         return check_command(settings, online=args.online)
     if command == "simulate":
-        from bot.simulate import simulate_command
+        from bot.cli.simulate import simulate_command
 
         return simulate_command(settings, args.file, print, db=args.db)
     if command == "export":

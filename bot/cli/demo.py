@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.app import App, create_app
 from bot.channels.console_sender import ConsoleSender
-from bot.clock import FakeClock
-from bot.demo_data import CLUSTERS, GROUP_CHATS, DemoPeople, build_district
-from bot.messages import Channel, ChatType, Incoming, Outgoing
-from bot.settings import Settings
+from bot.cli.demo_data import CLUSTERS, GROUP_CHATS, DemoPeople, build_district
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming, Outgoing
+from bot.core.settings import Settings
+from bot.runtime.app import App, create_app
 from handlers.format import WEEKDAYS
 from scheduling.simulated import advance_clock
 from storage import Storage

@@ -30,11 +30,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.clock import Clock
-from bot.delivery import expand_effects
-from bot.group_commit import GroupCommit
-from bot.messages import Channel, Effect, Incoming, Reply
-from bot.traffic_log import TrafficLog
+from bot.core.clock import Clock
+from bot.core.messages import Channel, Effect, Incoming, Reply
+from bot.pipeline.delivery import expand_effects
+from bot.pipeline.group_commit import GroupCommit
+from bot.pipeline.traffic_log import TrafficLog
 from storage.chats import ChatsRepo
 from storage.messaging import InboxRepo, InboxStatus, OutboxRepo
 

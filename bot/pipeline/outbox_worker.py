@@ -15,8 +15,8 @@ from datetime import timedelta
 from enum import Enum
 
 from bot.channels.base import Sender, SendError
-from bot.clock import Clock
-from bot.messages import Channel
+from bot.core.clock import Clock
+from bot.core.messages import Channel
 from storage.audit import AuditRepo
 from storage.messaging import OutboxItem, OutboxRepo
 

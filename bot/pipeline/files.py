@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.messages import Incoming
-from bot.parsing.text import strip_addressing
+from bot.core.messages import Incoming
+from bot.text.normalize import strip_addressing
 
 if TYPE_CHECKING:
-    from bot.pipeline import Commit, Handle, HandleAtOnce
+    from bot.pipeline.inbox import Commit, Handle, HandleAtOnce
 
 log = logging.getLogger(__name__)
 

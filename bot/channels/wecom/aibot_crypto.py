@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bot.wecom.callback_security import compute_signature
+from bot.channels.wecom.callback_security import compute_signature
 
 _BLOCK = 32  # WeCom pads to 32 bytes, not AES's 16.
 _RANDOM_LEN = 16

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.messages import Channel
+from bot.core.messages import Channel
 from storage import Storage
 from storage.models import Role
 

@@ -10,11 +10,11 @@ from pydantic import SecretStr
 
 from bot.channels.aibot_http import AibotHttpCallback
 from bot.channels.base import IncomingSink
-from bot.check import ChannelStatus
-from bot.clock import Clock
-from bot.messages import Channel
-from bot.settings import Settings
-from bot.web import RouteAdder
+from bot.cli.check import ChannelStatus
+from bot.core.clock import Clock
+from bot.core.messages import Channel
+from bot.core.settings import Settings
+from bot.runtime.web import RouteAdder
 from reports.dashboard_routes import add_routes as add_dashboard_routes
 from storage import Storage
 from storage.messaging import OutboxStats

@@ -1,12 +1,12 @@
 """The whole bot as one runtime: every configured channel, the outbox, the scheduler, HTTP.
 
-`jiaoyan-bot serve` (`bot.launch`) runs it in one process with one event loop and one
+`jiaoyan-bot serve` (`bot.cli.launch`) runs it in one process with one event loop and one
 database (`run_server`). Scale beyond one process is meant to come from PostgreSQL and several
 instances, not from forking this one.
 
 Structure (so that more parts plug in with one line each):
 - `build_runtime` wires channels, senders and the `App` from settings. Its `route_adders` list
-  feeds the web application (`bot.web`); its `services` list holds background services
+  feeds the web application (`bot.runtime.web`); its `services` list holds background services
   (anything with `async start()` / `async stop()`), started in order and stopped in reverse.
 - `Runtime.start()` first recovers inbox messages a crash left unprocessed, then starts the
   services; `Runtime.stop()` stops them in reverse: the long connection (no new messages),
@@ -26,25 +26,29 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.app import App, create_app
 from bot.channels.aibot_http import AibotResponseSender
 from bot.channels.aibot_ws import AibotLongConnection
 from bot.channels.app_sender import AppSender
 from bot.channels.base import IncomingSink, Sender
 from bot.channels.webhook import WebhookSender
-from bot.check import (
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import (
+    APP_MEMBER_PER_MINUTE,
+    WEBHOOK_PER_MINUTE,
+    SlidingWindowLimiter,
+)
+from bot.cli.check import (
     ChannelStatus,
     channel_statuses,
 )
-from bot.clock import Clock, SystemClock
-from bot.files import FileIntake, FileStore, MediaDownloader, files_dir_for
-from bot.http_intake import health_body, http_route_adders, secret_value
-from bot.messages import Channel, Incoming
-from bot.pipeline import Pipeline
-from bot.settings import Settings
-from bot.web import Announce, RouteAdder, create_web_app, listen_until
-from bot.wecom.client import WeComClient
-from bot.wecom.ratelimit import APP_MEMBER_PER_MINUTE, WEBHOOK_PER_MINUTE, SlidingWindowLimiter
+from bot.core.clock import Clock, SystemClock
+from bot.core.messages import Channel, Incoming
+from bot.core.settings import Settings
+from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir_for
+from bot.pipeline.inbox import Pipeline
+from bot.runtime.app import App, create_app
+from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
 from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
@@ -207,7 +211,7 @@ class Runtime:
         self._running = False
 
     def health(self) -> dict[str, Any]:
-        """What `/healthz` shows (see `bot.http_intake.health_body`)."""
+        """What `/healthz` shows (see `bot.runtime.http_intake.health_body`)."""
         return health_body(
             self.statuses,
             self.app.outbox.stats(),

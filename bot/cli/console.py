@@ -17,10 +17,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.app import App
-from bot.messages import Channel, ChatType, Incoming
-from bot.outbox_worker import OutboxWorker
-from bot.serve import TaskService
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.pipeline.outbox_worker import OutboxWorker
+from bot.runtime.app import App
+from bot.runtime.serve import TaskService
 
 PROMPT = "> "
 # Carriage return and "erase to the end of the line": the prompt line is drawn again below.

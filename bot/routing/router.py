@@ -15,10 +15,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.clock import Clock
-from bot.context import BotConfig, Context, Hint
-from bot.messages import Broadcast, Direct, Effect, Incoming, Reply
-from bot.parsing.text import (
+from bot.core.clock import Clock
+from bot.core.messages import Broadcast, Direct, Effect, Incoming, Reply
+from bot.routing.context import BotConfig, Context, Hint
+from bot.routing.permissions import Action, effective_role, needed_role_label
+from bot.text.normalize import (
     fold,
     fold_head,
     normalize,
@@ -26,7 +27,6 @@ from bot.parsing.text import (
     strip_filler,
     strip_leading_punctuation,
 )
-from bot.permissions import Action, effective_role, needed_role_label
 from storage import Storage
 from storage.db import transaction
 

@@ -47,8 +47,8 @@ def _malloc_trim() -> Callable[[int], object] | None:
 
 
 def word_list(name: str) -> list[str]:
-    """The words of `bot/wordlists/<name>`: whitespace-separated, `#` starts a comment."""
-    text = (importlib.resources.files("bot") / "wordlists" / name).read_text(encoding="utf-8")
+    """The words of `bot/text/wordlists/<name>`: whitespace-separated, `#` starts a comment."""
+    text = (importlib.resources.files("bot.text") / "wordlists" / name).read_text(encoding="utf-8")
     words: list[str] = []
     for line in text.splitlines():
         words.extend(line.split("#", 1)[0].split())

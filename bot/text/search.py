@@ -1,7 +1,7 @@
 """Searching short Chinese texts (resource titles and tags) by words, not only by substrings.
 
 Chinese has no spaces, so a query like 朗读课例 is two words that need not be adjacent in a
-title (《秋天的雨》朗读指导课例). A segmenter (`bot.segmentation`, built for each search)
+title (《秋天的雨》朗读指导课例). A segmenter (`bot.text.segmentation`, built for each search)
 splits both sides; a query word matches a document when it is one of the document's words
 or, failing that, appears inside its text (so a word the dictionary keeps inside a longer
 one is still found).
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from bot.segmentation import Segmenter, teaching_segmenter
+from bot.text.segmentation import Segmenter, teaching_segmenter
 
 T = TypeVar("T")
 

@@ -20,13 +20,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
-from bot.clock import Clock
-from bot.wecom.errors import (
+from bot.channels.wecom.errors import (
     RATE_LIMIT_ERRCODES,
     TOKEN_ERRCODES,
     WeComError,
     WeComTransportError,
 )
+from bot.core.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from bot.messages import (
+from bot.core.messages import (
     Broadcast,
     Channel,
     ChatType,
