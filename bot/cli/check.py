@@ -17,11 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import get_args
 from urllib.parse import urlsplit
 
 import aiohttp
-from pydantic import SecretStr
 
 from bot.channels.aibot_ws_frames import (
     CMD_SUBSCRIBE,
@@ -31,10 +29,12 @@ from bot.channels.aibot_ws_frames import (
     new_req_id,
     subscribe_frame,
 )
+from bot.channels.status import WEBHOOK_STATUS_LINE, channel_statuses
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import WeComError
 from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Channel
+from bot.core.setting_values import is_secret, setting_value
 from bot.core.settings import Settings
 
 Sleep = Callable[[float], Awaitable[object]]
@@ -122,24 +122,7 @@ class CheckReport:
         return "\n".join([*(f.render() for f in self.findings), "", self.summary()])
 
 
-# ------------------------------------------------------------------ settings access
-
-
-def _field_names() -> dict[str, str]:
-    return {info.alias or name: name for name, info in Settings.model_fields.items()}
-
-
-def setting_value(settings: Settings, name: str) -> str:
-    """The value of the setting called `name` (its env name), secrets unwrapped, "" if unset."""
-    value = getattr(settings, _field_names()[name])
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return "" if value is None else str(value).strip()
-
-
-def is_secret(name: str) -> bool:
-    annotation = Settings.model_fields[_field_names()[name]].annotation
-    return annotation is SecretStr or SecretStr in get_args(annotation)
+# ------------------------------------------------------------------ secrets on screen
 
 
 def masked(value: str) -> str:
@@ -147,75 +130,6 @@ def masked(value: str) -> str:
     if len(value) < _SHOW_PREFIX_FROM:
         return f"{len(value)} 个字符"
     return f"{len(value)} 个字符，以「{value[:2]}」开头"
-
-
-# ------------------------------------------------------------------ channels
-
-
-@dataclass(frozen=True)
-class ChannelStatus:
-    """Whether one receiving channel is configured: all its settings, none, or some."""
-
-    channel: Channel
-    label: str
-    required: tuple[str, ...]
-    missing: tuple[str, ...]
-
-    @property
-    def enabled(self) -> bool:
-        return not self.missing
-
-    @property
-    def partial(self) -> bool:
-        return bool(self.missing) and len(self.missing) < len(self.required)
-
-    @property
-    def present(self) -> tuple[str, ...]:
-        return tuple(name for name in self.required if name not in self.missing)
-
-    def describe(self) -> str:
-        """One line for the start-up banner, e.g. 智能机器人长连接：未启用（缺少 WECOM_BOT_ID、…）."""
-        if self.enabled:
-            return f"{self.label}：已启用"
-        missing = "、".join(self.missing)
-        if self.partial:
-            return f"{self.label}：未启用（配置不完整，缺少 {missing}）"
-        return f"{self.label}：未启用（缺少 {missing}）"
-
-
-_CHANNELS: tuple[tuple[Channel, str, tuple[str, ...]], ...] = (
-    (Channel.AIBOT_WS, "智能机器人长连接", ("WECOM_BOT_ID", "WECOM_BOT_SECRET")),
-    (
-        Channel.AIBOT_HTTP,
-        "智能机器人回调（/wecom/aibot）",
-        ("WECOM_BOT_TOKEN", "WECOM_BOT_AES_KEY"),
-    ),
-    (
-        Channel.APP,
-        "自建应用（/wecom/app）",
-        (
-            "WECOM_CORP_ID",
-            "WECOM_AGENT_ID",
-            "WECOM_APP_SECRET",
-            "WECOM_APP_TOKEN",
-            "WECOM_APP_AES_KEY",
-        ),
-    ),
-)
-WEBHOOK_STATUS_LINE = "群机器人 Webhook 推送：已启用（发往绑定时附了 webhook 地址的群）"
-
-
-def channel_statuses(settings: Settings) -> list[ChannelStatus]:
-    """The receiving channels in a fixed order, each with the settings it still lacks."""
-    return [
-        ChannelStatus(
-            channel=channel,
-            label=label,
-            required=required,
-            missing=tuple(name for name in required if not setting_value(settings, name)),
-        )
-        for channel, label, required in _CHANNELS
-    ]
 
 
 # ------------------------------------------------------------------ offline checks
@@ -265,8 +179,8 @@ def _check_channels(settings: Settings, report: CheckReport) -> None:
 
 
 def _check_secrets_present(settings: Settings, report: CheckReport) -> None:
-    for _channel, _label, required in _CHANNELS:
-        for name in required:
+    for status in channel_statuses(settings):
+        for name in status.required:
             value = setting_value(settings, name)
             if value and is_secret(name):
                 report.ok(f"{name}：已设置（{masked(value)}）")

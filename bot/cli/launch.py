@@ -10,7 +10,8 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 
-from bot.cli.check import WEBHOOK_STATUS_LINE, CheckReport, channel_statuses, check_settings
+from bot.channels.status import WEBHOOK_STATUS_LINE, channel_statuses
+from bot.cli.check import CheckReport, check_settings
 from bot.core.settings import Settings
 
 EXIT_CONFIG_ERROR = 2

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from bot.channels.aibot_http import AibotHttpCallback
 from bot.channels.base import IncomingSink
-from bot.cli.check import ChannelStatus
+from bot.channels.status import ChannelStatus
 from bot.core.clock import Clock
 from bot.core.messages import Channel
 from bot.core.settings import Settings

@@ -30,16 +30,13 @@ from bot.channels.aibot_http import AibotResponseSender
 from bot.channels.aibot_ws import AibotLongConnection
 from bot.channels.app_sender import AppSender
 from bot.channels.base import IncomingSink, Sender
+from bot.channels.status import ChannelStatus, channel_statuses
 from bot.channels.webhook import WebhookSender
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.ratelimit import (
     APP_MEMBER_PER_MINUTE,
     WEBHOOK_PER_MINUTE,
     SlidingWindowLimiter,
-)
-from bot.cli.check import (
-    ChannelStatus,
-    channel_statuses,
 )
 from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Channel, Incoming
