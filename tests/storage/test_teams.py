@@ -16,5 +16,7 @@ T0 = datetime(2024, 9, 2, 8, 0, tzinfo=UTC)
 def test_a_team_whose_members_cannot_be_added_is_not_created(tmp_path: Path) -> None:
     storage = Storage.open(tmp_path / "bot.db")
     with pytest.raises(sqlite3.IntegrityError):
-        storage.teams.create("青年教师团队", at=T0, alliance_id=None, school_id=None, member_ids=[404])
+        storage.teams.create(
+            "青年教师团队", at=T0, alliance_id=None, school_id=None, member_ids=[404]
+        )
     assert storage.teams.named("青年教师团队") is None
