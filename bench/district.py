@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from bench.procs import clean_env
 from bench.report import Report
-from bot.app import create_app
-from bot.clock import FakeClock
-from bot.messages import Channel, ChatType, Incoming
-from bot.parsing.dates import parse_period
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.settings import Settings
+from bot.runtime.app import create_app
+from bot.text.dates import parse_period
 from storage import Storage
 from storage.models import Role, SigninStatus
 

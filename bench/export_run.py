@@ -12,7 +12,7 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    from bot.cli import main as cli_main
+    from bot.cli.main import main as cli_main
 
     db, out = Path(argv[0]), Path(argv[1])
     captured = io.StringIO()

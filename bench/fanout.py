@@ -20,14 +20,14 @@ import aiohttp
 
 from bench.report import Report
 from bench.world import seed_campus, serve_fake
-from bot.app import create_app
 from bot.channels.base import Sender
 from bot.channels.console_sender import ConsoleSender
 from bot.channels.webhook import WebhookSender
-from bot.messages import Channel, ChatType, Incoming
-from bot.settings import Settings
-from bot.wecom.client import WeComClient
-from bot.wecom.ratelimit import webhook_limiter
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import webhook_limiter
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.settings import Settings
+from bot.runtime.app import create_app
 from storage import Storage
 from tests.fakes.wecom_api import DEFAULT_CORP_ID, webhook_url
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from bench.payloads import command
 from bench.report import Report
 from bench.world import seed_campus
-from bot.app import create_app
-from bot.clock import SystemClock
-from bot.messages import Channel, ChatType, Incoming
-from bot.settings import Settings
+from bot.core.clock import SystemClock
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.settings import Settings
+from bot.runtime.app import create_app
 from storage import Storage
 from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
 

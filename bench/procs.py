@@ -165,7 +165,16 @@ def run_server(
 
 def serve_args(port: int) -> list[str]:
     """`jiaoyan-bot serve` exactly as the console script runs it."""
-    return [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "bot.cli.main",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 def health(base_url: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.clock import Clock, SystemClock
+from bot.core.clock import Clock, SystemClock
 from tests.fakes.campus import BOT_NAME, GROUP_HTTP, REFLECTION, Campus, seed_campus
 from tests.fakes.world import FakeWeCom, api_application, new_fake_wecom
 

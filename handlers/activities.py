@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.context import Context, Hint
-from bot.messages import Broadcast, Effect, Reply
-from bot.parsing.dates import NO_TIME, Lessons, When, extract_when, parse_when, when_problem
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.core.messages import Broadcast, Effect, Reply
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.dates import NO_TIME, Lessons, When, extract_when, parse_when, when_problem
 from handlers import format as fmt
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, scheduled, take_code
 from handlers.teams import parse_target, target_label

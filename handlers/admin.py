@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from bot.context import Context, Hint
-from bot.messages import Channel
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.core.messages import Channel
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
 from handlers.lookup import alliance_named, member_named
 from storage.models import ROLE_LABELS, Role
 

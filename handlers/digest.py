@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.context import Context, Hint
-from bot.parsing.dates import parse_when
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.dates import parse_when
 from handlers import format as fmt
 from scheduling.zones import at_local, parse_hhmm
 from storage.models import Alliance

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.context import BotConfig, Context, Hint
-from bot.messages import Attachment, AttachmentKind, Effect, Reply
-from bot.parsing.dates import parse_period
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.core.messages import Attachment, AttachmentKind, Effect, Reply
+from bot.routing.context import BotConfig, Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.dates import parse_period
 from reports.export import (
     EXPORT_FILE,
     ExportScope,

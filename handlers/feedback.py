@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 
-from bot.context import Context, Hint
-from bot.messages import Broadcast, Direct, Effect, Reply
-from bot.parsing.dates import extract_when
-from bot.permissions import Action, answers_for
-from bot.router import Args, Router
+from bot.core.messages import Broadcast, Direct, Effect, Reply
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action, answers_for
+from bot.routing.router import Args, Router
+from bot.text.dates import extract_when
 from handlers import format as fmt
 from handlers.lookup import member_named, take_code
 from handlers.teams import require_school

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.context import Context
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.routing.context import Context
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
 
 
 def help_router(root: Router) -> Router:

@@ -8,10 +8,10 @@ different account cannot be claimed: the claimant is told to ask their alliance 
 
 from __future__ import annotations
 
-from bot.context import Context, Hint
-from bot.messages import Direct, Effect, Reply
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.core.messages import Direct, Effect, Reply
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
 from handlers.lookup import member_named, person_label
 from storage.models import Member, Role
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.context import Context, Hint
-from bot.parsing.dates import find_day
+from bot.routing.context import Context, Hint
+from bot.text.dates import find_day
 from handlers import format as fmt
 from storage.models import Activity, ActivityStatus, Alliance, Member, Notice
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import Context
-from bot.messages import Reply
-from bot.parsing.dates import parse_period
-from bot.router import Args, Router
+from bot.core.messages import Reply
+from bot.routing.context import Context
+from bot.routing.router import Args, Router
+from bot.text.dates import parse_period
 from handlers import format as fmt
 from storage.attendance import is_expected
 from storage.models import SIGNIN_LABELS, Signin, SigninStatus

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from bot.context import Context, Hint
-from bot.messages import Broadcast, Effect, Reply
-from bot.parsing.dates import extract_when
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.core.messages import Broadcast, Effect, Reply
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.dates import extract_when
 from handlers import format as fmt
 from handlers.lookup import NOTICE_CODE, notice_by_code, take_code
 from scheduling.zones import Place

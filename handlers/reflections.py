@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.context import Context, Hint
-from bot.router import Args, Router
+from bot.routing.context import Context, Hint
+from bot.routing.router import Args, Router
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, current_activity, scheduled, take_code
 from storage.models import Activity
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from bot.context import Context, Hint
-from bot.files import (
+from bot.core.messages import Broadcast, Effect, Reply
+from bot.pipeline.files import (
     EXECUTABLE_SUFFIXES,
     FILE_ERROR,
     FILE_NAME,
@@ -21,10 +21,10 @@ from bot.files import (
     FILE_SIZE,
     problem_text,
 )
-from bot.messages import Broadcast, Effect, Reply
-from bot.permissions import Action
-from bot.router import Args, Router
-from bot.text_search import search
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.search import search
 from handlers import format as fmt
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
 from storage.models import Activity, Resource

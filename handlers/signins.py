@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.context import Context, Hint
-from bot.parsing.text import split_words
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.normalize import split_words
 from handlers import format as fmt
 from handlers.lookup import (
     ACTIVITY_CODE,

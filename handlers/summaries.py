@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from bot.context import Context, Hint
-from bot.messages import Broadcast, Direct, Effect, Reply
-from bot.parsing.dates import parse_period
-from bot.permissions import Action
-from bot.router import Args, Router
+from bot.core.messages import Broadcast, Direct, Effect, Reply
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action
+from bot.routing.router import Args, Router
+from bot.text.dates import parse_period
 from handlers import format as fmt
 from handlers.exports import DASHBOARD_WORDS, dashboard_link
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code

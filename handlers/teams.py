@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from bot.context import Context, Hint
-from bot.parsing.text import split_words
-from bot.permissions import Action, manages_school, needed_role_label
-from bot.router import Args, Router
+from bot.routing.context import Context, Hint
+from bot.routing.permissions import Action, manages_school, needed_role_label
+from bot.routing.router import Args, Router
+from bot.text.normalize import split_words
 from handlers.lookup import member_named
-from storage.db import transaction
 from storage.models import ActivityTarget, Member, Role, School, Team, Tier
 from storage.teams import TIER_HINT, parse_tier
 
@@ -176,15 +175,14 @@ def _create(ctx: Context, rest: list[str]) -> str:
     home = _school(ctx, home_id)
     alliance_id = home.alliance_id if home else (ctx.alliance.id if ctx.alliance else None)
     now = ctx.clock.now()
-    with transaction(ctx.storage.db.conn):
-        team = ctx.storage.teams.create(
-            name,
-            at=now,
-            alliance_id=alliance_id,
-            school_id=home_id,
-            created_by=leader.id if leader else None,
-        )
-        ctx.storage.teams.add_members(team.id, [p.id for p in people], at=now)
+    team = ctx.storage.teams.create(
+        name,
+        at=now,
+        alliance_id=alliance_id,
+        school_id=home_id,
+        created_by=leader.id if leader else None,
+        member_ids=[p.id for p in people],
+    )
     ctx.storage.audit.record(now, ctx.incoming.userid, "team.create", name)
     return f"已组建团队「{name}」。{_size_note(len(people))}\n{team_text(ctx, team)}"
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 from reports.export import ExportError, ExportScope, Progress, export_workbook, parse_day_bound
 from storage import Storage
 

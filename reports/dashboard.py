@@ -3,7 +3,7 @@
 Every page lives under `/reports/<token>/`, where the token is a signed, expiring link
 (`reports.links`) naming one alliance and one WeCom user. Each request re-checks the link
 and that this user may still see this alliance's names (role and reach from
-`bot.permissions`); anything wrong gets a Chinese 403 page and no data. Pages only show the
+`bot.routing.permissions`); anything wrong gets a Chinese 403 page and no data. Pages only show the
 token's alliance tree. They are plain HTML with inline CSS (no CDN: WeCom's built-in browser
 may not reach one), responsive for phones, and never cached.
 
@@ -24,10 +24,10 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from bot.clock import Clock
-from bot.parsing.dates import Period, parse_period
-from bot.permissions import Action, effective_role, may, reaches
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.settings import Settings
+from bot.routing.permissions import Action, effective_role, may, reaches
+from bot.text.dates import Period, parse_period
 from reports import text as fmt
 from reports.charts import FontNotFoundError, RateBar, TrendPoint
 from reports.child_process import run_in_child

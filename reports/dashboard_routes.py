@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.clock import Clock
-from bot.settings import Settings
+from bot.core.clock import Clock
+from bot.core.settings import Settings
 from reports.links import DASHBOARD_PREFIX
 from storage import Storage
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.parsing.dates import Period
-from bot.text_split import MARKDOWN_MAX_BYTES
+from bot.text.dates import Period
+from bot.text.split import MARKDOWN_MAX_BYTES
 from reports import text as fmt
 from reports.charts import FontNotFoundError, RateBar, rates_chart
 from reports.keywords import ExcerptSource, KeywordExtractor, default_extractor, pick_excerpts

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.parsing.dates import Period
+from bot.text.dates import Period
 from reports.child_process import TIMEOUT_SECONDS, run_in_child
 from reports.model import Digest
 from storage import Storage

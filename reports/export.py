@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
-from bot.parsing.dates import parse_period, parse_when
+from bot.text.dates import parse_period, parse_when
 from reports.alliance_sheets import (
     FEEDBACK_COLUMNS,
     RESOURCE_COLUMNS,

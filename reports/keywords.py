@@ -1,9 +1,9 @@
 """Top keywords of a period's reflections, and the excerpts a digest quotes.
 
-Keywords: a teaching segmenter (`bot.segmentation`: jieba's dictionary plus teaching terms,
+Keywords: a teaching segmenter (`bot.text.segmentation`: jieba's dictionary plus teaching terms,
 so that 小组合作 or 学习任务群 stay whole) splits and tags each reflection; only nouns, verbs,
 verbal nouns and idioms are kept (`CONTENT_TAGS`: not 上要, 两节, 一些, 更加), then words of
-one character, punctuation and the stop words in `bot/wordlists/stopwords.txt` (generic
+one character, punctuation and the stop words in `bot/text/wordlists/stopwords.txt` (generic
 words of every reflection, and modal verbs such as 我要, 更要, 留足, 补交) are dropped; each
 remaining word scores `(reflections mentioning it) × idf` with jieba's general-language idf
 table (`reports.idf`; unknown words get its median): a theme many teachers wrote about beats
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.segmentation import Segmenter, teaching_segmenter, word_list
+from bot.text.segmentation import Segmenter, teaching_segmenter, word_list
 from reports.idf import IdfTable, jieba_idf_file
 
 MAX_CHARS = 24_000

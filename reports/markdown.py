@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.text_split import MARKDOWN_MAX_BYTES, split_text
+from bot.text.split import MARKDOWN_MAX_BYTES, split_text
 
 _NEUTRAL = str.maketrans(
     {

@@ -20,9 +20,9 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.files import safe_name
-from bot.messages import Attachment, AttachmentKind, Broadcast, Channel, Direct, Effect
-from bot.parsing.dates import Period, parse_period
+from bot.core.messages import Attachment, AttachmentKind, Broadcast, Channel, Direct, Effect
+from bot.pipeline.files import safe_name
+from bot.text.dates import Period, parse_period
 from handlers.notices import notice_broadcast, notice_recipients
 from reports.model import Digest
 from scheduling import texts

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
-from bot.delivery import expand_effects
-from bot.messages import Channel, Outgoing
+from bot.core.clock import Clock
+from bot.core.messages import Channel, Outgoing
+from bot.pipeline.delivery import expand_effects
 from reports.digest import build_digest
 from scheduling.items import (
     Compose,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from scheduling.scheduler import ReminderScheduler
 
 AfterEach = Callable[[], Awaitable[object]]

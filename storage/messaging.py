@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.messages import Channel, Incoming, Outgoing
+from bot.core.messages import Channel, Incoming, Outgoing
 from storage.db import HasConnection, Transaction, from_db_time, to_db_time, transaction
 
 

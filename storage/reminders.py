@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from bot.messages import Outgoing
+from bot.core.messages import Outgoing
 from storage.db import from_db_time, to_db_time, transaction
 from storage.messaging import insert_outgoing
 from storage.models import NoticeStatus

@@ -1,6 +1,6 @@
 """The resource library (资源): shared links and received files, and recommendations.
 
-Files themselves live on disk (bot/files.py); this repository keeps what is known about them.
+Files themselves live on disk (bot/pipeline/files.py); this repository keeps what is known about them.
 """
 
 from __future__ import annotations

@@ -35,14 +35,18 @@ class TeamsRepo:
         alliance_id: int | None,
         school_id: int | None,
         created_by: int | None = None,
+        member_ids: Iterable[int] = (),
     ) -> Team:
-        cursor = self._db.execute(
-            "INSERT INTO teams (name, alliance_id, school_id, created_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (name, alliance_id, school_id, created_by, to_db_time(at)),
-        )
-        team = self.get(int(cursor.lastrowid or 0))
-        assert team is not None
+        """A new team with its first members, all in one commit: never a team half-filled."""
+        with transaction(self._db.conn):
+            cursor = self._db.execute(
+                "INSERT INTO teams (name, alliance_id, school_id, created_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (name, alliance_id, school_id, created_by, to_db_time(at)),
+            )
+            team = self.get(int(cursor.lastrowid or 0))
+            assert team is not None
+            self.add_members(team.id, member_ids, at=at)
         return team
 
     def get(self, team_id: int) -> Team | None:

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.check import check_command, run_checks
-from bot.clock import FakeClock
-from bot.settings import Settings
+from bot.cli.check import check_command, run_checks
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
 from tests.fakes.wecom_api import DEFAULT_APP_SECRET, DEFAULT_CORP_ID, FakeWeComAPI, Fault
 from tests.fakes.wecom_crypto import new_encoding_aes_key
 from tests.fakes.wecom_ws import DEFAULT_BOT_ID, DEFAULT_SECRET, FakeWeComWS

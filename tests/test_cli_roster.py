@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.cli import main
+from bot.cli.main import main
 from storage import Storage
 
 GOOD = "姓名,学校,联盟,企业微信账号,角色\n王芳,东部一小,东部联盟,wangfang,教师\n刘洋,东部一小,东部联盟,liuyang,联盟负责人\n"

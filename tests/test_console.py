@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, create_app
 from bot.channels.console_sender import ConsoleSender
-from bot.cli import _namer, main
-from bot.clock import FakeClock
-from bot.console import ConsoleSession, Terminal, run_console
-from bot.messages import Channel
-from bot.settings import Settings
+from bot.cli.console import ConsoleSession, Terminal, run_console
+from bot.cli.main import _namer, main
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel
+from bot.core.settings import Settings
+from bot.runtime.app import App, create_app
 from storage import Storage
 from tests.fakes.small_alliance import GROUP
 from tests.scheduling.conftest import SHANGHAI, local, seed
@@ -39,7 +39,7 @@ SCRIPT = """帮助
 
 
 def seed_db(path: Path) -> None:
-    from bot.messages import Channel
+    from bot.core.messages import Channel
     from storage import Storage
     from storage.models import Role
     from tests.handlers.conftest import START
@@ -60,7 +60,7 @@ def test_console_reads_a_script_from_stdin(tmp_path: Path) -> None:
     db = tmp_path / "console.db"
     seed_db(db)
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console", "--db", str(db), "--as", "t1"],
+        [sys.executable, "-m", "bot.cli.main", "console", "--db", str(db), "--as", "t1"],
         input=SCRIPT,
         capture_output=True,
         text=True,
@@ -205,7 +205,7 @@ def test_the_command_line_console_prints_a_digest_asked_for_in_a_script(tmp_path
     db = tmp_path / "console.db"
     seed_db(db)
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "console", "--db", str(db), "--as", "lead1"],
+        [sys.executable, "-m", "bot.cli.main", "console", "--db", str(db), "--as", "lead1"],
         input="周报 现在\n",
         capture_output=True,
         text=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.cli import main
+from bot.cli.main import main
 from storage import Storage
 
 
@@ -70,7 +70,7 @@ def test_demo_starts_fresh_each_time(tmp_path: Path, capsys) -> None:  # type: i
 def test_demo_weeks_start_on_the_coming_monday() -> None:
     from datetime import date
 
-    from bot.demo import coming_monday, monday_of
+    from bot.cli.demo import coming_monday, monday_of
 
     assert coming_monday(date(2026, 12, 3)) == date(2026, 12, 7)  # Thursday
     assert coming_monday(date(2026, 12, 7)) == date(2026, 12, 7)  # a Monday stays

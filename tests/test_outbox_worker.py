@@ -11,9 +11,9 @@ import pytest
 import sqlite_utils
 
 from bot.channels.base import SendError
-from bot.clock import FakeClock
-from bot.messages import Channel, Outgoing, TargetKind
-from bot.outbox_worker import OutboxWorker, Sleep
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, Outgoing, TargetKind
+from bot.pipeline.outbox_worker import OutboxWorker, Sleep
 from storage.audit import AuditRepo
 from storage.db import open_database
 from storage.messaging import OutboxRepo, OutboxStatus

@@ -13,9 +13,8 @@ import pytest
 import sqlite_utils
 
 from bot.channels.console_sender import ConsoleSender
-from bot.clock import FakeClock
-from bot.delivery import PRIVATE_IN_GROUP_NOTE, expand_effects
-from bot.messages import (
+from bot.core.clock import FakeClock
+from bot.core.messages import (
     Broadcast,
     Channel,
     ChatType,
@@ -26,8 +25,8 @@ from bot.messages import (
     Reply,
     TargetKind,
 )
-from bot.outbox_worker import OutboxWorker
-from bot.pipeline import (
+from bot.pipeline.delivery import PRIVATE_IN_GROUP_NOTE, expand_effects
+from bot.pipeline.inbox import (
     APOLOGY_TEXT,
     DEFAULT_KEEP_IN_MEMORY,
     DEFAULT_MAX_BACKLOG,
@@ -40,6 +39,7 @@ from bot.pipeline import (
     PlainHandle,
     replies_from,
 )
+from bot.pipeline.outbox_worker import OutboxWorker
 from storage.audit import AuditRepo
 from storage.chats import ChatsRepo
 from storage.db import open_database, transaction
@@ -591,7 +591,7 @@ async def test_console_sender_shows_mentions_and_indents_long_text() -> None:
 async def test_the_service_log_gets_one_traffic_summary_not_a_line_per_message(
     db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="bot.pipeline")
+    caplog.set_level(logging.INFO, logger="bot.pipeline.inbox")
     db = open_database(db_path)
     pipeline = make_pipeline(db, FakeRouter())
     for msgid in ("m-1", "m-2", "m-1", "m-3"):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.context import BotConfig
-from bot.settings import SettingsError, load_settings
+from bot.core.settings import SettingsError, load_settings
+from bot.routing.context import BotConfig
 
 
 def test_defaults_without_any_configuration(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.settings import Settings
-from bot.simulate import simulate_command
+from bot.cli.main import main
+from bot.cli.simulate import simulate_command
+from bot.core.settings import Settings
 from storage import Storage
 
 WEEK = Path(__file__).resolve().parent.parent / "examples" / "week.yaml"

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.traffic_log import TrafficLog
+from bot.pipeline.traffic_log import TrafficLog
 
 
 async def test_a_busy_window_ends_with_one_summary_line(caplog: pytest.LogCaptureFixture) -> None:

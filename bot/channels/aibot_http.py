@@ -10,7 +10,7 @@ Protocol (docs 101039, 101033, 100719, 101027, 101138):
 - Pictures and files (and the picture of a `mixed` message) come as a briefly valid `url`
   whose content is AES-256-CBC encrypted with the bot's own EncodingAESKey (IV = key[:16],
   PKCS#7 to 32 bytes; WeCom's sample for doc 101039 decrypts images that way). We only note
-  the URL; `bot.files.FileIntake` downloads and decrypts after the inbox write.
+  the URL; `bot.pipeline.files.FileIntake` downloads and decrypts after the inbox write.
 - The only passive reply we send is the optional welcome text for `enter_chat`, encrypted as
   `{encrypt, msgsignature, timestamp, nonce}` (passive text is allowed only for that event).
 """
@@ -36,11 +36,8 @@ from pydantic import (
 )
 
 from bot.channels.base import IncomingSink, SendError
-from bot.clock import Clock
-from bot.files import FILE_KEY_SOURCE, FILE_KIND, FILE_NAME, FILE_URL
-from bot.messages import Channel, ChatType, Incoming, Outgoing
-from bot.wecom.aibot_crypto import AibotCrypto, AibotCryptoError
-from bot.wecom.callback_security import (
+from bot.channels.wecom.aibot_crypto import AibotCrypto, AibotCryptoError
+from bot.channels.wecom.callback_security import (
     CallbackRejected,
     CallbackVerifier,
     empty_ack,
@@ -51,6 +48,9 @@ from bot.wecom.callback_security import (
     verified_ciphertext,
     verified_echostr,
 )
+from bot.core.clock import Clock
+from bot.core.messages import Channel, ChatType, Incoming, Outgoing
+from bot.pipeline.files import FILE_KEY_SOURCE, FILE_KIND, FILE_NAME, FILE_URL
 
 logger = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ class AibotHttpCallback:
     mixed → its text parts joined by newlines, plus its first picture; voice → WeCom's
     transcript when present; image and file → their URL (and a caption, should one come
     along); a text quoting a picture or file carries that media, so `资源 标题` quoting a file
-    shares it. Media go into `reply_context` for `bot.files.FileIntake` (FILE_URL, FILE_KIND,
+    shares it. Media go into `reply_context` for `bot.pipeline.files.FileIntake` (FILE_URL, FILE_KIND,
     FILE_KEY_SOURCE="callback", FILE_NAME when given). Any other type → empty text and
     `reply_context["unsupported"]` so the bot can answer kindly. Events are acknowledged;
     `enter_chat` gets `welcome_text` as a passive reply when one is configured.
@@ -319,7 +319,7 @@ class AibotHttpCallback:
         if media is None and text:
             media = _quote_media(message.quote)
         if media is not None:
-            # Downloaded and decrypted later by bot.files.FileIntake, after the inbox write.
+            # Downloaded and decrypted later by bot.pipeline.files.FileIntake, after the inbox write.
             kind, content = media
             reply_context.update(
                 {FILE_URL: content.url, FILE_KIND: kind, FILE_KEY_SOURCE: KEY_SOURCE_CALLBACK}

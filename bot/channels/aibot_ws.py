@@ -64,10 +64,10 @@ from bot.channels.attachments import (
     read_attachment,
 )
 from bot.channels.base import IncomingSink, SendError
-from bot.clock import Clock
-from bot.files import FILE_AES_KEY, FILE_KIND, FILE_URL
-from bot.messages import Attachment, Channel, ChatType, Incoming, Outgoing
-from bot.text_split import split_text
+from bot.core.clock import Clock
+from bot.core.messages import Attachment, Channel, ChatType, Incoming, Outgoing
+from bot.pipeline.files import FILE_AES_KEY, FILE_KIND, FILE_URL
+from bot.text.split import split_text
 
 logger = logging.getLogger(__name__)
 
@@ -420,7 +420,7 @@ class AibotLongConnection:
             return
         reply_context = {"req_id": frame.req_id}
         if media is not None:
-            # Downloaded later by bot.files.FileIntake, after the inbox write.
+            # Downloaded later by bot.pipeline.files.FileIntake, after the inbox write.
             kind, content = media
             reply_context.update({FILE_URL: content.url, FILE_KIND: kind})
             if content.aeskey:

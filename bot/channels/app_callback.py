@@ -11,7 +11,7 @@ message is flat, so its fields are all we need (wechatpy's parser would parse it
 
 Message types an app receives (docs 90239/96467): text, image, voice, video, location, link.
 A picture's PicUrl is a plain URL (no decryption) and a link has Title/Description/Url; both
-go to `bot.files.FileIntake` through `reply_context`, so a picture or link can become a
+go to `bot.pipeline.files.FileIntake` through `reply_context`, so a picture or link can become a
 resource. Apps get no file URL (at most a MediaId needing `media/get` with an access token,
 which the intake does not do), so a `file` gets an immediate passive text reply pointing to
 the smart bot or a shared link instead of a half-working download.
@@ -28,11 +28,8 @@ from aiohttp import web
 from wechatpy.enterprise.crypto import WeChatCrypto
 
 from bot.channels.base import IncomingSink
-from bot.clock import Clock
-from bot.files import FILE_KIND, FILE_URL, LINK_TITLE, LINK_URL
-from bot.messages import Channel, ChatType, Incoming
-from bot.wecom.aibot_crypto import AibotCrypto, AibotCryptoError
-from bot.wecom.callback_security import (
+from bot.channels.wecom.aibot_crypto import AibotCrypto, AibotCryptoError
+from bot.channels.wecom.callback_security import (
     CallbackRejected,
     CallbackVerifier,
     empty_ack,
@@ -43,6 +40,9 @@ from bot.wecom.callback_security import (
     verified_ciphertext,
     verified_echostr,
 )
+from bot.core.clock import Clock
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.pipeline.files import FILE_KIND, FILE_URL, LINK_TITLE, LINK_URL
 
 logger = logging.getLogger(__name__)
 

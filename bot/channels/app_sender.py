@@ -22,12 +22,12 @@ from bot.channels.attachments import (
     read_attachment,
 )
 from bot.channels.base import SendError
-from bot.messages import Attachment, Channel, Outgoing, TargetKind
-from bot.text_split import TEXT_MAX_BYTES
-from bot.wecom.chunks import ChunkProgress, message_chunks, progress_key
-from bot.wecom.client import WeComClient
-from bot.wecom.errors import WeComError
-from bot.wecom.ratelimit import SlidingWindowLimiter
+from bot.channels.wecom.chunks import ChunkProgress, message_chunks, progress_key
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.errors import WeComError
+from bot.channels.wecom.ratelimit import SlidingWindowLimiter
+from bot.core.messages import Attachment, Channel, Outgoing, TargetKind
+from bot.text.split import TEXT_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import logging
 from collections import OrderedDict
 from pathlib import Path
 
-from bot.messages import Attachment, AttachmentKind
+from bot.core.messages import Attachment, AttachmentKind
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.messages import Channel, Incoming, Outgoing
+from bot.core.messages import Channel, Incoming, Outgoing
 
 
 class SendError(Exception):

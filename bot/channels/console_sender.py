@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.messages import Channel, Outgoing, TargetKind
+from bot.core.messages import Channel, Outgoing, TargetKind
 
 BOT_NAME = "教研助手"
 _INDENT = "    "

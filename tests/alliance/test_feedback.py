@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import Channel
+from bot.core.messages import Channel
 from scheduling.scheduler import ReminderScheduler
 from scheduling.simulated import advance_clock
 from storage.messaging import OutboxRepo

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.channels.aibot_ws import AibotLongConnection
 from bot.channels.aibot_ws_frames import MessageBody
-from bot.files import (
+from bot.core.messages import Channel, Effect, Incoming
+from bot.pipeline.files import (
     FILE_AES_KEY,
     FILE_KEY_SOURCE,
     FILE_KIND,
@@ -36,8 +37,7 @@ from bot.files import (
     decrypt_media,
     files_dir_for,
 )
-from bot.messages import Channel, Effect, Incoming
-from bot.pipeline import Pipeline
+from bot.pipeline.inbox import Pipeline
 from storage.messaging import InboxRepo, OutboxRepo
 from tests.fakes.wecom_ws import DEFAULT_BOT_ID, DEFAULT_SECRET, FakeWeComWS
 

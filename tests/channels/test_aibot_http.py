@@ -19,8 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.channels.aibot_http import AibotHttpCallback, AibotResponseSender
 from bot.channels.base import SendError
-from bot.clock import FakeClock
-from bot.files import (
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.pipeline.files import (
     FILE_ERROR,
     FILE_KEY_SOURCE,
     FILE_KIND,
@@ -31,7 +32,6 @@ from bot.files import (
     FileStore,
     MediaDownloader,
 )
-from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
 from tests.fakes.wecom_crypto import WeComSide, aibot_media_message, new_encoding_aes_key
 
 TOKEN = "aibot-callback-token"

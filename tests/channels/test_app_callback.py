@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.channels.app_callback import FILE_HINT, AppCallback
-from bot.clock import FakeClock
-from bot.files import (
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming
+from bot.pipeline.files import (
     FILE_KIND,
     FILE_URL,
     LINK_TITLE,
@@ -26,7 +27,6 @@ from bot.files import (
     FileStore,
     MediaDownloader,
 )
-from bot.messages import Channel, ChatType, Incoming
 from tests.fakes.wecom_crypto import (
     BILLION_LAUGHS,
     WeComSide,

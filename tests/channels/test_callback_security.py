@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.wecom.aibot_crypto import AibotCrypto, AibotCryptoError, decode_aes_key
-from bot.wecom.callback_security import (
+from bot.channels.wecom.aibot_crypto import AibotCrypto, AibotCryptoError, decode_aes_key
+from bot.channels.wecom.callback_security import (
     CallbackRejected,
     CallbackVerifier,
     SignedQuery,
@@ -18,6 +17,7 @@ from bot.wecom.callback_security import (
     parse_json_object,
     parse_xml_fields,
 )
+from bot.core.clock import FakeClock
 from tests.fakes.wecom_crypto import BILLION_LAUGHS, WeComSide, new_encoding_aes_key
 
 # The worked example of WeCom's "加解密方案说明" (URL verification of an app).

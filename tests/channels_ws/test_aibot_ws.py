@@ -19,8 +19,8 @@ import pytest
 
 from bot.channels.aibot_ws import AibotLongConnection
 from bot.channels.base import SendError
-from bot.clock import FakeClock
-from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
 from tests.fakes.wecom_ws import DEFAULT_BOT_ID, DEFAULT_SECRET, FakeWeComWS
 
 HEARTBEAT = 30.0

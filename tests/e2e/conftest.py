@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App
 from bot.channels.base import IncomingSink
-from bot.clock import FakeClock
-from bot.messages import Channel, Incoming
-from bot.serve import Runtime, RuntimeOptions, SinkFactory, open_runtime
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, Incoming
+from bot.core.settings import Settings
+from bot.runtime.app import App
+from bot.runtime.serve import Runtime, RuntimeOptions, SinkFactory, open_runtime
 from storage import Storage
 from storage.models import Activity, Member, Role
 from tests.fakes.wecom_api import DEFAULT_AGENT_ID, DEFAULT_CORP_ID, webhook_url

@@ -10,8 +10,8 @@ import re
 
 import openpyxl
 
-from bot.clock import FakeClock
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
 from tests.fakes.wecom_api import DEFAULT_WEBHOOK_KEY
 from tests.fakes.world import FakeWeCom
 

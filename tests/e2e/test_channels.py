@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.channels.app_callback import FILE_HINT
-from bot.clock import FakeClock
-from bot.files import MAX_FILE_BYTES, FileProblem, files_dir_for, problem_text
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
+from bot.pipeline.files import MAX_FILE_BYTES, FileProblem, files_dir_for, problem_text
 from storage.models import SigninStatus
 from tests.fakes.wecom_api import DEFAULT_CORP_ID, DEFAULT_WEBHOOK_KEY, webhook_url
 from tests.fakes.wecom_crypto import WeComSide, aibot_media_message, app_link_xml, app_media_xml

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.app import App
 from bot.channels.base import IncomingSink
-from bot.clock import FakeClock
-from bot.messages import Channel, Incoming
-from bot.pipeline import Commit, Pipeline
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, Incoming
+from bot.pipeline.inbox import Commit, Pipeline
+from bot.runtime.app import App
 from storage.messaging import InboxRepo, InboxStatus, OutboxStatus
 from tests.fakes.wecom_api import Fault
 

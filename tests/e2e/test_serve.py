@@ -13,11 +13,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.clock import FakeClock
-from bot.launch import EXIT_CONFIG_ERROR, serve_command
-from bot.serve import RuntimeOptions, open_runtime, run_server
-from bot.settings import Settings
-from bot.web import PathAccessLogger, create_web_app
+from bot.cli.launch import EXIT_CONFIG_ERROR, serve_command
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
+from bot.runtime.serve import RuntimeOptions, open_runtime, run_server
+from bot.runtime.web import PathAccessLogger, create_web_app
 from tests.fakes.world import (
     APP_AES_KEY,
     APP_TOKEN,

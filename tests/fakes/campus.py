@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.messages import Channel
+from bot.core.messages import Channel
 from storage import Storage
 from storage.models import Activity, Role
 

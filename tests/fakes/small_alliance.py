@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import Channel
+from bot.core.messages import Channel
 from storage import Storage
 from storage.models import Role
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bot.clock import Clock
+from bot.core.clock import Clock
 
 DEFAULT_CORP_ID = "wwfakecorp0001"
 DEFAULT_APP_SECRET = "fake-app-secret"

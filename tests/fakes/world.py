@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.clock import Clock, FakeClock
+from bot.core.clock import Clock, FakeClock
 from tests.fakes.wecom_api import (
     DEFAULT_AGENT_ID,
     DEFAULT_APP_SECRET,

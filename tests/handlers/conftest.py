@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.context import BotConfig
-from bot.messages import Channel, ChatType, Effect, Incoming, Reply
-from bot.router import Dispatcher
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Effect, Incoming, Reply
+from bot.routing.context import BotConfig
+from bot.routing.router import Dispatcher
 from handlers import build_router
 from storage import Storage
 from tests.fakes.small_alliance import GROUP, seed_small_alliance

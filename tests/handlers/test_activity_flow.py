@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.messages import Broadcast, Reply
+from bot.core.messages import Broadcast, Reply
 from storage.models import SigninStatus
 
 from .conftest import Bot

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import Broadcast
+from bot.core.messages import Broadcast
 
 from .conftest import SHANGHAI, Bot
 from .test_activity_flow import LONG, create

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.messages import Reply
+from bot.core.messages import Reply
 
 from .conftest import Bot
 
@@ -104,8 +104,8 @@ async def test_background_command_leaves_the_event_loop_free(bot: Bot) -> None:
     import asyncio
     import threading
 
-    from bot.messages import Channel, ChatType, Incoming
-    from bot.router import Args, Dispatcher, Router
+    from bot.core.messages import Channel, ChatType, Incoming
+    from bot.routing.router import Args, Dispatcher, Router
 
     release = threading.Event()
     started = threading.Event()

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.clock import FakeClock
-from bot.context import Hint
-from bot.parsing.dates import DEFAULT_LESSONS, extract_when, find_day, parse_period, when_problem
-from bot.router import Args
+from bot.core.clock import FakeClock
+from bot.routing.context import Hint
+from bot.routing.router import Args
+from bot.text.dates import DEFAULT_LESSONS, extract_when, find_day, parse_period, when_problem
 from handlers import build_router
 from handlers.activities import parse_fields
 from handlers.lookup import ACTIVITY_CODE, NOTICE_CODE, take_code

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parsing.dates import (
+from bot.text.dates import (
     Period,
     When,
     extract_when,

@@ -1,6 +1,6 @@
 """Shared pieces of the reliability suite: the fake WeCom servers and a running `serve`.
 
-`serve` here is the real command in a subprocess (`python -m bot.cli serve`) with its own
+`serve` here is the real command in a subprocess (`python -m bot.cli.main serve`) with its own
 SQLite file, talking to the fake WeCom API that this test process serves on 127.0.0.1.
 Waiting is always a bounded poll of something observable (/healthz, the fake's records),
 never a sleep that guesses how long something takes.
@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.clock import SystemClock
+from bot.core.clock import SystemClock
 from tests.fakes.world import WECOM_ENV, FakeWeCom, api_application, new_fake_wecom
 
 READY_SECONDS = 30.0
@@ -144,7 +144,7 @@ async def start_serve(tmp_path: Path) -> AsyncIterator[StartServe]:
                 [
                     sys.executable,
                     "-m",
-                    "bot.cli",
+                    "bot.cli.main",
                     "serve",
                     "--host",
                     "127.0.0.1",

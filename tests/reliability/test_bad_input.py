@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.clock import FakeClock
-from bot.parsing.dates import parse_period
-from bot.serve import Runtime, RuntimeOptions, open_runtime
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
+from bot.runtime.serve import Runtime, RuntimeOptions, open_runtime
+from bot.text.dates import parse_period
 from reports.digest import build_digest
 from tests.fakes.campus import GROUP_HTTP, Campus, seed_campus
 from tests.fakes.world import (

@@ -22,18 +22,18 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App, create_app
 from bot.channels.aibot_ws import AibotLongConnection
 from bot.channels.app_callback import AppCallback
 from bot.channels.app_sender import AppSender
 from bot.channels.base import Sender
 from bot.channels.webhook import WebhookSender
-from bot.clock import FakeClock
-from bot.messages import Channel
-from bot.settings import Settings
-from bot.web import create_web_app
-from bot.wecom.client import WeComClient
-from bot.wecom.ratelimit import webhook_limiter
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import webhook_limiter
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel
+from bot.core.settings import Settings
+from bot.runtime.app import App, create_app
+from bot.runtime.web import create_web_app
 from storage import Storage
 from storage.messaging import OutboxStatus
 from tests.fakes.campus import REFLECTION, seed_campus

@@ -25,10 +25,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import FakeClock
-from bot.serve import Runtime, RuntimeOptions, open_runtime
-from bot.settings import Settings
-from bot.wecom.callback_security import MAX_BODY_BYTES
+from bot.channels.wecom.callback_security import MAX_BODY_BYTES
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
+from bot.runtime.serve import Runtime, RuntimeOptions, open_runtime
 from tests.fakes.campus import GROUP_HTTP, seed_campus
 from tests.fakes.wecom_api import DEFAULT_AGENT_ID, DEFAULT_CORP_ID
 from tests.fakes.wecom_crypto import (

@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.messages import Channel
+from bot.core.messages import Channel
 from storage import Storage
 from storage.models import Activity, Alliance, Member, NoticeStatus, Role, SigninStatus
 

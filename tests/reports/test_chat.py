@@ -15,11 +15,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.clock import FakeClock
-from bot.context import BotConfig
-from bot.messages import Channel, ChatType, Effect, Incoming, Reply
-from bot.router import Dispatcher
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Effect, Incoming, Reply
+from bot.core.settings import Settings
+from bot.routing.context import BotConfig
+from bot.routing.router import Dispatcher
 from handlers import build_router
 from reports.dashboard_routes import add_routes
 from reports.links import verify

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.parsing.dates import parse_period
+from bot.text.dates import parse_period
 from reports.child_process import ReportProcessError, run_in_child, run_in_child_blocking
 from reports.digest import build_digest
 from reports.digest_process import DigestInChildProcess

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bot.cli import main
-from bot.settings import Settings
+from bot.cli.main import main
+from bot.core.settings import Settings
 from reports.cli import export_command
 
 from .conftest import NOW, District

@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.clock import FakeClock
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
 from reports.dashboard_routes import add_routes
 from reports.links import sign
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.parsing.dates import parse_period
-from bot.text_split import MARKDOWN_MAX_BYTES
+from bot.text.dates import parse_period
+from bot.text.split import MARKDOWN_MAX_BYTES
 from reports.digest import build_digest
 from storage.models import Role
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.segmentation import Segmenter, teaching_segmenter, word_list
-from bot.text_split import MARKDOWN_MAX_BYTES
+from bot.text.segmentation import Segmenter, teaching_segmenter, word_list
+from bot.text.split import MARKDOWN_MAX_BYTES
 from reports.idf import IdfTable, jieba_idf_file
 from reports.keywords import (
     MAX_CHARS,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import FakeClock
+from bot.core.clock import FakeClock
 from reports.links import LinkError, LinkProblem, dashboard_url, sign, verify
 
 SECRET = "a-long-random-dashboard-secret-for-tests"

@@ -20,8 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
-from bot.clock import FakeClock
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
 from reports.charts import cjk_font_path
 from reports.dashboard_routes import add_routes
 from reports.links import sign

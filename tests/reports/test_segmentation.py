@@ -8,8 +8,8 @@ import weakref
 
 import rjieba
 
-from bot.segmentation import Segmenter, teaching_segmenter, word_list
-from bot.text_search import SearchWords, search
+from bot.text.search import SearchWords, search
+from bot.text.segmentation import Segmenter, teaching_segmenter, word_list
 
 
 def test_teaching_terms_stay_whole() -> None:
@@ -51,7 +51,7 @@ def test_search_finds_words_that_are_not_adjacent() -> None:
 def test_importing_the_bot_builds_no_dictionary() -> None:
     # rjieba builds its dictionary (about 25 MB) when imported; a process that never cuts
     # a text (`serve` until its first search) must not pay for it.
-    code = "import sys, bot.text_search, reports.keywords, handlers; print('rjieba' in sys.modules)"
+    code = "import sys, bot.text.search, reports.keywords, handlers; print('rjieba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -91,7 +91,7 @@ def test_a_search_leaves_no_dictionary_in_memory() -> None:
     # interpreter: what a first search leaves (rjieba's code; its default dictionary, built on
     # import, is dropped) must stay well under one dictionary, and later searches add nothing.
     code = (
-        "import bot.text_search as ts\n"
+        "import bot.text.search as ts\n"
         "def rss():\n"
         "    for line in open('/proc/self/status'):\n"
         "        if line.startswith('VmRSS'): return int(line.split()[1]) / 1024\n"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.parsing.dates import Period
+from bot.text.dates import Period
 from reports.digest import EXCERPTS, KEYWORDS, build_digest
 from reports.keywords import ExcerptSource, default_extractor, pick_excerpts
 from reports.markdown import md_text

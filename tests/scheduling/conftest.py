@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import App, create_app
-from bot.clock import FakeClock
-from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
-from bot.settings import Settings
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.core.settings import Settings
+from bot.runtime.app import App, create_app
 from scheduling.simulated import advance_clock
 from storage import Storage
 from tests.fakes.small_alliance import GROUP, seed_small_alliance

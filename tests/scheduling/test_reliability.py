@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.messages import Channel
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import OutboxRepo

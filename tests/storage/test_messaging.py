@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.core.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
 from storage.db import open_database
 from storage.messaging import InboxRepo, InboxStatus, OutboxRepo, OutboxStatus
 

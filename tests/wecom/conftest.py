@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.clock import FakeClock
-from bot.wecom.client import WeComClient
+from bot.channels.wecom.client import WeComClient
+from bot.core.clock import FakeClock
 from tests.fakes.wecom_api import DEFAULT_CORP_ID, FakeWeComAPI
 
 

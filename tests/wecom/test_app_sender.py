@@ -9,10 +9,10 @@ import pytest
 
 from bot.channels.app_sender import AppSender
 from bot.channels.base import SendError
-from bot.clock import FakeClock
-from bot.messages import Channel, Outgoing, TargetKind
-from bot.wecom.client import WeComClient
-from bot.wecom.ratelimit import app_member_limiter
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import app_member_limiter
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, Outgoing, TargetKind
 from tests.fakes.wecom_api import DEFAULT_AGENT_ID, DEFAULT_APP_SECRET, FakeWeComAPI, Fault
 from tests.wecom.conftest import RecordingSleep
 

@@ -14,10 +14,10 @@ from bot.channels.app_sender import AppSender
 from bot.channels.base import SendError
 from bot.channels.console_sender import ConsoleSender
 from bot.channels.webhook import WebhookSender
-from bot.clock import FakeClock
-from bot.messages import Attachment, AttachmentKind, Channel, Outgoing, TargetKind
-from bot.wecom.client import WeComClient
-from bot.wecom.ratelimit import webhook_limiter
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import webhook_limiter
+from bot.core.clock import FakeClock
+from bot.core.messages import Attachment, AttachmentKind, Channel, Outgoing, TargetKind
 from storage import Storage
 from storage.messaging import OutboxRepo
 from tests.fakes.wecom_api import (

@@ -10,9 +10,9 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from bot.clock import FakeClock
-from bot.wecom.client import WeComClient
-from bot.wecom.errors import WeComError, WeComTransportError
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.errors import WeComError, WeComTransportError
+from bot.core.clock import FakeClock
 from tests.fakes.wecom_api import (
     DEFAULT_AGENT_ID,
     DEFAULT_APP_SECRET,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text_split import MARKDOWN_MAX_BYTES, TEXT_MAX_BYTES, split_text
+from bot.text.split import MARKDOWN_MAX_BYTES, TEXT_MAX_BYTES, split_text
 
 
 def nbytes(text: str) -> int:

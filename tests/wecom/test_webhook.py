@@ -9,10 +9,10 @@ import pytest
 
 from bot.channels.base import SendError
 from bot.channels.webhook import MENTION_NOTE, WebhookSender, webhook_key
-from bot.clock import FakeClock
-from bot.messages import Channel, Outgoing, TargetKind
-from bot.wecom.client import WeComClient
-from bot.wecom.ratelimit import SlidingWindowLimiter, webhook_limiter
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import SlidingWindowLimiter, webhook_limiter
+from bot.core.clock import FakeClock
+from bot.core.messages import Channel, Outgoing, TargetKind
 from tests.fakes.wecom_api import DEFAULT_WEBHOOK_KEY, FakeWeComAPI, Fault, webhook_url
 from tests.wecom.conftest import RecordingSleep
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.wecom.ratelimit import SlidingWindowLimiter
+from bot.channels.wecom.ratelimit import SlidingWindowLimiter
+from bot.core.clock import FakeClock
 from tests.wecom.conftest import RecordingSleep
 
 

@@ -1,0 +1,90 @@
+"""Configuration from the environment and `.env`, validated once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.text.dates import DEFAULT_LESSONS, Lessons, parse_bell_schedule
+
+DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
+DEFAULT_WECOM_BOT_WS_URL = "wss://openws.work.weixin.qq.com"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+class Settings(BaseSettings):
+    """All settings of one deployment. Secrets are `SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    db: Path = Field(default=Path("data/jiaoyan.db"), alias="JIAOYAN_DB")
+    tz: str = Field(default="Asia/Shanghai", alias="JIAOYAN_TZ")
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="JIAOYAN_ADMINS")
+    min_reflection_chars: int = Field(default=30, ge=1, le=2000, alias="JIAOYAN_MIN_REFLECTION")
+    signin_open_minutes: int = Field(default=30, ge=0, le=24 * 60, alias="JIAOYAN_SIGNIN_OPEN")
+    # 节次表: what 第三节 means in 发起活动 and other times.
+    bell_schedule: Annotated[Lessons, NoDecode] = Field(
+        default=DEFAULT_LESSONS, alias="JIAOYAN_BELL_SCHEDULE"
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
+    dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")
+    public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
+
+    wecom_api_base: str = Field(default=DEFAULT_WECOM_API_BASE, alias="WECOM_API_BASE")
+    wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")
+    wecom_agent_id: str = Field(default="", alias="WECOM_AGENT_ID")
+    wecom_app_secret: SecretStr | None = Field(default=None, alias="WECOM_APP_SECRET")
+    wecom_app_token: SecretStr | None = Field(default=None, alias="WECOM_APP_TOKEN")
+    wecom_app_aes_key: SecretStr | None = Field(default=None, alias="WECOM_APP_AES_KEY")
+    wecom_bot_id: str = Field(default="", alias="WECOM_BOT_ID")
+    wecom_bot_secret: SecretStr | None = Field(default=None, alias="WECOM_BOT_SECRET")
+    wecom_bot_ws_url: str = Field(default=DEFAULT_WECOM_BOT_WS_URL, alias="WECOM_BOT_WS_URL")
+    wecom_bot_token: SecretStr | None = Field(default=None, alias="WECOM_BOT_TOKEN")
+    wecom_bot_aes_key: SecretStr | None = Field(default=None, alias="WECOM_BOT_AES_KEY")
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("bell_schedule", mode="before")
+    @classmethod
+    def _parse_bell_schedule(cls, value: object) -> object:
+        return parse_bell_schedule(value) if isinstance(value, str) else value
+
+    @field_validator("tz")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知的时区 {value!r}，例如 Asia/Shanghai") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+
+class SettingsError(Exception):
+    """Raised with a readable Chinese explanation of what is wrong in the configuration."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning pydantic's errors into one readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = ["配置有误："]
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "?"
+            lines.append(f"- {name}: {err['msg']}")
+        raise SettingsError("\n".join(lines)) from exc

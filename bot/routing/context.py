@@ -1,0 +1,168 @@
+"""What a handler gets to work with: who is asking, where, and the services it may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.core.clock import Clock
+from bot.core.messages import Incoming
+from bot.core.settings import DEFAULT_PUBLIC_URL, Settings
+from bot.routing.permissions import (
+    Action,
+    may,
+    needed_role_label,
+    notice_reaches,
+    outside_activity,
+    outside_notice,
+    reaches,
+    visible_part,
+)
+from bot.text.dates import DEFAULT_LESSONS, Lessons
+from storage import Storage
+from storage.attendance import is_expected
+from storage.models import Activity, Alliance, Member, Notice, Role, School
+
+
+class Hint(Exception):
+    """A user-facing, one-line explanation of why a command cannot be done as typed."""
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    zone: ZoneInfo
+    admins: frozenset[str]
+    min_reflection_chars: int = 30
+    signin_open_minutes: int = 30
+    # Signing key of dashboard and download links; None switches those links off.
+    dashboard_secret: str | None = None
+    public_url: str = DEFAULT_PUBLIC_URL
+    lessons: Lessons = DEFAULT_LESSONS  # 节次表 (第三节)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BotConfig:
+        secret = settings.dashboard_secret
+        return cls(
+            zone=settings.zone,
+            admins=frozenset(settings.admins),
+            min_reflection_chars=settings.min_reflection_chars,
+            signin_open_minutes=settings.signin_open_minutes,
+            dashboard_secret=secret.get_secret_value() if secret else None,
+            public_url=settings.public_url,
+            lessons=settings.bell_schedule,
+        )
+
+
+@dataclass
+class Context:
+    incoming: Incoming
+    member: Member | None
+    role: Role | None
+    alliance: Alliance | None
+    storage: Storage
+    clock: Clock
+    config: BotConfig
+
+    @property
+    def zone(self) -> ZoneInfo:
+        if self.alliance is not None and self.alliance.timezone:
+            return ZoneInfo(self.alliance.timezone)
+        return self.config.zone
+
+    def now(self) -> datetime:
+        """Now in the local zone of this chat's alliance, for parsing and display."""
+        return self.clock.now().astimezone(self.zone)
+
+    def may(self, action: Action) -> bool:
+        return may(self.role, action)
+
+    def own_tree(self) -> list[int]:
+        """This person's alliance and every alliance below it (empty without an alliance)."""
+        if self.member is None or self.member.alliance_id is None:
+            return []
+        return self.storage.roster.descendants(self.member.alliance_id)
+
+    def reaches(self, alliance: Alliance | None) -> bool:
+        return reaches(self.role, self.member, alliance, self.own_tree())
+
+    def require(self, action: Action, alliance: Alliance | None = None) -> None:
+        """Raise a Hint unless this person may do `action` on `alliance`."""
+        if not self.may(action):
+            raise Hint(f"这个操作需要{needed_role_label(action)}权限。")
+        if not self.reaches(alliance):
+            where = alliance.name if alliance is not None else "全部联盟"
+            raise Hint(f"你只能管理本联盟的事务，不能操作「{where}」。")
+
+    def require_reach(self, action: Action, activity: Activity) -> Alliance | None:
+        """`require` for an activity: this person may do `action` on the activity's alliance."""
+        alliance = self.storage.roster.alliance(activity.alliance_id)
+        self.require(action, alliance)
+        return alliance
+
+    def _alliance_name(self, alliance_id: int | None) -> str:
+        alliance = self.storage.roster.alliance(alliance_id) if alliance_id else None
+        return alliance.name if alliance is not None else "全部联盟"
+
+    def in_audience(self, activity: Activity, person: Member) -> bool:
+        """Whether `person` takes part in the activity (the rule of the roll itself)."""
+        return is_expected(self.storage, activity, person)
+
+    def require_audience(self, activity: Activity, person: Member | None = None) -> Member:
+        """Raise a Hint unless `person` (default: the sender) is in the activity's audience."""
+        who = person if person is not None else self.require_member()
+        if not self.in_audience(activity, who):
+            name = self._alliance_name(activity.alliance_id)
+            label = None if person is None else f"{person.name}({person.school_name or '无学校'})"
+            raise Hint(outside_activity(activity.code, name, label))
+        return who
+
+    def _notice_tree(self, notice: Notice) -> list[int] | None:
+        """The alliances a notice was sent to; None for a notice to 全部."""
+        if notice.alliance_id is None:
+            return None
+        return self.storage.roster.descendants(notice.alliance_id)
+
+    def require_notice_audience(self, notice: Notice) -> Member:
+        """Raise a Hint unless the notice was sent to the sender (their alliance, or 全部)."""
+        member = self.require_member()
+        if not notice_reaches(member, self._notice_tree(notice)):
+            raise Hint(outside_notice(notice.code, self._alliance_name(notice.alliance_id)))
+        return member
+
+    def receipt_scope(self, notice: Notice) -> list[int] | None:
+        """The alliances whose recipients of `notice` this person may see (None: all);
+        a Hint if none (a leader asking about another alliance's notice)."""
+        if not self.may(Action.VIEW_RECEIPTS):
+            raise Hint(f"这个操作需要{needed_role_label(Action.VIEW_RECEIPTS)}权限。")
+        scope = visible_part(self.role, self._notice_tree(notice), self.own_tree())
+        if scope is not None and not scope:
+            where = self._alliance_name(notice.alliance_id)
+            raise Hint(f"你只能管理本联盟的事务，不能操作「{where}」。")
+        return scope
+
+    def school_alliance(self, alliance: Alliance, school: School) -> Alliance:
+        """The alliance to report on `school` under: `alliance` when the school is in its
+        tree, else the school's own alliance if this person reaches it (staff, admins);
+        a Hint naming the school otherwise (a leader asking about another alliance)."""
+        if school.alliance_id in self.storage.roster.descendants(alliance.id):
+            return alliance
+        own = self.storage.roster.alliance(school.alliance_id) if school.alliance_id else None
+        if own is not None and self.reaches(own):
+            return own
+        raise Hint(f"{school.name} 不在{alliance.name}内，你只能查看本联盟学校的情况。")
+
+    def require_member(self) -> Member:
+        if self.member is None:
+            raise Hint("我还不认识你。请先发送「我是 姓名 学校」绑定身份，例如：我是 王芳 一小")
+        return self.member
+
+    def require_alliance(self) -> Alliance:
+        if self.alliance is None:
+            if self.incoming.in_group:
+                raise Hint("本群还没有绑定联盟。请管理员或教研员发送「绑定 联盟名」。")
+            raise Hint("你还没有所属联盟，请联系管理员在名册中设置。")
+        return self.alliance
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)

@@ -1,0 +1,161 @@
+"""Wiring: everything the bot needs, built once from settings and passed explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from bot.channels.base import Sender
+from bot.core.clock import Clock, SystemClock
+from bot.core.messages import Channel
+from bot.core.settings import Settings
+from bot.pipeline.files import FileIntake
+from bot.pipeline.inbox import Pipeline
+from bot.pipeline.outbox_worker import OutboxWorker
+from bot.routing.context import BotConfig
+from bot.routing.router import Dispatcher
+from handlers import build_router
+from reports.digest import build_digest
+from scheduling.items import DigestBuilder
+from scheduling.scheduler import ReminderScheduler
+from storage import Storage
+from storage.messaging import InboxRepo, OutboxRepo
+
+
+@dataclass
+class App:
+    settings: Settings
+    storage: Storage
+    clock: Clock
+    config: BotConfig
+    dispatcher: Dispatcher
+    inbox: InboxRepo
+    outbox: OutboxRepo
+    pipeline: Pipeline
+    worker: OutboxWorker
+    # Reminders, scheduled notices and digests; started with `await app.scheduler.start()`.
+    scheduler: ReminderScheduler
+    senders: dict[Channel, Sender] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+class ThrottledRearm:
+    """Re-arms the scheduler after handled messages without letting a burst pay for it each time.
+
+    `rearm()` reads the whole upcoming schedule from the database (milliseconds); after every
+    message of a sign-in burst that was most of the CPU. When the bot is quiet (this message is
+    the only one in progress) it re-arms at once, as before; during a burst at most once per
+    `interval` seconds, plus once when the burst is over. The alarm itself still rings at least
+    every `ReminderPolicy.max_sleep`.
+    """
+
+    def __init__(
+        self,
+        rearm: Callable[[], None],
+        in_progress: Callable[[], int],
+        *,
+        interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rearm = rearm
+        self._in_progress = in_progress
+        self._interval = interval
+        self._monotonic = monotonic
+        self._last = -interval
+        self._later: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> None:
+        quiet = self._in_progress() <= 1  # only the message that is finishing now
+        if quiet or self._monotonic() - self._last >= self._interval:
+            self._run()
+        elif self._later is None:
+            self._later = asyncio.get_running_loop().call_later(self._interval, self._run)
+
+    def _run(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
+        self._last = self._monotonic()
+        self._rearm()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    senders: Mapping[Channel, Sender] | None = None,
+    private_channel: Channel | None = None,
+    storage: Storage | None = None,
+    file_intake: FileIntake | None = None,
+    digest_builder: DigestBuilder = build_digest,
+    leave_other_channels: bool = False,
+) -> App:
+    """Build the bot. Nothing starts running here; callers start channels and workers.
+
+    `serve` passes a `digest_builder` that builds each digest in a child process
+    (`reports.digest_process`); tests and the console build them in this one.
+    `leave_other_channels` keeps messages for channels without a sender queued (the console
+    on a database that `serve` also delivers from).
+    """
+    clock = clock or SystemClock()
+    storage = storage or Storage.open(settings.db)
+    config = BotConfig.from_settings(settings)
+    dispatcher = Dispatcher(build_router(), storage, clock, config)
+    inbox, outbox = InboxRepo(storage.db), OutboxRepo(storage.db)
+    all_senders = dict(senders or {})
+    worker = OutboxWorker(
+        outbox,
+        all_senders,
+        clock,
+        storage.audit,
+        max_attempts=settings.outbox_max_attempts,
+        leave_other_channels=leave_other_channels,
+    )
+    scheduler = ReminderScheduler(
+        storage,
+        clock,
+        zone=settings.zone,
+        private_channel=private_channel,
+        on_enqueued=worker.wake,
+        digest_builder=digest_builder,
+    )
+
+    # A handled message may have created, moved or cancelled something that is due.
+    rearm = ThrottledRearm(scheduler.rearm, lambda: pipeline.in_progress)
+
+    def after_message() -> None:
+        worker.wake()
+        rearm()
+
+    pipeline = Pipeline(
+        inbox,
+        outbox,
+        storage.chats,
+        # Files and links sent to the bot are fetched before the router sees them.
+        file_intake.wrap(dispatcher.process) if file_intake else dispatcher.process,
+        clock,
+        private_channel=private_channel,
+        on_enqueued=after_message,
+        handle_at_once=(
+            file_intake.wrap_at_once(dispatcher.process_at_once)
+            if file_intake
+            else dispatcher.process_at_once
+        ),
+    )
+    return App(
+        settings=settings,
+        storage=storage,
+        clock=clock,
+        config=config,
+        dispatcher=dispatcher,
+        inbox=inbox,
+        outbox=outbox,
+        pipeline=pipeline,
+        worker=worker,
+        scheduler=scheduler,
+        senders=all_senders,
+    )

@@ -1,0 +1,404 @@
+"""The whole bot as one runtime: every configured channel, the outbox, the scheduler, HTTP.
+
+`jiaoyan-bot serve` (`bot.cli.launch`) runs it in one process with one event loop and one
+database (`run_server`). Scale beyond one process is meant to come from PostgreSQL and several
+instances, not from forking this one.
+
+Structure (so that more parts plug in with one line each):
+- `build_runtime` wires channels, senders and the `App` from settings. Its `route_adders` list
+  feeds the web application (`bot.runtime.web`); its `services` list holds background services
+  (anything with `async start()` / `async stop()`), started in order and stopped in reverse.
+- `Runtime.start()` first recovers inbox messages a crash left unprocessed, then starts the
+  services; `Runtime.stop()` stops them in reverse: the long connection (no new messages),
+  then the pipeline drain (replies of messages in progress get queued), then the outbox worker.
+- `run_server` adds the HTTP listener around that and waits for a stop event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+import aiohttp
+
+from bot.channels.aibot_http import AibotResponseSender
+from bot.channels.aibot_ws import AibotLongConnection
+from bot.channels.app_sender import AppSender
+from bot.channels.base import IncomingSink, Sender
+from bot.channels.status import ChannelStatus, channel_statuses
+from bot.channels.webhook import WebhookSender
+from bot.channels.wecom.client import WeComClient
+from bot.channels.wecom.ratelimit import (
+    APP_MEMBER_PER_MINUTE,
+    WEBHOOK_PER_MINUTE,
+    SlidingWindowLimiter,
+)
+from bot.core.clock import Clock, SystemClock
+from bot.core.messages import Channel, Incoming
+from bot.core.settings import Settings
+from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir_for
+from bot.pipeline.inbox import Pipeline
+from bot.runtime.app import App, create_app
+from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
+from reports.digest_process import DigestInChildProcess
+from storage import Storage
+from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[Any]]
+SinkFactory = Callable[[App], IncomingSink]
+
+STOP_TIMEOUT = 15.0
+
+
+class Service(Protocol):
+    """A background part of the bot that runs between start() and stop()."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class TaskService:
+    """A long-running coroutine as a `Service`: stop() asks it to end, then waits for it."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[], Awaitable[None]],
+        request_stop: Callable[[], None],
+        *,
+        stop_timeout: float = STOP_TIMEOUT,
+    ) -> None:
+        self.name = name
+        self._run_factory = run
+        self._request_stop = request_stop
+        self._stop_timeout = stop_timeout
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        try:
+            await self._run_factory()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s stopped with an error", self.name)
+        else:
+            log.info("%s finished", self.name)
+
+    async def stop(self) -> None:
+        task = self._task
+        if task is None:
+            return
+        self._request_stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._stop_timeout)
+        except TimeoutError:
+            log.warning(
+                "%s did not stop within %.0fs; cancelling it", self.name, self._stop_timeout
+            )
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class PipelineDrain:
+    """At stop, let messages being processed finish so their replies are queued.
+
+    Anything still unfinished after the timeout stays "received" in the inbox and is
+    processed by `recover()` at the next start, so nothing is lost either way.
+    """
+
+    def __init__(self, pipeline: Pipeline, *, timeout: float = STOP_TIMEOUT) -> None:
+        self._pipeline = pipeline
+        self._timeout = timeout
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self._pipeline.drain(), self._timeout)
+        except TimeoutError:
+            log.warning("messages still in progress at shutdown will be recovered at next start")
+        self._pipeline.log_traffic()
+
+
+class _ForwardingSink:
+    """The long connection is built before the App (it is one of its senders), so it gets
+    this sink, which forwards to the real one once the App exists."""
+
+    def __init__(self) -> None:
+        self.target: IncomingSink | None = None
+
+    async def submit(self, incoming: Incoming) -> bool:
+        if self.target is None:
+            raise RuntimeError("the inbox is not ready yet")
+        return await self.target.submit(incoming)
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Knobs tests turn; production uses the defaults."""
+
+    api_sleep: Sleep = asyncio.sleep  # WeCom API retries and per-target rate limits
+    ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
+    run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
+    stop_timeout: float = STOP_TIMEOUT
+
+
+class Runtime:
+    """Everything `serve` runs, built and wired but not started."""
+
+    def __init__(
+        self,
+        *,
+        app: App,
+        statuses: list[ChannelStatus],
+        long_connection: AibotLongConnection | None,
+        route_adders: list[RouteAdder],
+        services: list[Service],
+    ) -> None:
+        self.app = app
+        self.statuses = statuses
+        self.long_connection = long_connection
+        self.services = services
+        self.web_app = create_web_app(self.health, route_adders)
+        self._started: list[Service] = []
+        self._running = False
+
+    @property
+    def enabled(self) -> set[Channel]:
+        return {status.channel for status in self.statuses if status.enabled}
+
+    async def start(self) -> None:
+        """Recover what a crash left unprocessed, then start the services in order."""
+        if self._running:
+            return
+        self._running = True
+        recovered = await self.app.pipeline.recover()
+        if recovered:
+            log.info("processing %d message(s) left over from the last run", recovered)
+        for service in self.services:
+            await service.start()
+            self._started.append(service)
+
+    async def stop(self) -> None:
+        """Stop the started services in reverse order; safe to call more than once."""
+        while self._started:
+            service = self._started.pop()
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(service).__name__)
+        self._running = False
+
+    def health(self) -> dict[str, Any]:
+        """What `/healthz` shows (see `bot.runtime.http_intake.health_body`)."""
+        return health_body(
+            self.statuses,
+            self.app.outbox.stats(),
+            long_connection=self.long_connection_state,
+        )
+
+    @property
+    def long_connection_state(self) -> str | None:
+        """The long connection's state (connected, connecting, replaced); None without one."""
+        connection = self.long_connection
+        if connection is None:
+            return None
+        if connection.replaced:
+            return "replaced"
+        return "connected" if connection.is_connected else "connecting"
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession,
+    storage: Storage,
+    clock: Clock,
+    options: RuntimeOptions | None = None,
+    sink_factory: SinkFactory | None = None,
+) -> Runtime:
+    """Wire the enabled channels, their senders and the App. Call inside the running loop.
+
+    `sink_factory(app)` chooses what the channels feed (default `app.pipeline`); tests use it
+    to wrap the pipeline. Recovery and draining always use `app.pipeline`.
+    """
+    options = options or RuntimeOptions()
+    statuses = channel_statuses(settings)
+    enabled = {status.channel for status in statuses if status.enabled}
+    minute = timedelta(minutes=1)
+    client = WeComClient(
+        session, settings.wecom_api_base, settings.wecom_corp_id, clock, sleep=options.api_sleep
+    )
+
+    webhook_limiter = SlidingWindowLimiter(
+        WEBHOOK_PER_MINUTE, minute, clock, sleep=options.api_sleep
+    )
+    senders: list[Sender] = [WebhookSender(client, webhook_limiter)]
+    forwarding = _ForwardingSink()
+    long_connection: AibotLongConnection | None = None
+    if Channel.AIBOT_WS in enabled:
+        long_connection = AibotLongConnection(
+            settings.wecom_bot_ws_url,
+            settings.wecom_bot_id.strip(),
+            secret_value(settings.wecom_bot_secret),
+            forwarding,
+            session=session,
+            clock=clock,
+            sleep=options.ws_sleep,
+        )
+        senders.append(long_connection)
+    if Channel.AIBOT_HTTP in enabled:
+        senders.append(AibotResponseSender(session))
+    if Channel.APP in enabled:
+        member_limiter = SlidingWindowLimiter(
+            APP_MEMBER_PER_MINUTE, minute, clock, sleep=options.api_sleep
+        )
+        senders.append(
+            AppSender(
+                client,
+                secret_value(settings.wecom_app_secret),
+                settings.wecom_agent_id.strip(),
+                member_limiter=member_limiter,
+            )
+        )
+    # Private answers and direct messages: the app if configured, else the long connection.
+    private_channel = (
+        Channel.APP
+        if Channel.APP in enabled
+        else Channel.AIBOT_WS
+        if Channel.AIBOT_WS in enabled
+        else None
+    )
+    callback_key = settings.wecom_bot_aes_key
+    file_intake = FileIntake(
+        MediaDownloader(session),
+        FileStore(files_dir_for(settings.db)),
+        callback_aes_key=callback_key.get_secret_value() if callback_key else None,
+    )
+    app = create_app(
+        settings,
+        clock=clock,
+        senders={sender.channel: sender for sender in senders},
+        private_channel=private_channel,
+        storage=storage,
+        file_intake=file_intake,
+        digest_builder=DigestInChildProcess(settings.db),
+    )
+    sink = sink_factory(app) if sink_factory is not None else app.pipeline
+    forwarding.target = sink
+
+    route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
+
+    # Background services: started in this order, stopped in reverse.
+    services: list[Service] = []
+    if options.run_worker:
+        worker_stop = asyncio.Event()
+        services.append(
+            TaskService(
+                "outbox-worker",
+                lambda: app.worker.run(worker_stop),
+                worker_stop.set,
+                stop_timeout=options.stop_timeout,
+            )
+        )
+    services.append(PipelineDrain(app.pipeline, timeout=options.stop_timeout))
+    # Disk syncs of WAL checkpoints happen in a thread, never inside a callback's commit.
+    if storage.path is not None:
+        checkpointer = WalCheckpointer(storage.db.conn, storage.path, truncate_above=TRUNCATE_ABOVE)
+        checkpoint_stop = asyncio.Event()
+        services.append(
+            TaskService(
+                "wal-checkpointer",
+                lambda: checkpointer.run(checkpoint_stop),
+                checkpoint_stop.set,
+                stop_timeout=options.stop_timeout,
+            )
+        )
+    # Reminders and digests: catches up on what fell due while down, then arms its alarm.
+    services.append(app.scheduler)
+    if long_connection is not None:
+        services.append(
+            TaskService(
+                "aibot-long-connection",
+                long_connection.run,
+                long_connection.stop,
+                stop_timeout=options.stop_timeout,
+            )
+        )
+    return Runtime(
+        app=app,
+        statuses=statuses,
+        long_connection=long_connection,
+        route_adders=route_adders,
+        services=services,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    options: RuntimeOptions | None = None,
+    sink_factory: SinkFactory | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open the database and one shared HTTP session, build the runtime, and on exit stop the
+    services (if started), close the session and the database."""
+    storage = Storage.open(settings.db)
+    try:
+        async with aiohttp.ClientSession() as session:
+            runtime = build_runtime(
+                settings,
+                session=session,
+                storage=storage,
+                clock=clock or SystemClock(),
+                options=options,
+                sink_factory=sink_factory,
+            )
+            try:
+                yield runtime
+            finally:
+                await runtime.stop()
+    finally:
+        storage.close()
+
+
+async def run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    stop: asyncio.Event,
+    clock: Clock | None = None,
+    options: RuntimeOptions | None = None,
+    announce: Announce = print,
+    on_ready: Callable[[str], None] | None = None,
+) -> int:
+    """Run everything in this process until `stop` is set: recover, start services, listen,
+    then shut down in order."""
+    async with open_runtime(settings, clock=clock, options=options) as runtime:
+        await runtime.start()
+        code = await listen_until(
+            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=on_ready
+        )
+    if code == 0:
+        announce("服务已停止。")
+    return code
