@@ -44,8 +44,8 @@ from bot.wecom.callback_security import (
     CallbackRejected,
     CallbackVerifier,
     empty_ack,
-    parse_json_object,
     rejection_response,
+    scan_json_encrypt,
     unavailable_response,
     unexpected_input_response,
     verified_ciphertext,
@@ -242,7 +242,7 @@ class AibotHttpCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, validate, submit to the inbox, answer at once."""
         try:
-            _, encrypted = await verified_ciphertext(request, self._verifier, _json_ciphertext)
+            _, encrypted = await verified_ciphertext(request, self._verifier, scan_json_encrypt)
             message = self._validate(self._decrypt(encrypted))
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)
@@ -404,11 +404,3 @@ def _errcode(raw: bytes) -> tuple[int, str]:
     except (TypeError, ValueError):
         code = -1
     return code, str(data.get("errmsg", ""))[:200]
-
-
-def _json_ciphertext(body: bytes) -> str:
-    """The `encrypt` field of the smart bot's JSON envelope."""
-    encrypted = parse_json_object(body).get("encrypt")
-    if not isinstance(encrypted, str) or not encrypted:
-        raise CallbackRejected(400, "body has no encrypt field")
-    return encrypted
