@@ -39,6 +39,7 @@ from bot.channels.base import IncomingSink, SendError
 from bot.clock import Clock
 from bot.files import FILE_KEY_SOURCE, FILE_KIND, FILE_NAME, FILE_URL
 from bot.messages import Channel, ChatType, Incoming, Outgoing
+from bot.settings import origin_of
 from bot.wecom.aibot_crypto import AibotCrypto, AibotCryptoError
 from bot.wecom.callback_security import (
     CallbackRejected,
@@ -349,14 +350,24 @@ class AibotResponseSender:
 
     HTTP mode has no proactive push: without a response_url (reminders, digests) the
     long connection or a group webhook must be used, so that is a permanent error here.
-    response_url takes no files or pictures, so an attachment is left out: the text says
+    A response_url off WeCom's origins (`allowed_origins`) is never called: the reply is dropped
+    with one WARNING and fails permanently. response_url takes no files or pictures, so an attachment is left out: the text says
     where to get it (e.g. the export's download link).
     """
 
     channel = Channel.AIBOT_HTTP
 
-    def __init__(self, session: aiohttp.ClientSession, *, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        allowed_origins: frozenset[str],
+        timeout_seconds: float = 10.0,
+    ) -> None:
         self._session = session
+        # Settings.reply_origins: a response_url elsewhere is never called (the message came
+        # signed from WeCom, but its URL could still point anywhere, e.g. inside our network).
+        self._allowed_origins = allowed_origins
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def send(self, message: Outgoing) -> None:
@@ -367,8 +378,15 @@ class AibotResponseSender:
                 "proactive messages need the smart bot long connection or a group webhook",
                 retryable=False,
             )
-        if not url.startswith(("https://", "http://")):
+        origin = origin_of(url)
+        if origin is None:
             raise SendError("response_url is not an http(s) URL", retryable=False)
+        if origin not in self._allowed_origins:
+            logger.warning("reply dropped: response_url on %s is not a WeCom origin", origin)
+            raise SendError(
+                f"response_url on {origin} is outside WECOM_API_BASE/WECOM_ALLOWED_ORIGINS",
+                retryable=False,
+            )
         # response_url accepts markdown and template cards only (doc 101138).
         payload = {"msgtype": "markdown", "markdown": {"content": message.text}}
         if message.attachment is not None:
