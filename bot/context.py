@@ -19,7 +19,7 @@ from bot.permissions import (
     reaches,
     visible_part,
 )
-from bot.settings import DEFAULT_PUBLIC_URL, Settings
+from bot.settings import DEFAULT_PUBLIC_URL, DEFAULT_WECOM_API_BASE, Settings
 from storage import Storage
 from storage.attendance import is_expected
 from storage.models import Activity, Alliance, Member, Notice, Role, School
@@ -39,6 +39,8 @@ class BotConfig:
     dashboard_secret: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
     lessons: Lessons = DEFAULT_LESSONS  # 节次表 (第三节)
+    # Group robot webhooks bound by 绑定 must be on this origin.
+    wecom_api_base: str = DEFAULT_WECOM_API_BASE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotConfig:
@@ -51,6 +53,7 @@ class BotConfig:
             dashboard_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url,
             lessons=settings.bell_schedule,
+            wecom_api_base=settings.wecom_api_base,
         )
 
 
