@@ -45,6 +45,7 @@ from bot.wecom.callback_security import (
     CallbackRejected,
     CallbackVerifier,
     empty_ack,
+    json_envelope_encrypt,
     rejection_response,
     scan_json_encrypt,
     unavailable_response,
@@ -243,7 +244,9 @@ class AibotHttpCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, validate, submit to the inbox, answer at once."""
         try:
-            _, encrypted = await verified_ciphertext(request, self._verifier, scan_json_encrypt)
+            _, encrypted = await verified_ciphertext(
+                request, self._verifier, scan_json_encrypt, json_envelope_encrypt
+            )
             message = self._validate(self._decrypt(encrypted))
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)

@@ -6,9 +6,9 @@ and answers an empty 200 at once; replies go out later through `message/send`.
 
 After our own constant-time signature check and timestamp window, a message is decrypted with
 `AibotCrypto` (WeCom's scheme, receive id = corp id, strict checks); wechatpy's enterprise
-crypto answers the URL verification and encrypts the one passive reply. The envelope is never
-parsed: its `Encrypt` is found by a bounded scan before the signature check, so junk costs
-microseconds. The decrypted XML is parsed once, DTD/entity-free (`parse_xml_fields`); a
+crypto answers the URL verification and encrypts the one passive reply. The envelope is not
+parsed before the signature check: its `Encrypt` is found by a bounded scan, so junk costs
+microseconds; only a signed envelope is then parsed. The decrypted XML is parsed once, DTD/entity-free (`parse_xml_fields`); a
 message is flat, so its fields are all we need (wechatpy's parser would parse it again).
 
 Message types an app receives (docs 90239/96467): text, image, voice, video, location, link.
@@ -45,6 +45,7 @@ from bot.wecom.callback_security import (
     unexpected_input_response,
     verified_ciphertext,
     verified_echostr,
+    xml_envelope_encrypt,
 )
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,9 @@ class AppCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, parse, submit to the inbox, answer empty at once."""
         try:
-            _, encrypted = await verified_ciphertext(request, self._verifier, scan_xml_encrypt)
+            _, encrypted = await verified_ciphertext(
+                request, self._verifier, scan_xml_encrypt, xml_envelope_encrypt
+            )
             incoming = self._to_incoming(parse_xml_fields(self._decrypt_message(encrypted)))
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)

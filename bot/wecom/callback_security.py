@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -122,26 +123,33 @@ def verified_echostr(request: web.Request, verifier: CallbackVerifier) -> tuple[
 
 
 async def verified_ciphertext(
-    request: web.Request, verifier: CallbackVerifier, extract: Callable[[bytes], str]
+    request: web.Request,
+    verifier: CallbackVerifier,
+    extract: Callable[[bytes], str],
+    envelope: Callable[[bytes], str],
 ) -> tuple[SignedQuery, str]:
     """The message POST both callbacks receive: (signed query, ciphertext), checked.
 
     Reads the body within the size limit, checks freshness before any parsing, lets `extract`
-    pull the ciphertext out of the channel's envelope (XML or JSON; it raises CallbackRejected
-    when there is none) and verifies WeCom's signature over it.
+    pull the ciphertext out of the channel's envelope by a bounded scan (it raises
+    CallbackRejected when there is none), verifies WeCom's signature over it, and only then
+    lets `envelope` parse the whole body and return its ciphertext, which must be the same.
     """
     body = await read_body(request)
     query = signed_query(request)
     verifier.check_timestamp(query.timestamp)
     encrypted = extract(body)
     verifier.check(query, encrypted)
+    # Only now, signed and at most MAX_BODY_BYTES, is the envelope parsed: it must be whole
+    # and carry that same ciphertext (a truncated or doctored envelope is still refused).
+    if envelope(body) != encrypted:
+        raise CallbackRejected(400, "envelope does not match its scanned ciphertext")
     return query, encrypted
 
 
 # Base64 ciphertext as it appears in the envelopes. No full XML/JSON parse happens before the
 # signature is verified: a regular expression over at most MAX_BODY_BYTES finds the field in
-# linear time, whatever nesting, entities or encodings the rest of the body declares. The
-# signature covers the ciphertext only, so nothing else of the envelope is used afterwards.
+# linear time, whatever nesting, entities or encodings the rest of the body declares.
 _XML_ENCRYPT = re.compile(
     rb"<Encrypt>\s*(?:<!\[CDATA\[\s*([A-Za-z0-9+/=]+)\s*\]\]>|([A-Za-z0-9+/=]+))\s*</Encrypt>"
 )
@@ -163,6 +171,24 @@ def scan_json_encrypt(body: bytes) -> str:
     if match is None:
         raise CallbackRejected(400, "body has no encrypt field")
     return match.group(1).decode("ascii").replace("\\/", "/")
+
+
+def xml_envelope_encrypt(body: bytes) -> str:
+    """The `Encrypt` element of a parsed XML envelope ("" when absent)."""
+    return parse_xml_fields(body).get("Encrypt", "").strip()
+
+
+def json_envelope_encrypt(body: bytes) -> str:
+    """The `encrypt` field of a parsed JSON envelope ("" when absent or not a string)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than Python's stack (e.g. 100,000 brackets).
+        raise CallbackRejected(400, "malformed JSON") from exc
+    if not isinstance(value, dict):
+        raise CallbackRejected(400, "JSON body is not an object")
+    encrypted = value.get("encrypt")
+    return encrypted if isinstance(encrypted, str) else ""
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
