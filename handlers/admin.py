@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.core.messages import Channel
+from bot.core.settings import origin_of
 from bot.routing.context import Context, Hint
 from bot.routing.permissions import Action
 from bot.routing.router import Args, Router
@@ -38,6 +39,12 @@ _ROLE_WORDS = {label: role for role, label in ROLE_LABELS.items()} | {
 )
 def bind(ctx: Context, args: Args) -> str:
     webhook = _WEBHOOK.search(args.raw)
+    if webhook and origin_of(webhook.group(0)) != origin_of(ctx.config.wecom_api_base):
+        # Notices carry members' names: they go to WeCom's own robots, nowhere else.
+        raise Hint(
+            f"群机器人地址必须是企业微信的地址（{ctx.config.wecom_api_base.rstrip('/')}/cgi-bin/"
+            "webhook/send?key=…），没有绑定。请在群机器人设置里复制完整的 webhook 地址。"
+        )
     name = _WEBHOOK.sub("", args.text).strip()
     confirmed = name.endswith(CONFIRM_WORD)
     name = name.removesuffix(CONFIRM_WORD).strip()

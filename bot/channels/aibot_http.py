@@ -41,8 +41,9 @@ from bot.channels.wecom.callback_security import (
     CallbackRejected,
     CallbackVerifier,
     empty_ack,
-    parse_json_object,
+    json_envelope_encrypt,
     rejection_response,
+    scan_json_encrypt,
     unavailable_response,
     unexpected_input_response,
     verified_ciphertext,
@@ -50,6 +51,7 @@ from bot.channels.wecom.callback_security import (
 )
 from bot.core.clock import Clock
 from bot.core.messages import Channel, ChatType, Incoming, Outgoing
+from bot.core.settings import origin_of
 from bot.pipeline.files import FILE_KEY_SOURCE, FILE_KIND, FILE_NAME, FILE_URL
 
 logger = logging.getLogger(__name__)
@@ -242,7 +244,9 @@ class AibotHttpCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, validate, submit to the inbox, answer at once."""
         try:
-            _, encrypted = await verified_ciphertext(request, self._verifier, _json_ciphertext)
+            _, encrypted = await verified_ciphertext(
+                request, self._verifier, scan_json_encrypt, json_envelope_encrypt
+            )
             message = self._validate(self._decrypt(encrypted))
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)
@@ -349,14 +353,24 @@ class AibotResponseSender:
 
     HTTP mode has no proactive push: without a response_url (reminders, digests) the
     long connection or a group webhook must be used, so that is a permanent error here.
-    response_url takes no files or pictures, so an attachment is left out: the text says
+    A response_url off WeCom's origins (`allowed_origins`) is never called: the reply is dropped
+    with one WARNING and fails permanently. response_url takes no files or pictures, so an attachment is left out: the text says
     where to get it (e.g. the export's download link).
     """
 
     channel = Channel.AIBOT_HTTP
 
-    def __init__(self, session: aiohttp.ClientSession, *, timeout_seconds: float = 10.0) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        allowed_origins: frozenset[str],
+        timeout_seconds: float = 10.0,
+    ) -> None:
         self._session = session
+        # Settings.reply_origins: a response_url elsewhere is never called (the message came
+        # signed from WeCom, but its URL could still point anywhere, e.g. inside our network).
+        self._allowed_origins = allowed_origins
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def send(self, message: Outgoing) -> None:
@@ -367,8 +381,15 @@ class AibotResponseSender:
                 "proactive messages need the smart bot long connection or a group webhook",
                 retryable=False,
             )
-        if not url.startswith(("https://", "http://")):
+        origin = origin_of(url)
+        if origin is None:
             raise SendError("response_url is not an http(s) URL", retryable=False)
+        if origin not in self._allowed_origins:
+            logger.warning("reply dropped: response_url on %s is not a WeCom origin", origin)
+            raise SendError(
+                f"response_url on {origin} is outside WECOM_API_BASE/WECOM_ALLOWED_ORIGINS",
+                retryable=False,
+            )
         # response_url accepts markdown and template cards only (doc 101138).
         payload = {"msgtype": "markdown", "markdown": {"content": message.text}}
         if message.attachment is not None:
@@ -404,11 +425,3 @@ def _errcode(raw: bytes) -> tuple[int, str]:
     except (TypeError, ValueError):
         code = -1
     return code, str(data.get("errmsg", ""))[:200]
-
-
-def _json_ciphertext(body: bytes) -> str:
-    """The `encrypt` field of the smart bot's JSON envelope."""
-    encrypted = parse_json_object(body).get("encrypt")
-    if not isinstance(encrypted, str) or not encrypted:
-        raise CallbackRejected(400, "body has no encrypt field")
-    return encrypted

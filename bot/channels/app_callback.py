@@ -6,7 +6,9 @@ and answers an empty 200 at once; replies go out later through `message/send`.
 
 After our own constant-time signature check and timestamp window, a message is decrypted with
 `AibotCrypto` (WeCom's scheme, receive id = corp id, strict checks); wechatpy's enterprise
-crypto answers the URL verification and encrypts the one passive reply. The decrypted XML is parsed once, DTD/entity-free (`parse_xml_fields`); a
+crypto answers the URL verification and encrypts the one passive reply. The envelope is not
+parsed before the signature check: its `Encrypt` is found by a bounded scan, so junk costs
+microseconds; only a signed envelope is then parsed. The decrypted XML is parsed once, DTD/entity-free (`parse_xml_fields`); a
 message is flat, so its fields are all we need (wechatpy's parser would parse it again).
 
 Message types an app receives (docs 90239/96467): text, image, voice, video, location, link.
@@ -35,10 +37,12 @@ from bot.channels.wecom.callback_security import (
     empty_ack,
     parse_xml_fields,
     rejection_response,
+    scan_xml_encrypt,
     unavailable_response,
     unexpected_input_response,
     verified_ciphertext,
     verified_echostr,
+    xml_envelope_encrypt,
 )
 from bot.core.clock import Clock
 from bot.core.messages import Channel, ChatType, Incoming
@@ -122,7 +126,9 @@ class AppCallback:
     async def handle_message(self, request: web.Request) -> web.Response:
         """Verify, decrypt, parse, submit to the inbox, answer empty at once."""
         try:
-            _, encrypted = await verified_ciphertext(request, self._verifier, _xml_ciphertext)
+            _, encrypted = await verified_ciphertext(
+                request, self._verifier, scan_xml_encrypt, xml_envelope_encrypt
+            )
             incoming = self._to_incoming(parse_xml_fields(self._decrypt_message(encrypted)))
         except CallbackRejected as exc:
             return rejection_response(_CHANNEL, request, exc)
@@ -256,11 +262,3 @@ def _kind(incoming: Incoming) -> str:
 def _cdata(text: str) -> str:
     """Wrap in CDATA; a "]]>" inside is split across two sections."""
     return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
-
-def _xml_ciphertext(body: bytes) -> str:
-    """The `Encrypt` element of the app's XML envelope."""
-    encrypted = parse_xml_fields(body).get("Encrypt", "").strip()
-    if not encrypted:
-        raise CallbackRejected(400, "envelope has no Encrypt element")
-    return encrypted

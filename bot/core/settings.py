@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -37,6 +38,10 @@ class Settings(BaseSettings):
     public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
 
     wecom_api_base: str = Field(default=DEFAULT_WECOM_API_BASE, alias="WECOM_API_BASE")
+    # More origins (scheme://host:port) whose response_url may be called, besides the API base.
+    wecom_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="WECOM_ALLOWED_ORIGINS"
+    )
     wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")
     wecom_agent_id: str = Field(default="", alias="WECOM_AGENT_ID")
     wecom_app_secret: SecretStr | None = Field(default=None, alias="WECOM_APP_SECRET")
@@ -48,9 +53,9 @@ class Settings(BaseSettings):
     wecom_bot_token: SecretStr | None = Field(default=None, alias="WECOM_BOT_TOKEN")
     wecom_bot_aes_key: SecretStr | None = Field(default=None, alias="WECOM_BOT_AES_KEY")
 
-    @field_validator("admins", mode="before")
+    @field_validator("admins", "wecom_allowed_origins", mode="before")
     @classmethod
-    def _split_admins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
         return value
@@ -72,6 +77,26 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
+
+    @property
+    def reply_origins(self) -> frozenset[str]:
+        """Origins a smart-bot response_url may point at: the API base's and the listed ones."""
+        origins = (origin_of(url) for url in (self.wecom_api_base, *self.wecom_allowed_origins))
+        return frozenset(origin for origin in origins if origin)
+
+
+def origin_of(url: str) -> str | None:
+    """ "scheme://host:port" of an http(s) URL, port made explicit; None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default = 443 if scheme == "https" else 80
+    return f"{scheme}://{parts.hostname.lower()}:{port or default}"
 
 
 class SettingsError(Exception):

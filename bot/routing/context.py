@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core.clock import Clock
 from bot.core.messages import Incoming
-from bot.core.settings import DEFAULT_PUBLIC_URL, Settings
+from bot.core.settings import DEFAULT_PUBLIC_URL, DEFAULT_WECOM_API_BASE, Settings
 from bot.routing.permissions import (
     Action,
     may,
@@ -39,6 +39,8 @@ class BotConfig:
     dashboard_secret: str | None = None
     public_url: str = DEFAULT_PUBLIC_URL
     lessons: Lessons = DEFAULT_LESSONS  # 节次表 (第三节)
+    # Group robot webhooks bound by 绑定 must be on this origin.
+    wecom_api_base: str = DEFAULT_WECOM_API_BASE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BotConfig:
@@ -51,6 +53,7 @@ class BotConfig:
             dashboard_secret=secret.get_secret_value() if secret else None,
             public_url=settings.public_url,
             lessons=settings.bell_schedule,
+            wecom_api_base=settings.wecom_api_base,
         )
 
 

@@ -266,7 +266,7 @@ def build_runtime(
         )
         senders.append(long_connection)
     if Channel.AIBOT_HTTP in enabled:
-        senders.append(AibotResponseSender(session))
+        senders.append(AibotResponseSender(session, allowed_origins=settings.reply_origins))
     if Channel.APP in enabled:
         member_limiter = SlidingWindowLimiter(
             APP_MEMBER_PER_MINUTE, minute, clock, sleep=options.api_sleep

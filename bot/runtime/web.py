@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
@@ -59,7 +61,7 @@ async def listen_until(
 ) -> int:
     """Serve `web_app` until `stop` is set; 1 when the port cannot be opened. The listener
     closes first, so no callback arrives while the caller stops its services."""
-    runner = web.AppRunner(web_app, handle_signals=False, access_log_class=PathAccessLogger)
+    runner = web.AppRunner(web_app, handle_signals=False, **server_options())
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -78,6 +80,36 @@ async def listen_until(
     finally:
         await runner.cleanup()
     return 0
+
+
+def server_options() -> dict[str, Any]:
+    """How our HTTP server logs: route patterns in the access log, junk requests in one line.
+
+    Passed to `web.AppRunner` (and to aiohttp's `TestServer.start_server` in tests).
+    """
+    return {"access_log_class": PathAccessLogger, "logger": _server_log}
+
+
+class _BadRequestAsWarning(logging.Filter):
+    """aiohttp logs a request it cannot even parse (an over-long URL, a malformed request
+    line, a bad header) with a full traceback at ERROR, under "Error handling request". Such
+    requests come from scanners, not from WeCom: one WARNING line is enough. Errors inside our
+    own handlers keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = "unparsable HTTP request from %s refused with %d (%s)"
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            # The exception's name only: its message quotes the sender's bytes over lines.
+            record.args = (remote, exc.code, type(exc).__name__)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_server_log = logging.getLogger(__name__ + ".server")
+_server_log.addFilter(_BadRequestAsWarning())
 
 
 def _url_host(host: Any) -> str:
@@ -113,12 +145,19 @@ class PathAccessLogger(AbstractAccessLogger):
 
 
 _UNMATCHED_PATH_CHARS = 64
+# A path segment this long may be a credential: a dashboard token is at least 45 characters
+# (its MAC alone is 43). Real path words (reports, wecom, files) are far shorter.
+_LONG_SEGMENT = re.compile(r"[^/]{32,}")
 
 
 def _route_of(request: BaseRequest) -> str:
-    match_info = getattr(request, "match_info", None)
+    try:
+        match_info = request.match_info  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):
+        match_info = None  # a request aiohttp could not parse never reached the router
     resource = match_info.route.resource if match_info is not None else None
     if resource is not None:
         return resource.canonical
-    # No route matched (404/405): the path is the caller's own text; keep it short.
-    return request.path[:_UNMATCHED_PATH_CHARS]
+    # No route matched (404/405, e.g. a dashboard link with a wrong page or method): the path
+    # is the caller's own text; no long segment that could be a token, and keep it short.
+    return _LONG_SEGMENT.sub("{redacted}", request.path)[:_UNMATCHED_PATH_CHARS]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from bot.channels.aibot_http import AibotHttpCallback, AibotResponseSender
 from bot.channels.base import SendError
 from bot.core.clock import FakeClock
 from bot.core.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.core.settings import origin_of
 from bot.pipeline.files import (
     FILE_ERROR,
     FILE_KEY_SOURCE,
@@ -575,6 +577,12 @@ async def response_url(aiohttp_server: ServerFactory) -> tuple[FakeResponseUrl, 
     return fake, str(server.make_url("/cgi-bin/aibot/response?response_code=RC1"))
 
 
+def sender_for(session: aiohttp.ClientSession, url: str | None) -> AibotResponseSender:
+    """A sender that trusts the origin of `url` (the fake's), as WECOM_API_BASE would."""
+    origin = origin_of(url) if url else None
+    return AibotResponseSender(session, allowed_origins=frozenset({origin} if origin else ()))
+
+
 def outgoing(url: str | None, text: str = "✅ 签到成功") -> Outgoing:
     return Outgoing(
         channel=Channel.AIBOT_HTTP,
@@ -603,7 +611,7 @@ async def test_reply_to_a_received_message_arrives_at_its_response_url(
         markdown=True,
         reply_context=incoming.reply_context,
     )
-    sender = AibotResponseSender(session)
+    sender = sender_for(session, url)
     assert sender.channel is Channel.AIBOT_HTTP
     await sender.send(reply)
     assert fake.received == [
@@ -615,7 +623,7 @@ async def test_plain_text_replies_are_sent_as_markdown_content(
     session: aiohttp.ClientSession, response_url: tuple[FakeResponseUrl, str]
 ) -> None:
     fake, url = response_url
-    await AibotResponseSender(session).send(outgoing(url, "收到"))
+    await sender_for(session, url).send(outgoing(url, "收到"))
     assert fake.received == [{"msgtype": "markdown", "markdown": {"content": "收到"}}]
 
 
@@ -623,7 +631,7 @@ async def test_without_response_url_the_error_is_permanent_and_explains_why(
     session: aiohttp.ClientSession,
 ) -> None:
     with pytest.raises(SendError) as exc:
-        await AibotResponseSender(session).send(outgoing(None))
+        await sender_for(session, None).send(outgoing(None))
     assert exc.value.retryable is False
     assert "long connection" in str(exc.value)
 
@@ -634,12 +642,12 @@ async def test_wecom_error_code_is_reported(
     fake, url = response_url
     fake.answer = {"errcode": 40058, "errmsg": "response_url expired"}
     with pytest.raises(SendError) as exc:
-        await AibotResponseSender(session).send(outgoing(url))
+        await sender_for(session, url).send(outgoing(url))
     assert exc.value.retryable is False
     assert "40058" in str(exc.value)
     fake.answer = {"errcode": -1, "errmsg": "system busy"}
     with pytest.raises(SendError) as busy:
-        await AibotResponseSender(session).send(outgoing(url))
+        await sender_for(session, url).send(outgoing(url))
     assert busy.value.retryable is True
 
 
@@ -649,8 +657,28 @@ async def test_server_errors_are_retryable(
     fake, url = response_url
     fake.status = 502
     with pytest.raises(SendError) as exc:
-        await AibotResponseSender(session).send(outgoing(url))
+        await sender_for(session, url).send(outgoing(url))
     assert exc.value.retryable is True
+
+
+async def test_response_url_off_wecom_is_never_called(
+    session: aiohttp.ClientSession,
+    response_url: tuple[FakeResponseUrl, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake, url = response_url
+    wecom_only = AibotResponseSender(
+        session, allowed_origins=frozenset({"https://qyapi.weixin.qq.com:443"})
+    )
+    with pytest.raises(SendError) as exc:
+        await wecom_only.send(outgoing(url))
+    assert exc.value.retryable is False
+    assert fake.received == []
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "not a WeCom origin" in warning.getMessage()
+    # The same host with another scheme is another origin.
+    with pytest.raises(SendError):
+        await sender_for(session, url).send(outgoing(url.replace("http://", "https://")))
 
 
 async def test_unreachable_response_url_is_retryable(
@@ -658,5 +686,5 @@ async def test_unreachable_response_url_is_retryable(
 ) -> None:
     url = f"http://127.0.0.1:{unused_tcp_port}/cgi-bin/aibot/response?response_code=RC1"
     with pytest.raises(SendError) as exc:
-        await AibotResponseSender(session).send(outgoing(url))
+        await sender_for(session, url).send(outgoing(url))
     assert exc.value.retryable is True

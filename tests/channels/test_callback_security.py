@@ -14,8 +14,9 @@ from bot.channels.wecom.callback_security import (
     CallbackVerifier,
     SignedQuery,
     compute_signature,
-    parse_json_object,
     parse_xml_fields,
+    scan_json_encrypt,
+    scan_xml_encrypt,
 )
 from bot.core.clock import FakeClock
 from tests.fakes.wecom_crypto import BILLION_LAUGHS, WeComSide, new_encoding_aes_key
@@ -111,10 +112,52 @@ def test_dangerous_or_malformed_xml_is_a_bad_request(payload: str) -> None:
     assert exc.value.status == 400
 
 
-@pytest.mark.parametrize("payload", [b"{", b"[1, 2]", b"\xff\xfe", b"", b'"text"'])
-def test_json_must_be_an_object(payload: bytes) -> None:
+def test_scans_find_the_ciphertext_in_real_envelopes() -> None:
+    xml = (
+        b"<xml><ToUserName><![CDATA[wwcorp]]></ToUserName><AgentID><![CDATA[1000002]]>"
+        b"</AgentID><Encrypt><![CDATA[ab+/cd==]]></Encrypt></xml>"
+    )
+    assert scan_xml_encrypt(xml) == "ab+/cd=="
+    assert scan_xml_encrypt(b"<xml><Encrypt>\n ab+/cd== \n</Encrypt></xml>") == "ab+/cd=="
+    assert scan_json_encrypt(b'{"encrypt": "ab+/cd=="}') == "ab+/cd=="
+    assert scan_json_encrypt(b'{"encrypt":"ab+\\/cd=="}') == "ab+/cd=="  # JSON's escaped "/"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"encrypt":"\\ud800"}',
+        b'{"encrypt": 5}',
+        b'{"encrypt": ""}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b"{",
+        b"",
+    ],
+)
+def test_json_without_a_base64_encrypt_field_is_a_bad_request(payload: bytes) -> None:
     with pytest.raises(CallbackRejected) as exc:
-        parse_json_object(payload)
+        scan_json_encrypt(payload)
+    assert exc.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"<xml><Encrypt>",
+        b"<xml><Encrypt>&amp;</Encrypt></xml>",
+        b"<xml><Encrypt><![CDATA[]]></Encrypt></xml>",
+        b"<xml>" + b"<a>" * 30_000 + b"</xml>",
+    ],
+)
+def test_xml_without_a_base64_encrypt_element_is_a_bad_request(payload: bytes) -> None:
+    with pytest.raises(CallbackRejected) as exc:
+        scan_xml_encrypt(payload)
+    assert exc.value.status == 400
+
+
+def test_xml_with_an_unknown_encoding_is_a_bad_request() -> None:
+    with pytest.raises(CallbackRejected) as exc:
+        parse_xml_fields(b'<?xml version="1.0" encoding="x-junk"?><xml><A>1</A></xml>')
     assert exc.value.status == 400
 
 

@@ -152,6 +152,16 @@ async def test_an_admin_binds_groups_by_chat_and_by_webhook(
 
     other_key = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
     bot.fake.api.webhook_keys.add(other_key)
+    # A webhook off the API base's origin (here: another port) is refused, nothing bound.
+    foreign = webhook_url(bot.fake.api_base.rsplit(":", 1)[0] + ":9", other_key)
+    assert await bot.post_app(bot.app_text("admin1", f"绑定 东部联盟 {foreign}")) == (200, "")
+    assert await bot.deliver() == 1
+    [refusal] = bot.fake.app_texts("admin1")
+    assert refusal.startswith(f"群机器人地址必须是企业微信的地址（{bot.fake.api_base}/cgi-bin/")
+    assert "没有绑定" in refusal
+    assert bot.storage.chats.get(f"webhook:{foreign[-12:]}") is None
+    bot.fake.api.messages.clear()
+
     url = webhook_url(bot.fake.api_base, other_key)
     assert await bot.post_app(bot.app_text("admin1", f"绑定 东部联盟 {url}")) == (200, "")
     assert await bot.deliver() == 1

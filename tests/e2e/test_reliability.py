@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
+
+import pytest
 
 from bot.channels.base import IncomingSink
 from bot.core.clock import FakeClock
@@ -289,3 +292,48 @@ async def test_a_clean_stop_queues_replies_of_messages_in_progress(
     assert [status for _, _, status in inbox_rows(restarted)] == [InboxStatus.PROCESSED.value]
     assert await restarted.deliver() == 1
     assert restarted.fake.app_texts("t1") == [signin_reply("王芳")]
+
+
+# Junk a scanner might send. Each is refused before any XML/JSON parser sees it: the
+# signature check needs the ciphertext only, found by a bounded scan.
+JUNK_CALLBACKS = {
+    "megabyte of XML elements": ("/wecom/app", b"<xml>" + b"<a>x</a>" * 131_072 + b"</xml>", 413),
+    "XML elements, Encrypt, wrong signature": (
+        "/wecom/app",
+        b"<xml>" + b"<a>x</a>" * 7_000 + b"<Encrypt>QUJD</Encrypt></xml>",
+        403,
+    ),
+    "XML with an unknown encoding": (
+        "/wecom/app",
+        b'<?xml version="1.0" encoding="x-junk"?><xml><A>1</A></xml>',
+        400,
+    ),
+    "JSON nested 100,000 deep": (
+        "/wecom/aibot",
+        b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        413,
+    ),
+    "JSON nested 30,000 deep": ("/wecom/aibot", b"[" * 30_000 + b"]" * 30_000, 400),
+    "lone surrogate as encrypt": ("/wecom/aibot", b'{"encrypt":"\\ud800"}', 400),
+}
+
+
+@pytest.mark.parametrize("case", list(JUNK_CALLBACKS))
+async def test_junk_callbacks_are_refused_with_one_warning_and_store_nothing(
+    start_bot: StartBot, seeded: Seeded, caplog: pytest.LogCaptureFixture, case: str
+) -> None:
+    path, body, status = JUNK_CALLBACKS[case]
+    bot = await start_bot()
+    query, _ = (
+        bot.fake.app.app_post(bot.app_text("t1", "签到 A1"), bot.now_ts())
+        if path == "/wecom/app"
+        else bot.fake.aibot.aibot_post(bot.aibot_text("t1", "签到 A1"), bot.now_ts())
+    )
+    caplog.clear()
+    async with bot.client.post(path, params=query, data=body) as resp:
+        assert resp.status == status
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert warnings[0].levelno == logging.WARNING
+    assert warnings[0].exc_info is None
+    assert inbox_rows(bot) == []

@@ -17,7 +17,7 @@ from bot.cli.launch import EXIT_CONFIG_ERROR, serve_command
 from bot.core.clock import FakeClock
 from bot.core.settings import Settings
 from bot.runtime.serve import RuntimeOptions, open_runtime, run_server
-from bot.runtime.web import PathAccessLogger, create_web_app
+from bot.runtime.web import create_web_app, server_options
 from tests.fakes.world import (
     APP_AES_KEY,
     APP_TOKEN,
@@ -188,19 +188,60 @@ async def test_access_log_shows_route_patterns_never_tokens_or_queries(
     app = create_web_app(lambda: {"status": "ok"}, [dashboard_routes])
     caplog.set_level(logging.DEBUG, logger="aiohttp.access")
     server = TestServer(app)
-    await server.start_server(access_log_class=PathAccessLogger)  # as run_server does
+    await server.start_server(**server_options())  # as run_server does
     async with TestClient(server) as client:
-        async with client.get("/reports/SIGNEDTOKEN123/", params={"key": "QUERYSECRET"}) as resp:
+        async with client.get(
+            f"/reports/SIGNEDTOKEN123{TOKEN}/", params={"key": "QUERYSECRET"}
+        ) as resp:
             assert resp.status == 200
         async with client.get("/healthz") as resp:
             assert resp.status == 200
         for body in (b"good", b"bad"):
             async with client.post("/wecom/aibot", data=body, params={"msg_signature": "S"}):
                 pass
+        # A dashboard link with a wrong page (404) or method (405) keeps its token out too.
+        async with client.get(f"/reports/{TOKEN}/nothing-here") as resp:
+            assert resp.status == 404
+        async with client.post(f"/reports/{TOKEN}/") as resp:
+            assert resp.status == 405
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "aiohttp.access"]
     assert any(level == logging.INFO and "GET /reports/{token}/ 200" in m for level, m in lines)
     assert any(level == logging.DEBUG and "GET /healthz 200" in m for level, m in lines)
     # An accepted callback is logged by its channel; a refused one stays visible here.
     assert any(level == logging.DEBUG and "POST /wecom/aibot 200" in m for level, m in lines)
     assert any(level == logging.INFO and "POST /wecom/aibot 400" in m for level, m in lines)
-    assert not any("SIGNEDTOKEN123" in m or "QUERYSECRET" in m for _, m in lines)
+    assert any("GET /reports/{redacted}/nothing-here 404" in m for _, m in lines)
+    assert any("POST /reports/{redacted}/ 405" in m for _, m in lines)
+    assert not any("SIGNEDTOKEN123" in m or "QUERYSECRET" in m or TOKEN[:12] in m for _, m in lines)
+
+
+# What a dashboard token looks like (reports.links.sign): base64url payload "." base64url MAC.
+TOKEN = "eyJhIjoxLCJ1IjoibGVhZGVyMSIsImUiOjE3OTB9.c2lnbmF0dXJlLW9mLXRoaXJ0eS10d28tYnl0ZXMtbWFjLXg"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # over-long URL
+        b"GET / HTTP/1.1 junk\r\nHost: x\r\n\r\n",  # malformed request line
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * 9000 + b"\r\n\r\n",  # long header
+    ],
+)
+async def test_unparsable_requests_are_refused_with_one_warning_and_no_traceback(
+    caplog: pytest.LogCaptureFixture, raw: bytes
+) -> None:
+    server = TestServer(create_web_app(lambda: {"status": "ok"}))
+    await server.start_server(**server_options())
+    try:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(raw)
+        answer = await reader.read(64)
+        writer.close()
+    finally:
+        await server.close()
+    assert answer.startswith(b"HTTP/1.0 400 Bad Request")
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert warnings[0].levelno == logging.WARNING
+    assert warnings[0].exc_info is None
+    assert "unparsable HTTP request from 127.0.0.1 refused with 400" in warnings[0].getMessage()

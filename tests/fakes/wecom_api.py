@@ -80,12 +80,13 @@ def webhook_url(base_url: str, key: str = DEFAULT_WEBHOOK_KEY) -> str:
 class Fault:
     """One injected failure, served to the next request (on `path`, or on any path)."""
 
-    kind: str  # "http" | "errcode" | "hang" | "drop"
+    kind: str  # "http" | "errcode" | "hang" | "drop" | "redirect"
     status: int = 500
     errcode: int = 0
     path: str | None = None
     seconds: float = 30.0
     after: int = 0  # let this many matching requests through first
+    location: str = ""  # where a "redirect" points
 
     @classmethod
     def http(cls, status: int = 500, *, path: str | None = None, after: int = 0) -> Fault:
@@ -99,6 +100,11 @@ class Fault:
     def hang(cls, *, path: str | None = None, seconds: float = 30.0) -> Fault:
         """Never answer in time; released early when the server shuts down."""
         return cls("hang", path=path, seconds=seconds)
+
+    @classmethod
+    def redirect(cls, location: str, *, path: str | None = None) -> Fault:
+        """Answer 307 to `location` (a proxy or a hijacked API host would)."""
+        return cls("redirect", path=path, location=location)
 
     @classmethod
     def drop(cls, *, path: str | None = None) -> Fault:
@@ -220,6 +226,8 @@ class FakeWeComAPI:
             return web.Response(status=fault.status, text="<html>server error</html>")
         if fault.kind == "errcode":
             return self._error(fault.errcode)
+        if fault.kind == "redirect":
+            return web.Response(status=307, headers={"Location": fault.location})
         if fault.kind == "hang":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._release.wait(), fault.seconds)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import WeComError, WeComTransportError
@@ -300,3 +302,26 @@ async def test_unreachable_base_url_is_a_retryable_transport_error(
 
     assert caught.value.retryable
     assert len(sleeper.delays) == 1
+
+
+async def test_a_redirect_from_the_api_is_refused_not_followed(
+    client: WeComClient,
+    fake_api: FakeWeComAPI,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> None:
+    elsewhere: list[str] = []
+
+    async def collect(request: web.Request) -> web.Response:
+        elsewhere.append(request.path_qs)
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", collect)
+    other = await aiohttp_server(app, host="127.0.0.1")
+    fake_api.fail_next(Fault.redirect(str(other.make_url("/steal")), path=SEND))
+    with pytest.raises(WeComTransportError) as exc:
+        await send(client)
+    assert exc.value.retryable is False
+    assert "redirect" in str(exc.value)
+    assert elsewhere == []
+    assert fake_api.messages == []

@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 from xml.parsers import expat
 
 from aiohttp import web
@@ -23,7 +24,12 @@ from bot.core.clock import Clock
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 1024 * 1024
+# The largest real callback is a text message: at most 2048 bytes of content (WeCom's text
+# limit), i.e. up to ~6 KiB of UTF-8 for 2048 characters, wrapped in the message XML/JSON,
+# encrypted (+32 bytes) and base64'd (x4/3), then put in the envelope: well under 16 KiB.
+# 64 KiB leaves a wide margin for fields WeCom may add, and caps the work an unauthenticated
+# request can cause.
+MAX_BODY_BYTES = 64 * 1024
 TIMESTAMP_WINDOW = timedelta(minutes=5)
 _READ_CHUNK = 64 * 1024
 
@@ -117,20 +123,72 @@ def verified_echostr(request: web.Request, verifier: CallbackVerifier) -> tuple[
 
 
 async def verified_ciphertext(
-    request: web.Request, verifier: CallbackVerifier, extract: Callable[[bytes], str]
+    request: web.Request,
+    verifier: CallbackVerifier,
+    extract: Callable[[bytes], str],
+    envelope: Callable[[bytes], str],
 ) -> tuple[SignedQuery, str]:
     """The message POST both callbacks receive: (signed query, ciphertext), checked.
 
     Reads the body within the size limit, checks freshness before any parsing, lets `extract`
-    pull the ciphertext out of the channel's envelope (XML or JSON; it raises CallbackRejected
-    when there is none) and verifies WeCom's signature over it.
+    pull the ciphertext out of the channel's envelope by a bounded scan (it raises
+    CallbackRejected when there is none), verifies WeCom's signature over it, and only then
+    lets `envelope` parse the whole body and return its ciphertext, which must be the same.
     """
     body = await read_body(request)
     query = signed_query(request)
     verifier.check_timestamp(query.timestamp)
     encrypted = extract(body)
     verifier.check(query, encrypted)
+    # Only now, signed and at most MAX_BODY_BYTES, is the envelope parsed: it must be whole
+    # and carry that same ciphertext (a truncated or doctored envelope is still refused).
+    if envelope(body) != encrypted:
+        raise CallbackRejected(400, "envelope does not match its scanned ciphertext")
     return query, encrypted
+
+
+# Base64 ciphertext as it appears in the envelopes. No full XML/JSON parse happens before the
+# signature is verified: a regular expression over at most MAX_BODY_BYTES finds the field in
+# linear time, whatever nesting, entities or encodings the rest of the body declares.
+_XML_ENCRYPT = re.compile(
+    rb"<Encrypt>\s*(?:<!\[CDATA\[\s*([A-Za-z0-9+/=]+)\s*\]\]>|([A-Za-z0-9+/=]+))\s*</Encrypt>"
+)
+# JSON may escape "/" as "\/"; any other escape cannot be base64 and is refused.
+_JSON_ENCRYPT = re.compile(rb'"encrypt"\s*:\s*"((?:[A-Za-z0-9+/=]|\\/)+)"')
+
+
+def scan_xml_encrypt(body: bytes) -> str:
+    """The `Encrypt` element's ciphertext of an XML envelope, found without parsing the XML."""
+    match = _XML_ENCRYPT.search(body)
+    if match is None:
+        raise CallbackRejected(400, "envelope has no Encrypt element")
+    return (match.group(1) or match.group(2)).decode("ascii")
+
+
+def scan_json_encrypt(body: bytes) -> str:
+    """The `encrypt` field's ciphertext of a JSON envelope, found without parsing the JSON."""
+    match = _JSON_ENCRYPT.search(body)
+    if match is None:
+        raise CallbackRejected(400, "body has no encrypt field")
+    return match.group(1).decode("ascii").replace("\\/", "/")
+
+
+def xml_envelope_encrypt(body: bytes) -> str:
+    """The `Encrypt` element of a parsed XML envelope ("" when absent)."""
+    return parse_xml_fields(body).get("Encrypt", "").strip()
+
+
+def json_envelope_encrypt(body: bytes) -> str:
+    """The `encrypt` field of a parsed JSON envelope ("" when absent or not a string)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: nesting deeper than Python's stack (e.g. 100,000 brackets).
+        raise CallbackRejected(400, "malformed JSON") from exc
+    if not isinstance(value, dict):
+        raise CallbackRejected(400, "JSON body is not an object")
+    encrypted = value.get("encrypt")
+    return encrypted if isinstance(encrypted, str) else ""
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -216,22 +274,12 @@ def parse_xml_fields(data: bytes | str, *, root_tag: str = "xml") -> dict[str, s
         parser.Parse(data, True)
     except _ForbiddenXml as exc:
         raise CallbackRejected(400, "forbidden XML construct (DTD or entity)") from exc
-    except (expat.ExpatError, ValueError, UnicodeError) as exc:
+    except (expat.ExpatError, ValueError, LookupError) as exc:
+        # LookupError: an unknown encoding= in the declaration (UnicodeError is a ValueError).
         raise CallbackRejected(400, "malformed XML") from exc
     if collected.root != root_tag:
         raise CallbackRejected(400, f"unexpected XML root <{collected.root}>")
     return collected.fields
-
-
-def parse_json_object(data: bytes | str) -> dict[str, Any]:
-    """Parse a JSON object or reject with 400."""
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeError) as exc:
-        raise CallbackRejected(400, "malformed JSON") from exc
-    if not isinstance(value, dict):
-        raise CallbackRejected(400, "JSON body is not an object")
-    return value
 
 
 def rejection_response(channel: str, request: web.Request, exc: CallbackRejected) -> web.Response:

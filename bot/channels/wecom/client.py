@@ -222,9 +222,15 @@ class WeComClient:
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = body() if body is not None else {}
         try:
+            # Never follow a redirect: it could carry the token or the webhook key off WeCom.
             async with self._session.request(
-                method, url, params=params, timeout=self._timeout, **kwargs
+                method, url, params=params, timeout=self._timeout, allow_redirects=False, **kwargs
             ) as resp:
+                if 300 <= resp.status < 400:
+                    raise WeComTransportError(
+                        f"HTTP {resp.status} redirect refused: check WECOM_API_BASE",
+                        retryable=False,
+                    )
                 if resp.status >= 500 or resp.status in _TRANSIENT_HTTP:
                     raise _Transient(f"HTTP {resp.status}")
                 if resp.status != 200:
