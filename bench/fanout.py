@@ -70,7 +70,7 @@ async def run(report: Report, work: Path) -> None:
             )
         client = WeComClient(session, fake.api_base, DEFAULT_CORP_ID, clock, sleep=clock.sleep)
         senders: dict[Channel, Sender] = {
-            Channel.WEBHOOK: WebhookSender(client, webhook_limiter(clock, sleep=clock.sleep)),
+            Channel.WEBHOOK: WebhookSender(client, webhook_limiter(clock)),
             Channel.CONSOLE: ConsoleSender(lambda _line: None),
         }
         settings = Settings(_env_file=None, JIAOYAN_DB=db)  # type: ignore[call-arg]
