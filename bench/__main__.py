@@ -53,6 +53,12 @@ async def _fanout(report: Report, work: Path, args: argparse.Namespace) -> None:
     await fanout.run(report, work)
 
 
+async def _fairness(report: Report, work: Path, args: argparse.Namespace) -> None:
+    from bench import fairness
+
+    await fairness.run(report, work)
+
+
 # Processing runs first: it measures the bot in this process, and the intake run leaves the
 # fake WeCom API's records of tens of thousands of replies on this heap to slow its GC.
 BENCHES: dict[str, Bench] = {
@@ -61,6 +67,7 @@ BENCHES: dict[str, Bench] = {
     "burst": _burst,
     "district": _district,
     "fanout": _fanout,
+    "fairness": _fairness,
 }
 
 

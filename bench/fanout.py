@@ -4,8 +4,8 @@ under WeCom's quota of 20 messages per minute per robot.
 The real router (通知 全部 …), outbox, worker, webhook sender and its per-robot limiter,
 against the fake API, which enforces the same quota and answers errcode 130101 above it.
 To measure "as fast as the limits allow" without waiting minutes, both sides share a clock
-that runs 60x real time (one simulated minute per real second) and the limiter's sleeps are
-divided by 60; simulated times are reported beside the real ones.
+that runs 60x real time (one simulated minute per real second) and the outbox worker's waits
+for a robot's window are divided by 60; simulated times are reported beside the real ones.
 """
 
 from __future__ import annotations
@@ -70,11 +70,13 @@ async def run(report: Report, work: Path) -> None:
             )
         client = WeComClient(session, fake.api_base, DEFAULT_CORP_ID, clock, sleep=clock.sleep)
         senders: dict[Channel, Sender] = {
-            Channel.WEBHOOK: WebhookSender(client, webhook_limiter(clock, sleep=clock.sleep)),
+            Channel.WEBHOOK: WebhookSender(client, webhook_limiter(clock)),
             Channel.CONSOLE: ConsoleSender(lambda _line: None),
         }
         settings = Settings(_env_file=None, JIAOYAN_DB=db)  # type: ignore[call-arg]
-        app = create_app(settings, clock=clock, senders=senders, storage=storage)
+        app = create_app(
+            settings, clock=clock, senders=senders, storage=storage, worker_sleep=clock.sleep
+        )
         stop = asyncio.Event()
         worker = asyncio.create_task(app.worker.run(stop))
         try:

@@ -292,6 +292,14 @@ class OutboxRepo:
         )
         return cursor.rowcount == 1
 
+    def defer(self, item_id: int, until: datetime) -> bool:
+        """Hold an item (and so its target's queue) until `until`; not a failed attempt."""
+        cursor = self._conn.execute(
+            "UPDATE outbox SET due_at = ? WHERE id = ? AND status = 'pending'",
+            (to_db_time(until), item_id),
+        )
+        return cursor.rowcount == 1
+
     def mark_failed(self, item_id: int, error: str, at: datetime) -> bool:
         """Give up on an item. The schema has no failed_at column: `due_at` keeps `at` instead."""
         cursor = self._conn.execute(

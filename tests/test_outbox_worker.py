@@ -11,6 +11,7 @@ import pytest
 import sqlite_utils
 
 from bot.channels.base import SendError
+from bot.channels.wecom.ratelimit import SlidingWindowLimiter
 from bot.core.clock import FakeClock
 from bot.core.messages import Channel, Outgoing, TargetKind
 from bot.pipeline.outbox_worker import OutboxWorker, Sleep
@@ -48,6 +49,21 @@ class FakeSender:
         self.sent.append(message)
         if self.on_sent is not None:
             self.on_sent(message)
+
+
+class QuotaSender(FakeSender):
+    """A sender with WeCom's per-member quota (the real limiter on the fake clock)."""
+
+    def __init__(self, clock: FakeClock, per_minute: int) -> None:
+        super().__init__(Channel.APP)
+        self.clock = clock
+        self.limiter = SlidingWindowLimiter(per_minute, timedelta(minutes=1), clock)
+        self.sent_at: list[tuple[datetime, str, str]] = []
+
+    async def send(self, message: Outgoing) -> None:
+        self.limiter.acquire(message.target)
+        await super().send(message)
+        self.sent_at.append((self.clock.now(), message.target, message.text))
 
 
 @pytest.fixture
@@ -296,3 +312,35 @@ async def test_run_sleeps_exactly_until_the_next_retry(
     assert requested == [2.0, 4.0]
     assert [m.text for m in sender.sent] == ["活动提醒"]
     assert clock.now() == T0 + timedelta(seconds=6)
+
+
+async def test_a_member_flooding_the_bot_does_not_delay_anyone_elses_reply(
+    db: sqlite_utils.Database, clock: FakeClock
+) -> None:
+    """300 replies to one member wait for that member's quota; the next member's goes at once."""
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
+    stop = asyncio.Event()
+    sender = QuotaSender(clock, per_minute=30)
+    sender.on_sent = lambda _message: stop.set() if len(sender.sent) == 301 else None
+    worker = make_worker(db, clock, {Channel.APP: sender}, sleep=fake_sleep)
+    outbox = OutboxRepo(db)
+    outbox.enqueue([msg("flooder", f"回复 {i}", channel=Channel.APP) for i in range(300)], T0)
+    outbox.enqueue([msg("victim", "你的签到已记录", channel=Channel.APP)], T0)
+
+    await asyncio.wait_for(worker.run(stop), timeout=5)
+
+    victim = [(at, i) for i, (at, target, _) in enumerate(sender.sent_at) if target == "victim"]
+    assert victim == [(T0, 30)]  # right after the flooder's first quota, no virtual time later
+    flood = [(at, text) for at, target, text in sender.sent_at if target == "flooder"]
+    assert [text for _, text in flood] == [f"回复 {i}" for i in range(300)]
+    assert [at for at, _ in flood] == [T0 + timedelta(minutes=i // 30) for i in range(300)]
+    # Waiting for the quota is not a failed attempt: ten windows, yet max_attempts=5 held.
+    assert outbox.stats().failed == 0
+    assert {item.attempts for item in outbox.items()} == {1}
+    assert max(slept) <= 5.0

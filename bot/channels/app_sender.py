@@ -21,7 +21,7 @@ from bot.channels.attachments import (
     media_kind,
     read_attachment,
 )
-from bot.channels.base import SendError
+from bot.channels.base import RateLimited, SendError
 from bot.channels.wecom.chunks import ChunkProgress, message_chunks, progress_key
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import WeComError
@@ -65,12 +65,18 @@ class AppSender:
         for index in range(start, len(chunks)):
             try:
                 await self._send_chunk(message, chunks[index])
+            except RateLimited:
+                self._progress.record(key, index)
+                raise
             except WeComError as exc:
                 self._progress.record(key, index)
                 raise SendError(exc.describe(), retryable=exc.retryable) from exc
         if message.attachment is not None:
             try:
                 await self._send_attachment(message, message.attachment, key)
+            except RateLimited:
+                self._progress.record(key, len(chunks))
+                raise
             except WeComError as exc:
                 if exc.retryable or not chunks:
                     self._progress.record(key, len(chunks))
@@ -93,7 +99,7 @@ class AppSender:
         if message.target_kind is TargetKind.CHAT:
             await self._client.send_media(self._secret, kind, media_id, chatid=message.target)
             return
-        await self._acquire(members)
+        self._acquire(members)
         await self._client.send_media(
             self._secret, kind, media_id, agent_id=self._agent_id, touser=members
         )
@@ -104,10 +110,10 @@ class AppSender:
             raise SendError("没有指定接收消息的成员", retryable=False)
         return members
 
-    async def _acquire(self, members: list[str]) -> None:
+    def _acquire(self, members: list[str]) -> None:
+        """Take a slot for every member, or raise `RateLimited` for the outbox to try later."""
         if self._member_limiter is not None:
-            for member in members:
-                await self._member_limiter.acquire(member)
+            self._member_limiter.acquire(*members)
 
     async def _send_chunk(self, message: Outgoing, content: str) -> None:
         if message.target_kind is TargetKind.CHAT:
@@ -116,7 +122,7 @@ class AppSender:
             )
             return
         members = self._members(message)
-        await self._acquire(members)
+        self._acquire(members)
         await self._client.send_message(
             self._secret, self._agent_id, members, content, markdown=message.markdown
         )

@@ -19,6 +19,18 @@ class SendError(Exception):
         self.retryable = retryable
 
 
+class RateLimited(SendError):
+    """The target's quota is used up: try again in `retry_after` seconds, not an attempt.
+
+    The outbox defers the target's queue instead of counting a failure, so a member who
+    receives many messages never delays anyone else's.
+    """
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:.1f} s", retryable=True)
+        self.retry_after = retry_after
+
+
 class IncomingSink(Protocol):
     async def submit(self, incoming: Incoming) -> bool:
         """Record the message durably and queue it; return False for a duplicate delivery."""

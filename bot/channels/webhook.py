@@ -3,7 +3,8 @@
 `Outgoing.target` is the robot's full webhook URL. Text may @ members through
 `mentioned_list` (userids or "@all"); markdown cannot @ anyone, so when a markdown message
 has mentions a short text message carrying them follows it. Text is split at 2048 bytes,
-markdown at 4096, and each robot sends at most 20 messages a minute.
+markdown at 4096, and each robot sends at most 20 messages a minute: above that `send`
+raises `RateLimited` and the outbox tries again when the robot's window opens.
 
 An attachment follows the text (doc 99110): a picture of at most 2 MB goes as msgtype image
 (base64 of the bytes plus their md5, no upload needed); anything else — a file, or a larger
@@ -26,7 +27,7 @@ from bot.channels.attachments import (
     media_kind,
     read_attachment,
 )
-from bot.channels.base import SendError
+from bot.channels.base import RateLimited, SendError
 from bot.channels.wecom.chunks import ChunkProgress, message_chunks, progress_key
 from bot.channels.wecom.client import WeComClient, fingerprint
 from bot.channels.wecom.errors import WeComError
@@ -89,15 +90,21 @@ class WebhookSender:
         progress = progress_key(message)
         start = self._progress.delivered(progress)
         for index in range(start, len(payloads)):
-            await self._limiter.acquire(robot)
             try:
+                self._limiter.acquire(robot)
                 await self._client.webhook_send(message.target, payloads[index])
+            except RateLimited:
+                self._progress.record(progress, index)
+                raise
             except WeComError as exc:
                 self._progress.record(progress, index)
                 raise SendError(exc.describe(), retryable=exc.retryable) from exc
         if message.attachment is not None:
             try:
                 await self._send_attachment(message, message.attachment, robot, progress)
+            except RateLimited:
+                self._progress.record(progress, len(payloads))
+                raise
             except WeComError as exc:
                 if exc.retryable or not payloads:
                     self._progress.record(progress, len(payloads))
@@ -129,7 +136,7 @@ class WebhookSender:
                 )
                 self._media.put(progress, media_id)
             payload = {"msgtype": "file", "file": {"media_id": media_id}}
-        await self._limiter.acquire(robot)
+        self._limiter.acquire(robot)
         await self._client.webhook_send(message.target, payload)
 
     def _payloads(self, message: Outgoing) -> list[dict[str, Any]]:

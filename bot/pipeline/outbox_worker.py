@@ -3,6 +3,12 @@
 The database holds all state (due time, attempts, last error), so a restart resumes exactly
 where the previous process stopped. Waiting is the only real-time operation, and it goes through
 an injected `sleep` so tests never wait.
+
+Fairness: a round never waits for one recipient's quota. Senders do not sleep in their rate
+limiter; they raise `RateLimited`, and the worker moves that target's head item to when its
+window opens (`OutboxRepo.defer`, no attempt counted). `next_batch` never returns items queued
+behind a deferred one, so order per target holds, and the round, and the next one, go on to
+every other target: a member who receives hundreds of messages delays nobody else.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from enum import Enum
 
-from bot.channels.base import Sender, SendError
+from bot.channels.base import RateLimited, Sender, SendError
 from bot.core.clock import Clock
 from bot.core.messages import Channel
 from storage.audit import AuditRepo
@@ -33,6 +39,7 @@ _SECRET_QUERY = re.compile(r"(?i)\b(key|access_token|secret|token)=[^&\s]+")
 class _Outcome(Enum):
     SENT = "sent"
     RETRY = "retry"
+    DEFERRED = "deferred"
     GAVE_UP = "gave_up"
 
 
@@ -160,14 +167,14 @@ class OutboxWorker:
             await asyncio.gather(*waiters, return_exceptions=True)
 
     async def _send_queue(self, items: list[OutboxItem], limit: asyncio.Semaphore) -> int:
-        """Send one target's items in order; stop at the first that must wait for a retry."""
+        """Send one target's items in order; stop at the first that must wait (retry, quota)."""
         sent = 0
         async with limit:
             for item in items:
                 outcome = await self._deliver(item)
                 if outcome is _Outcome.SENT:
                     sent += 1
-                elif outcome is _Outcome.RETRY:
+                elif outcome in (_Outcome.RETRY, _Outcome.DEFERRED):
                     break
         return sent
 
@@ -178,6 +185,8 @@ class OutboxWorker:
             return _Outcome.GAVE_UP
         try:
             await sender.send(item.message)
+        except RateLimited as exc:
+            return self._defer(item, exc.retry_after)
         except SendError as exc:
             return self._failed(item, str(exc) or type(exc).__name__, retryable=exc.retryable)
         except Exception as exc:
@@ -205,6 +214,18 @@ class OutboxWorker:
             return
         for item_id in stale:
             log.warning("outbox item %d was no longer pending when sent", item_id)
+
+    def _defer(self, item: OutboxItem, seconds: float) -> _Outcome:
+        """The target's quota is used up: its queue waits, every other target goes on."""
+        self._outbox.defer(item.id, self._clock.now() + timedelta(seconds=seconds))
+        log.debug(
+            "outbox item %d to %s %s waits %.1fs for its rate limit",
+            item.id,
+            item.channel.value,
+            _describe_target(item),
+            seconds,
+        )
+        return _Outcome.DEFERRED
 
     def _failed(self, item: OutboxItem, error: str, *, retryable: bool) -> _Outcome:
         error = _redact(error, item)

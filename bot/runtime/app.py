@@ -13,7 +13,7 @@ from bot.core.messages import Channel
 from bot.core.settings import Settings
 from bot.pipeline.files import FileIntake
 from bot.pipeline.inbox import Pipeline
-from bot.pipeline.outbox_worker import OutboxWorker
+from bot.pipeline.outbox_worker import OutboxWorker, Sleep
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
@@ -93,13 +93,15 @@ def create_app(
     file_intake: FileIntake | None = None,
     digest_builder: DigestBuilder = build_digest,
     leave_other_channels: bool = False,
+    worker_sleep: Sleep = asyncio.sleep,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
     `serve` passes a `digest_builder` that builds each digest in a child process
     (`reports.digest_process`); tests and the console build them in this one.
     `leave_other_channels` keeps messages for channels without a sender queued (the console
-    on a database that `serve` also delivers from).
+    on a database that `serve` also delivers from). `worker_sleep` is how the outbox worker
+    waits for the next due item (a benchmark's fast clock divides it).
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
@@ -114,6 +116,7 @@ def create_app(
         storage.audit,
         max_attempts=settings.outbox_max_attempts,
         leave_other_channels=leave_other_channels,
+        sleep=worker_sleep,
     )
     scheduler = ReminderScheduler(
         storage,

@@ -155,7 +155,7 @@ class _ForwardingSink:
 class RuntimeOptions:
     """Knobs tests turn; production uses the defaults."""
 
-    api_sleep: Sleep = asyncio.sleep  # WeCom API retries and per-target rate limits
+    api_sleep: Sleep = asyncio.sleep  # WeCom API retries
     ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
     run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
     stop_timeout: float = STOP_TIMEOUT
@@ -248,9 +248,7 @@ def build_runtime(
         session, settings.wecom_api_base, settings.wecom_corp_id, clock, sleep=options.api_sleep
     )
 
-    webhook_limiter = SlidingWindowLimiter(
-        WEBHOOK_PER_MINUTE, minute, clock, sleep=options.api_sleep
-    )
+    webhook_limiter = SlidingWindowLimiter(WEBHOOK_PER_MINUTE, minute, clock)
     senders: list[Sender] = [WebhookSender(client, webhook_limiter)]
     forwarding = _ForwardingSink()
     long_connection: AibotLongConnection | None = None
@@ -268,9 +266,7 @@ def build_runtime(
     if Channel.AIBOT_HTTP in enabled:
         senders.append(AibotResponseSender(session, allowed_origins=settings.reply_origins))
     if Channel.APP in enabled:
-        member_limiter = SlidingWindowLimiter(
-            APP_MEMBER_PER_MINUTE, minute, clock, sleep=options.api_sleep
-        )
+        member_limiter = SlidingWindowLimiter(APP_MEMBER_PER_MINUTE, minute, clock)
         senders.append(
             AppSender(
                 client,

@@ -173,7 +173,7 @@ async def stack(
         )
         senders: dict[Channel, Sender] = {
             Channel.APP: AppSender(client, DEFAULT_APP_SECRET, DEFAULT_AGENT_ID),
-            Channel.WEBHOOK: WebhookSender(client, webhook_limiter(clock, sleep=api_sleep)),
+            Channel.WEBHOOK: WebhookSender(client, webhook_limiter(clock)),
             Channel.AIBOT_WS: connection,
         }
         app = create_app(

@@ -8,13 +8,12 @@ from datetime import timedelta
 import pytest
 
 from bot.channels.app_sender import AppSender
-from bot.channels.base import SendError
+from bot.channels.base import RateLimited, SendError
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.ratelimit import app_member_limiter
 from bot.core.clock import FakeClock
 from bot.core.messages import Channel, Outgoing, TargetKind
 from tests.fakes.wecom_api import DEFAULT_AGENT_ID, DEFAULT_APP_SECRET, FakeWeComAPI, Fault
-from tests.wecom.conftest import RecordingSleep
 
 
 def outgoing(
@@ -138,18 +137,37 @@ async def test_retry_after_partial_failure_does_not_repeat_delivered_parts(
 
 
 async def test_member_quota_is_respected_instead_of_silently_dropped(
-    client: WeComClient, fake_api: FakeWeComAPI, clock: FakeClock, sleeper: RecordingSleep
+    client: WeComClient, fake_api: FakeWeComAPI, clock: FakeClock
 ) -> None:
-    limiter = app_member_limiter(clock, sleep=sleeper)
-    sender = AppSender(client, DEFAULT_APP_SECRET, DEFAULT_AGENT_ID, member_limiter=limiter)
-    start = clock.now()
-
-    for i in range(31):
+    sender = AppSender(
+        client, DEFAULT_APP_SECRET, DEFAULT_AGENT_ID, member_limiter=app_member_limiter(clock)
+    )
+    for i in range(30):
         await sender.send(outgoing(f"提醒 {i}"))
+
+    with pytest.raises(RateLimited) as held:
+        await sender.send(outgoing("提醒 30"))
+    assert held.value.retry_after == 60.0
+    clock.advance(timedelta(minutes=1))
+    await sender.send(outgoing("提醒 30"))
 
     assert fake_api.dropped == []
     assert [m.content for m in fake_api.messages] == [f"提醒 {i}" for i in range(31)]
-    assert fake_api.messages[-1].at - start >= timedelta(minutes=1)
+
+
+async def test_a_member_at_quota_holds_a_shared_message_without_using_the_others_slots(
+    client: WeComClient, fake_api: FakeWeComAPI, clock: FakeClock
+) -> None:
+    limiter = app_member_limiter(clock)
+    sender = AppSender(client, DEFAULT_APP_SECRET, DEFAULT_AGENT_ID, member_limiter=limiter)
+    for i in range(30):
+        await sender.send(outgoing(f"提醒 {i}", target="lisi"))
+
+    with pytest.raises(RateLimited):
+        await sender.send(outgoing("教研组通知", target="wangwu|lisi"))
+
+    assert limiter.delay("wangwu") == 0.0
+    assert [m.target for m in fake_api.messages].count("wangwu") == 0
 
 
 async def test_without_the_limiter_the_31st_message_is_lost(

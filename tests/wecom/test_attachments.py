@@ -27,7 +27,6 @@ from tests.fakes.wecom_api import (
     Fault,
     webhook_url,
 )
-from tests.wecom.conftest import RecordingSleep
 
 LINK = "https://jy.example.cn/reports/TOKEN/files/a2_20261124-141000.xlsx"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -76,9 +75,8 @@ async def test_webhook_picture_and_file_each_go_once_across_a_retry(
     base_url: str,
     tmp_path: Path,
     clock: FakeClock,
-    sleeper: RecordingSleep,
 ) -> None:
-    limiter = webhook_limiter(clock, sleep=sleeper)
+    limiter = webhook_limiter(clock)
     sender = WebhookSender(make_client(max_retries=0), limiter)
     chart = _file(tmp_path, "周报.png", PNG, AttachmentKind.IMAGE)
     url = webhook_url(base_url)

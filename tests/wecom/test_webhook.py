@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.channels.base import SendError
+from bot.channels.base import RateLimited, SendError
 from bot.channels.webhook import MENTION_NOTE, WebhookSender, webhook_key
 from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.ratelimit import SlidingWindowLimiter, webhook_limiter
@@ -18,8 +18,8 @@ from tests.wecom.conftest import RecordingSleep
 
 
 @pytest.fixture
-def limiter(clock: FakeClock, sleeper: RecordingSleep) -> SlidingWindowLimiter:
-    return webhook_limiter(clock, sleep=sleeper)
+def limiter(clock: FakeClock) -> SlidingWindowLimiter:
+    return webhook_limiter(clock)
 
 
 @pytest.fixture
@@ -112,31 +112,41 @@ async def test_long_text_split_at_2048_bytes_mentions_only_once(
     assert [m.mentioned_list for m in messages] == [("@all",)] + [()] * (len(messages) - 1)
 
 
-async def test_twenty_per_minute_the_21st_waits_for_the_window(
-    sender: WebhookSender,
-    fake_api: FakeWeComAPI,
-    robot_url: str,
-    clock: FakeClock,
-    sleeper: RecordingSleep,
+async def test_twenty_per_minute_the_21st_is_held_until_the_window_opens(
+    sender: WebhookSender, fake_api: FakeWeComAPI, robot_url: str, clock: FakeClock
 ) -> None:
-    start = clock.now()
-
-    for i in range(21):
+    for i in range(20):
         await sender.send(outgoing(robot_url, f"第 {i + 1} 条提醒"))
+
+    with pytest.raises(RateLimited) as held:
+        await sender.send(outgoing(robot_url, "第 21 条提醒"))
+    assert held.value.retry_after == 60.0
+    assert len(fake_api.messages) == 20
+
+    clock.advance(timedelta(minutes=1))
+    await sender.send(outgoing(robot_url, "第 21 条提醒"))
 
     assert fake_api.errors == []  # WeCom never had to answer 130101
     assert [m.content for m in fake_api.messages] == [f"第 {i + 1} 条提醒" for i in range(21)]
-    assert sleeper.delays == [60.0]
-    assert fake_api.messages[19].at == start
-    assert fake_api.messages[20].at == start + timedelta(minutes=1)
+
+
+async def test_a_long_text_held_by_the_quota_resumes_after_the_parts_that_went(
+    sender: WebhookSender, fake_api: FakeWeComAPI, robot_url: str, clock: FakeClock
+) -> None:
+    for i in range(18):
+        await sender.send(outgoing(robot_url, f"第 {i + 1} 条提醒"))
+    text = "\n".join("思" * 600 for _ in range(3))  # three parts of 1800 bytes
+
+    with pytest.raises(RateLimited):
+        await sender.send(outgoing(robot_url, text))
+    clock.advance(timedelta(minutes=1))
+    await sender.send(outgoing(robot_url, text))
+
+    assert [m.content for m in fake_api.messages[18:]] == ["思" * 600] * 3
 
 
 async def test_quota_is_per_robot(
-    client: WeComClient,
-    limiter: SlidingWindowLimiter,
-    fake_api: FakeWeComAPI,
-    base_url: str,
-    sleeper: RecordingSleep,
+    client: WeComClient, limiter: SlidingWindowLimiter, fake_api: FakeWeComAPI, base_url: str
 ) -> None:
     fake_api.webhook_keys.add("second-robot")
     sender = WebhookSender(client, limiter)
@@ -145,7 +155,6 @@ async def test_quota_is_per_robot(
         await sender.send(outgoing(webhook_url(base_url), f"一组 {i}"))
     await sender.send(outgoing(webhook_url(base_url, "second-robot"), "二组第一条"))
 
-    assert sleeper.delays == []
     assert fake_api.messages_for("second-robot")[0].content == "二组第一条"
 
 
