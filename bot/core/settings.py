@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.core.media_hosts import DEFAULT_MEDIA_HOSTS, MediaHosts, parse_host_pattern, url_parts
 from bot.text.dates import DEFAULT_LESSONS, Lessons, parse_bell_schedule
 
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     wecom_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="WECOM_ALLOWED_ORIGINS"
     )
+    # Hosts people's files are downloaded from, besides the API base's (bot.core.media_hosts).
+    wecom_media_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MEDIA_HOSTS), alias="WECOM_MEDIA_HOSTS"
+    )
     wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")
     wecom_agent_id: str = Field(default="", alias="WECOM_AGENT_ID")
     wecom_app_secret: SecretStr | None = Field(default=None, alias="WECOM_APP_SECRET")
@@ -53,7 +57,7 @@ class Settings(BaseSettings):
     wecom_bot_token: SecretStr | None = Field(default=None, alias="WECOM_BOT_TOKEN")
     wecom_bot_aes_key: SecretStr | None = Field(default=None, alias="WECOM_BOT_AES_KEY")
 
-    @field_validator("admins", "wecom_allowed_origins", mode="before")
+    @field_validator("admins", "wecom_allowed_origins", "wecom_media_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -64,6 +68,13 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_bell_schedule(cls, value: object) -> object:
         return parse_bell_schedule(value) if isinstance(value, str) else value
+
+    @field_validator("wecom_media_hosts")
+    @classmethod
+    def _media_hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_host_pattern(entry)  # raises ValueError with the Chinese explanation
+        return value
 
     @field_validator("tz")
     @classmethod
@@ -84,19 +95,16 @@ class Settings(BaseSettings):
         origins = (origin_of(url) for url in (self.wecom_api_base, *self.wecom_allowed_origins))
         return frozenset(origin for origin in origins if origin)
 
+    @property
+    def media_hosts(self) -> MediaHosts:
+        """Where files people send may be downloaded from: the list and the API base."""
+        return MediaHosts.of(self.wecom_media_hosts, self.wecom_api_base)
+
 
 def origin_of(url: str) -> str | None:
     """ "scheme://host:port" of an http(s) URL, port made explicit; None for anything else."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    default = 443 if scheme == "https" else 80
-    return f"{scheme}://{parts.hostname.lower()}:{port or default}"
+    parts = url_parts(url)
+    return f"{parts[0]}://{parts[1]}:{parts[2]}" if parts else None
 
 
 class SettingsError(Exception):

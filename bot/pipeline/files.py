@@ -33,7 +33,9 @@ from typing import TYPE_CHECKING
 import aiohttp
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bot.core.media_hosts import MediaHosts
 from bot.core.messages import Incoming
+from bot.core.settings import origin_of
 from bot.text.normalize import strip_addressing
 
 if TYPE_CHECKING:
@@ -104,7 +106,7 @@ _PROBLEM_TEXT: dict[FileProblem, str] = {
         "出于安全考虑，不接收可执行文件或脚本（如 .exe、.bat、.sh、.js）。"
         "请发送课件、文档、视频等资料。"
     ),
-    FileProblem.UNSAFE_URL: "文件地址无效，请重新发送一次。",
+    FileProblem.UNSAFE_URL: "这个文件没能接收：它的下载地址不是企业微信的。请在企业微信里直接重新发送一次。",
 }
 
 
@@ -238,25 +240,42 @@ class Downloaded:
 
 
 class MediaDownloader:
-    """GETs a media URL with a hard size limit; never reads more than the limit allows."""
+    """GETs a media URL with a hard size limit; never reads more than the limit allows.
+
+    Only URLs on WeCom's media hosts (`MediaHosts`, from WECOM_MEDIA_HOSTS) are requested, and
+    redirects are never followed: a 3xx could lead anywhere, off the list.
+    """
 
     def __init__(
         self,
         session: aiohttp.ClientSession,
+        hosts: MediaHosts,
         *,
         max_bytes: int = MAX_FILE_BYTES,
         timeout_seconds: float = 60.0,
     ) -> None:
         self._session = session
+        self._hosts = hosts
         # Ciphertext is at most one padding block longer than the file inside.
         self._max_bytes = max_bytes + _PKCS7_BLOCK
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def fetch(self, url: str) -> Downloaded:
-        if not url.startswith(("https://", "http://")):
-            raise FileProblemError(FileProblem.UNSAFE_URL)
+        if not self._hosts.allows(url):
+            where = origin_of(url) or "a non-http(s) address"
+            log.warning("file not downloaded: %s is not on WECOM_MEDIA_HOSTS", where)
+            raise FileProblemError(FileProblem.UNSAFE_URL, "host not on the list")
         try:
-            async with self._session.get(url, timeout=self._timeout) as resp:
+            async with self._session.get(
+                url, timeout=self._timeout, allow_redirects=False
+            ) as resp:
+                if 300 <= resp.status < 400:
+                    log.warning(
+                        "file not downloaded: %s answered HTTP %d, a redirect is never followed",
+                        origin_of(url),
+                        resp.status,
+                    )
+                    raise FileProblemError(FileProblem.UNSAFE_URL, f"HTTP {resp.status}")
                 if resp.status in (403, 404, 410):
                     raise FileProblemError(FileProblem.EXPIRED, f"HTTP {resp.status}")
                 if resp.status >= 400:

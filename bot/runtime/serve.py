@@ -285,7 +285,7 @@ def build_runtime(
     )
     callback_key = settings.wecom_bot_aes_key
     file_intake = FileIntake(
-        MediaDownloader(session),
+        MediaDownloader(session, settings.media_hosts),
         FileStore(files_dir_for(settings.db)),
         callback_aes_key=callback_key.get_secret_value() if callback_key else None,
     )

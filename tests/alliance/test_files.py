@@ -39,6 +39,7 @@ from bot.pipeline.files import (
 )
 from bot.pipeline.inbox import Pipeline
 from storage.messaging import InboxRepo, OutboxRepo
+from tests.fakes.media_hosts import media_hosts_listing
 from tests.fakes.wecom_ws import DEFAULT_BOT_ID, DEFAULT_SECRET, FakeWeComWS
 
 from .conftest import Bot, replies
@@ -116,8 +117,12 @@ def store(tmp_path: Path) -> FileStore:
 
 
 @pytest.fixture
-def intake(session: aiohttp.ClientSession, store: FileStore) -> FileIntake:
-    return FileIntake(MediaDownloader(session), store, callback_aes_key=CALLBACK_KEY)
+def intake(
+    session: aiohttp.ClientSession, store: FileStore, media: tuple[MediaServer, str]
+) -> FileIntake:
+    """The bot's intake with the media server on WECOM_MEDIA_HOSTS (and nothing else local)."""
+    downloader = MediaDownloader(session, media_hosts_listing(media[1]))
+    return FileIntake(downloader, store, callback_aes_key=CALLBACK_KEY)
 
 
 CALLBACK_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")  # 43 chars, like the admin's

@@ -34,6 +34,7 @@ from bot.pipeline.files import (
     FileStore,
     MediaDownloader,
 )
+from tests.fakes.media_hosts import media_hosts_listing
 from tests.fakes.wecom_crypto import WeComSide, aibot_media_message, new_encoding_aes_key
 
 TOKEN = "aibot-callback-token"
@@ -385,7 +386,8 @@ async def test_callback_media_decrypt_with_the_bots_key_into_the_store(
     assert await post(client, wecom, payload) == (200, "")
 
     store = FileStore(tmp_path / "files")
-    intake = FileIntake(MediaDownloader(session), store, callback_aes_key=AES_KEY)
+    hosts = media_hosts_listing(str(server.make_url("")))
+    intake = FileIntake(MediaDownloader(session, hosts), store, callback_aes_key=AES_KEY)
     prepared = await intake.prepare(sink.accepted[0])
     assert FILE_ERROR not in prepared.reply_context
     assert prepared.text == "资源"

@@ -27,6 +27,7 @@ from bot.pipeline.files import (
     FileStore,
     MediaDownloader,
 )
+from tests.fakes.media_hosts import media_hosts_listing
 from tests.fakes.wecom_crypto import (
     BILLION_LAUGHS,
     WeComSide,
@@ -271,7 +272,8 @@ async def test_shared_link_becomes_a_resource_share_with_its_title(
     }
     # What the router will see once the intake has looked at it (no download for links).
     async with aiohttp.ClientSession() as session:
-        intake = FileIntake(MediaDownloader(session), FileStore(tmp_path))
+        hosts = media_hosts_listing()  # a link needs no download: no media server listed
+        intake = FileIntake(MediaDownloader(session, hosts), FileStore(tmp_path))
         prepared = await intake.prepare(got)
     assert prepared.text == "资源 大单元教学设计的 三个关键 https://mp.weixin.qq.com/s/Ab3dE"
 
