@@ -101,4 +101,3 @@ class MediaHosts:
 
     def _plain_http_host(self, host: str) -> bool:
         return self.api_base is not None and self.api_base[:2] == ("http", host)
-

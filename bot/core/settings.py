@@ -119,5 +119,5 @@ def load_settings(**overrides: object) -> Settings:
         lines = ["配置有误："]
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "?"
-            lines.append(f"- {name}: {err['msg']}")
+            lines.append(f"- {name}: {err['msg'].removeprefix('Value error, ')}")
         raise SettingsError("\n".join(lines)) from exc

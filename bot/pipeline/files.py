@@ -266,9 +266,7 @@ class MediaDownloader:
             log.warning("file not downloaded: %s is not on WECOM_MEDIA_HOSTS", where)
             raise FileProblemError(FileProblem.UNSAFE_URL, "host not on the list")
         try:
-            async with self._session.get(
-                url, timeout=self._timeout, allow_redirects=False
-            ) as resp:
+            async with self._session.get(url, timeout=self._timeout, allow_redirects=False) as resp:
                 if 300 <= resp.status < 400:
                     log.warning(
                         "file not downloaded: %s answered HTTP %d, a redirect is never followed",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,6 +68,7 @@ class MediaServer:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[bytes, str | None]] = {}
+        self.redirects: dict[str, str] = {}  # name → Location
         self.requests: list[str] = []
 
     def add(self, name: str, body: bytes, filename: str | None = None) -> str:
@@ -86,6 +88,8 @@ class MediaServer:
                 await response.write(b"\0" * (1024 * 1024))
             await response.write_eof()
             return response
+        if name in self.redirects:
+            raise web.HTTPFound(self.redirects[name])
         if name not in self.files:
             return web.Response(status=404, text="expired")
         body, filename = self.files[name]
@@ -96,13 +100,25 @@ class MediaServer:
         return web.Response(body=body, headers=headers)
 
 
-@pytest.fixture
-async def media(aiohttp_server: ServerFactory) -> tuple[MediaServer, str]:
+async def serve_media(aiohttp_server: ServerFactory) -> tuple[MediaServer, str]:
+    """A media server on 127.0.0.1 and its base URL (a port of its own)."""
     server = MediaServer()
     app = web.Application()
     app.router.add_get("/media/{name}", server.media)
     running = await aiohttp_server(app)
     return server, str(running.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def media(aiohttp_server: ServerFactory) -> tuple[MediaServer, str]:
+    """WeCom's media host: listed in WECOM_MEDIA_HOSTS by the `intake` fixture."""
+    return await serve_media(aiohttp_server)
+
+
+@pytest.fixture
+async def foreign(aiohttp_server: ServerFactory) -> tuple[MediaServer, str]:
+    """Another server on 127.0.0.1, not on the list (as an internal service would be)."""
+    return await serve_media(aiohttp_server)
 
 
 @pytest.fixture
@@ -299,6 +315,49 @@ async def test_expired_or_undecryptable_downloads_ask_to_send_again(
     assert "链接已过期" in replies(await send_file(bot, intake, f"{base}/media/gone"))
     url = base + server.add("garbled", encrypt_media(PPTX, new_key()), PPTX_NAME)
     assert "没能解开" in replies(await send_file(bot, intake, url, key=new_key()))
+
+
+def only_warning(caplog: pytest.LogCaptureFixture) -> logging.LogRecord:
+    [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warning.exc_info is None  # one line, no traceback
+    return warning
+
+
+async def test_a_file_off_wecoms_media_hosts_is_never_requested(
+    bot: Bot,
+    foreign: tuple[MediaServer, str],
+    intake: FileIntake,
+    store: FileStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, base = foreign
+    key = new_key()
+    url = base + server.add("abc", encrypt_media(PPTX, key), PPTX_NAME) + "?sign=s3cret"
+    out = replies(await send_file(bot, intake, url, key=key))
+    assert server.requests == []
+    assert "没能接收" in out and "不是企业微信的" in out
+    assert stored_files(store) == [] and "R1" not in bot.reply("t2", "资源")
+    warning = only_warning(caplog).getMessage()
+    assert "WECOM_MEDIA_HOSTS" in warning and base in warning and "s3cret" not in warning
+
+
+async def test_a_redirect_off_the_list_is_not_followed(
+    bot: Bot,
+    media: tuple[MediaServer, str],
+    foreign: tuple[MediaServer, str],
+    intake: FileIntake,
+    store: FileStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, base = media
+    elsewhere, elsewhere_base = foreign
+    key = new_key()
+    target = elsewhere_base + elsewhere.add("abc", encrypt_media(PPTX, key), PPTX_NAME)
+    server.redirects["moved"] = target
+    out = replies(await send_file(bot, intake, f"{base}/media/moved", key=key))
+    assert server.requests == ["moved"] and elsewhere.requests == []
+    assert "没能接收" in out and stored_files(store) == []
+    assert "redirect is never followed" in only_warning(caplog).getMessage()
 
 
 async def test_a_picture_with_another_command_is_not_downloaded(

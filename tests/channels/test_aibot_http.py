@@ -31,6 +31,7 @@ from bot.pipeline.files import (
     FILE_SHA256,
     FILE_URL,
     FileIntake,
+    FileProblem,
     FileStore,
     MediaDownloader,
 )
@@ -355,8 +356,10 @@ class MediaHost:
     def __init__(self, wecom: WeComSide) -> None:
         self.wecom = wecom
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[str] = []
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(request.match_info["name"])
         body, name = self.files[request.match_info["name"]]
         return web.Response(
             body=self.wecom.encrypt_media(body),
@@ -395,6 +398,35 @@ async def test_callback_media_decrypt_with_the_bots_key_into_the_store(
     [stored] = [path for path in store.root.rglob("*") if path.is_file()]
     assert stored.read_bytes() == document
     assert prepared.reply_context[FILE_SHA256] in stored.name
+
+
+async def test_callback_media_off_the_listed_hosts_are_never_requested(
+    client: TestClient[Any, Any],
+    wecom: WeComSide,
+    sink: RecordingSink,
+    session: aiohttp.ClientSession,
+    aiohttp_server: ServerFactory,
+    tmp_path: Path,
+) -> None:
+    """A callback naming another server (here: another port on 127.0.0.1) gets no download."""
+    listed, unlisted = MediaHost(wecom), MediaHost(wecom)
+    servers = []
+    for host in (listed, unlisted):
+        host.files["d1"] = ("第三单元教学设计".encode() * 50, "教学设计.docx")
+        app = web.Application()
+        app.router.add_get("/media/{name}", host.handle)
+        servers.append(await aiohttp_server(app))
+    unlisted_url = str(servers[1].make_url("/media/d1"))
+    payload = aibot_media_message(
+        "file", unlisted_url, userid="zhangsan", msgid="F2", response_url=RESPONSE_URL
+    )
+    assert await post(client, wecom, payload) == (200, "")
+
+    hosts = media_hosts_listing(str(servers[0].make_url("")))
+    intake = FileIntake(MediaDownloader(session, hosts), FileStore(tmp_path / "files"))
+    prepared = await intake.prepare(sink.accepted[0])
+    assert prepared.reply_context[FILE_ERROR] == FileProblem.UNSAFE_URL
+    assert unlisted.requests == [] and listed.requests == []
 
 
 async def test_same_msgid_three_times_is_processed_once(
