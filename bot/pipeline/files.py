@@ -13,6 +13,9 @@ Smart-bot media are AES-256-CBC encrypted: the key is the message's base64 `aesk
 connection) or the bot's EncodingAESKey (HTTP callback), the IV is the key's first 16 bytes,
 and the padding is PKCS#7 to a 32-byte block (WeCom docs 101463 "多媒体资源解密", 100719;
 checked against the official @wecom/aibot-node-sdk `decryptFile`).
+
+Only URLs on WeCom's media hosts are fetched (`bot.core.media_hosts`, WECOM_MEDIA_HOSTS), and
+never through a redirect: a file message is not a way to make the bot request other addresses.
 """
 
 from __future__ import annotations
