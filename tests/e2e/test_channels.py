@@ -21,7 +21,7 @@ from bot.pipeline.files import MAX_FILE_BYTES, FileProblem, files_dir_for, probl
 from storage.models import SigninStatus
 from tests.fakes.wecom_api import DEFAULT_CORP_ID, DEFAULT_WEBHOOK_KEY, webhook_url
 from tests.fakes.wecom_crypto import WeComSide, aibot_media_message, app_link_xml, app_media_xml
-from tests.fakes.world import AIBOT_ID
+from tests.fakes.world import AIBOT_ID, FakeWeCom
 
 from .conftest import (
     AFTER_ACTIVITY,
@@ -32,6 +32,7 @@ from .conftest import (
     Bot,
     Seeded,
     StartBot,
+    make_settings,
     reflection_reply,
     signin_reply,
 )
@@ -190,6 +191,7 @@ class WeComMediaHost:
     def __init__(self, aibot: WeComSide) -> None:
         self.aibot = aibot
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.requested: list[str] = []
         self.base = ""
 
     async def start(self, aiohttp_server: ServerFactory) -> None:
@@ -197,12 +199,14 @@ class WeComMediaHost:
         app.router.add_get("/cgi-bin/media/{name}", self.handle)
         server = await aiohttp_server(app, host="127.0.0.1")
         self.base = str(server.make_url("/cgi-bin/media/"))
+        self.listed_as = f"127.0.0.1:{server.port}"  # its WECOM_MEDIA_HOSTS entry
 
     def add(self, name: str, body: bytes, filename: str) -> str:
         self.files[name] = (self.aibot.encrypt_media(body), filename)
         return self.base + name
 
     async def handle(self, request: web.Request) -> web.Response:
+        self.requested.append(request.match_info["name"])
         body, filename = self.files[request.match_info["name"]]
         disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
         return web.Response(body=body, headers={"Content-Disposition": disposition})
@@ -214,11 +218,18 @@ def stored_files(settings: Settings) -> list[bytes]:
 
 
 async def test_teacher_shares_a_file_over_the_smart_bot_http_callback(
-    start_bot: StartBot, seeded: Seeded, settings: Settings, aiohttp_server: ServerFactory
+    start_bot: StartBot,
+    seeded: Seeded,
+    settings: Settings,
+    fake: FakeWeCom,
+    aiohttp_server: ServerFactory,
 ) -> None:
-    bot = await start_bot()
-    host = WeComMediaHost(bot.fake.aibot)
+    host = WeComMediaHost(fake.aibot)
     await host.start(aiohttp_server)
+    # As an admin would: the media host on WECOM_MEDIA_HOSTS.
+    bot = await start_bot(
+        bot_settings=make_settings(settings.db, fake, WECOM_MEDIA_HOSTS=host.listed_as)
+    )
 
     def file_message(url: str, caption: str | None = None) -> dict[str, object]:
         msgid = bot.new_msgid()
@@ -262,6 +273,15 @@ async def test_teacher_shares_a_file_over_the_smart_bot_http_callback(
     assert await bot.post_aibot(file_message(program)) == (200, "")
     assert await bot.deliver() == 1
     assert bot.fake.response_texts()[3] == problem_text(FileProblem.EXECUTABLE)
+
+    # A file on a server off WECOM_MEDIA_HOSTS: never requested, and the teacher is told.
+    elsewhere = WeComMediaHost(fake.aibot)
+    await elsewhere.start(aiohttp_server)
+    stray = elsewhere.add("plan", DESIGN, "教学计划.docx")
+    assert await bot.post_aibot(file_message(stray, caption="资源 教学计划")) == (200, "")
+    assert await bot.deliver() == 1
+    assert bot.fake.response_texts()[4] == problem_text(FileProblem.UNSAFE_URL)
+    assert elsewhere.requested == []
     assert stored_files(settings) == [DESIGN]
     assert len(bot.storage.resources.in_alliances([seeded.activity.alliance_id])) == 1
 
