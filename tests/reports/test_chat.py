@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from bot.cli.harness import Speaker
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Effect, Incoming, Reply
+from bot.core.messages import Effect, Reply
 from bot.core.settings import Settings
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
@@ -36,20 +36,13 @@ class Chat:
     d: District
     clock: FakeClock
     dispatcher: Dispatcher
-    ids: Iterator[int]
+    speaker: Speaker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.speaker = Speaker(self.clock)
 
     def say(self, userid: str, text: str, chat: str | None = "group-east") -> list[Effect]:
-        return self.dispatcher.handle_sync(
-            Incoming(
-                channel=Channel.CONSOLE,
-                msgid=f"m{next(self.ids)}",
-                userid=userid,
-                text=text,
-                chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-                chat_id=chat,
-                received_at=self.clock.now(),
-            )
-        )
+        return self.speaker.ask(self.dispatcher, userid, text, chat)
 
 
 def make_chat(d: District, secret: str | None = SECRET) -> Chat:
@@ -57,7 +50,7 @@ def make_chat(d: District, secret: str | None = SECRET) -> Chat:
     config = BotConfig(
         zone=SHANGHAI, admins=frozenset({"boss"}), dashboard_secret=secret, public_url=PUBLIC
     )
-    return Chat(d, clock, Dispatcher(build_router(), d.storage, clock, config), itertools.count())
+    return Chat(d, clock, Dispatcher(build_router(), d.storage, clock, config))
 
 
 @pytest.fixture
