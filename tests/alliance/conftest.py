@@ -4,14 +4,13 @@ to the bot through the real router, the same way tests/handlers does."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli.harness import Speaker, reply_texts
+from bot.cli.harness import reply_texts
 from bot.core.clock import FakeClock
 from bot.core.messages import Broadcast, Channel, Direct, Effect, Incoming
 from bot.routing.context import BotConfig
@@ -19,6 +18,7 @@ from bot.routing.router import Dispatcher
 from handlers import build_router
 from storage import Storage
 from storage.models import Role, School
+from tests.fakes.router_bot import RouterBot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tuesday 2026-11-24 09:00 in Shanghai.
@@ -27,16 +27,7 @@ EAST_GROUP = "group-east"
 WEST_GROUP = "group-west"
 
 
-@dataclass
-class Bot:
-    storage: Storage
-    clock: FakeClock
-    dispatcher: Dispatcher
-    speaker: Speaker = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.speaker = Speaker(self.clock)
-
+class Bot(RouterBot):
     def incoming(
         self,
         userid: str,

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli.harness import Speaker, reply_texts
+from bot.cli.harness import reply_texts
 from bot.core.clock import FakeClock
 from bot.core.messages import Effect
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from storage import Storage
+from tests.fakes.router_bot import RouterBot
 from tests.fakes.small_alliance import GROUP, seed_small_alliance
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -24,16 +24,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI)
 
 
-@dataclass
-class Bot:
-    storage: Storage
-    clock: FakeClock
-    dispatcher: Dispatcher
-    speaker: Speaker = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.speaker = Speaker(self.clock)
-
+class Bot(RouterBot):
     def say(
         self, userid: str, text: str, chat: str | None = GROUP, quote: str | None = None
     ) -> list[Effect]:

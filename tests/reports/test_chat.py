@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.cli.harness import Speaker
 from bot.core.clock import FakeClock
 from bot.core.messages import Effect, Reply
 from bot.core.settings import Settings
@@ -23,6 +22,7 @@ from bot.routing.router import Dispatcher
 from handlers import build_router
 from reports.dashboard_routes import add_routes
 from reports.links import verify
+from tests.fakes.router_bot import RouterBot
 
 from .conftest import NOW, SHANGHAI, District
 
@@ -32,14 +32,8 @@ LINK = re.compile(r"https://jy\.example\.cn/reports/([A-Za-z0-9_\-.]+)/(\S*)")
 
 
 @dataclass
-class Chat:
+class Chat(RouterBot):
     d: District
-    clock: FakeClock
-    dispatcher: Dispatcher
-    speaker: Speaker = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.speaker = Speaker(self.clock)
 
     def say(self, userid: str, text: str, chat: str | None = "group-east") -> list[Effect]:
         return self.speaker.ask(self.dispatcher, userid, text, chat)
@@ -50,7 +44,7 @@ def make_chat(d: District, secret: str | None = SECRET) -> Chat:
     config = BotConfig(
         zone=SHANGHAI, admins=frozenset({"boss"}), dashboard_secret=secret, public_url=PUBLIC
     )
-    return Chat(d, clock, Dispatcher(build_router(), d.storage, clock, config))
+    return Chat(d.storage, clock, Dispatcher(build_router(), d.storage, clock, config), d)
 
 
 @pytest.fixture
