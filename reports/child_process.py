@@ -2,9 +2,8 @@
 
 Digests, dashboard charts and workbook exports (from the dashboard and from 导出) load a
 lot (the word dictionary, matplotlib, tens of thousands of rows) that Python keeps once
-loaded: measured here, one dashboard visit with its two charts left `serve` 68 MB larger
-for good, and a digest or a district export did about the same. A child process
-takes that memory with it when it exits. The parent's event loop keeps running meanwhile
+loaded, tens of MB each (BENCHMARKS.md). A child process takes that memory with it when it
+exits. The parent's event loop keeps running meanwhile
 (`run_in_child_blocking` is for code already in a thread); each call costs the child's
 start-up (about half a second).
 

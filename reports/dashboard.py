@@ -294,8 +294,7 @@ class Dashboard:
         return await self._png("reports.charts:rates_chart", title, bars)
 
     async def _png(self, chart: str, *args: Any) -> web.Response:
-        """Drawn in a child process: matplotlib would otherwise stay in `serve` for good,
-        about 55 MB after two charts."""
+        """Drawn in a child process: matplotlib would otherwise stay in `serve` for good."""
         try:
             data = await run_in_child(chart, *args)
         except FontNotFoundError as error:

@@ -1,7 +1,6 @@
 """Build a digest in a child process (`reports.child_process`), so the long-running `serve`
 does not keep what building one loads: the word dictionary (about 25 MB), the idf table
-(8 MB), matplotlib (about 20 MB) and, for a big alliance, tens of MB of rows. Before, it
-stayed 50-100 MB larger after its first weekly digest.
+(8 MB), matplotlib (about 20 MB) and, for a big alliance, tens of MB of rows.
 
 The builder is async: the event loop keeps answering callbacks and delivering replies while
 the child works.

@@ -630,8 +630,8 @@ def export_workbook_apart(
     storage: Storage, scope: ExportScope, path: Path, now: datetime
 ) -> ExportResult:
     """`export_workbook` in a child process when the database is a file, so the caller does
-    not keep the rows it read: measured here, the whole district's export left a process
-    69 MB larger. Blocking: for code already off the event loop (the 导出 command)."""
+    not keep the rows it read (tens of MB for a district, BENCHMARKS.md). Blocking: for code
+    already off the event loop (the 导出 command)."""
     db = storage.path
     if db is None:  # an in-memory database exists only in this process
         return export_workbook(storage, scope, path, now)

@@ -1,11 +1,10 @@
 """A small, fast, streaming .xlsx writer for the archive export.
 
-Why not openpyxl for writing: measured here, openpyxl's write-only mode needs about 8 s for
-50,000 rows of 10 cells (about 16 µs a cell, with or without lxml), so an archive with
-50,000 reflections plus their sign-ins takes 20 s or more. The export only needs plain
-tables: typed cells, a bold header, frozen header row, column widths, an auto-filter and
-number formats. Writing that SpreadsheetML directly costs about 1.5 µs a cell. openpyxl
-stays the reader (roster import, tests read every exported workbook back with it).
+Why not openpyxl for writing: its write-only mode costs about ten times as much per cell
+(BENCHMARKS.md), seconds for a district's archive. The export only needs plain tables: typed
+cells, a bold header, frozen header row, column widths, an auto-filter and number formats,
+and writing that SpreadsheetML directly is cheap. openpyxl stays the reader (roster import;
+tests read every exported workbook back with it).
 
 Rows are written to a temporary file as they come, so memory stays flat; strings are
 stored inline (`t="inlineStr"`), which Excel, WPS, LibreOffice and openpyxl all read.

@@ -55,7 +55,7 @@ def configured_connection(path: Path | str, *, memory: bool = False) -> sqlite3.
 
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch to WAL. On a new file that another process is creating at the same moment
-    (the processes of `serve` starting together) SQLite answers "database is locked" at once,
+    (`serve` and a console or a CLI command starting together) SQLite answers "database is locked" at once,
     without waiting for the busy timeout: wait here instead, for up to `WAL_SWITCH_WAIT`."""
     deadline = time.monotonic() + WAL_SWITCH_WAIT
     delay = 0.005

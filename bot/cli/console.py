@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.core.messages import Channel, ChatType, Incoming
-from bot.pipeline.outbox_worker import OutboxWorker
+from bot.cli.harness import Speaker, deliver
 from bot.runtime.app import App
 from bot.runtime.serve import TaskService
 
@@ -143,7 +141,7 @@ async def run_console(
                 await app.scheduler.run_due()
         finally:
             await app.scheduler.stop()  # a round in progress finishes and queues its messages
-        await _deliver_queued(app.worker)
+        await deliver(app.worker)
     finally:
         await worker.stop()
     return handled
@@ -156,8 +154,7 @@ async def _converse(
     write: Callable[[str], None],
 ) -> tuple[int, bool]:
     """Handle the lines until the input ends or `:quit`: (messages handled, quit early)."""
-    counter = itertools.count(1)
-    run_id = uuid.uuid4().hex[:8]
+    speaker = Speaker(app.clock, prefix=f"console-{uuid.uuid4().hex[:8]}-")
     handled = 0
     async for text in join_continued(lines):
         if not text.strip():
@@ -168,26 +165,10 @@ async def _converse(
                 return handled, True
             write(shown)
             continue
-        incoming = Incoming(
-            channel=Channel.CONSOLE,
-            msgid=f"console-{run_id}-{next(counter)}",
-            userid=session.userid,
-            text=text,
-            chat_type=ChatType.GROUP if session.chat_id else ChatType.SINGLE,
-            chat_id=session.chat_id,
-            received_at=app.clock.now(),
-        )
-        await app.pipeline.handle_now(incoming)
         # The replies are printed before the next line is read (the worker may be faster).
-        await app.worker.run_once()
+        await speaker.say(app, session.userid, text, session.chat_id)
         handled += 1
     return handled, False
-
-
-async def _deliver_queued(worker: OutboxWorker) -> None:
-    """Send what is due in the outbox; a message waiting for a retry is left for later."""
-    while await worker.run_once():
-        pass
 
 
 async def stdin_lines(terminal: Terminal) -> AsyncIterator[str]:

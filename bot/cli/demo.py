@@ -6,17 +6,17 @@ sender); only the clock is simulated, so the week plays in seconds.
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.channels.console_sender import ConsoleSender
 from bot.cli.demo_data import CLUSTERS, GROUP_CHATS, DemoPeople, build_district
+from bot.cli.harness import Speaker, deliver
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Incoming, Outgoing
+from bot.core.messages import Channel, Outgoing
 from bot.core.settings import Settings
 from bot.runtime.app import App, create_app
 from handlers.format import WEEKDAYS
@@ -119,21 +119,11 @@ class DemoWeek:
         self.transcript = transcript
         self.sender = sender
         self.rng = random.Random(7)
-        self._ids: Iterator[int] = itertools.count(1)
+        self._speaker = Speaker(clock, prefix="demo-")
 
     async def say(self, userid: str, text: str, chat: str | None = EAST_GROUP) -> None:
         self.transcript.said(userid, chat, text)
-        incoming = Incoming(
-            channel=Channel.CONSOLE,
-            msgid=f"demo-{next(self._ids)}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            received_at=self.app.clock.now(),
-        )
-        await self.app.pipeline.handle_now(incoming)
-        await self.app.worker.run_once()
+        await self._speaker.say(self.app, userid, text, chat)
         self.sender.flush()
 
     async def quietly(self, actions: list[tuple[str, str]], note: str) -> None:
@@ -153,8 +143,7 @@ class DemoWeek:
         await self.at(self.clock.now() + timedelta(minutes=minutes))
 
     async def _pushes(self) -> None:
-        while await self.app.worker.run_once():
-            pass
+        await deliver(self.app.worker)
         if self.sender.pending and not self.transcript.quiet:
             self.transcript.write(f"\n{self.transcript.stamp()} （定时推送）")
         self.sender.flush()

@@ -23,8 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.channels.console_sender import ConsoleSender
+from bot.cli.harness import Speaker, deliver
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.messages import Channel
 from bot.core.settings import Settings
 from bot.routing.context import Hint
 from bot.runtime.app import App, create_app
@@ -186,13 +187,11 @@ class Simulation:
         self.clock = clock
         self.zone = zone
         self.transcript = transcript
-        self._run_id = uuid.uuid4().hex[:8]
-        self._count = 0
+        self._speaker = Speaker(clock, prefix=f"sim-{uuid.uuid4().hex[:8]}-")
 
     async def flush(self) -> None:
         """Deliver everything queued and due now."""
-        while await self.app.worker.run_once():
-            pass
+        await deliver(self.app.worker)
 
     async def advance(self, target: datetime) -> None:
         if target < self.clock.now():
@@ -206,19 +205,7 @@ class Simulation:
         userid, name = self._person(who)
         where = f"群 {chat}" if chat else "私聊"
         self.transcript.line(f"[{where}] {name}: {text}")
-        self._count += 1
-        incoming = Incoming(
-            channel=Channel.CONSOLE,
-            msgid=f"sim-{self._run_id}-{self._count}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            received_at=self.clock.now(),
-        )
-        await self.app.pipeline.handle_now(incoming)
-        await self.app.scheduler.run_due()  # e.g. 周报 现在
-        await self.flush()
+        await self._speaker.say(self.app, userid, text, chat)
 
     def _person(self, who: str) -> tuple[str, str]:
         roster = self.app.storage.roster

@@ -1,8 +1,8 @@
 """A once-a-minute summary of message traffic in the service log.
 
-Each callback used to write its own INFO line; under a sign-in burst that was a tenth of the
-CPU of `serve`. Every message is still logged at DEBUG with its msgid; INFO gets one line per
-busy minute with the counts an operator watches (accepted, duplicates, processed, failed).
+An INFO line per callback costs a noticeable share of `serve`'s CPU under a sign-in burst
+(BENCHMARKS.md), so every message is logged at DEBUG with its msgid, and INFO gets one line
+per busy minute with the counts an operator watches (accepted, duplicates, processed, failed).
 """
 
 from __future__ import annotations

@@ -63,8 +63,8 @@ def search(
     returned (marked incomplete). Ties keep the input order (e.g. newest first).
     """
     if segmenter is None:
-        # A dictionary for this search only: 0.1 s to build, and the long-running worker
-        # does not keep 25 MB for an occasional search.
+        # A dictionary for this search only: 0.1 s to build, and `serve` does not keep
+        # 25 MB for an occasional search.
         with teaching_segmenter().released() as for_this_search:
             return search(query, items, fields, SearchWords(for_this_search))
     wanted = query_words(query, segmenter)

@@ -1,10 +1,9 @@
 """Chinese word segmentation for resource search and digest keywords.
 
-rjieba is jieba's dictionary and algorithm compiled (jieba-rs). Measured here, a dictionary
-builds in 0.1 s and holds about 25 MB; each Python jieba tokenizer took 1-2 s and about
-60 MB, and the long-running process used to keep two of them after its first search and
-digest. Now a search builds a dictionary and drops it afterwards (`Segmenter.released`), and
-digests are built in a child process, so `serve` keeps none.
+rjieba is jieba's dictionary and algorithm compiled (jieba-rs): a dictionary builds in 0.1 s
+and holds about 25 MB, far less than Python jieba (BENCHMARKS.md). A search builds one and
+drops it afterwards (`Segmenter.released`), and digests are built in a child process, so
+`serve` keeps none.
 The teaching terms in `wordlists/teaching_terms.txt` are added so that 小组合作 or
 学习任务群 stay whole, and `tag` calls them nouns (digest keywords keep nouns and verbs).
 """

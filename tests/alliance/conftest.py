@@ -3,22 +3,22 @@ to the bot through the real router, the same way tests/handlers does."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli.harness import reply_texts
 from bot.core.clock import FakeClock
-from bot.core.messages import Broadcast, Channel, ChatType, Direct, Effect, Incoming, Reply
+from bot.core.messages import Broadcast, Channel, Direct, Effect, Incoming
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from storage import Storage
 from storage.models import Role, School
+from tests.fakes.router_bot import RouterBot
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tuesday 2026-11-24 09:00 in Shanghai.
@@ -27,13 +27,7 @@ EAST_GROUP = "group-east"
 WEST_GROUP = "group-west"
 
 
-@dataclass
-class Bot:
-    storage: Storage
-    clock: FakeClock
-    dispatcher: Dispatcher
-    _ids: Iterator[int]
-
+class Bot(RouterBot):
     def incoming(
         self,
         userid: str,
@@ -41,19 +35,10 @@ class Bot:
         chat: str | None = EAST_GROUP,
         reply_context: dict[str, str] | None = None,
     ) -> Incoming:
-        return Incoming(
-            channel=Channel.CONSOLE,
-            msgid=f"m{next(self._ids)}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            received_at=self.clock.now(),
-            reply_context=reply_context or {},
-        )
+        return self.speaker.incoming(userid, text, chat, reply_context=reply_context)
 
     def say(self, userid: str, text: str, chat: str | None = EAST_GROUP) -> list[Effect]:
-        return self.dispatcher.handle_sync(self.incoming(userid, text, chat))
+        return self.speaker.ask(self.dispatcher, userid, text, chat)
 
     def reply(self, userid: str, text: str, chat: str | None = EAST_GROUP) -> str:
         """All reply texts (public and private) joined, as the user would read them."""
@@ -64,7 +49,7 @@ class Bot:
 
 
 def replies(effects: list[Effect]) -> str:
-    return "\n".join(e.text for e in effects if isinstance(e, Reply))
+    return reply_texts(effects)
 
 
 def broadcasts(effects: list[Effect]) -> list[Broadcast]:
@@ -123,4 +108,4 @@ def bot(storage: Storage) -> Bot:
     seed(storage, clock.now())
     config = BotConfig(zone=SHANGHAI, admins=frozenset({"boss"}), min_reflection_chars=30)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
-    return Bot(storage, clock, dispatcher, itertools.count(1))
+    return Bot(storage, clock, dispatcher)

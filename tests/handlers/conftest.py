@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli.harness import reply_texts
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Effect, Incoming, Reply
+from bot.core.messages import Effect
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from storage import Storage
+from tests.fakes.router_bot import RouterBot
 from tests.fakes.small_alliance import GROUP, seed_small_alliance
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -24,32 +24,17 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI)
 
 
-@dataclass
-class Bot:
-    storage: Storage
-    clock: FakeClock
-    dispatcher: Dispatcher
-    _ids: Iterator[int]
-
+class Bot(RouterBot):
     def say(
         self, userid: str, text: str, chat: str | None = GROUP, quote: str | None = None
     ) -> list[Effect]:
-        incoming = Incoming(
-            channel=Channel.CONSOLE,
-            msgid=f"m{next(self._ids)}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            quote=quote,
-            received_at=self.clock.now(),
-        )
-        return self.dispatcher.handle_sync(incoming)
+        return self.speaker.ask(self.dispatcher, userid, text, chat, quote=quote)
 
-    def reply(self, userid: str, text: str, chat: str | None = GROUP, **kw: object) -> str:
+    def reply(
+        self, userid: str, text: str, chat: str | None = GROUP, quote: str | None = None
+    ) -> str:
         """All reply texts (public and private) joined, as the user would read them."""
-        effects = self.say(userid, text, chat, **kw)  # type: ignore[arg-type]
-        return "\n".join(e.text for e in effects if isinstance(e, Reply))
+        return reply_texts(self.say(userid, text, chat, quote))
 
     def at(self, month: int, day: int, hour: int, minute: int = 0) -> None:
         self.clock.set(datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI))
@@ -62,5 +47,5 @@ def bot(tmp_path: Path) -> Iterator[Bot]:
     seed_small_alliance(storage, clock.now())
     config = BotConfig(zone=SHANGHAI, admins=frozenset({"boss"}), min_reflection_chars=30)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
-    yield Bot(storage, clock, dispatcher, itertools.count(1))
+    yield Bot(storage, clock, dispatcher)
     storage.close()

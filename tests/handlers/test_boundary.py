@@ -4,7 +4,6 @@ through the real dispatcher; a refusal names the activity's alliance and stores 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -110,7 +109,7 @@ def bot(tmp_path: Path) -> Iterator[Bot]:
     clock.set(starts + timedelta(minutes=30))  # signing in, leave and reflections all open
     config = BotConfig(zone=SHANGHAI, admins=frozenset({"boss"}), min_reflection_chars=30)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
-    yield Bot(storage, clock, dispatcher, itertools.count(1))
+    yield Bot(storage, clock, dispatcher)
     storage.close()
 
 

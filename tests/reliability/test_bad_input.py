@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.cli.harness import deliver
 from bot.core.clock import FakeClock
 from bot.core.settings import Settings
 from bot.runtime.serve import Runtime, RuntimeOptions, open_runtime
@@ -73,8 +74,7 @@ class Bot:
         async with self.client.post("/wecom/aibot", params=query, data=body) as resp:
             assert resp.status == 200
         await self.runtime.app.pipeline.drain()
-        while await self.runtime.app.worker.run_once():
-            pass
+        await deliver(self.runtime.app.worker)
         replies = [
             r
             for r, code in zip(self.fake.responses, self.fake.response_codes, strict=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +15,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Effect, Incoming, Reply
+from bot.core.messages import Effect, Reply
 from bot.core.settings import Settings
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from reports.dashboard_routes import add_routes
 from reports.links import verify
+from tests.fakes.router_bot import RouterBot
 
 from .conftest import NOW, SHANGHAI, District
 
@@ -32,24 +32,11 @@ LINK = re.compile(r"https://jy\.example\.cn/reports/([A-Za-z0-9_\-.]+)/(\S*)")
 
 
 @dataclass
-class Chat:
+class Chat(RouterBot):
     d: District
-    clock: FakeClock
-    dispatcher: Dispatcher
-    ids: Iterator[int]
 
     def say(self, userid: str, text: str, chat: str | None = "group-east") -> list[Effect]:
-        return self.dispatcher.handle_sync(
-            Incoming(
-                channel=Channel.CONSOLE,
-                msgid=f"m{next(self.ids)}",
-                userid=userid,
-                text=text,
-                chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-                chat_id=chat,
-                received_at=self.clock.now(),
-            )
-        )
+        return self.speaker.ask(self.dispatcher, userid, text, chat)
 
 
 def make_chat(d: District, secret: str | None = SECRET) -> Chat:
@@ -57,7 +44,7 @@ def make_chat(d: District, secret: str | None = SECRET) -> Chat:
     config = BotConfig(
         zone=SHANGHAI, admins=frozenset({"boss"}), dashboard_secret=secret, public_url=PUBLIC
     )
-    return Chat(d, clock, Dispatcher(build_router(), d.storage, clock, config), itertools.count())
+    return Chat(d.storage, clock, Dispatcher(build_router(), d.storage, clock, config), d)
 
 
 @pytest.fixture

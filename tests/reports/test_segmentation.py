@@ -87,7 +87,7 @@ def test_a_released_segmenter_drops_its_dictionary_and_builds_one_when_used_agai
 
 
 def test_a_search_leaves_no_dictionary_in_memory() -> None:
-    # The worker searches now and then; a dictionary is about 25 MB. Measured in a fresh
+    # `serve` searches now and then; a dictionary is about 25 MB. Measured in a fresh
     # interpreter: what a first search leaves (rjieba's code; its default dictionary, built on
     # import, is dropped) must stay well under one dictionary, and later searches add nothing.
     code = (

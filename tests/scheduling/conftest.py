@@ -7,7 +7,6 @@ simulated time it was delivered at.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli.harness import Speaker, deliver
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Incoming, Outgoing, TargetKind
+from bot.core.messages import Channel, Outgoing, TargetKind
 from bot.core.settings import Settings
 from bot.runtime.app import App, create_app
 from scheduling.simulated import advance_clock
@@ -28,7 +28,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Monday 2030-03-04, 08:00 — well in the future, so a paused real alarm never matters.
 YEAR, MONTH, MONDAY = 2030, 3, 4
 DAYS = {"周一": 0, "周二": 1, "周三": 2, "周四": 3, "周五": 4, "周六": 5, "周日": 6}
-_counter = itertools.count(1)
 
 
 def local(day: str, hhmm: str, zone: ZoneInfo = SHANGHAI, *, week: int = 0) -> datetime:
@@ -84,6 +83,7 @@ class Harness:
     private: bool = True
     registry: list[Harness] = field(default_factory=list)
     app: App = field(init=False)
+    speaker: Speaker = field(init=False)
     sender: RecordingSender = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +95,8 @@ class Harness:
             private_channel=Channel.CONSOLE if self.private else None,
         )
         self.registry.append(self)
+        # Its own msgids: a message after a restart on the same file is not a duplicate.
+        self.speaker = Speaker(self.clock, prefix=f"t{len(self.registry)}-")
 
     @property
     def storage(self) -> Storage:
@@ -103,23 +105,11 @@ class Harness:
     async def say(self, userid: str, text: str, chat: str | None = GROUP) -> list[Sent]:
         """Send a message and return the bot's answers (and anything that fell due with it)."""
         before = len(self.sender.sent)
-        incoming = Incoming(
-            channel=Channel.CONSOLE,
-            msgid=f"t{next(_counter)}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            received_at=self.clock.now(),
-        )
-        await self.app.pipeline.handle_now(incoming)
-        await self.app.scheduler.run_due()
-        await self.flush()
+        await self.speaker.say(self.app, userid, text, chat)
         return self.sender.sent[before:]
 
     async def flush(self) -> None:
-        while await self.app.worker.run_once():
-            pass
+        await deliver(self.app.worker)
 
     async def advance(self, target: datetime) -> list[Sent]:
         """Move the clock to `target`, firing everything due on the way; what was sent."""
