@@ -19,7 +19,6 @@ from bot.routing.router import Args, Router
 from bot.text.dates import extract_when
 from handlers import format as fmt
 from handlers.lookup import member_named, take_code
-from handlers.teams import require_school
 from storage import Storage
 from storage import feedback as feedback_rules
 from storage.models import (
@@ -345,7 +344,7 @@ def contacts(ctx: Context, args: Args) -> str:
     school = ctx.storage.roster.find_school(words[0])
     if school is None:
         raise Hint(f"没有找到学校「{words[0]}」。")
-    require_school(ctx, school.id, Action.SET_CONTACT)
+    ctx.require_school(school.id, Action.SET_CONTACT)
     person = member_named(ctx, " ".join(words[1:]))
     ctx.storage.feedback.set_contact(
         school.id, person.id, by=ctx.incoming.userid, at=ctx.clock.now()

@@ -22,7 +22,6 @@ from storage.attendance import (
     roll_of,
 )
 from storage.models import Activity, Member, School, Tier
-from storage.reporting import ReportingQueries
 
 router = Router("summaries")
 
@@ -196,7 +195,7 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
         return f"{title}：这段时间没有已开展的活动。"
     # One batch of queries for the whole period (a district term is thousands of activities).
     # Counts only: the light tallies, not a pydantic object per sign-in and reflection.
-    rolls = ReportingQueries(ctx.storage.db, ctx.storage.roster).tallies(activities)
+    rolls = ctx.storage.reporting().tallies(activities)
     schools = count_by_school(rolls)  # numbers only: 汇总 names nobody
     if school is not None:
         schools = {name: c for name, c in schools.items() if name == school.name}

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bot.routing.context import Context, Hint
-from bot.routing.permissions import Action, manages_school, needed_role_label
+from bot.routing.permissions import Action, TeamScope
 from bot.routing.router import Args, Router
 from bot.text.normalize import split_words
 from handlers.lookup import member_named
-from storage.models import ActivityTarget, Member, Role, School, Team, Tier
+from storage.models import ActivityTarget, Member, Role, Team, Tier
 from storage.teams import TIER_HINT, parse_tier
 
 router = Router("teams")
@@ -23,35 +23,6 @@ _REMOVE = ("移除", "删除", "退出")
 _DISSOLVE = ("解散",)
 _CLEAR = ("清除", "取消", "无")
 CREATE_EXAMPLE = "团队 新建 一小青年语文组 王芳 李强 张敏(东部二小)"
-
-
-def _school(ctx: Context, school_id: int | None) -> School | None:
-    if school_id is None:
-        return None
-    return next((s for s in ctx.storage.roster.schools() if s.id == school_id), None)
-
-
-def require_role(ctx: Context, action: Action) -> None:
-    """The role check alone: which school or alliance is checked separately."""
-    if not ctx.may(action):
-        raise Hint(f"这个操作需要{needed_role_label(action)}权限。")
-
-
-def require_school(
-    ctx: Context, school_id: int | None, action: Action = Action.MANAGE_TEAMS
-) -> None:
-    """Only this school's leader (or staff) may change its teams, 梯队 and contact."""
-    require_role(ctx, action)
-    school = _school(ctx, school_id)
-    tree = (
-        ctx.storage.roster.descendants(ctx.member.alliance_id)
-        if ctx.member is not None and ctx.member.alliance_id is not None
-        else []
-    )
-    alliance_id = school.alliance_id if school else None
-    if not manages_school(ctx.role, ctx.member, school_id, alliance_id, tree):
-        name = school.name if school else "（未填学校）"
-        raise Hint(f"你只能管理本校的事务，不能操作「{name}」。")
 
 
 def _people(ctx: Context, names: list[str]) -> list[Member]:
@@ -84,7 +55,7 @@ def _size_note(count: int) -> str:
 def team_text(ctx: Context, team: Team) -> str:
     people = ctx.storage.teams.members(team.id)
     tiers = ctx.storage.teams.tiers(p.id for p in people)
-    home = _school(ctx, team.school_id)
+    home = ctx.storage.roster.school(team.school_id)
     schools = _schools_of(people)
     cross = f"，校际联盟：{'、'.join(schools)}" if len(schools) > 1 else ""
     head = f"团队「{team.name}」（{home.name if home else '未定学校'}，{len(people)} 人{cross}）"
@@ -103,16 +74,17 @@ def team_text(ctx: Context, team: Team) -> str:
 def _visible_teams(ctx: Context) -> tuple[str, list[Team]]:
     teams = ctx.storage.teams
     roster = ctx.storage.roster
-    if ctx.role in (Role.ADMIN, Role.STAFF):
+    scope = ctx.team_scope()
+    if scope is TeamScope.DISTRICT:
         if ctx.alliance is None:
             return "全部团队", teams.all()
         return f"「{ctx.alliance.name}」的团队", teams.in_alliances(
             roster.descendants(ctx.alliance.id)
         )
     member = ctx.require_member()
-    if ctx.role is Role.LEADER and member.school_id is not None:
+    if scope is TeamScope.SCHOOL and member.school_id is not None:
         return f"{member.school_name}的团队", teams.touching_schools([member.school_id])
-    if ctx.role is Role.LEADER and member.alliance_id is not None:
+    if scope is TeamScope.ALLIANCE and member.alliance_id is not None:
         return "本联盟的团队", teams.in_alliances(roster.descendants(member.alliance_id))
     names = teams.team_names_of([member.id]).get(member.id, [])
     own = [team for name in names if (team := teams.named(name)) is not None]
@@ -150,7 +122,7 @@ def _list(ctx: Context) -> str:
         people = ctx.storage.teams.members(team.id)
         schools = _schools_of(people)
         cross = "，跨校" if len(schools) > 1 else ""
-        home = _school(ctx, team.school_id)
+        home = ctx.storage.roster.school(team.school_id)
         lines.append(
             f"· {team.name}（{home.name if home else '未定学校'}，{len(people)} 人{cross}）"
         )
@@ -159,7 +131,7 @@ def _list(ctx: Context) -> str:
 
 
 def _create(ctx: Context, rest: list[str]) -> str:
-    require_role(ctx, Action.MANAGE_TEAMS)
+    ctx.require_role(Action.MANAGE_TEAMS)
     if not rest:
         raise Hint(f"请写团队名称和成员，例如：{CREATE_EXAMPLE}")
     name, names = rest[0], rest[1:]
@@ -169,10 +141,9 @@ def _create(ctx: Context, rest: list[str]) -> str:
         raise Hint(f"团队「{name}」已经存在。添加成员：团队 加入 {name} 姓名")
     people = _people(ctx, names)
     leader = ctx.member
-    own_school = leader.school_id if leader is not None and ctx.role is Role.LEADER else None
-    home_id = own_school or (people[0].school_id if people else None)
-    require_school(ctx, home_id)
-    home = _school(ctx, home_id)
+    home_id = ctx.new_team_school(people[0].school_id if people else None)
+    ctx.require_school(home_id)
+    home = ctx.storage.roster.school(home_id)
     alliance_id = home.alliance_id if home else (ctx.alliance.id if ctx.alliance else None)
     now = ctx.clock.now()
     team = ctx.storage.teams.create(
@@ -192,7 +163,7 @@ def _change(ctx: Context, rest: list[str], *, adding: bool) -> str:
     if len(rest) < 2:
         raise Hint(f"请写团队名称和成员，例如：团队 {verb} 一小青年语文组 赵磊")
     team = _team(ctx, rest[0])
-    require_school(ctx, team.school_id)
+    ctx.require_school(team.school_id)
     people = _people(ctx, rest[1:])
     ids = [p.id for p in people]
     if adding:
@@ -218,7 +189,7 @@ def _dissolve(ctx: Context, rest: list[str]) -> str:
     if not rest:
         raise Hint("请写团队名称，例如：团队 解散 一小青年语文组")
     team = _team(ctx, rest[0])
-    require_school(ctx, team.school_id)
+    ctx.require_school(team.school_id)
     if ctx.storage.teams.is_targeted(team.id):
         raise Hint(f"团队「{team.name}」有面向它的活动，不能解散（可移除成员）。")
     ctx.storage.teams.delete(team.id)
@@ -243,10 +214,10 @@ def tiers_command(ctx: Context, args: Args) -> str:
         raise Hint(f"梯队请写{TIER_HINT}，例如：梯队 青年 王芳 李强")
     if len(words) < 2:
         raise Hint(f"请写老师姓名，例如：梯队 {words[0]} 王芳 李强")
-    require_role(ctx, Action.MANAGE_TEAMS)
+    ctx.require_role(Action.MANAGE_TEAMS)
     people = _people(ctx, words[1:])
     for person in people:
-        require_school(ctx, person.school_id)
+        ctx.require_school(person.school_id)
     for person in people:
         ctx.storage.teams.set_tier(person.id, tier)
     ctx.storage.audit.record(ctx.clock.now(), ctx.incoming.userid, "tier.set", words[0])
@@ -263,7 +234,7 @@ def _tier_overview(ctx: Context) -> str:
         mine = f"{tier.label}梯队" if tier else "还没有分梯队（由学校业务领导设置）"
         return f"{member.name}：{mine}。"
     roster = ctx.storage.roster
-    if ctx.role is Role.LEADER and member.school_id is not None:
+    if ctx.team_scope() is TeamScope.SCHOOL:
         title = f"{member.school_name}"
         people = [
             p
@@ -334,6 +305,7 @@ def target_label(ctx: Context, target: ActivityTarget) -> str | None:
         team = ctx.storage.teams.get(target.team_id)
         return f"团队「{team.name}」" if team else "团队"
     if target.school_ids:
-        names = [s.name for sid in target.school_ids if (s := _school(ctx, sid)) is not None]
+        roster = ctx.storage.roster
+        names = [s.name for sid in target.school_ids if (s := roster.school(sid)) is not None]
         return "、".join(names)
     return None

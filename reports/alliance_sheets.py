@@ -14,7 +14,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from reports.stats import queries_of
 from reports.xlsx import Cell, Column, Kind
 from storage import Storage
 from storage.feedback import feedback_progress
@@ -59,7 +58,7 @@ def resource_rows(
 ) -> list[list[Cell]]:
     """One row per resource shared in [start, end) by these alliances (None: all)."""
     resources = storage.resources.shared_between(alliance_ids, start, end)
-    people = queries_of(storage).members_by_id(r.shared_by for r in resources if r.shared_by)
+    people = storage.reporting().members_by_id(r.shared_by for r in resources if r.shared_by)
     activities: dict[int, Activity | None] = {}
     for activity_id in {r.activity_id for r in resources if r.activity_id}:
         activities[activity_id] = storage.activities.get(activity_id)
@@ -114,7 +113,7 @@ def feedback_sheet(
         feedback_progress(storage.roster, storage.feedback, request, within=school_ids)
         for request in requests
     ]
-    people = queries_of(storage).members_by_id(
+    people = storage.reporting().members_by_id(
         a.member_id for p in progresses for a in p.answers.values() if a.member_id
     )
     for progress in progresses:

@@ -42,7 +42,6 @@ from reports.links import DASHBOARD_PREFIX, LinkClaims, LinkError, LinkProblem, 
 from reports.stats import (
     PeriodStats,
     period_stats,
-    queries_of,
     reflection_rate,
     signin_rate,
     weekly_trend,
@@ -180,7 +179,7 @@ class Dashboard:
         zone = self._zone(viewer.alliance)
         key, period = self._period(request, zone)
         now = self._clock.now()
-        queries = queries_of(self._storage)
+        queries = self._storage.reporting()
         current = period_stats(
             self._storage, viewer.alliance, period.start, period.end, now, queries
         )
@@ -253,7 +252,7 @@ class Dashboard:
                 include_cancelled=True,
             )
         }
-        total, hits = queries_of(self._storage).search_reflections(
+        total, hits = self._storage.reporting().search_reflections(
             list(activities), query, limit=SEARCH_LIMIT
         )
         rows = [

@@ -45,7 +45,6 @@ from reports.model import Digest
 from reports.stats import (
     PeriodStats,
     period_tallies,
-    queries_of,
     reflection_rate,
     signin_rate,
 )
@@ -99,7 +98,7 @@ def build_digest(
     """Everything the weekly push and `周报 现在` send for `alliance` over `period`."""
     zone = _zone(alliance, period)
     length = period.end - period.start
-    queries = queries_of(storage)  # shared: the roster is loaded once for both periods
+    queries = storage.reporting()  # shared: the roster is loaded once for both periods
     # Tallies, not full rolls: the digest only counts sign-ins and leaves and quotes texts.
     current = period_tallies(storage, alliance, period.start, period.end, now, queries)
     previous = period_tallies(storage, alliance, period.start - length, period.start, now, queries)
@@ -321,7 +320,7 @@ def open_notices(storage: Storage, alliance: Alliance, now: datetime) -> list[Op
     roster = storage.roster
     tree = roster.descendants(alliance.id)
     scope = sorted(set(tree) | set(roster.ancestors(alliance.id)))
-    queries = queries_of(storage)
+    queries = storage.reporting()
     notices = [
         n
         for n in queries.notices_for(
@@ -441,7 +440,7 @@ def _feedback(storage: Storage, alliance: Alliance, now: datetime, zone: tzinfo)
 
 def note_recipients(storage: Storage, alliance: Alliance) -> list[Member]:
     """The alliance's own leaders, or those of the nearest alliance above it."""
-    queries = queries_of(storage)
+    queries = storage.reporting()
     for alliance_id in _upwards(storage, alliance):
         leaders = [m for m in queries.leaders_of(alliance_id) if m.userid]
         if leaders:

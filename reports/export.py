@@ -27,7 +27,6 @@ from reports.stats import (
     HELD_SLACK,
     TeacherStats,
     merge_counts,
-    queries_of,
     rate,
     school_order,
     teacher_stats,
@@ -262,7 +261,7 @@ def export_workbook(
 ) -> ExportResult:
     """Write the archive for `scope` to `path` and say what went into it."""
     roster = storage.roster
-    queries = queries_of(storage)
+    queries = storage.reporting()
     tree = roster.descendants(scope.alliance.id) if scope.alliance else None
     activities = storage.activities.in_alliances(
         tree, starts_from=scope.start, starts_before=scope.end, include_cancelled=True
@@ -599,7 +598,7 @@ def _notice_data(
 ) -> tuple[list[Notice], dict[int, set[int]], dict[int, dict[int, datetime]], dict[int, Member]]:
     """Notices in scope, who was asked to confirm each (within scope), acks, and the people."""
     roster = storage.roster
-    queries = queries_of(storage)
+    queries = storage.reporting()
     if tree is None:
         addressed: list[int] | None = None
         members = roster.members_in([a.id for a in roster.alliances()], PARTICIPANT_ROLES)

@@ -22,10 +22,6 @@ from storage.reporting import ReportingQueries
 HELD_SLACK = timedelta(seconds=1)
 
 
-def queries_of(storage: Storage) -> ReportingQueries:
-    return ReportingQueries(storage.db, storage.roster)
-
-
 def rate(part: int, whole: int) -> float | None:
     """A share in [0, 1], or None when nobody was counted."""
     return part / whole if whole > 0 else None
@@ -105,7 +101,7 @@ def period_stats(
     queries: ReportingQueries | None = None,
 ) -> PeriodStats[ActivityRoll]:
     activities = held_activities(storage, alliance, start, end, now)
-    rolls = (queries or queries_of(storage)).rolls(activities)
+    rolls = (queries or storage.reporting()).rolls(activities)
     return _period(alliance, start, end, rolls)
 
 
@@ -119,7 +115,7 @@ def period_tallies(
 ) -> PeriodStats[RollTally]:
     """`period_stats` with `RollTally`s: the same numbers and names, without full records."""
     activities = held_activities(storage, alliance, start, end, now)
-    rolls = (queries or queries_of(storage)).tallies(activities)
+    rolls = (queries or storage.reporting()).tallies(activities)
     return _period(alliance, start, end, rolls)
 
 
@@ -225,7 +221,7 @@ def weekly_trend(
     activities = held_activities(storage, alliance, first, this_monday + timedelta(weeks=1), now)
     by_monday = {p.monday.date(): p for p in points}
     weekly: dict[date, list[ActivityRoll]] = {}
-    for roll in queries_of(storage).rolls(activities):
+    for roll in storage.reporting().rolls(activities):
         weekly.setdefault(week_start(roll.activity.starts_at, zone).date(), []).append(roll)
     for monday, rolls in weekly.items():
         point = by_monday[monday]

@@ -12,8 +12,10 @@ from storage.audit import AuditRepo
 from storage.chats import ChatsRepo
 from storage.db import open_database
 from storage.feedback import FeedbackRepo
+from storage.messaging import InboxRepo, OutboxRepo
 from storage.notices import NoticesRepo
 from storage.reminders import RemindersRepo
+from storage.reporting import ReportingQueries
 from storage.resources import ResourcesRepo
 from storage.roster import RosterRepo
 from storage.submissions import SubmissionsRepo
@@ -36,6 +38,8 @@ class Storage:
     feedback: FeedbackRepo
     teams: TeamsRepo
     reminders: RemindersRepo
+    inbox: InboxRepo
+    outbox: OutboxRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
@@ -52,7 +56,14 @@ class Storage:
             feedback=FeedbackRepo(db),
             teams=TeamsRepo(db),
             reminders=RemindersRepo(db),
+            inbox=InboxRepo(db),
+            outbox=OutboxRepo(db),
         )
+
+    def reporting(self) -> ReportingQueries:
+        """Batch queries for one report. A fresh one per report, because it remembers each
+        alliance tree's participants for its lifetime (two periods load the roster once)."""
+        return ReportingQueries(self.db, self.roster, self.teams)
 
     @cached_property
     def path(self) -> Path | None:

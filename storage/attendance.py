@@ -8,12 +8,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from storage import Storage
 from storage.models import Activity, Leave, Member, Reflection, Role, Signin, SigninStatus
 from storage.roster import RosterRepo
 from storage.teams import TeamsRepo
+
+if TYPE_CHECKING:
+    from storage import Storage  # storage/__init__ imports this module (via reporting)
 
 PARTICIPANT_ROLES = (Role.TEACHER, Role.LEADER)
 NO_SCHOOL = "（未填学校）"

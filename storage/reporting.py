@@ -67,14 +67,14 @@ def _marks(count: int) -> str:
 class ReportingQueries:
     """Read-only, batch queries over the same tables the repositories write.
 
-    Make one per report: it remembers each alliance tree's participants for its lifetime,
-    so a digest comparing two periods loads the roster once.
+    Make one per report (`Storage.reporting()`): it remembers each alliance tree's
+    participants for its lifetime, so a digest comparing two periods loads the roster once.
     """
 
-    def __init__(self, db: sqlite_utils.Database, roster: RosterRepo) -> None:
+    def __init__(self, db: sqlite_utils.Database, roster: RosterRepo, teams: TeamsRepo) -> None:
         self._db = db
         self._roster = roster
-        self._teams = TeamsRepo(db)
+        self._teams = teams
         self._expected: dict[int, list[Member]] = {}
 
     def _rows_in(self, select: str, column: str, ids: Sequence[int]) -> Iterator[Any]:

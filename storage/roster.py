@@ -122,6 +122,15 @@ class RosterRepo:
         )
         return School(id=int(cursor.lastrowid or 0), name=name, alliance_id=alliance_id)
 
+    def school(self, school_id: int | None) -> School | None:
+        """The school with this id; None for no id (a member or team without a school)."""
+        if school_id is None:
+            return None
+        row = self._db.execute(
+            "SELECT id, name, alliance_id FROM schools WHERE id = ?", (school_id,)
+        ).fetchone()
+        return School(id=row[0], name=row[1], alliance_id=row[2]) if row else None
+
     def school_by_name(self, name: str) -> School | None:
         row = self._db.execute(
             "SELECT id, name, alliance_id FROM schools WHERE name = ?", (name,)

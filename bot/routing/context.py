@@ -11,12 +11,16 @@ from bot.core.messages import Incoming
 from bot.core.settings import DEFAULT_PUBLIC_URL, DEFAULT_WECOM_API_BASE, Settings
 from bot.routing.permissions import (
     Action,
+    TeamScope,
+    manages_school,
     may,
     needed_role_label,
+    new_team_school,
     notice_reaches,
     outside_activity,
     outside_notice,
     reaches,
+    team_scope,
     visible_part,
 )
 from bot.text.dates import DEFAULT_LESSONS, Lessons
@@ -89,10 +93,14 @@ class Context:
     def reaches(self, alliance: Alliance | None) -> bool:
         return reaches(self.role, self.member, alliance, self.own_tree())
 
-    def require(self, action: Action, alliance: Alliance | None = None) -> None:
-        """Raise a Hint unless this person may do `action` on `alliance`."""
+    def require_role(self, action: Action) -> None:
+        """Raise a Hint unless this person's role may do `action` (whatever it acts on)."""
         if not self.may(action):
             raise Hint(f"这个操作需要{needed_role_label(action)}权限。")
+
+    def require(self, action: Action, alliance: Alliance | None = None) -> None:
+        """Raise a Hint unless this person may do `action` on `alliance`."""
+        self.require_role(action)
         if not self.reaches(alliance):
             where = alliance.name if alliance is not None else "全部联盟"
             raise Hint(f"你只能管理本联盟的事务，不能操作「{where}」。")
@@ -136,8 +144,7 @@ class Context:
     def receipt_scope(self, notice: Notice) -> list[int] | None:
         """The alliances whose recipients of `notice` this person may see (None: all);
         a Hint if none (a leader asking about another alliance's notice)."""
-        if not self.may(Action.VIEW_RECEIPTS):
-            raise Hint(f"这个操作需要{needed_role_label(Action.VIEW_RECEIPTS)}权限。")
+        self.require_role(Action.VIEW_RECEIPTS)
         scope = visible_part(self.role, self._notice_tree(notice), self.own_tree())
         if scope is not None and not scope:
             where = self._alliance_name(notice.alliance_id)
@@ -154,6 +161,24 @@ class Context:
         if own is not None and self.reaches(own):
             return own
         raise Hint(f"{school.name} 不在{alliance.name}内，你只能查看本联盟学校的情况。")
+
+    def require_school(self, school_id: int | None, action: Action = Action.MANAGE_TEAMS) -> None:
+        """Raise a Hint unless this person may do `action` for the school: only its leader (or
+        staff) changes its teams, 梯队 and 征集 contact."""
+        self.require_role(action)
+        school = self.storage.roster.school(school_id)
+        alliance_id = school.alliance_id if school else None
+        if not manages_school(self.role, self.member, school_id, alliance_id, self.own_tree()):
+            name = school.name if school else "（未填学校）"
+            raise Hint(f"你只能管理本校的事务，不能操作「{name}」。")
+
+    def team_scope(self) -> TeamScope:
+        """Which teams and 梯队 this person oversees."""
+        return team_scope(self.role, self.member)
+
+    def new_team_school(self, first_member_school: int | None) -> int | None:
+        """The school a team this person forms is based at."""
+        return new_team_school(self.role, self.member, first_member_school)
 
     def require_member(self) -> Member:
         if self.member is None:

@@ -116,6 +116,37 @@ def manages_school(
     return school_alliance_id is not None and school_alliance_id in tree
 
 
+class TeamScope(StrEnum):
+    """Which teams and 梯队 a person oversees (团队, 梯队 without arguments)."""
+
+    DISTRICT = "district"  # every team (of the chat's alliance tree, when the chat has one)
+    SCHOOL = "school"  # a school's leader: their school's teams and teachers
+    ALLIANCE = "alliance"  # a leader without a school: their alliance tree
+    OWN = "own"  # everyone else: the teams they belong to
+
+
+def team_scope(role: Role | None, member: Member | None) -> TeamScope:
+    """District-wide roles oversee every team; a leader their school, or without a school
+    their alliance tree; anyone else only the teams they are in."""
+    if role in _DISTRICT_WIDE:
+        return TeamScope.DISTRICT
+    if role is not Role.LEADER or member is None:
+        return TeamScope.OWN
+    if member.school_id is not None:
+        return TeamScope.SCHOOL
+    return TeamScope.ALLIANCE if member.alliance_id is not None else TeamScope.OWN
+
+
+def new_team_school(
+    role: Role | None, member: Member | None, first_member_school: int | None
+) -> int | None:
+    """Where a new team is based: a school's leader forms teams for their own school (even
+    with members from a neighbouring school); anyone else at its first member's school."""
+    if team_scope(role, member) is TeamScope.SCHOOL and member is not None:
+        return member.school_id
+    return first_member_school
+
+
 # The alliance boundary ------------------------------------------------------------------------
 # An activity's audience is its alliance tree, or the schools or team it targets (发起活动 …
 # 对象:…); `storage.attendance.is_expected` answers "is this member in it", the same rule as the

@@ -107,7 +107,7 @@ def create_app(
     storage = storage or Storage.open(settings.db)
     config = BotConfig.from_settings(settings)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
-    inbox, outbox = InboxRepo(storage.db), OutboxRepo(storage.db)
+    inbox, outbox = storage.inbox, storage.outbox
     all_senders = dict(senders or {})
     worker = OutboxWorker(
         outbox,

@@ -7,7 +7,6 @@ from datetime import datetime
 from bot.core.messages import Channel
 from scheduling.scheduler import ReminderScheduler
 from scheduling.simulated import advance_clock
-from storage.messaging import OutboxRepo
 
 from .conftest import SHANGHAI, Bot, broadcasts, directs, replies
 
@@ -99,7 +98,7 @@ class Reminders:
     def queued(self) -> list[tuple[str, str, str]]:
         """(local time, recipient, text) of every feedback reminder in the outbox."""
         found = []
-        for item in OutboxRepo(self._bot.storage.db).items():
+        for item in self._bot.storage.outbox.items():
             key = item.message.dedup_key or ""
             if key.startswith("feedback:") and key.split(":")[2] in ("day_before", "due_morning"):
                 when = item.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M")

@@ -39,7 +39,6 @@ from bot.pipeline.files import (
     files_dir_for,
 )
 from bot.pipeline.inbox import Pipeline
-from storage.messaging import InboxRepo, OutboxRepo
 from tests.fakes.media_hosts import media_hosts_listing
 from tests.fakes.wecom_ws import DEFAULT_BOT_ID, DEFAULT_SECRET, FakeWeComWS
 
@@ -218,7 +217,7 @@ async def test_file_sent_over_the_long_connection_becomes_a_resource(
     server, base = media
     key = new_key()
     url = base + server.add("abc", encrypt_media(PPTX, key), PPTX_NAME)
-    inbox, outbox = InboxRepo(bot.storage.db), OutboxRepo(bot.storage.db)
+    inbox, outbox = bot.storage.inbox, bot.storage.outbox
     pipeline = Pipeline(
         inbox, outbox, bot.storage.chats, intake.wrap(bot.dispatcher.process), bot.clock
     )

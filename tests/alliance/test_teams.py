@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.messages import Reply
 from storage.attendance import is_expected
+from storage.models import Role
 
 from .conftest import Bot, broadcasts, replies
 
@@ -42,6 +43,24 @@ def test_who_sees_and_who_changes_a_team(bot: Bot) -> None:
     assert f"团队「{TEAM}」已经存在" in bot.reply("lead1", f"团队 新建 {TEAM} 何雪")
     assert "没有找到团队「数学组」" in bot.reply("lead1", "团队 数学组")
     assert "请写团队名称和成员" in bot.reply("lead1", "团队 新建")
+
+
+def test_an_alliance_leader_without_a_school_manages_the_schools_of_the_alliance(
+    bot: Bot,
+) -> None:
+    """A 联盟负责人 with no school of their own: the team is based at its first member's
+    school, 团队 lists the whole alliance's teams, and 梯队 is set for its teachers."""
+    east = bot.storage.roster.alliance_by_name("东部联盟")
+    assert east is not None
+    bot.storage.roster.add_member(
+        "钱宁", at=bot.clock.now(), role=Role.LEADER, alliance_id=east.id, userid="lead9"
+    )
+    form_team(bot)
+    out = bot.reply("lead9", "团队 新建 二小数学组 张敏 周亮")
+    assert "团队「二小数学组」（东部二小，2 人，校际联盟：东部二小、朝阳小学）" in out
+    listing = bot.reply("lead9", "团队")
+    assert "本联盟的团队（2 个）" in listing and TEAM in listing
+    assert "已把 张敏 列入" in bot.reply("lead9", "梯队 青年 张敏")
 
 
 def test_an_activity_for_a_team_expects_only_its_members(bot: Bot) -> None:

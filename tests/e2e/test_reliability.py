@@ -13,7 +13,7 @@ from bot.core.clock import FakeClock
 from bot.core.messages import Channel, Incoming
 from bot.pipeline.inbox import Commit, Pipeline
 from bot.runtime.app import App
-from storage.messaging import InboxRepo, InboxStatus, OutboxStatus
+from storage.messaging import InboxStatus, OutboxStatus
 from tests.fakes.wecom_api import Fault
 
 from .conftest import (
@@ -66,7 +66,7 @@ class CrashAfterInboxWrite:
     """The process dies right after the durable inbox write: the message is never processed."""
 
     def __init__(self, app: App) -> None:
-        self._inbox = InboxRepo(app.storage.db)
+        self._inbox = app.storage.inbox
 
     async def submit(self, incoming: Incoming) -> bool:
         return self._inbox.record(incoming) is not None

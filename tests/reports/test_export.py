@@ -10,7 +10,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 from reports.export import ExportError, ExportScope, export_workbook, parse_day_bound
-from reports.stats import queries_of, teacher_stats
+from reports.stats import teacher_stats
 
 from .conftest import NOW, R3, SHANGHAI, WEST_SECRET, District, at
 
@@ -270,7 +270,7 @@ def test_teacher_rows_add_up_to_the_school_rows(district: District) -> None:
     activities = district.storage.activities.in_alliances(
         district.storage.roster.descendants(district.east.id), starts_before=NOW
     )
-    rolls = queries_of(district.storage).rolls(activities)
+    rolls = district.storage.reporting().rolls(activities)
     teachers = teacher_stats(rolls)
     for roll in rolls:
         for school, counts in roll.by_school().items():

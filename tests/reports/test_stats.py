@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from storage.attendance import roll_of
 from storage.models import ActivityTarget, SigninStatus
-from storage.reporting import ReportingQueries
 
 from .conftest import District, at
 
@@ -26,7 +25,7 @@ def test_batch_rolls_equal_one_by_one_rolls(district: District) -> None:
     assert erxiao is not None
     storage.teams.set_activity_target(2, ActivityTarget(school_ids=[erxiao.id]))
     activities = storage.activities.in_alliances(None, include_cancelled=True)
-    batch = ReportingQueries(storage.db, storage.roster).rolls(activities)
+    batch = storage.reporting().rolls(activities)
     assert [r.activity.id for r in batch] == [a.id for a in activities]
     for roll, activity in zip(batch, activities, strict=True):
         single = roll_of(storage, activity)

@@ -18,7 +18,7 @@ from bot.text.dates import Period
 from reports.digest import EXCERPTS, KEYWORDS, build_digest
 from reports.keywords import ExcerptSource, default_extractor, pick_excerpts
 from reports.markdown import md_text
-from reports.stats import PeriodStats, period_stats, period_tallies, queries_of
+from reports.stats import PeriodStats, period_stats, period_tallies
 from storage import Storage
 from storage.attendance import (
     NO_SCHOOL,
@@ -160,8 +160,8 @@ def test_tallies_equal_full_rolls_on_a_random_district(tmp_path: Path) -> None:
             district = seed(storage, random.Random(seed_value))
             outside = leaves_and_signins = 0
             for alliance in storage.roster.alliances():
-                full = period_stats(storage, alliance, START, NOW, NOW, queries_of(storage))
-                light = period_tallies(storage, alliance, START, NOW, NOW, queries_of(storage))
+                full = period_stats(storage, alliance, START, NOW, NOW, storage.reporting())
+                light = period_tallies(storage, alliance, START, NOW, NOW, storage.reporting())
                 assert numbers(light) == numbers(full)
                 for roll, tally in zip(full.rolls, light.rolls, strict=True):
                     assert [m.id for m in tally.participants] == [m.id for m in roll.participants]

@@ -14,7 +14,6 @@ from bot.core.clock import FakeClock
 from bot.core.messages import Channel
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
-from storage.messaging import OutboxRepo
 from storage.reminders import DigestRequest, ReminderStatus
 from tests.fakes.small_alliance import GROUP
 from tests.scheduling.conftest import SHANGHAI, Harness, HarnessFactory, Sent, local, seed
@@ -96,7 +95,7 @@ async def test_two_processes_on_one_database_send_once(make_harness: HarnessFact
     assert count(h.sender.sent, "activity:1:day_before") == 1
     queued = [
         item
-        for item in OutboxRepo(other.storage.db).items()
+        for item in other.storage.outbox.items()
         if (item.message.dedup_key or "").startswith("activity:1:day_before")
     ]
     assert len(queued) == 1

@@ -19,7 +19,6 @@ from bot.channels.wecom.ratelimit import webhook_limiter
 from bot.core.clock import FakeClock
 from bot.core.messages import Attachment, AttachmentKind, Channel, Outgoing, TargetKind
 from storage import Storage
-from storage.messaging import OutboxRepo
 from tests.fakes.wecom_api import (
     DEFAULT_AGENT_ID,
     DEFAULT_APP_SECRET,
@@ -161,7 +160,7 @@ def test_outbox_rows_queued_before_attachments_existed_still_load(tmp_path: Path
             "'pending', ?, 'old:1')",
             (old_payload, "2026-11-24T06:10:00+00:00", "2026-11-24T06:10:00+00:00"),
         )
-        [item] = OutboxRepo(storage.db).next_batch(datetime(2026, 11, 25, tzinfo=UTC), 10)
+        [item] = storage.outbox.next_batch(datetime(2026, 11, 25, tzinfo=UTC), 10)
         assert item.message.text == "你好" and item.message.attachment is None
     finally:
         storage.close()
