@@ -29,6 +29,8 @@ from bot.pipeline.delivery import PRIVATE_IN_GROUP_NOTE, expand_effects
 from bot.pipeline.inbox import (
     APOLOGY_TEXT,
     DEFAULT_MAX_CONCURRENT,
+    SATURATED_ARRIVALS,
+    SATURATED_STRIDE,
     Commit,
     Pipeline,
     PlainHandle,
@@ -267,6 +269,35 @@ async def test_a_backlog_is_processed_one_message_per_loop_turn(db_path: Path) -
     await pipeline.drain()
     assert sorted(router.calls) == sorted(f"m-{i}" for i in range(20))
     assert OutboxRepo(db).pending_count() == 20
+
+
+def callbacks(pipeline: Pipeline, count: int, prefix: str) -> list[asyncio.Future[bool]]:
+    """`count` callbacks arriving now, each from its own chat (not awaited yet)."""
+    return [
+        asyncio.ensure_future(pipeline.submit(group_msg(f"{prefix}-{i}", chat_id=f"{prefix}{i}")))
+        for i in range(count)
+    ]
+
+
+async def test_when_callbacks_pile_up_in_each_turn_processing_steps_back_further(
+    db_path: Path,
+) -> None:
+    """A saturated loop answers WeCom first: processing takes only every few turns."""
+    db = open_database(db_path)
+    router = FakeRouter()
+    pipeline = make_pipeline(db, router)
+    submits = callbacks(pipeline, 10, "m")
+    await asyncio.sleep(0)
+    turns = 4 * SATURATED_STRIDE
+    before = len(router.calls)
+    for turn in range(turns):  # a clump of callbacks in every loop turn
+        submits += callbacks(pipeline, SATURATED_ARRIVALS, f"flood{turn}")
+        await asyncio.sleep(0)
+    assert len(router.calls) - before <= turns // SATURATED_STRIDE + 1
+
+    await asyncio.gather(*submits)  # the flood is over: everything is answered
+    await pipeline.drain()
+    assert OutboxRepo(db).pending_count() == 10 + turns * SATURATED_ARRIVALS
 
 
 async def test_callbacks_of_one_turn_are_acknowledged_only_once_their_rows_are_committed(

@@ -11,8 +11,8 @@ after that commit, so an acknowledged message is always durable.
 Processing shares the event loop with the HTTP callbacks. One pump starts one message per
 loop turn, each in a task of its own (a handler may await a file download or a background
 command): under a flood every turn answers all the callbacks that arrived and processes one
-message, so intake stays fast and the backlog, already durable in the inbox, drains right
-after. Waiting messages are held as inbox ids and read back when their turn comes, so a long
+message (one every `SATURATED_STRIDE` turns once the loop is saturated), so intake stays
+fast and the backlog, already durable in the inbox, drains right after. Waiting messages are held as inbox ids and read back when their turn comes, so a long
 flood costs little memory.
 """
 
@@ -44,6 +44,11 @@ APOLOGY_TEXT = "抱歉，处理这条消息时出错了，请稍后再试或联�
 
 # Conversations whose handler is running at once (handlers may await, e.g. a file download).
 DEFAULT_MAX_CONCURRENT = 32
+# A loop turn that brings this many callbacks at once means the loop is saturated: callbacks
+# queue up while it works. Then processing takes only every `SATURATED_STRIDE`-th turn, so
+# WeCom gets its answers in time; the backlog is durable and drains when the flood is over.
+SATURATED_ARRIVALS = 8
+SATURATED_STRIDE = 4
 
 
 def replies_from(handle: PlainHandle) -> Handle:
@@ -128,6 +133,8 @@ class Pipeline:
         self._ready: deque[ConversationKey] = deque()
         self._running = 0
         self._pump: asyncio.Task[None] | None = None
+        self._pump_turn = 0
+        self._saturated = False  # the last inbox commit had SATURATED_ARRIVALS or more
         # Strong references keep running tasks from being garbage-collected.
         self._tasks: dict[asyncio.Task[None], _Job] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -217,6 +224,7 @@ class Pipeline:
             log.exception("recording %d incoming message(s) failed", len(arrivals))
             self._wake_idle()
             raise
+        self._saturated = len(arrivals) >= SATURATED_ARRIVALS
         jobs: list[_Job | None] = []
         for (incoming, wait), inbox_id in zip(arrivals, inbox_ids, strict=True):
             job = None
@@ -260,6 +268,10 @@ class Pipeline:
         flood is answered first and processed right after."""
         try:
             while self._ready and self._running < self._max_concurrent:
+                self._pump_turn += 1
+                if self._saturated and self._pump_turn % SATURATED_STRIDE:
+                    await asyncio.sleep(0)
+                    continue
                 job = self._queues[self._ready.popleft()].popleft()
                 self._running += 1
                 task = asyncio.create_task(self._run(job), name=f"inbox-{job.inbox_id}")
