@@ -28,10 +28,7 @@ from bot.core.messages import (
 from bot.pipeline.delivery import PRIVATE_IN_GROUP_NOTE, expand_effects
 from bot.pipeline.inbox import (
     APOLOGY_TEXT,
-    DEFAULT_KEEP_IN_MEMORY,
-    DEFAULT_MAX_BACKLOG,
     DEFAULT_MAX_CONCURRENT,
-    QUIET_BEFORE_BATCH,
     SATURATED_ARRIVALS,
     SATURATED_STRIDE,
     Commit,
@@ -91,8 +88,6 @@ def make_pipeline(
     private_channel: Channel | None = None,
     on_enqueued: Callable[[], None] | None = None,
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
-    max_backlog: int = DEFAULT_MAX_BACKLOG,
-    keep_in_memory: int = DEFAULT_KEEP_IN_MEMORY,
 ) -> Pipeline:
     return Pipeline(
         InboxRepo(db),
@@ -103,8 +98,6 @@ def make_pipeline(
         private_channel=private_channel,
         on_enqueued=on_enqueued,
         max_concurrent=max_concurrent,
-        max_backlog=max_backlog,
-        keep_in_memory=keep_in_memory,
     )
 
 
@@ -278,19 +271,33 @@ async def test_a_backlog_is_processed_one_message_per_loop_turn(db_path: Path) -
     assert OutboxRepo(db).pending_count() == 20
 
 
-async def test_past_the_backlog_limit_processing_keeps_pace_again(db_path: Path) -> None:
-    """The backlog waits in memory, so it is bounded: beyond it messages no longer wait."""
+def callbacks(pipeline: Pipeline, count: int, prefix: str) -> list[asyncio.Future[bool]]:
+    """`count` callbacks arriving now, each from its own chat (not awaited yet)."""
+    return [
+        asyncio.ensure_future(pipeline.submit(group_msg(f"{prefix}-{i}", chat_id=f"{prefix}{i}")))
+        for i in range(count)
+    ]
+
+
+async def test_when_callbacks_pile_up_in_each_turn_processing_steps_back_further(
+    db_path: Path,
+) -> None:
+    """A saturated loop answers WeCom first: processing takes only every few turns."""
     db = open_database(db_path)
     router = FakeRouter()
-    pipeline = make_pipeline(db, router, max_backlog=5)
-    for i in range(12):  # one busy chat and a few others
-        assert await pipeline.submit(group_msg(f"m-{i}", chat_id="chat-1" if i < 8 else f"c{i}"))
-    for _ in range(3):
+    pipeline = make_pipeline(db, router)
+    submits = callbacks(pipeline, 10, "m")
+    await asyncio.sleep(0)
+    turns = 4 * SATURATED_STRIDE
+    before = len(router.calls)
+    for turn in range(turns):  # a clump of callbacks in every loop turn
+        submits += callbacks(pipeline, SATURATED_ARRIVALS, f"flood{turn}")
         await asyncio.sleep(0)
-    assert pipeline.in_progress <= 5  # caught up to the limit without waiting turns
+    assert len(router.calls) - before <= turns // SATURATED_STRIDE + 1
+
+    await asyncio.gather(*submits)  # the flood is over: everything is answered
     await pipeline.drain()
-    assert [c for c in router.calls if int(c[2:]) < 8] == [f"m-{i}" for i in range(8)]
-    assert OutboxRepo(db).pending_count() == 12
+    assert OutboxRepo(db).pending_count() == 10 + turns * SATURATED_ARRIVALS
 
 
 async def test_callbacks_of_one_turn_are_acknowledged_only_once_their_rows_are_committed(
@@ -334,10 +341,10 @@ async def test_a_callback_that_gives_up_waiting_still_has_its_message_processed(
 async def test_a_long_backlog_is_reloaded_from_the_inbox_and_answered_in_full(
     db_path: Path,
 ) -> None:
-    """Past `keep_in_memory` only ids wait in memory; the messages come back intact."""
+    """Only ids wait in memory; the messages come back intact."""
     db = open_database(db_path)
     router = FakeRouter()
-    pipeline = make_pipeline(db, router, keep_in_memory=2)
+    pipeline = make_pipeline(db, router)
     texts = [f"反思 A1 第{i}条：今天的课堂讨论很充分😀" for i in range(8)]
     await asyncio.gather(
         *(pipeline.submit(group_msg(f"m-{i}", text=text)) for i, text in enumerate(texts))
@@ -607,106 +614,36 @@ async def test_the_service_log_gets_one_traffic_summary_not_a_line_per_message(
 
 
 class NotesRouter:
-    """Handles messages at once the way the dispatcher does: its own write (a note) and the
-    reply commit in one transaction; "坏" fails after writing, "等" must await a download."""
+    """Handles messages the way the dispatcher does: its own write (a note) and the reply
+    commit in one transaction; "坏" fails after writing, "等" must await a download."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
-        self.clock = FakeClock(T0)
         db.execute("CREATE TABLE IF NOT EXISTS notes (msgid TEXT)")
-        self.at_once: list[str] = []
         self.awaited: list[str] = []
 
-    def handle_at_once(self, incoming: Incoming, commit: Commit) -> bool:
+    async def handle(self, incoming: Incoming, commit: Commit) -> None:
         if incoming.text == "等":
-            return False
-        self.at_once.append(incoming.msgid)
+            self.awaited.append(incoming.msgid)
+            await asyncio.sleep(0)  # e.g. downloading the file
+            commit([Reply(text=f"下载好了 {incoming.msgid}")])
+            return
         with transaction(self.db.conn):
             self.db.execute("INSERT INTO notes VALUES (?)", [incoming.msgid])
             if incoming.text == "坏":
                 raise RuntimeError("handler bug")
             commit([Reply(text=f"记下了 {incoming.msgid}")])
-        return True
-
-    async def handle(self, incoming: Incoming, commit: Commit) -> None:
-        self.awaited.append(incoming.msgid)
-        await asyncio.sleep(0)  # e.g. downloading the file
-        commit([Reply(text=f"下载好了 {incoming.msgid}")])
 
     def pipeline(self) -> Pipeline:
         return Pipeline(
-            InboxRepo(self.db),
-            OutboxRepo(self.db),
-            ChatsRepo(self.db),
-            self.handle,
-            self.clock,
-            handle_at_once=self.handle_at_once,
+            InboxRepo(self.db), OutboxRepo(self.db), ChatsRepo(self.db), self.handle, FakeClock(T0)
         )
 
     def notes(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT msgid FROM notes ORDER BY rowid")]
 
 
-def callbacks(pipeline: Pipeline, count: int, prefix: str) -> list[asyncio.Future[bool]]:
-    """`count` callbacks arriving now, each from its own chat (not awaited yet)."""
-    return [
-        asyncio.ensure_future(pipeline.submit(group_msg(f"{prefix}-{i}", chat_id=f"{prefix}{i}")))
-        for i in range(count)
-    ]
-
-
-async def test_while_callbacks_keep_arriving_one_message_per_turn_then_the_rest_at_once(
-    db_path: Path,
-) -> None:
-    db = open_database(db_path)
-    router = NotesRouter(db)
-    pipeline = router.pipeline()
-    submits = callbacks(pipeline, 30, "m")
-    progress = []
-    for i in range(10):  # a new callback every loop turn: intake goes first
-        submits += callbacks(pipeline, 1, f"late{i}")
-        progress.append(len(router.at_once))
-        await asyncio.sleep(0)
-    for _ in range(10):  # no new callback, but the last one came only just now
-        progress.append(len(router.at_once))
-        await asyncio.sleep(0)
-    assert all(after - before <= 1 for before, after in itertools.pairwise(progress))
-    assert progress[-1] < 25
-
-    router.clock.advance(QUIET_BEFORE_BATCH)  # quiet long enough: the backlog goes in batches
-    quiet = [len(router.at_once)]
-    for _ in range(3):
-        await asyncio.sleep(0)
-        quiet.append(len(router.at_once))
-    assert max(after - before for before, after in itertools.pairwise(quiet)) > 1
-    await asyncio.gather(*submits)
-    await pipeline.drain()
-    assert_all_processed(db, replies=40)
-
-
-async def test_when_callbacks_pile_up_in_each_turn_processing_steps_back_further(
-    db_path: Path,
-) -> None:
-    """A saturated loop answers WeCom first: processing takes only every few turns."""
-    db = open_database(db_path)
-    router = NotesRouter(db)
-    pipeline = router.pipeline()
-    submits = callbacks(pipeline, 10, "m")
-    await asyncio.sleep(0)
-    turns = 4 * SATURATED_STRIDE
-    before = len(router.at_once)
-    for turn in range(turns):  # a clump of callbacks in every loop turn
-        submits += callbacks(pipeline, SATURATED_ARRIVALS, f"flood{turn}")
-        await asyncio.sleep(0)
-    assert len(router.at_once) - before <= turns // SATURATED_STRIDE + 1
-
-    router.clock.advance(QUIET_BEFORE_BATCH)  # the flood is over: everything is answered
-    await asyncio.gather(*submits)
-    await pipeline.drain()
-    assert OutboxRepo(db).pending_count() == 10 + turns * SATURATED_ARRIVALS
-
-
-async def test_a_failing_message_in_a_batch_is_undone_alone_and_gets_an_apology(
+async def test_a_failing_message_is_undone_alone_and_gets_an_apology(
     db_path: Path,
 ) -> None:
     db = open_database(db_path)

@@ -42,7 +42,7 @@ from bot.core.settings import origin_of
 from bot.text.normalize import strip_addressing
 
 if TYPE_CHECKING:
-    from bot.pipeline.inbox import Commit, Handle, HandleAtOnce
+    from bot.pipeline.inbox import Commit, Handle
 
 log = logging.getLogger(__name__)
 
@@ -325,15 +325,6 @@ class FileIntake:
             await handle(await self.prepare(incoming), commit)
 
         return handle_with_files
-
-    def wrap_at_once(self, handle_at_once: HandleAtOnce) -> HandleAtOnce:
-        """The same for the pipeline's synchronous path: a file to download must wait."""
-
-        def handle_with_files_at_once(incoming: Incoming, commit: Commit) -> bool:
-            ready = self._plan(incoming)
-            return isinstance(ready, Incoming) and handle_at_once(ready, commit)
-
-        return handle_with_files_at_once
 
     async def prepare(self, incoming: Incoming) -> Incoming:
         plan = self._plan(incoming)

@@ -1,25 +1,19 @@
 """From a channel's incoming message to queued replies: inbox → router → outbox.
 
 Channels call `submit`, which only writes the inbox row (so WeCom gets its answer within
-milliseconds) and queues the message in memory for processing. Handling a message and queueing
-its replies commit together, so after a crash `recover` can safely process what was left over.
+milliseconds) and queues the message for processing. Handling a message and queueing its
+replies commit together, so after a crash `recover` can safely process what was left over.
 
 A commit costs far more than an insert, so the inbox rows of all callbacks that arrive in the
 same event-loop turn are written in one commit (group commit); each callback is answered only
 after that commit, so an acknowledged message is always durable.
 
-Processing shares the event loop with the HTTP callbacks. Had every message its own task, a
-flood would give processing as many turns as intake and the accept rate would fall to the
-processing rate. Instead one pump decides per loop turn, so under load the callbacks are
-answered first and the backlog, already durable in the inbox, drains right after:
-- quiet (no callback for `QUIET_BEFORE_BATCH`): up to `batch` messages in one commit;
-- callbacks arriving: one message per turn;
-- saturated (a turn brought `SATURATED_ARRIVALS` callbacks at once): one every
-  `SATURATED_STRIDE` turns.
-A message that must await something (a file download, a background command) runs as a task.
-Only the first `keep_in_memory` waiting messages are held whole; behind them the backlog keeps
-the inbox id and reloads the message when its turn comes, so a long flood costs little memory.
-Past `max_backlog` messages processing stops yielding and keeps pace with intake again.
+Processing shares the event loop with the HTTP callbacks. One pump starts one message per
+loop turn, each in a task of its own (a handler may await a file download or a background
+command): under a flood every turn answers all the callbacks that arrived and processes one
+message (one every `SATURATED_STRIDE` turns once the loop is saturated), so intake stays
+fast and the backlog, already durable in the inbox, drains right after. Waiting messages are held as inbox ids and read back when their turn comes, so a long
+flood costs little memory.
 """
 
 from __future__ import annotations
@@ -28,7 +22,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
 
 from bot.core.clock import Clock
 from bot.core.messages import Channel, Effect, Incoming, Reply
@@ -44,9 +37,6 @@ log = logging.getLogger(__name__)
 # database transaction as the handler's own writes when it can (one commit per message).
 Commit = Callable[[list[Effect]], None]
 Handle = Callable[[Incoming, Commit], Awaitable[None]]
-# Handles the message without awaiting anything when it can (and returns True); False, before
-# doing anything, when it must await (a file to download, a background command).
-HandleAtOnce = Callable[[Incoming, Commit], bool]
 PlainHandle = Callable[[Incoming], Awaitable[list[Effect]]]
 ConversationKey = tuple[str, str]
 
@@ -54,20 +44,9 @@ APOLOGY_TEXT = "抱歉，处理这条消息时出错了，请稍后再试或联�
 
 # Conversations whose handler is running at once (handlers may await, e.g. a file download).
 DEFAULT_MAX_CONCURRENT = 32
-# Waiting messages held whole (~2.5 KB each); the ones behind cost ~0.2 KB (id and chat).
-DEFAULT_KEEP_IN_MEMORY = 1_000
-# Accepted messages waiting before processing stops giving way to intake (~25 MB of backlog).
-DEFAULT_MAX_BACKLOG = 100_000
-# Messages handled at once share one commit; while callbacks keep arriving, one per loop turn.
-DEFAULT_BATCH = 16
-# How long no callback must have come before processing switches to batches: a batch (a few
-# ms) would hold up every callback that arrives meanwhile, and callbacks of a burst come in
-# irregular clumps, so "none in the last loop turns" is not quiet enough.
-QUIET_BEFORE_BATCH = timedelta(milliseconds=50)
 # A loop turn that brings this many callbacks at once means the loop is saturated: callbacks
 # queue up while it works. Then processing takes only every `SATURATED_STRIDE`-th turn, so
-# WeCom gets its answers in time (a late answer is retried, which only adds load); the backlog
-# is durable and drains when the flood is over.
+# WeCom gets its answers in time; the backlog is durable and drains when the flood is over.
 SATURATED_ARRIVALS = 8
 SATURATED_STRIDE = 4
 
@@ -84,17 +63,12 @@ def replies_from(handle: PlainHandle) -> Handle:
 class _Job:
     """One accepted message waiting for (or in) processing."""
 
-    __slots__ = ("done", "inbox_id", "incoming", "key")
+    __slots__ = ("done", "inbox_id", "key")
 
     def __init__(
-        self,
-        inbox_id: int,
-        incoming: Incoming | None,
-        key: ConversationKey,
-        done: asyncio.Future[None] | None,
+        self, inbox_id: int, key: ConversationKey, done: asyncio.Future[None] | None
     ) -> None:
-        self.inbox_id = inbox_id
-        self.incoming = incoming  # None: reload from the inbox when its turn comes
+        self.inbox_id = inbox_id  # the message is read back from the inbox when its turn comes
         self.key = key
         self.done = done  # only when someone waits for this very message
 
@@ -134,30 +108,17 @@ class Pipeline:
         private_channel: Channel | None = None,
         on_enqueued: Callable[[], None] | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
-        max_backlog: int = DEFAULT_MAX_BACKLOG,
-        keep_in_memory: int = DEFAULT_KEEP_IN_MEMORY,
-        handle_at_once: HandleAtOnce | None = None,
-        batch: int = DEFAULT_BATCH,
     ) -> None:
-        if max_concurrent < 1 or max_backlog < 1 or keep_in_memory < 0 or batch < 1:
-            raise ValueError(
-                "max_concurrent, max_backlog and batch must be >= 1, keep_in_memory >= 0"
-            )
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be >= 1")
         self._inbox = inbox
         self._outbox = outbox
         self._chats = chats
         self._handle = handle
-        self._handle_at_once = handle_at_once
-        self._batch = batch
-        self._last_arrival: datetime | None = None  # when a callback was last recorded
-        self._saturated = False  # the last inbox commit had SATURATED_ARRIVALS or more
-        self._pump_turn = 0
         self._clock = clock
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
         self._max_concurrent = max_concurrent
-        self._max_backlog = max_backlog
-        self._keep_in_memory = keep_in_memory
         # Callbacks of the current loop turn waiting for their inbox commit.
         self._arrivals: GroupCommit[tuple[Incoming, bool], _Job | None] = GroupCommit(
             self._record_arrivals
@@ -172,6 +133,8 @@ class Pipeline:
         self._ready: deque[ConversationKey] = deque()
         self._running = 0
         self._pump: asyncio.Task[None] | None = None
+        self._pump_turn = 0
+        self._saturated = False  # the last inbox commit had SATURATED_ARRIVALS or more
         # Strong references keep running tasks from being garbage-collected.
         self._tasks: dict[asyncio.Task[None], _Job] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -229,19 +192,6 @@ class Pipeline:
             self._failed(inbox_id, incoming)
         self._notify()
 
-    def _process_at_once(self, inbox_id: int, incoming: Incoming) -> bool:
-        """Handle the message now if it needs no waiting; False when `process` must."""
-        if self._handle_at_once is None:
-            return False
-        replies = _Replies(self, inbox_id, incoming)
-        try:
-            if not self._handle_at_once(incoming, replies.commit):
-                return False
-            replies.ensure_committed()
-        except Exception:
-            self._failed(inbox_id, incoming)
-        return True
-
     def _queue_replies(self, inbox_id: int, incoming: Incoming, effects: list[Effect]) -> None:
         outgoing = expand_effects(
             incoming, effects, self._chats, private_channel=self._private_channel
@@ -274,7 +224,6 @@ class Pipeline:
             log.exception("recording %d incoming message(s) failed", len(arrivals))
             self._wake_idle()
             raise
-        now = self._clock.now()
         self._saturated = len(arrivals) >= SATURATED_ARRIVALS
         jobs: list[_Job | None] = []
         for (incoming, wait), inbox_id in zip(arrivals, inbox_ids, strict=True):
@@ -286,7 +235,6 @@ class Pipeline:
                 )
             else:
                 self._traffic.count("accepted")
-                self._last_arrival = now
                 job = self._queue(inbox_id, incoming, wait=wait)
             jobs.append(job)
         self._wake_idle()
@@ -297,14 +245,8 @@ class Pipeline:
         # before "反思" is never overtaken when a handler awaits something.
         key = (incoming.channel.value, incoming.chat_id or incoming.userid)
         done = asyncio.get_running_loop().create_future() if wait else None
-        held = incoming if wait or len(self._active) < self._keep_in_memory else None
-        job = _Job(inbox_id, held, key, done)
-        self._queue_job(job)
-        return job
-
-    def _queue_job(self, job: _Job) -> None:
-        key = job.key
-        self._active[job.inbox_id] = job
+        job = _Job(inbox_id, key, done)
+        self._active[inbox_id] = job
         queue = self._queues.get(key)
         if queue is None:
             self._queues[key] = deque((job,))
@@ -312,6 +254,7 @@ class Pipeline:
         else:
             queue.append(job)
         self._kick()
+        return job
 
     def _kick(self) -> None:
         """Start the pump if there is work it may start and it is not running."""
@@ -319,97 +262,45 @@ class Pipeline:
             self._pump = asyncio.create_task(self._pump_jobs(), name="pipeline-pump")
 
     async def _pump_jobs(self) -> None:
-        """Start queued messages, a batch per event-loop turn, until none may start.
+        """Start one queued message per event-loop turn, until none may start.
 
-        While callbacks keep arriving the batch is a single message, so they are answered
-        first; once none came for `QUIET_BEFORE_BATCH`, up to `batch` messages that need no
-        waiting share one commit.
-        """
+        Whatever else is ready (HTTP callbacks above all) runs between two messages, so a
+        flood is answered first and processed right after."""
         try:
             while self._ready and self._running < self._max_concurrent:
                 self._pump_turn += 1
-                last = self._last_arrival
-                quiet = last is None or self._clock.now() - last >= QUIET_BEFORE_BATCH
-                if quiet:
-                    self._start_batch(self._batch)
-                elif not self._saturated or self._pump_turn % SATURATED_STRIDE == 0:
-                    self._start_batch(1)
-                if not self._over_backlog():
-                    # Yield: whatever else is ready (HTTP callbacks above all) runs before the
-                    # next batch starts.
+                if self._saturated and self._pump_turn % SATURATED_STRIDE:
                     await asyncio.sleep(0)
+                    continue
+                job = self._queues[self._ready.popleft()].popleft()
+                self._running += 1
+                task = asyncio.create_task(self._run(job), name=f"inbox-{job.inbox_id}")
+                self._tasks[task] = job
+                task.add_done_callback(self._task_done)
+                await asyncio.sleep(0)
         finally:
             self._pump = None
 
-    def _start_batch(self, limit: int) -> None:
-        """Handle up to `limit` ready messages in one transaction; one that must await
-        something gets a task of its own and ends the batch."""
-        handled: list[_Job] = []
+    async def _run(self, job: _Job) -> None:
         try:
-            with self._outbox.batch():
-                while len(handled) < limit and self._ready:
-                    if self._running >= self._max_concurrent:
-                        break
-                    job = self._queues[self._ready.popleft()].popleft()
-                    self._running += 1
-                    incoming = job.incoming or self._inbox.get(job.inbox_id)
-                    if incoming is None or self._process_at_once(job.inbox_id, incoming):
-                        handled.append(job)  # finished once committed
-                    else:
-                        self._spawn(job, incoming)
-                        break  # it runs as its own task: the loop gets a turn first
-        except Exception as exc:
-            # The batch's replies and inbox updates are rolled back; the messages stay
-            # "received" and are processed again by `recover()` at the next start.
-            log.exception("committing %d processed message(s) failed", len(handled))
-            for job in handled:
-                self._finish(job, exc)
-            return
-        for job in handled:
-            self._finish(job, None)
-        if handled:
-            self._notify()
+            incoming = self._inbox.get(job.inbox_id)
+            if incoming is not None:
+                await self.process(job.inbox_id, incoming)
+        except BaseException as exc:
+            self._finish(job, exc)
+            raise
+        self._finish(job, None)
 
-    def _spawn(self, job: _Job, incoming: Incoming) -> None:
-        task = asyncio.create_task(self._run(job, incoming), name=f"inbox-{job.inbox_id}")
-        self._tasks[task] = job
-        task.add_done_callback(self._task_done)
-
-    async def _run(self, first: _Job, first_incoming: Incoming) -> None:
-        job: _Job | None = first
-        incoming: Incoming | None = first_incoming
-        while job is not None:
-            try:
-                if incoming is None:
-                    incoming = job.incoming or self._inbox.get(job.inbox_id)
-                if incoming is not None:
-                    await self.process(job.inbox_id, incoming)
-            except BaseException as exc:
-                self._finish(job, exc)
-                raise
-            job = self._finish(job, None, may_continue=True)
-            incoming = None
-
-    def _over_backlog(self) -> bool:
-        return len(self._active) > self._max_backlog
-
-    def _finish(
-        self, job: _Job, error: BaseException | None, *, may_continue: bool = False
-    ) -> _Job | None:
-        """Bookkeeping after a message; returns the conversation's next message when the
-        backlog is too long to wait for another turn (the caller processes it at once)."""
+    def _finish(self, job: _Job, error: BaseException | None) -> None:
+        """Bookkeeping after a message: its conversation's next one queues behind the others."""
         self._active.pop(job.inbox_id, None)
         self._resolve(job, error)
-        queue = self._queues[job.key]
-        if queue and may_continue and self._over_backlog():
-            return queue.popleft()  # keeps its processing slot
         self._running -= 1
-        if queue:
-            self._ready.append(job.key)  # the conversation's next message, behind the others
+        if self._queues[job.key]:
+            self._ready.append(job.key)
         else:
             del self._queues[job.key]
         self._kick()
-        return None
 
     def _resolve(self, job: _Job, error: BaseException | None) -> None:
         done = job.done

@@ -279,26 +279,18 @@ class Dispatcher:
     async def process(self, incoming: Incoming, commit: Callable[[list[Effect]], None]) -> None:
         """Handle a message and pass its replies to `commit` (the pipeline queues them).
 
-        A background command runs in a worker thread on its own database connection (SQLite
-        connections are not shared between threads), so callbacks keep being answered while
-        it works; its replies are committed after. Everything else is `process_at_once`.
+        A foreground command runs here, its writes and `commit` in one transaction (they land
+        together or not at all). A background command runs in a worker thread on its own
+        database connection (SQLite connections are not shared between threads), so callbacks
+        keep being answered while it works; its replies are committed after.
         """
-        if not self.process_at_once(incoming, commit):
-            path = self._storage.path
-            assert path is not None  # process_at_once handles everything without a file
-            commit(await asyncio.to_thread(self._handle_isolated, incoming, path))
-
-    def process_at_once(self, incoming: Incoming, commit: Callable[[list[Effect]], None]) -> bool:
-        """Handle a foreground command synchronously, its writes and `commit` in one
-        transaction (they land together or not at all); False for a background command.
-
-        Inside a batch of the pipeline the transaction is a savepoint of the batch's."""
         matched = self._match(incoming)
-        if matched is not None and matched[0].background and self._storage.path is not None:
-            return False
+        path = self._storage.path
+        if matched is not None and matched[0].background and path is not None:
+            commit(await asyncio.to_thread(self._handle_isolated, incoming, path))
+            return
         with transaction(self._storage.db.conn):
             commit(self._run(incoming, matched))
-        return True
 
     def _handle_isolated(self, incoming: Incoming, path: Path) -> list[Effect]:
         storage = Storage.open(path)

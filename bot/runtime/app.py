@@ -143,11 +143,6 @@ def create_app(
         clock,
         private_channel=private_channel,
         on_enqueued=after_message,
-        handle_at_once=(
-            file_intake.wrap_at_once(dispatcher.process_at_once)
-            if file_intake
-            else dispatcher.process_at_once
-        ),
     )
     return App(
         settings=settings,
