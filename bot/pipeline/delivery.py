@@ -69,12 +69,13 @@ def _reply(
         log.warning("dropping a Reply produced without an incoming message")
         return []
     in_group = incoming.chat_type is ChatType.GROUP and incoming.chat_id is not None
-    if not in_group:
+    if not in_group or not reply.private:
+        # Answer where the message was written: the group, or the private chat.
         return [
             Outgoing(
                 channel=incoming.channel,
-                target_kind=TargetKind.USER,
-                target=incoming.userid,
+                target_kind=TargetKind.CHAT if in_group else TargetKind.USER,
+                target=incoming.chat_id if in_group and incoming.chat_id else incoming.userid,
                 text=reply.text,
                 markdown=reply.markdown,
                 mention=list(reply.mention),
@@ -83,19 +84,6 @@ def _reply(
             )
         ]
     assert incoming.chat_id is not None
-    if not reply.private:
-        return [
-            Outgoing(
-                channel=incoming.channel,
-                target_kind=TargetKind.CHAT,
-                target=incoming.chat_id,
-                text=reply.text,
-                markdown=reply.markdown,
-                mention=list(reply.mention),
-                reply_context=dict(incoming.reply_context),
-                attachment=reply.attachment,
-            )
-        ]
     # A private answer to a message written in a group: reach the sender alone.
     channel = incoming.channel if incoming.channel in DIRECT_CAPABLE else private_channel
     if channel is not None:
