@@ -39,7 +39,7 @@ def test_demo_plays_the_week_and_leaves_a_database(tmp_path: Path, capsys) -> No
     assert positions == sorted(positions)
     assert "Traceback" not in out and "出错" not in out
     assert f"jiaoyan-bot console --db {db}" in out
-    assert "12月7日 周一 08:" in out and "「汇总 2026年12月7日~12月13日」" in out
+    assert "12月7日 周一 08:" in out
     storage = Storage.open(db)
     try:
         assert len(storage.roster.schools()) == 29
@@ -84,3 +84,15 @@ def test_demo_rejects_an_unreadable_start(capsys) -> None:  # type: ignore[no-un
     with pytest.raises(SystemExit):
         main(["demo", "--start", "下周一"])
     assert "2026-12-07" in capsys.readouterr().err
+
+
+def test_demo_suggests_what_works_in_the_console_on_the_real_date() -> None:
+    """A week already over can be looked back on; a week still ahead cannot be yet."""
+    from datetime import date
+
+    from bot.cli.demo import console_suggestions
+
+    past = console_suggestions(date(2026, 12, 7), today=date(2026, 12, 15))
+    assert "「汇总 2026年12月7日~12月13日」" in past and "反思 A1" in past
+    ahead = console_suggestions(date(2026, 12, 7), today=date(2026, 12, 3))
+    assert "汇总" not in ahead.split("。")[0] and "jiaoyan-bot demo --start 2026-11-23" in ahead

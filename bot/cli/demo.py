@@ -163,8 +163,11 @@ def week_start(monday: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(monday, time(8, 0), tzinfo=zone)
 
 
-async def run_demo(settings: Settings, write: Callable[[str], None], monday: date) -> int:
-    """Play the week that begins on `monday`; passing the date keeps the story reproducible."""
+async def run_demo(
+    settings: Settings, write: Callable[[str], None], monday: date, today: date
+) -> int:
+    """Play the week that begins on `monday`; passing the date keeps the story reproducible.
+    `today` (the real date) only decides what the closing lines suggest trying next."""
     db_path = settings.db
     for suffix in ("", "-wal", "-shm"):
         db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
@@ -197,10 +200,24 @@ async def run_demo(settings: Settings, write: Callable[[str], None], monday: dat
         f"    （{people.names[teacher]}，教师，已签到但还没交反思）\n"
         f"  jiaoyan-bot console --db {db_path} --as {leader}"
         f"    （{people.names[leader]}，东部联盟负责人，私聊）\n"
-        f"进入后发送「帮助」「我的」「活动」「反思 A1 正文」「汇总 {_week_period(monday)}」等；"
-        "输入 :quit 退出。"
+        f"{console_suggestions(monday, today)}输入 :quit 退出。"
     )
     return 0
+
+
+def console_suggestions(monday: date, today: date) -> str:
+    """The console runs on the real clock: the played week's records can be looked back on
+    only once it is over, so a week still ahead gets honest suggestions instead."""
+    if monday + timedelta(days=7) <= today:
+        return (
+            f"进入后发送「帮助」「我的」「活动」「反思 A1 正文」「汇总 {_week_period(monday)}」等；"
+        )
+    last_week = monday_of(today) - timedelta(days=7)
+    return (
+        "进入后发送「帮助」「我的」「活动」「请假 A1 原因」等。控制台按真实时间运行，演示的这一周还没过完，"
+        "签到、反思和汇总要到时才能试；想现在就回看一整周，可以演示已经过去的一周："
+        f"jiaoyan-bot demo --start {last_week.isoformat()}\n"
+    )
 
 
 def _week_period(monday: date) -> str:

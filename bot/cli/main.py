@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         today = datetime.now(settings.zone).date()
         monday = monday_of(args.start) if args.start else coming_monday(today)
-        return asyncio.run(run_demo(settings, print, monday))
+        return asyncio.run(run_demo(settings, print, monday, today))
     if command == "console":
         from bot.channels.console_sender import ConsoleSender
         from bot.cli.console import console_main, stdio_terminal
