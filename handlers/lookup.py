@@ -48,11 +48,15 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
     """The activity a bare 签到/反思 most likely means, in this chat's (or person's) alliance.
 
     For sign-in: one whose window is open now; for reflections: the most recent one started.
+    The sender's own activities come first; only when none fits is another's named (and then
+    refused by the audience check, which says whose it is).
     """
     now = ctx.clock.now()
     activities = _nearby_activities(ctx)
     if for_signin:
-        open_now = [a for a in activities if a.signin_opens_at <= now <= a.ends_at]
+        open_now = _mine_first(
+            ctx, [a for a in activities if a.signin_opens_at <= now <= a.ends_at]
+        )
         if len(open_now) == 1:
             return open_now[0]
         if len(open_now) > 1:
@@ -60,7 +64,9 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
             raise Hint(
                 f"现在有多个活动可以签到（{codes}），请写明编号，例如：签到 {open_now[0].code}"
             )
-        soon = [a for a in activities if now < a.signin_opens_at <= now + timedelta(hours=12)]
+        soon = _mine_first(
+            ctx, [a for a in activities if now < a.signin_opens_at <= now + timedelta(hours=12)]
+        )
         if soon:
             first = soon[0]
             opens = first.signin_opens_at.astimezone(ctx.zone)
@@ -68,7 +74,7 @@ def current_activity(ctx: Context, *, for_signin: bool) -> Activity:
                 f"{first.code}「{first.title}」{opens:%H:%M} 开放签到，到时再发「签到」即可。"
             )
         raise Hint("现在没有正在签到的活动。请写明活动编号，例如：签到 A7")
-    started = [a for a in activities if a.starts_at <= now]
+    started = _mine_first(ctx, [a for a in activities if a.starts_at <= now])
     if not started:
         raise Hint("还没有已开始的活动。请写明活动编号，例如：反思 A7 今天的课让我…")
     return started[-1]
@@ -82,15 +88,32 @@ def _nearby_activities(ctx: Context) -> list[Activity]:
     return ctx.storage.activities.in_alliances(scope)
 
 
+def _mine_first(ctx: Context, activities: list[Activity]) -> list[Activity]:
+    """The sender's own activities among `activities` if there are any, else all of them."""
+    return _for_sender(ctx, activities) or activities
+
+
+def _for_sender(ctx: Context, activities: list[Activity]) -> list[Activity]:
+    """The activities among `activities` whose audience holds the sender: a bare 签到 must not
+    stumble over another school's activity that happens to run at the same time."""
+    member = ctx.member
+    if member is None:
+        return activities
+    return [a for a in activities if ctx.in_audience(a, member)]
+
+
 def activity_on_day(ctx: Context, text: str, command: str) -> Activity:
     """The coming activity a sentence names by its day (我要请假，周三家里有事), or a Hint that
     lists the candidates and asks for the code."""
     now = ctx.clock.now()
-    upcoming = [
-        a
-        for a in _nearby_activities(ctx)
-        if a.ends_at >= now and a.status is not ActivityStatus.CANCELLED
-    ]
+    upcoming = _for_sender(
+        ctx,
+        [
+            a
+            for a in _nearby_activities(ctx)
+            if a.ends_at >= now and a.status is not ActivityStatus.CANCELLED
+        ],
+    )
     found = find_day(text, ctx.now())
     if found is not None:
         on_day = [a for a in upcoming if ctx.local(a.starts_at).date() == found[0]]

@@ -17,7 +17,7 @@ from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from storage import Storage
-from storage.models import NoticeStatus, Role, SigninStatus
+from storage.models import ActivityTarget, NoticeStatus, Role, SigninStatus
 
 from .conftest import SHANGHAI, START, Bot
 
@@ -224,6 +224,31 @@ def signed_names(bot: Bot) -> list[str]:
         for m in map(roster.member, bot.storage.submissions.signins(1))
         if m
     )
+
+
+def test_a_bare_signin_takes_the_senders_activity_not_another_schools(bot: Bot) -> None:
+    """Another school's activity open at the same time is not the sender's to choose from."""
+    # With nothing of their own open, an outsider is told whose activity it is.
+    assert "A1 是北湖联盟的活动" in bot.reply("ns_t", "签到", chat=BEIHU_GROUP)
+    add_teacher(bot, "李二", "北湖二中", "bh2_t")
+    beihu = bot.storage.roster.alliance_by_name("北湖联盟")
+    erzhong = bot.storage.roster.find_school("北湖二中")
+    assert beihu is not None and erzhong is not None
+    now = bot.clock.now()
+    other = bot.storage.activities.create(
+        alliance_id=beihu.id,
+        kind="听课",
+        title="二中听课",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        signin_opens_at=now - timedelta(minutes=30),
+        created_at=now,
+    )
+    bot.storage.teams.set_activity_target(other.id, ActivityTarget(school_ids=[erzhong.id]))
+
+    assert "王北 已签到 A1，记为迟到" in bot.reply("bh_t", "签到", chat=BEIHU_GROUP)
+    # 二中's teacher is in both audiences: that choice is real, so it is asked.
+    assert "现在有多个活动可以签到（A1、A2）" in bot.reply("bh2_t", "签到", chat=BEIHU_GROUP)
 
 
 def test_proxy_signin_tells_namesakes_apart(bot: Bot) -> None:
