@@ -13,7 +13,7 @@ import binascii
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +34,7 @@ from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import WeComError
 from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Channel
+from bot.core.setting_keys import UnknownKey
 from bot.core.setting_values import is_secret, setting_value
 from bot.core.settings import Settings
 
@@ -135,9 +136,11 @@ def masked(value: str) -> str:
 # ------------------------------------------------------------------ offline checks
 
 
-def check_settings(settings: Settings) -> CheckReport:
-    """Everything that can be checked without the network."""
+def check_settings(settings: Settings, unknown: Sequence[UnknownKey] = ()) -> CheckReport:
+    """Everything that can be checked without the network; `unknown` are keys that look like
+    ours but are not (`bot.core.setting_keys.unknown_keys`)."""
     report = CheckReport()
+    _check_unknown_keys(unknown, report)
     _check_channels(settings, report)
     _check_secrets_present(settings, report)
     for name in ("WECOM_APP_AES_KEY", "WECOM_BOT_AES_KEY"):
@@ -156,6 +159,12 @@ def check_settings(settings: Settings) -> CheckReport:
             "（多个用逗号分隔），否则只有名册里角色为管理员的成员能管理机器人。"
         )
     return report
+
+
+def _check_unknown_keys(unknown: Sequence[UnknownKey], report: CheckReport) -> None:
+    for key in unknown:
+        guess = f"是不是想写 {key.suggestion}？" if key.suggestion else "请检查拼写。"
+        report.warn(f"{key.where}里的 {key.name} 不是教研助手的设置，会被忽略：{guess}")
 
 
 def _check_channels(settings: Settings, report: CheckReport) -> None:
@@ -451,13 +460,14 @@ async def run_checks(
     settings: Settings,
     *,
     online: bool,
+    unknown: Sequence[UnknownKey] = (),
     clock: Clock | None = None,
     session: aiohttp.ClientSession | None = None,
     timeout: float = ONLINE_TIMEOUT,
     sleep: Sleep = asyncio.sleep,
 ) -> CheckReport:
     """All checks; online ones only when asked (they need the network and real credentials)."""
-    report = check_settings(settings)
+    report = check_settings(settings, unknown)
     if not online:
         return report
     clock = clock or SystemClock()
@@ -471,8 +481,8 @@ async def run_checks(
     return report
 
 
-def check_command(settings: Settings, online: bool) -> int:
+def check_command(settings: Settings, online: bool, unknown: Sequence[UnknownKey] = ()) -> int:
     """Print the report; 0 when fine, 1 when something must be fixed."""
-    report = asyncio.run(run_checks(settings, online=online))
+    report = asyncio.run(run_checks(settings, online=online, unknown=unknown))
     print(report.render())
     return 0 if report.passed else 1

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot.core.clock import Clock
+from bot.core.logs import processing_message
 from bot.core.messages import Channel, Effect, Incoming, Reply
 from bot.pipeline.delivery import expand_effects
 from bot.pipeline.group_commit import GroupCommit
@@ -185,11 +186,12 @@ class Pipeline:
     async def process(self, inbox_id: int, incoming: Incoming) -> None:
         """Run the router on one message and queue its replies, or an apology if it fails."""
         replies = _Replies(self, inbox_id, incoming)
-        try:
-            await self._handle(incoming, replies.commit)
-            replies.ensure_committed()
-        except Exception:
-            self._failed(inbox_id, incoming)
+        with processing_message(inbox_id):  # every log line of this message carries its id
+            try:
+                await self._handle(incoming, replies.commit)
+                replies.ensure_committed()
+            except Exception:
+                self._failed(inbox_id, incoming)
         self._notify()
 
     def _queue_replies(self, inbox_id: int, incoming: Incoming, effects: list[Effect]) -> None:
