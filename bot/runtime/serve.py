@@ -45,6 +45,7 @@ from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir
 from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.metrics_route import metrics_routes
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
@@ -302,6 +303,7 @@ def build_runtime(
     forwarding.target = sink
 
     route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
+    route_adders.append(metrics_routes(app.metrics, secret_value(settings.metrics_token)))
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
