@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,10 +41,12 @@ def serve_command(
     if not report.passed:
         _say("配置有错误，服务没有启动。请按上面的说明修改 .env，再运行 jiaoyan-bot check 确认。")
         return EXIT_CONFIG_ERROR
+    from bot.runtime.sd_notify import SystemdNotifier
     from bot.runtime.serve import run_server
 
     def run(stop: asyncio.Event) -> Awaitable[int]:
-        return run_server(settings, host, port, stop=stop, announce=_say)
+        notifier = SystemdNotifier.from_environ(os.environ)  # Type=notify in the unit file
+        return run_server(settings, host, port, stop=stop, announce=_say, notifier=notifier)
 
     _freeze_loaded()
     try:

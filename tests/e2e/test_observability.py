@@ -1,18 +1,30 @@
 """What the person running the bot sees: `/metrics` after real callbacks through the fakes,
-and log lines that name the message they belong to."""
+log lines that name the message they belong to, and systemd told when the bot is ready."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
+import socket
+import tempfile
+from contextlib import closing
+from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.cli.harness import Speaker
+from bot.core.clock import FakeClock
 from bot.core.logs import log_handler
 from bot.core.settings import Settings
+from bot.runtime.sd_notify import SystemdNotifier
+from bot.runtime.serve import RuntimeOptions, run_server
+from storage import Storage
+from storage.messaging import InboxStatus
 from tests.fakes.wecom_api import Fault
-from tests.fakes.world import FakeWeCom
+from tests.fakes.world import ClockSleep, FakeWeCom
 
 from .conftest import BOT_NAME, GROUP_HTTP, Bot, Seeded, StartBot, make_settings, signin_reply
 
@@ -125,3 +137,52 @@ async def test_json_log_lines_carry_the_inbox_id(start_bot: StartBot, seeded: Se
     assert entry["logger"] == "bot.pipeline.inbox" and entry["time"].endswith("+00:00")
     [summary] = [entry for entry in lines if entry is not processed[0]]
     assert "accepted" in summary["message"] and "inbox_id" not in summary
+
+
+async def test_systemd_hears_ready_after_recovery_and_stopping_at_shutdown(
+    settings: Settings, seeded: Seeded, clock: FakeClock
+) -> None:
+    # A message the last run accepted but never processed: READY must wait for it.
+    storage = Storage.open(settings.db)
+    try:
+        leftover = storage.inbox.record(Speaker(clock).incoming("t1", "我的记录"))
+    finally:
+        storage.close()
+    assert leftover is not None
+
+    with tempfile.TemporaryDirectory(prefix="sd") as folder:  # unix socket paths are short
+        address = str(Path(folder) / "notify")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+            systemd.bind(address)
+            systemd.setblocking(False)
+            stop = asyncio.Event()
+            ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(
+                run_server(
+                    settings,
+                    "127.0.0.1",
+                    0,
+                    stop=stop,
+                    clock=clock,
+                    options=RuntimeOptions(api_sleep=ClockSleep(clock), run_worker=False),
+                    announce=lambda _line: None,
+                    on_ready=ready.set_result,
+                    notifier=SystemdNotifier(address),
+                )
+            )
+            base_url = await asyncio.wait_for(ready, timeout=10)
+            message = systemd.recv(4096).decode()
+            assert message == f"READY=1\nSTATUS=正在服务 {base_url}"
+            with closing(Storage.open(settings.db)) as reader:
+                assert reader.inbox.status(leftover) is InboxStatus.PROCESSED
+            with pytest.raises(BlockingIOError):
+                systemd.recv(4096)  # nothing more while serving
+
+            stop.set()
+            assert await asyncio.wait_for(task, timeout=10) == 0
+            assert systemd.recv(4096) == b"STOPPING=1"
+
+
+def test_without_notify_socket_nothing_is_sent() -> None:
+    notifier = SystemdNotifier.from_environ({})
+    assert not notifier.enabled and notifier.notify("READY=1") is False
