@@ -154,3 +154,19 @@ def test_validation_errors_are_chinese(
     text = str(caught.value)
     assert text.startswith("配置有误：") and message in text
     assert "Input should" not in text and "valid integer" not in text
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        ("", "[提示] /metrics 未开启"),
+        ("short", "[注意] JIAOYAN_METRICS_TOKEN 太短"),
+        ("0123456789abcdef0123", "[正常] /metrics 已开启"),
+    ],
+)
+def test_check_says_whether_metrics_are_on(
+    monkeypatch: pytest.MonkeyPatch, token: str, expected: str
+) -> None:
+    monkeypatch.setenv("JIAOYAN_METRICS_TOKEN", token)
+    report = check_settings(load_settings()).render()
+    assert expected in report and (not token or token not in report)

@@ -46,6 +46,7 @@ _BASE64_ALPHABET = re.compile(r"^[A-Za-z0-9+/]+$")
 _CORP_ID = re.compile(r"^ww[0-9a-f]{16}$")
 _CALLBACK_TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _SHOW_PREFIX_FROM = 8  # shorter secrets show their length only
+MIN_METRICS_TOKEN = 16
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1"})
 
 
@@ -153,6 +154,7 @@ def check_settings(settings: Settings, unknown: Sequence[UnknownKey] = ()) -> Ch
     _check_url("WECOM_BOT_WS_URL", settings.wecom_bot_ws_url, ("ws", "wss"), report)
     _check_callback_urls(settings, report)
     _check_db_path(settings.db, report)
+    _check_metrics_token(setting_value(settings, "JIAOYAN_METRICS_TOKEN"), report)
     if not settings.admins:
         report.warn(
             "JIAOYAN_ADMINS 为空：没有超级管理员账号。建议填写至少一个管理员的企业微信账号"
@@ -307,6 +309,20 @@ def _check_db_path(path: Path, report: CheckReport) -> None:
         return
     where = "已存在，可读写" if path.exists() else "将在首次启动时创建"
     report.ok(f"数据库 {path}：{where}")
+
+
+def _check_metrics_token(token: str, report: CheckReport) -> None:
+    if not token:
+        report.info(
+            "/metrics 未开启：需要 Prometheus 指标时设置 JIAOYAN_METRICS_TOKEN，见 docs/operations.md。"
+        )
+    elif len(token) < MIN_METRICS_TOKEN:
+        report.warn(
+            f"JIAOYAN_METRICS_TOKEN 太短（{masked(token)}）：请用至少 {MIN_METRICS_TOKEN} 个字符的"
+            "随机串，如 openssl rand -hex 32 的输出。"
+        )
+    else:
+        report.ok("/metrics 已开启：抓取时需带 JIAOYAN_METRICS_TOKEN 令牌。")
 
 
 # ------------------------------------------------------------------ online checks
