@@ -118,9 +118,19 @@ def test_misspelled_keys_are_flagged_with_the_right_one(
         "JIAOYAN_ADMIN=zhangsan\nWECOM_CORP_ID=ww0123456789abcdef\nOTHER_TOOL_KEY=1\n",
         encoding="utf-8",
     )
-    environ = {"WECOM_BOT_SECERT": "x", "JIAOYAN_WHATEVER": "1", "PATH": "/usr/bin"}
+    environ = {
+        "WECOM_BOT_SECERT": "x",
+        "JIAOYAN_WHATEVER": "1",
+        "JIAOYAN_WORKER_PROCESS": "1",  # retired, not misspelled
+        "PATH": "/usr/bin",
+    }
     found = {key.name: key for key in unknown_keys(None, environ)}
-    assert set(found) == {"JIAOYAN_ADMIN", "WECOM_BOT_SECERT", "JIAOYAN_WHATEVER"}
+    assert set(found) == {
+        "JIAOYAN_ADMIN",
+        "WECOM_BOT_SECERT",
+        "JIAOYAN_WHATEVER",
+        "JIAOYAN_WORKER_PROCESS",
+    }
     assert found["JIAOYAN_ADMIN"].suggestion == "JIAOYAN_ADMINS"
     assert found["WECOM_BOT_SECERT"].suggestion == "WECOM_BOT_SECRET"
     assert found["JIAOYAN_WHATEVER"].suggestion is None
@@ -133,6 +143,10 @@ def test_misspelled_keys_are_flagged_with_the_right_one(
     )
     assert "环境变量里的 WECOM_BOT_SECERT" in report and "WECOM_BOT_SECRET？" in report
     assert "JIAOYAN_WHATEVER 不是教研助手的设置，会被忽略：请检查拼写。" in report
+    assert (
+        "[提示] 环境变量里的 JIAOYAN_WORKER_PROCESS 是旧版本的设置，已不再起作用，可以删掉。"
+        in report
+    )
 
 
 @pytest.mark.parametrize(

@@ -165,6 +165,9 @@ def check_settings(settings: Settings, unknown: Sequence[UnknownKey] = ()) -> Ch
 
 def _check_unknown_keys(unknown: Sequence[UnknownKey], report: CheckReport) -> None:
     for key in unknown:
+        if key.retired:
+            report.info(f"{key.where}里的 {key.name} 是旧版本的设置，已不再起作用，可以删掉。")
+            continue
         guess = f"是不是想写 {key.suggestion}？" if key.suggestion else "请检查拼写。"
         report.warn(f"{key.where}里的 {key.name} 不是教研助手的设置，会被忽略：{guess}")
 

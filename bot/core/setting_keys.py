@@ -13,6 +13,8 @@ from dotenv import dotenv_values
 from bot.core.settings import Settings
 
 OUR_PREFIXES = ("WECOM_", "JIAOYAN_")
+# Settings of earlier versions that no longer do anything (docs/deploy.md, "升级").
+RETIRED_KEYS = frozenset({"JIAOYAN_WORKER_PROCESS", "JIAOYAN_INTAKE_PROCESSES"})
 DEFAULT_ENV_FILE = Path(".env")
 
 
@@ -21,6 +23,7 @@ class UnknownKey:
     name: str
     where: str  # the .env file's path, or "环境变量"
     suggestion: str | None  # the known key it most likely means
+    retired: bool = False  # a setting of an earlier version, safe to delete
 
 
 def known_keys() -> frozenset[str]:
@@ -50,7 +53,10 @@ def unknown_keys(
             if not upper.startswith(OUR_PREFIXES) or upper in names or key in seen:
                 continue
             seen.add(key)
-            found.append(UnknownKey(key, where, _closest(upper, names)))
+            if upper in RETIRED_KEYS:
+                found.append(UnknownKey(key, where, None, retired=True))
+            else:
+                found.append(UnknownKey(key, where, _closest(upper, names)))
     return found
 
 
