@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.clock import Clock
 from bot.core.messages import Channel, Outgoing
+from bot.core.metrics import Metrics
 from bot.pipeline.delivery import expand_effects
 from reports.digest import build_digest
 from scheduling.items import (
@@ -63,9 +64,11 @@ class ReminderScheduler:
         on_enqueued: Callable[[], None] | None = None,
         policy: ReminderPolicy | None = None,
         charts_dir: Path | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """`charts_dir` keeps digest charts until sent; by default `charts/` beside the
-        database file (none for an in-memory database: digests then go without a picture)."""
+        database file (none for an in-memory database: digests then go without a picture).
+        `metrics` counts what was sent and what was skipped."""
         if charts_dir is None:
             db_file = storage.path
             charts_dir = db_file.parent / "charts" if db_file is not None else None
@@ -75,6 +78,7 @@ class ReminderScheduler:
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
         self._policy = policy or ReminderPolicy()
+        self._reminders = (metrics or Metrics()).reminders  # by status: sent, skipped
         self._repo = storage.reminders
         self._planner = Planner(
             storage,
@@ -279,7 +283,10 @@ class ReminderScheduler:
             notice_update=outcome.notice_update,
             clear_request=outcome.clear_request,
         )
-        return len(messages) if done else None
+        if not done:
+            return None
+        self._reminders.labels(status.value).inc()
+        return len(messages)
 
     def _expand(self, outcome: Outcome) -> list[Outgoing]:
         return expand_effects(

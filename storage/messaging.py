@@ -144,6 +144,13 @@ class InboxRepo:
         row = self._conn.execute("SELECT status FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
         return InboxStatus(row[0]) if row else None
 
+    def backlog_count(self) -> int:
+        """Messages received and not yet processed (the `/metrics` inbox backlog)."""
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM inbox WHERE status = ?", (InboxStatus.RECEIVED.value,)
+        ).fetchone()
+        return int(row[0])
+
     def unprocessed(self) -> list[tuple[int, Incoming]]:
         """Messages a crash left unhandled, oldest first, to be processed again at start."""
         rows = self._conn.execute(
@@ -311,6 +318,13 @@ class OutboxRepo:
 
     def pending_count(self) -> int:
         row = self._conn.execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+    def retrying_count(self) -> int:
+        """Pending items that already failed at least once (waiting for their retry)."""
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts > 0"
+        ).fetchone()
         return int(row[0])
 
     def stats(self) -> OutboxStats:

@@ -13,7 +13,7 @@ import binascii
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +34,7 @@ from bot.channels.wecom.client import WeComClient
 from bot.channels.wecom.errors import WeComError
 from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Channel
+from bot.core.setting_keys import UnknownKey
 from bot.core.setting_values import is_secret, setting_value
 from bot.core.settings import Settings
 
@@ -45,6 +46,7 @@ _BASE64_ALPHABET = re.compile(r"^[A-Za-z0-9+/]+$")
 _CORP_ID = re.compile(r"^ww[0-9a-f]{16}$")
 _CALLBACK_TOKEN = re.compile(r"^[A-Za-z0-9]{1,32}$")
 _SHOW_PREFIX_FROM = 8  # shorter secrets show their length only
+MIN_METRICS_TOKEN = 16
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1"})
 
 
@@ -135,9 +137,11 @@ def masked(value: str) -> str:
 # ------------------------------------------------------------------ offline checks
 
 
-def check_settings(settings: Settings) -> CheckReport:
-    """Everything that can be checked without the network."""
+def check_settings(settings: Settings, unknown: Sequence[UnknownKey] = ()) -> CheckReport:
+    """Everything that can be checked without the network; `unknown` are keys that look like
+    ours but are not (`bot.core.setting_keys.unknown_keys`)."""
     report = CheckReport()
+    _check_unknown_keys(unknown, report)
     _check_channels(settings, report)
     _check_secrets_present(settings, report)
     for name in ("WECOM_APP_AES_KEY", "WECOM_BOT_AES_KEY"):
@@ -150,12 +154,22 @@ def check_settings(settings: Settings) -> CheckReport:
     _check_url("WECOM_BOT_WS_URL", settings.wecom_bot_ws_url, ("ws", "wss"), report)
     _check_callback_urls(settings, report)
     _check_db_path(settings.db, report)
+    _check_metrics_token(setting_value(settings, "JIAOYAN_METRICS_TOKEN"), report)
     if not settings.admins:
         report.warn(
             "JIAOYAN_ADMINS 为空：没有超级管理员账号。建议填写至少一个管理员的企业微信账号"
             "（多个用逗号分隔），否则只有名册里角色为管理员的成员能管理机器人。"
         )
     return report
+
+
+def _check_unknown_keys(unknown: Sequence[UnknownKey], report: CheckReport) -> None:
+    for key in unknown:
+        if key.retired:
+            report.info(f"{key.where}里的 {key.name} 是旧版本的设置，已不再起作用，可以删掉。")
+            continue
+        guess = f"是不是想写 {key.suggestion}？" if key.suggestion else "请检查拼写。"
+        report.warn(f"{key.where}里的 {key.name} 不是教研助手的设置，会被忽略：{guess}")
 
 
 def _check_channels(settings: Settings, report: CheckReport) -> None:
@@ -298,6 +312,20 @@ def _check_db_path(path: Path, report: CheckReport) -> None:
         return
     where = "已存在，可读写" if path.exists() else "将在首次启动时创建"
     report.ok(f"数据库 {path}：{where}")
+
+
+def _check_metrics_token(token: str, report: CheckReport) -> None:
+    if not token:
+        report.info(
+            "/metrics 未开启：需要 Prometheus 指标时设置 JIAOYAN_METRICS_TOKEN，见 docs/operations.md。"
+        )
+    elif len(token) < MIN_METRICS_TOKEN:
+        report.warn(
+            f"JIAOYAN_METRICS_TOKEN 太短（{masked(token)}）：请用至少 {MIN_METRICS_TOKEN} 个字符的"
+            "随机串，如 openssl rand -hex 32 的输出。"
+        )
+    else:
+        report.ok("/metrics 已开启：抓取时需带 JIAOYAN_METRICS_TOKEN 令牌。")
 
 
 # ------------------------------------------------------------------ online checks
@@ -451,13 +479,14 @@ async def run_checks(
     settings: Settings,
     *,
     online: bool,
+    unknown: Sequence[UnknownKey] = (),
     clock: Clock | None = None,
     session: aiohttp.ClientSession | None = None,
     timeout: float = ONLINE_TIMEOUT,
     sleep: Sleep = asyncio.sleep,
 ) -> CheckReport:
     """All checks; online ones only when asked (they need the network and real credentials)."""
-    report = check_settings(settings)
+    report = check_settings(settings, unknown)
     if not online:
         return report
     clock = clock or SystemClock()
@@ -471,8 +500,8 @@ async def run_checks(
     return report
 
 
-def check_command(settings: Settings, online: bool) -> int:
+def check_command(settings: Settings, online: bool, unknown: Sequence[UnknownKey] = ()) -> int:
     """Print the report; 0 when fine, 1 when something must be fixed."""
-    report = asyncio.run(run_checks(settings, online=online))
+    report = asyncio.run(run_checks(settings, online=online, unknown=unknown))
     print(report.render())
     return 0 if report.passed else 1

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import logging
+import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.channels.status import WEBHOOK_STATUS_LINE, channel_statuses
 from bot.cli.check import CheckReport, check_settings
+from bot.core.setting_keys import UnknownKey
 from bot.core.settings import Settings
 
 EXIT_CONFIG_ERROR = 2
@@ -27,23 +28,25 @@ def banner(settings: Settings, report: CheckReport) -> list[str]:
     return lines
 
 
-def serve_command(settings: Settings, host: str, port: int) -> int:
-    """CLI entry: print which channels run, refuse a broken configuration, serve until signalled."""
-    root = logging.getLogger()
-    if root.level > logging.INFO:
-        # A service's log is its only voice under systemd/Docker; bodies and secrets stay out.
-        root.setLevel(logging.INFO)
+def serve_command(
+    settings: Settings, host: str, port: int, unknown: Sequence[UnknownKey] = ()
+) -> int:
+    """CLI entry: print which channels run, refuse a broken configuration, serve until signalled.
+
+    The log level is the caller's (`bot.core.logs.configure_logging`: INFO unless configured)."""
     _say(f"教研助手服务启动中（数据库 {settings.db}）")
-    report = check_settings(settings)
+    report = check_settings(settings, unknown)
     for line in banner(settings, report):
         _say(line)
     if not report.passed:
         _say("配置有错误，服务没有启动。请按上面的说明修改 .env，再运行 jiaoyan-bot check 确认。")
         return EXIT_CONFIG_ERROR
+    from bot.runtime.sd_notify import SystemdNotifier
     from bot.runtime.serve import run_server
 
     def run(stop: asyncio.Event) -> Awaitable[int]:
-        return run_server(settings, host, port, stop=stop, announce=_say)
+        notifier = SystemdNotifier.from_environ(os.environ)  # Type=notify in the unit file
+        return run_server(settings, host, port, stop=stop, announce=_say, notifier=notifier)
 
     _freeze_loaded()
     try:

@@ -4,26 +4,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from importlib import metadata
 from pathlib import Path
 
+from bot.cli.argparse_zh import ChineseArgumentParser
+from bot.core.logs import configure_logging
+from bot.core.setting_keys import unknown_keys
 from bot.core.settings import Settings, SettingsError, load_settings
 from storage import Storage
 
 DEMO_DB = Path("data/demo.db")
 
 
+ENV_FILE_HELP = "读取哪个配置文件（默认当前目录的 .env）"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ChineseArgumentParser(
         prog="jiaoyan-bot", description="教研助手：企业微信教研联盟机器人"
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, help="数据库文件（默认取 JIAOYAN_DB）")
+    parser.add_argument("-V", "--version", action="version", version=_version(), help="显示版本号")
+    parser.add_argument("--env-file", type=Path, metavar="文件", help=ENV_FILE_HELP)
+    common = ChineseArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, metavar="文件", help="数据库文件（默认取 JIAOYAN_DB）")
+    # Also after the command; SUPPRESS keeps a value given before the command.
+    common.add_argument(
+        "--env-file", type=Path, default=argparse.SUPPRESS, metavar="文件", help=ENV_FILE_HELP
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="命令",
+        title="命令",
+        help="每个命令的说明：jiaoyan-bot 命令 -h",
+    )
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, parents=[common])
@@ -32,33 +51,48 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--start",
         type=_iso_date,
+        metavar="日期",
         help="演示哪一周，如 2026-12-07（取该日所在的周一；默认即将到来的周一）",
     )
 
     console = add("console", "在终端里和机器人对话")
-    console.add_argument("--as", dest="userid", required=True, help="以哪个企业微信账号发言")
-    console.add_argument("--chat", help="群聊 ID（不写则为私聊）")
+    console.add_argument(
+        "--as", dest="userid", metavar="账号", required=True, help="以哪个企业微信账号发言"
+    )
+    console.add_argument("--chat", metavar="群聊ID", help="群聊 ID（不写则为私聊）")
 
     roster = add("import-roster", "从 CSV/XLSX 导入名册")
-    roster.add_argument("file", type=Path)
+    roster.add_argument("file", type=Path, metavar="名册文件", help="名册文件（.csv 或 .xlsx）")
     roster.add_argument("--dry-run", action="store_true", help="只检查并报告，不写入")
 
     serve = add("serve", "运行机器人服务（已配置的渠道、定时任务、HTTP）")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="0.0.0.0", metavar="地址", help="监听地址（默认 0.0.0.0）")
+    serve.add_argument(
+        "--port", type=int, default=8080, metavar="端口", help="监听端口（默认 8080）"
+    )
 
     check = add("check", "检查配置是否正确")
     check.add_argument("--online", action="store_true", help="同时连接企业微信接口验证")
 
     simulate = add("simulate", "在模拟时钟上回放一个场景文件")
-    simulate.add_argument("file", type=Path)
+    simulate.add_argument("file", type=Path, metavar="场景文件", help="场景文件（.yaml）")
 
     export = add("export", "导出 Excel 档案")
-    export.add_argument("--alliance", help="联盟名（默认全部）")
-    export.add_argument("--from", dest="date_from", help="开始日期，如 2026-09-01")
-    export.add_argument("--to", dest="date_to", help="结束日期，如 2027-01-31")
-    export.add_argument("-o", "--output", type=Path, required=True, help="输出文件 .xlsx")
+    export.add_argument("--alliance", metavar="联盟", help="联盟名（默认全部）")
+    export.add_argument("--from", dest="date_from", metavar="日期", help="开始日期，如 2026-09-01")
+    export.add_argument("--to", dest="date_to", metavar="日期", help="结束日期，如 2027-01-31")
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="文件", required=True, help="输出文件 .xlsx"
+    )
     return parser
+
+
+def _version() -> str:
+    """The installed package's version, as `pip show jiaoyan-bot` would say."""
+    try:
+        return f"jiaoyan-bot {metadata.version('jiaoyan-bot')}"
+    except metadata.PackageNotFoundError:
+        return "jiaoyan-bot（未安装，版本未知）"
 
 
 def _iso_date(text: str) -> date:
@@ -70,18 +104,20 @@ def _iso_date(text: str) -> date:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         if args.command == "demo" and args.db is None:
             args.db = DEMO_DB  # the demo never touches the real database by default
         overrides = {"JIAOYAN_DB": args.db} if args.db else {}
-        settings = load_settings(**overrides)
+        settings = load_settings(args.env_file, **overrides)
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
+    configure_logging(
+        settings.log_format,
+        settings.log_level,
+        verbose=args.verbose,
+        service=args.command == "serve",
+    )
     try:
         return _run(args, settings)
     except KeyboardInterrupt:
@@ -135,11 +171,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     if command == "serve":
         from bot.cli.launch import serve_command
 
-        return serve_command(settings, host=args.host, port=args.port)
+        return serve_command(
+            settings,
+            host=args.host,
+            port=args.port,
+            unknown=unknown_keys(args.env_file, os.environ),
+        )
     if command == "check":
         from bot.cli.check import check_command
 
-        return check_command(settings, online=args.online)
+        unknown = unknown_keys(args.env_file, os.environ)
+        return check_command(settings, online=args.online, unknown=unknown)
     if command == "simulate":
         from bot.cli.simulate import simulate_command
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -15,6 +16,8 @@ from bot.text.dates import DEFAULT_LESSONS, Lessons, parse_bell_schedule
 DEFAULT_WECOM_API_BASE = "https://qyapi.weixin.qq.com"
 DEFAULT_WECOM_BOT_WS_URL = "wss://openws.work.weixin.qq.com"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class Settings(BaseSettings):
@@ -36,6 +39,12 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, le=100, alias="JIAOYAN_OUTBOX_MAX_ATTEMPTS")
     dashboard_secret: SecretStr | None = Field(default=None, alias="JIAOYAN_DASHBOARD_SECRET")
     public_url: str = Field(default=DEFAULT_PUBLIC_URL, alias="JIAOYAN_PUBLIC_URL")
+    # Logs: "text" (one readable line) or "json" (one object per line, for log collectors).
+    log_format: str = Field(default="text", alias="JIAOYAN_LOG_FORMAT")
+    # None: WARNING for commands, INFO for `serve`.
+    log_level: str | None = Field(default=None, alias="JIAOYAN_LOG_LEVEL")
+    # `/metrics` answers only requests bearing this token; without it `/metrics` is off.
+    metrics_token: SecretStr | None = Field(default=None, alias="JIAOYAN_METRICS_TOKEN")
 
     wecom_api_base: str = Field(default=DEFAULT_WECOM_API_BASE, alias="WECOM_API_BASE")
     # More origins (scheme://host:port) whose response_url may be called, besides the API base.
@@ -76,6 +85,24 @@ class Settings(BaseSettings):
             parse_host_pattern(entry)  # raises ValueError with the Chinese explanation
         return value
 
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in LOG_FORMATS:
+            raise ValueError(f"应为 {' 或 '.join(LOG_FORMATS)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().upper()
+        if value not in LOG_LEVELS:
+            raise ValueError(f"应为 {'、'.join(LOG_LEVELS)} 之一")
+        return value
+
     @field_validator("tz")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -111,13 +138,50 @@ class SettingsError(Exception):
     """Raised with a readable Chinese explanation of what is wrong in the configuration."""
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings, turning pydantic's errors into one readable message."""
+def load_settings(env_file: Path | None = None, **overrides: object) -> Settings:
+    """Build settings from the environment and `env_file` (default `.env`, if present),
+    turning pydantic's errors into one readable Chinese message."""
+    if env_file is not None and not env_file.is_file():
+        raise SettingsError(f"找不到配置文件 {env_file}：请检查 --env-file 的路径。")
+    if env_file is not None:
+        overrides["_env_file"] = env_file
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = ["配置有误："]
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "?"
-            lines.append(f"- {name}: {err['msg'].removeprefix('Value error, ')}")
+            lines.append(f"- {name}: {explain_error(err)}")
         raise SettingsError("\n".join(lines)) from exc
+
+
+def explain_error(err: Mapping[str, Any]) -> str:
+    """One pydantic error in Chinese. Our own validators already raise Chinese text."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
+    shown = err.get("input")
+    value = f"，现在是「{shown}」" if isinstance(shown, str | int | float) else ""
+    if kind == "value_error":
+        return str(err.get("msg", "")).removeprefix("Value error, ")
+    if kind == "missing":
+        return "缺少这项设置"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"应为整数{value}"
+    if kind in ("float_parsing", "float_type"):
+        return f"应为数字{value}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"应为 true 或 false{value}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = next(iter(ctx.values()), "?")
+        words = {
+            "greater_than_equal": "不能小于",
+            "greater_than": "应大于",
+            "less_than_equal": "不能大于",
+            "less_than": "应小于",
+        }
+        return f"{words[kind]} {bound}{value}"
+    if kind.startswith("url_"):
+        return f"不是有效的网址{value}"
+    if kind.startswith("string_"):
+        return f"应为文字{value}"
+    return f"取值无效{value}"

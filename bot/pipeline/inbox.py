@@ -24,7 +24,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot.core.clock import Clock
+from bot.core.logs import processing_message
 from bot.core.messages import Channel, Effect, Incoming, Reply
+from bot.core.metrics import Metrics
 from bot.pipeline.delivery import expand_effects
 from bot.pipeline.group_commit import GroupCommit
 from bot.pipeline.traffic_log import TrafficLog
@@ -108,6 +110,7 @@ class Pipeline:
         private_channel: Channel | None = None,
         on_enqueued: Callable[[], None] | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
@@ -119,6 +122,7 @@ class Pipeline:
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
         self._max_concurrent = max_concurrent
+        self._callbacks = (metrics or Metrics()).callbacks  # by channel and outcome
         # Callbacks of the current loop turn waiting for their inbox commit.
         self._arrivals: GroupCommit[tuple[Incoming, bool], _Job | None] = GroupCommit(
             self._record_arrivals
@@ -185,11 +189,12 @@ class Pipeline:
     async def process(self, inbox_id: int, incoming: Incoming) -> None:
         """Run the router on one message and queue its replies, or an apology if it fails."""
         replies = _Replies(self, inbox_id, incoming)
-        try:
-            await self._handle(incoming, replies.commit)
-            replies.ensure_committed()
-        except Exception:
-            self._failed(inbox_id, incoming)
+        with processing_message(inbox_id):  # every log line of this message carries its id
+            try:
+                await self._handle(incoming, replies.commit)
+                replies.ensure_committed()
+            except Exception:
+                self._failed(inbox_id, incoming)
         self._notify()
 
     def _queue_replies(self, inbox_id: int, incoming: Incoming, effects: list[Effect]) -> None:
@@ -222,12 +227,16 @@ class Pipeline:
             inbox_ids = self._inbox.record_many([incoming for incoming, _ in arrivals])
         except Exception:
             log.exception("recording %d incoming message(s) failed", len(arrivals))
+            for incoming, _ in arrivals:
+                self._callbacks.labels(incoming.channel.value, "error").inc()
             self._wake_idle()
             raise
         self._saturated = len(arrivals) >= SATURATED_ARRIVALS
         jobs: list[_Job | None] = []
         for (incoming, wait), inbox_id in zip(arrivals, inbox_ids, strict=True):
             job = None
+            outcome = "duplicate" if inbox_id is None else "accepted"
+            self._callbacks.labels(incoming.channel.value, outcome).inc()
             if inbox_id is None:
                 self._traffic.count("duplicates ignored")
                 log.debug(

@@ -23,6 +23,7 @@ from enum import Enum
 from bot.channels.base import RateLimited, Sender, SendError
 from bot.core.clock import Clock
 from bot.core.messages import Channel
+from bot.core.metrics import Metrics
 from storage.audit import AuditRepo
 from storage.messaging import OutboxItem, OutboxRepo
 
@@ -61,9 +62,11 @@ class OutboxWorker:
         idle_wait: float = 5.0,
         sleep: Sleep = asyncio.sleep,
         leave_other_channels: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         """`leave_other_channels`: items for a channel without a sender stay queued for
-        another process (the console beside `serve`) instead of failing as misconfigured."""
+        another process (the console beside `serve`) instead of failing as misconfigured.
+        `metrics` counts sends by outcome, times them and counts WeCom's errcodes."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._outbox = outbox
@@ -78,6 +81,7 @@ class OutboxWorker:
         self._concurrency = concurrency
         self._idle_wait = idle_wait
         self._sleep = sleep
+        self._metrics = metrics or Metrics()
         self._wake = asyncio.Event()
         # One round at a time: a caller's `run_once` (the console, after each line) and the
         # `run` loop would otherwise read the same batch and send it twice.
@@ -179,25 +183,42 @@ class OutboxWorker:
         return sent
 
     async def _deliver(self, item: OutboxItem) -> _Outcome:
+        outcome = await self._attempt(item)
+        self._metrics.sends.labels(item.channel.value, outcome.value).inc()
+        return outcome
+
+    async def _attempt(self, item: OutboxItem) -> _Outcome:
         sender = self._senders.get(item.channel)
         if sender is None:
             self._give_up(item, f"no sender configured for channel {item.channel.value}")
             return _Outcome.GAVE_UP
+        metrics = self._metrics
+        started = metrics.monotonic()
         try:
             await sender.send(item.message)
         except RateLimited as exc:
-            return self._defer(item, exc.retry_after)
+            return self._defer(item, exc.retry_after)  # our own quota: not a send, not timed
         except SendError as exc:
+            self._timed(item, started)
+            errcode = _errcode_of(exc)
+            if errcode is not None:
+                metrics.wecom_errors.labels(str(errcode)).inc()
             return self._failed(item, str(exc) or type(exc).__name__, retryable=exc.retryable)
         except Exception as exc:
+            self._timed(item, started)
             # A sender bug or an unwrapped network error: worth another try, loudly.
             log.exception("sender for %s raised unexpectedly", item.channel.value)
             return self._failed(item, f"{type(exc).__name__}: {exc}", retryable=True)
+        self._timed(item, started)
         self._delivered.append(item.id)
         if self._mark_delivered is None:
             # One commit for every delivery that completes in this loop turn.
             self._mark_delivered = asyncio.get_running_loop().call_soon(self._mark_sent)
         return _Outcome.SENT
+
+    def _timed(self, item: OutboxItem, started: float) -> None:
+        elapsed = self._metrics.monotonic() - started
+        self._metrics.send_seconds.labels(item.channel.value).observe(elapsed)
 
     def _mark_sent(self) -> None:
         if self._mark_delivered is not None:
@@ -261,6 +282,18 @@ class OutboxWorker:
         )
         self._audit.record(now, AUDIT_ACTOR, AUDIT_GIVE_UP, detail)
         log.error(detail)
+
+
+def _errcode_of(exc: BaseException) -> int | None:
+    """WeCom's errcode behind a send error: senders raise SendError from the WeComError (or
+    the long connection's refusal) that carries it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        errcode = getattr(cause, "errcode", None)
+        if isinstance(errcode, int):
+            return errcode
+        cause = cause.__cause__
+    return None
 
 
 def _describe_target(item: OutboxItem) -> str:

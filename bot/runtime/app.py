@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.channels.base import Sender
 from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Channel
+from bot.core.metrics import Metrics, QueueCounts
 from bot.core.settings import Settings
 from bot.pipeline.files import FileIntake
 from bot.pipeline.inbox import Pipeline
@@ -17,11 +20,15 @@ from bot.pipeline.outbox_worker import OutboxWorker, Sleep
 from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
-from reports.digest import build_digest
+from reports.digest import Digest, build_digest
 from scheduling.items import DigestBuilder
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.messaging import InboxRepo, OutboxRepo
+
+if TYPE_CHECKING:
+    from bot.text.dates import Period
+    from storage.models import Alliance
 
 
 @dataclass
@@ -37,6 +44,8 @@ class App:
     worker: OutboxWorker
     # Reminders, scheduled notices and digests; started with `await app.scheduler.start()`.
     scheduler: ReminderScheduler
+    # `/metrics` (bot.runtime.metrics_route): this App's own registry.
+    metrics: Metrics
     senders: dict[Channel, Sender] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -83,6 +92,28 @@ class ThrottledRearm:
         self._rearm()
 
 
+def queue_counts(storage: Storage) -> QueueCounts:
+    """The queues' sizes for `/metrics`, read at scrape time."""
+    stats = storage.outbox.stats()
+    return QueueCounts(
+        inbox_backlog=storage.inbox.backlog_count(),
+        outbox_pending=stats.pending,
+        outbox_failed=stats.failed,
+        outbox_retrying=storage.outbox.retrying_count(),
+    )
+
+
+def timed_digests(build: DigestBuilder, metrics: Metrics) -> DigestBuilder:
+    """`build`, with each digest's build time recorded in `metrics`."""
+
+    def timed(
+        storage: Storage, alliance: Alliance, period: Period, now: datetime
+    ) -> Awaitable[Digest]:
+        return metrics.timed_digest(lambda: build(storage, alliance, period, now))
+
+    return timed
+
+
 def create_app(
     settings: Settings,
     *,
@@ -94,6 +125,7 @@ def create_app(
     digest_builder: DigestBuilder = build_digest,
     leave_other_channels: bool = False,
     worker_sleep: Sleep = asyncio.sleep,
+    metrics: Metrics | None = None,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
@@ -105,6 +137,8 @@ def create_app(
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
+    metrics = metrics or Metrics()
+    metrics.watch_queues(lambda: queue_counts(storage))
     config = BotConfig.from_settings(settings)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
     inbox, outbox = storage.inbox, storage.outbox
@@ -117,6 +151,7 @@ def create_app(
         max_attempts=settings.outbox_max_attempts,
         leave_other_channels=leave_other_channels,
         sleep=worker_sleep,
+        metrics=metrics,
     )
     scheduler = ReminderScheduler(
         storage,
@@ -124,7 +159,8 @@ def create_app(
         zone=settings.zone,
         private_channel=private_channel,
         on_enqueued=worker.wake,
-        digest_builder=digest_builder,
+        digest_builder=timed_digests(digest_builder, metrics),
+        metrics=metrics,
     )
 
     # A handled message may have created, moved or cancelled something that is due.
@@ -143,6 +179,7 @@ def create_app(
         clock,
         private_channel=private_channel,
         on_enqueued=after_message,
+        metrics=metrics,
     )
     return App(
         settings=settings,
@@ -155,5 +192,6 @@ def create_app(
         pipeline=pipeline,
         worker=worker,
         scheduler=scheduler,
+        metrics=metrics,
         senders=all_senders,
     )

@@ -45,6 +45,8 @@ from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir
 from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.metrics_route import metrics_routes
+from bot.runtime.sd_notify import READY, STOPPING, SystemdNotifier
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
@@ -302,6 +304,7 @@ def build_runtime(
     forwarding.target = sink
 
     route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
+    route_adders.append(metrics_routes(app.metrics, secret_value(settings.metrics_token)))
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
@@ -387,14 +390,23 @@ async def run_server(
     options: RuntimeOptions | None = None,
     announce: Announce = print,
     on_ready: Callable[[str], None] | None = None,
+    notifier: SystemdNotifier | None = None,
 ) -> int:
     """Run everything in this process until `stop` is set: recover, start services, listen,
-    then shut down in order."""
+    then shut down in order. `notifier` tells systemd when serving starts and stops."""
+    notifier = notifier or SystemdNotifier(None)
+
+    def ready(base_url: str) -> None:
+        notifier.notify(READY, f"STATUS=正在服务 {base_url}")
+        if on_ready is not None:
+            on_ready(base_url)
+
     async with open_runtime(settings, clock=clock, options=options) as runtime:
-        await runtime.start()
+        await runtime.start()  # recovery first: READY only once leftovers are processed
         code = await listen_until(
-            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=on_ready
+            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=ready
         )
+        notifier.notify(STOPPING)  # the services stop as this block ends
     if code == 0:
         announce("服务已停止。")
     return code

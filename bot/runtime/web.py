@@ -21,6 +21,7 @@ from aiohttp.web_response import StreamResponse
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 RouteAdder = Callable[[web.Application], None]
 Announce = Callable[[str], None]
@@ -122,14 +123,16 @@ class PathAccessLogger(AbstractAccessLogger):
 
     Callback queries carry signatures, and dashboard links carry their access token in the
     path, so a request is logged by its route pattern (e.g. `/reports/{token}/`). Health
-    checks (every 30 s from Docker) and successful callback POSTs go to DEBUG so they do not
-    bury real traffic.
+    checks (every 30 s from Docker), scrapes of /metrics and successful callback POSTs go to
+    DEBUG so they do not bury real traffic.
     """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         # Each accepted WeCom callback is logged once by its channel (with its msgid), so
         # its access line would only double the log under load.
-        quiet = request.path == HEALTH_PATH or (request.method == "POST" and response.status < 400)
+        quiet = request.path in (HEALTH_PATH, METRICS_PATH) or (
+            request.method == "POST" and response.status < 400
+        )
         level = logging.DEBUG if quiet else logging.INFO
         if not self.logger.isEnabledFor(level):
             return  # the usual case for callbacks: skip formatting the line
