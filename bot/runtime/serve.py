@@ -45,6 +45,13 @@ from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir
 from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.playground import (
+    PLAYGROUND_PATH,
+    playground_hub,
+    playground_routes,
+    playground_senders,
+    submit_to,
+)
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
@@ -172,8 +179,10 @@ class Runtime:
         long_connection: AibotLongConnection | None,
         route_adders: list[RouteAdder],
         services: list[Service],
+        playground: bool = False,
     ) -> None:
         self.app = app
+        self.playground = playground  # `/playground/` is served (no WeCom channel)
         self.statuses = statuses
         self.long_connection = long_connection
         self.services = services
@@ -275,12 +284,19 @@ def build_runtime(
                 member_limiter=member_limiter,
             )
         )
+    # Without any WeCom channel, the local playground page is the way to talk to the bot.
+    hub = playground_hub(settings, storage, clock) if not enabled else None
+    sender_map: dict[Channel, Sender] = {sender.channel: sender for sender in senders}
+    if hub is not None:
+        sender_map.update(playground_senders(hub))
     # Private answers and direct messages: the app if configured, else the long connection.
     private_channel = (
         Channel.APP
         if Channel.APP in enabled
         else Channel.AIBOT_WS
         if Channel.AIBOT_WS in enabled
+        else Channel.PLAYGROUND
+        if hub is not None
         else None
     )
     callback_key = settings.wecom_bot_aes_key
@@ -292,7 +308,7 @@ def build_runtime(
     app = create_app(
         settings,
         clock=clock,
-        senders={sender.channel: sender for sender in senders},
+        senders=sender_map,
         private_channel=private_channel,
         storage=storage,
         file_intake=file_intake,
@@ -302,6 +318,10 @@ def build_runtime(
     forwarding.target = sink
 
     route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
+    if hub is not None:
+        # serve listens on all addresses by default: the page answers this machine only.
+        page = playground_routes(settings, storage, clock, hub, submit_to(sink), local_only=True)
+        route_adders.append(page.add_routes)
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
@@ -345,6 +365,7 @@ def build_runtime(
         long_connection=long_connection,
         route_adders=route_adders,
         services=services,
+        playground=hub is not None,
     )
 
 
@@ -392,8 +413,18 @@ async def run_server(
     then shut down in order."""
     async with open_runtime(settings, clock=clock, options=options) as runtime:
         await runtime.start()
+
+        def ready(base_url: str) -> None:
+            if runtime.playground:
+                announce(
+                    f"没有配置企业微信，可在本机浏览器打开体验页：{base_url}{PLAYGROUND_PATH}"
+                    "（只对本机开放，按真实时间运行）"
+                )
+            if on_ready is not None:
+                on_ready(base_url)
+
         code = await listen_until(
-            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=on_ready
+            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=ready
         )
     if code == 0:
         announce("服务已停止。")
