@@ -1,8 +1,8 @@
 """`jiaoyan-bot playground`: the bot on a local web page, on a clock the page moves.
 
 Without `--db` it builds a fresh demo district and plays the demo's week through the page's
-channel, so the page opens on a week that has happened; with `--db` it opens that database
-as it is. Either way the clock is simulated: it starts at the week's end (or now) and moves
+channel, so the page opens on a week that has happened; with `--db` it opens a fresh copy of
+that database (moving the clock records reminders as sent: never on the real one). Either way the clock is simulated: it starts at the week's end (or now) and moves
 only when the page says so, and everything due on the way (reminders, scheduled notices,
 digests) is sent at its own instant (`scheduling.simulated.advance_clock`), the same way the
 demo and `simulate` drive time.
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from bot.channels.console_sender import ConsoleSender
 from bot.channels.playground.hub import PlaygroundHub
@@ -106,11 +108,15 @@ async def run_playground(
     """Serve the page until `stop` is set. `demo_week`: build the demo district afresh and
     play that week first (its Monday); None: open the database as it is, clock at now."""
     if demo_week is not None:
-        for suffix in ("", "-wal", "-shm"):
-            path = settings.db.with_name(settings.db.name + suffix)
-            path.unlink(missing_ok=True)
+        _remove_database(settings.db)
         start = week_start(demo_week, settings.zone)
     else:
+        if not settings.db.is_file():
+            announce(f"找不到数据库 {settings.db}。")
+            return 2
+        copy = working_copy(settings.db)
+        announce(f"在数据库的副本上试用：{copy}（原数据库 {settings.db} 不会被改动）")
+        settings = settings.model_copy(update={"db": copy})
         start = datetime.now(UTC).replace(second=0, microsecond=0)
     clock = FakeClock(start)
     storage = Storage.open(settings.db)
@@ -152,6 +158,27 @@ async def run_playground(
         with contextlib.suppress(Exception):
             await app.pipeline.drain()
         app.close()
+
+
+def working_copy(source: Path) -> Path:
+    """A fresh copy of `source` beside it (`x.db` → `x.playground.db`), taken with SQLite's
+    backup so it is consistent even while `serve` writes. The page moves time forward and
+    records reminders as sent: that must never happen to the real database."""
+    target = source.with_name(f"{source.stem}.playground{source.suffix or '.db'}")
+    _remove_database(target)
+    with (
+        contextlib.closing(
+            sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        ) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+    return target
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 async def _play_demo_week(app: App, clock: FakeClock, hub: PlaygroundHub, storage: Storage) -> None:

@@ -75,17 +75,42 @@ async def test_the_page_opens_on_the_demo_week_already_played(tmp_path: Path) ->
     assert "只在本机可以打开；要让局域网里的电脑访问，加 --host 0.0.0.0。" in lines
 
 
-async def test_a_database_given_opens_as_it_is_on_a_clock_that_starts_now(tmp_path: Path) -> None:
+async def test_a_database_given_is_tried_on_a_copy_and_left_untouched(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, JIAOYAN_DB=tmp_path / "mine.db")  # type: ignore[call-arg]
     storage = Storage.open(settings.db)
     seed_small_alliance(storage, datetime(2030, 3, 4, tzinfo=UTC))
     storage.close()
+    original = settings.db.read_bytes()
     lines: list[str] = []
     async with running(settings, None, lines) as base, aiohttp.ClientSession() as session:
         state = await state_of(session, base)
+        async with session.post(
+            f"{base}/playground/api/send",
+            json={"userid": "lead1", "chat": GROUP, "text": "发起活动 明天 15:00 集体备课"},
+        ) as sent:
+            assert sent.status == 200
+        async with session.post(f"{base}/playground/api/clock", json={"days": 2}) as moved:
+            assert moved.status == 200
     assert state["messages"] == [] and state["clock"]["movable"] is True
     assert [g["value"] for g in state["groups"]] == [GROUP, "group-west"]
-    assert "正在生成演示区并演示一周的教研活动……" not in lines
+    copy = tmp_path / "mine.playground.db"
+    assert f"在数据库的副本上试用：{copy}（原数据库 {settings.db} 不会被改动）" in lines
+    assert settings.db.read_bytes() == original
+    reopened = Storage.open(copy)
+    try:
+        assert reopened.activities.get(1) is not None  # what was done on the page went here
+    finally:
+        reopened.close()
+
+
+async def test_a_missing_database_is_named(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, JIAOYAN_DB=tmp_path / "typo.db")  # type: ignore[call-arg]
+    lines: list[str] = []
+    code = await run_playground(
+        settings, "127.0.0.1", 0, demo_week=None, stop=asyncio.Event(), announce=lines.append
+    )
+    assert (code, lines) == (2, [f"找不到数据库 {settings.db}。"])
+    assert not settings.db.exists()
 
 
 def test_the_command_listens_on_this_machine_only_unless_told() -> None:
