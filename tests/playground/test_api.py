@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from unittest import mock
 
-from bot.core.messages import Attachment, AttachmentKind, Channel, Outgoing, TargetKind
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from bot.channels.playground.routes import PlaygroundRoutes
+from bot.runtime.playground import RosterDirectory, submit_to
 from tests.fakes.small_alliance import GROUP
-from tests.scheduling.conftest import local
+from tests.scheduling.conftest import SHANGHAI, local
 
 from .conftest import Playground, pushed_until
 
@@ -94,34 +99,23 @@ async def test_bad_requests_are_refused_in_chinese_and_change_nothing(
     assert state["messages"] == []
 
 
-async def test_an_attachment_opens_from_the_page_and_nothing_else_does(
-    playground: Playground, tmp_path: Path
+async def test_an_export_opens_from_the_page_and_nothing_else_does(
+    playground: Playground,
 ) -> None:
-    export = tmp_path / "exports" / "a1.xlsx"
-    export.parent.mkdir()
-    export.write_bytes(b"PK\x03\x04 pretend workbook")
-    await playground.hub.send(
-        Outgoing(
-            channel=Channel.PLAYGROUND,
-            target_kind=TargetKind.USER,
-            target="lead1",
-            text="导出完成",
-            attachment=Attachment(
-                kind=AttachmentKind.FILE, path=str(export), name="东部联盟-教研档案.xlsx"
-            ),
-        )
-    )
+    await playground.say("lead1", "导出 本周")
     state = await (await playground.client.get("/playground/api/state")).json()
-    [message] = state["messages"]
-    assert message["attachment"] == {
-        "name": "东部联盟-教研档案.xlsx",
+    [said, reply] = state["messages"]
+    assert reply["person"] == "lead1" and "已导出「东部联盟」本周" in reply["html"]
+    assert reply["attachment"] == {
+        "name": "东部联盟-教研档案-20300304.xlsx",
         "image": False,
-        "url": f"files/{message['id']}",
+        "url": f"files/{reply['id']}",
     }
-    response = await playground.client.get(f"/playground/{message['attachment']['url']}")
+    response = await playground.client.get(f"/playground/{reply['attachment']['url']}")
     assert response.status == 200
-    assert await response.read() == b"PK\x03\x04 pretend workbook"
-    assert "attachment;" in response.headers["Content-Disposition"]
+    assert (await response.read())[:2] == b"PK"  # the workbook the export wrote
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert (await playground.client.get(f"/playground/files/{said['id']}")).status == 404
     assert (await playground.client.get("/playground/files/999")).status == 404
 
 
@@ -133,3 +127,34 @@ async def test_the_page_carries_the_conversation_so_far(playground: Playground) 
     assert "<script>alert" not in html  # the inlined state cannot close the script element
     assert "\\u0026lt;script\\u0026gt;alert(1)" in html  # escaped twice: HTML, then JSON
     assert "https://" not in html.split("<script>")[0]  # no assets from elsewhere
+
+
+@pytest.mark.parametrize(
+    ("peer", "allowed"), [("127.0.0.1", True), ("::1", True), ("192.0.2.7", False)]
+)
+async def test_served_by_serve_the_page_answers_this_machine_only(
+    playground: Playground, peer: str, allowed: bool
+) -> None:
+    routes = PlaygroundRoutes(
+        hub=playground.hub,
+        directory=RosterDirectory(playground.app.storage),
+        deliver=submit_to(playground.app.pipeline),
+        clock=playground.clock,
+        zone=SHANGHAI,
+        local_only=True,
+    )
+    web_app = web.Application()
+    routes.add_routes(web_app)
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda name, default=None: (
+        (peer, 40000) if name == "peername" else default
+    )
+    request = make_mocked_request("GET", "/playground/", app=web_app, transport=transport)
+    match = await web_app.router.resolve(request)
+    if allowed:
+        response = await match.handler(request)
+        assert response.status == 200
+    else:
+        with pytest.raises(web.HTTPForbidden) as refused:
+            await match.handler(request)
+        assert refused.value.text == "体验页只对本机开放（http://127.0.0.1）。"
