@@ -2,8 +2,9 @@
 
 Without `--db` it builds a fresh demo district and plays the demo's week through the page's
 channel, so the page opens on a week that has happened; with `--db` it opens a fresh copy of
-that database (moving the clock records reminders as sent: never on the real one). Either way the clock is simulated: it starts at the week's end (or now) and moves
-only when the page says so, and everything due on the way (reminders, scheduled notices,
+that database (moving the clock records reminders as sent: never on the real one). Either
+way the clock is simulated: it starts at the week's end (or now) and moves only when the
+page says so, and everything due on the way (reminders, scheduled notices,
 digests) is sent at its own instant (`scheduling.simulated.advance_clock`), the same way the
 demo and `simulate` drive time.
 """
@@ -13,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from bot.channels.console_sender import ConsoleSender
-from bot.channels.playground.hub import PlaygroundHub
+from bot.channels.playground.hub import PlaygroundHub, incoming_from_page
 from bot.cli.demo import (
     EAST_GROUP,
     DemoSender,
@@ -32,7 +32,7 @@ from bot.cli.demo import (
 from bot.cli.demo_data import build_district
 from bot.cli.harness import answer, deliver
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.messages import Channel
 from bot.core.settings import Settings
 from bot.runtime.app import App, create_app
 from bot.runtime.playground import (
@@ -65,23 +65,9 @@ class PlaygroundSpeaker:
     def __init__(self, app: App, hub: PlaygroundHub) -> None:
         self._app = app
         self._hub = hub
-        self._prefix = f"playground-{uuid.uuid4().hex[:8]}-"
-        self._count = 0
-
-    def incoming(self, userid: str, text: str, chat: str | None) -> Incoming:
-        self._count += 1
-        return Incoming(
-            channel=Channel.PLAYGROUND,
-            msgid=f"{self._prefix}{self._count}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            received_at=self._app.clock.now(),
-        )
 
     async def say(self, userid: str, text: str, chat: str | None) -> None:
-        incoming = self.incoming(userid, text, chat)
+        incoming = incoming_from_page(userid, text, chat, self._app.clock.now())
         self._hub.said(incoming)
         await answer(self._app, incoming)
 
@@ -106,7 +92,7 @@ async def run_playground(
     on_ready: Callable[[str], None] | None = None,
 ) -> int:
     """Serve the page until `stop` is set. `demo_week`: build the demo district afresh and
-    play that week first (its Monday); None: open the database as it is, clock at now."""
+    play that week first (its Monday); None: a fresh copy of the database, clock at now."""
     if demo_week is not None:
         _remove_database(settings.db)
         start = week_start(demo_week, settings.zone)
@@ -127,7 +113,8 @@ async def run_playground(
         storage=storage,
         senders=playground_senders(hub),
         private_channel=Channel.PLAYGROUND,
-        leave_other_channels=True,  # serve may deliver WeCom's from the same database
+        # Messages for WeCom groups of a copied database stay queued in the copy, unsent.
+        leave_other_channels=True,
     )
     try:
         if demo_week is not None:

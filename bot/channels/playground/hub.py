@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,15 @@ from zoneinfo import ZoneInfo
 from bot.channels.base import Sender
 from bot.channels.playground.markdown import render_text
 from bot.core.clock import Clock
-from bot.core.messages import Attachment, AttachmentKind, Channel, Incoming, Outgoing, TargetKind
+from bot.core.messages import (
+    Attachment,
+    AttachmentKind,
+    Channel,
+    ChatType,
+    Incoming,
+    Outgoing,
+    TargetKind,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,20 @@ class PlaygroundEvent:
     mention: tuple[str, ...] = ()
     userid: str | None = None
     attachment: Attachment | None = None
+
+
+def incoming_from_page(userid: str, text: str, chat: str | None, at: datetime) -> Incoming:
+    """What `userid` typed on the page, in group `chat` or privately (None), as the pipeline
+    takes it; each gets a msgid of its own."""
+    return Incoming(
+        channel=Channel.PLAYGROUND,
+        msgid=f"playground-{uuid.uuid4().hex}",
+        userid=userid,
+        text=text,
+        chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
+        chat_id=chat,
+        received_at=at,
+    )
 
 
 def time_label(moment: datetime, zone: ZoneInfo) -> str:

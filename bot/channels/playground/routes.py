@@ -12,7 +12,6 @@ import contextlib
 import ipaddress
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -24,9 +23,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
-from bot.channels.playground.hub import PlaygroundHub, time_label
+from bot.channels.playground.hub import PlaygroundHub, incoming_from_page, time_label
 from bot.core.clock import Clock
-from bot.core.messages import Channel, ChatType, Incoming
+from bot.core.messages import Incoming
 
 log = logging.getLogger(__name__)
 
@@ -218,15 +217,7 @@ class PlaygroundRoutes:
             raise PlaygroundError("请先从名册里选一个发言人。")
         if chat is not None and chat not in {g.value for g in self.directory.groups()}:
             raise PlaygroundError("没有这个群。")
-        return Incoming(
-            channel=Channel.PLAYGROUND,
-            msgid=f"playground-{uuid.uuid4().hex}",
-            userid=userid,
-            text=text,
-            chat_type=ChatType.GROUP if chat else ChatType.SINGLE,
-            chat_id=chat,
-            received_at=self.clock.now(),
-        )
+        return incoming_from_page(userid, text, chat, self.clock.now())
 
 
 SECURITY_HEADERS = {
