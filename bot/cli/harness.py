@@ -57,9 +57,7 @@ class Speaker:
     async def say(self, app: App, userid: str, text: str, chat: str | None = None) -> None:
         """Send through the app; returns once the answers, and whatever fell due with them
         (e.g. the digest that 周报 现在 asks for), went out through its senders."""
-        await app.pipeline.handle_now(self.incoming(userid, text, chat))
-        await app.scheduler.run_due()
-        await deliver(app.worker)
+        await answer(app, self.incoming(userid, text, chat))
 
     def ask(
         self,
@@ -74,6 +72,14 @@ class Speaker:
         """Straight through the router (no inbox, no outbox): the effects the handler returned."""
         incoming = self.incoming(userid, text, chat, quote=quote, reply_context=reply_context)
         return dispatcher.handle_sync(incoming)
+
+
+async def answer(app: App, incoming: Incoming) -> None:
+    """Handle one message through the pipeline, then send its answers and whatever fell due
+    with them; returns once they went out through the app's senders."""
+    await app.pipeline.handle_now(incoming)
+    await app.scheduler.run_due()
+    await deliver(app.worker)
 
 
 async def deliver(worker: OutboxWorker) -> None:

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 
 from bot.channels.status import WEBHOOK_STATUS_LINE, channel_statuses
 from bot.cli.check import CheckReport, check_settings
@@ -53,6 +54,21 @@ def serve_command(
         return asyncio.run(_until_signalled(run))
     except KeyboardInterrupt:  # pragma: no cover - only where signal handlers are unsupported
         print("已中断。", file=sys.stderr)
+        return 130
+
+
+def playground_command(settings: Settings, host: str, port: int, *, demo_week: date | None) -> int:
+    """CLI entry of `jiaoyan-bot playground`: the local page until Ctrl+C."""
+    from bot.cli.playground import run_playground
+
+    _say(f"教研助手体验页启动中（数据库 {settings.db}）")
+
+    def run(stop: asyncio.Event) -> Awaitable[int]:
+        return run_playground(settings, host, port, demo_week=demo_week, stop=stop, announce=_say)
+
+    try:
+        return asyncio.run(_until_signalled(run))
+    except KeyboardInterrupt:  # pragma: no cover - only where signal handlers are unsupported
         return 130
 
 

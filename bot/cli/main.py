@@ -18,6 +18,7 @@ from bot.core.settings import Settings, SettingsError, load_settings
 from storage import Storage
 
 DEMO_DB = Path("data/demo.db")
+PLAYGROUND_DB = Path("data/playground.db")
 
 
 ENV_FILE_HELP = "读取哪个配置文件（默认当前目录的 .env）"
@@ -53,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
         type=_iso_date,
         metavar="日期",
         help="演示哪一周，如 2026-12-07（取该日所在的周一；默认即将到来的周一）",
+    )
+
+    playground = add(
+        "playground",
+        f"在本机网页上和机器人对话、拨动时钟（不写 --db 时在 {PLAYGROUND_DB} 生成演示区并先演示一周）",
+    )
+    playground.add_argument(
+        "--host", default="127.0.0.1", help="监听地址（默认 127.0.0.1，只有本机能打开）"
+    )
+    playground.add_argument("--port", type=int, default=8080, help="端口（默认 8080）")
+    playground.add_argument(
+        "--start", type=_iso_date, help="演示哪一周，如 2026-12-07（不写 --db 时有效）"
     )
 
     console = add("console", "在终端里和机器人对话")
@@ -107,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo" and args.db is None:
             args.db = DEMO_DB  # the demo never touches the real database by default
+        if args.command == "playground":
+            args.demo = args.db is None  # without --db: a fresh demo district, never the real one
+            args.db = args.db or PLAYGROUND_DB
         overrides = {"JIAOYAN_DB": args.db} if args.db else {}
         settings = load_settings(args.env_file, **overrides)
     except SettingsError as error:
@@ -132,6 +148,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         today = datetime.now(settings.zone).date()
         monday = monday_of(args.start) if args.start else coming_monday(today)
         return asyncio.run(run_demo(settings, print, monday, today))
+    if command == "playground":
+        from bot.cli.demo import coming_monday, monday_of
+        from bot.cli.launch import playground_command
+
+        today = datetime.now(settings.zone).date()
+        week = (
+            (monday_of(args.start) if args.start else coming_monday(today)) if args.demo else None
+        )
+        return playground_command(settings, args.host, args.port, demo_week=week)
     if command == "console":
         from bot.channels.console_sender import ConsoleSender
         from bot.cli.console import console_main, stdio_terminal

@@ -23,6 +23,8 @@ class Channel(StrEnum):
     AIBOT_HTTP = "aibot_http"
     APP = "app"
     WEBHOOK = "webhook"
+    # The local web page of `jiaoyan-bot playground` (bot.channels.playground).
+    PLAYGROUND = "playground"
 
 
 class Incoming(BaseModel):

@@ -27,10 +27,12 @@ from storage.models import ChatBinding
 
 log = logging.getLogger(__name__)
 
+# Channels on one machine (terminal, local web page): they answer privately in themselves.
+LOCAL_CHANNELS: frozenset[Channel] = frozenset({Channel.CONSOLE, Channel.PLAYGROUND})
 # Channels on which the bot can write to a single user without a prior message there.
-DIRECT_CAPABLE: frozenset[Channel] = frozenset({Channel.AIBOT_WS, Channel.APP, Channel.CONSOLE})
+DIRECT_CAPABLE: frozenset[Channel] = frozenset({Channel.AIBOT_WS, Channel.APP, *LOCAL_CHANNELS})
 # Channels on which the bot can push into a group proactively (without a webhook URL).
-GROUP_PUSH_CAPABLE: frozenset[Channel] = frozenset({Channel.AIBOT_WS, Channel.APP, Channel.CONSOLE})
+GROUP_PUSH_CAPABLE: frozenset[Channel] = frozenset({Channel.AIBOT_WS, Channel.APP, *LOCAL_CHANNELS})
 
 PRIVATE_IN_GROUP_NOTE = (
     "名单等个人信息不在群里公布，请私聊我（直接给我发消息）再发一次同样的指令查看。"
@@ -184,9 +186,10 @@ def _direct(
 
 
 def _direct_channel(incoming: Incoming | None, private_channel: Channel | None) -> Channel | None:
-    """Console sessions answer in the console; otherwise the configured private channel."""
-    if incoming is not None and incoming.channel is Channel.CONSOLE:
-        return Channel.CONSOLE
+    """Console and playground sessions answer in themselves; otherwise the configured
+    private channel."""
+    if incoming is not None and incoming.channel in LOCAL_CHANNELS:
+        return incoming.channel
     if private_channel is not None:
         return private_channel
     if incoming is not None and incoming.channel in DIRECT_CAPABLE:

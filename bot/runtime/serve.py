@@ -46,6 +46,13 @@ from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
 from bot.runtime.metrics_route import metrics_routes
+from bot.runtime.playground import (
+    PLAYGROUND_PATH,
+    playground_hub,
+    playground_routes,
+    playground_senders,
+    submit_to,
+)
 from bot.runtime.sd_notify import READY, STOPPING, SystemdNotifier
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
@@ -174,8 +181,10 @@ class Runtime:
         long_connection: AibotLongConnection | None,
         route_adders: list[RouteAdder],
         services: list[Service],
+        playground: bool = False,
     ) -> None:
         self.app = app
+        self.playground = playground  # `/playground/` is served (no WeCom channel)
         self.statuses = statuses
         self.long_connection = long_connection
         self.services = services
@@ -277,12 +286,19 @@ def build_runtime(
                 member_limiter=member_limiter,
             )
         )
+    # Without any WeCom channel, the local playground page is the way to talk to the bot.
+    hub = playground_hub(settings, storage, clock) if not enabled else None
+    sender_map: dict[Channel, Sender] = {sender.channel: sender for sender in senders}
+    if hub is not None:
+        sender_map.update(playground_senders(hub))
     # Private answers and direct messages: the app if configured, else the long connection.
     private_channel = (
         Channel.APP
         if Channel.APP in enabled
         else Channel.AIBOT_WS
         if Channel.AIBOT_WS in enabled
+        else Channel.PLAYGROUND
+        if hub is not None
         else None
     )
     callback_key = settings.wecom_bot_aes_key
@@ -294,7 +310,7 @@ def build_runtime(
     app = create_app(
         settings,
         clock=clock,
-        senders={sender.channel: sender for sender in senders},
+        senders=sender_map,
         private_channel=private_channel,
         storage=storage,
         file_intake=file_intake,
@@ -305,6 +321,10 @@ def build_runtime(
 
     route_adders = http_route_adders(settings, enabled, sink=sink, storage=storage, clock=clock)
     route_adders.append(metrics_routes(app.metrics, secret_value(settings.metrics_token)))
+    if hub is not None:
+        # serve listens on all addresses by default: the page answers this machine only.
+        page = playground_routes(settings, storage, clock, hub, submit_to(sink), local_only=True)
+        route_adders.append(page.add_routes)
 
     # Background services: started in this order, stopped in reverse.
     services: list[Service] = []
@@ -348,6 +368,7 @@ def build_runtime(
         long_connection=long_connection,
         route_adders=route_adders,
         services=services,
+        playground=hub is not None,
     )
 
 
@@ -395,14 +416,19 @@ async def run_server(
     """Run everything in this process until `stop` is set: recover, start services, listen,
     then shut down in order. `notifier` tells systemd when serving starts and stops."""
     notifier = notifier or SystemdNotifier(None)
-
-    def ready(base_url: str) -> None:
-        notifier.notify(READY, f"STATUS=正在服务 {base_url}")
-        if on_ready is not None:
-            on_ready(base_url)
-
     async with open_runtime(settings, clock=clock, options=options) as runtime:
         await runtime.start()  # recovery first: READY only once leftovers are processed
+
+        def ready(base_url: str) -> None:
+            if runtime.playground:
+                announce(
+                    f"没有配置企业微信，可在本机浏览器打开体验页：{base_url}{PLAYGROUND_PATH}"
+                    "（只对本机开放，按真实时间运行）"
+                )
+            notifier.notify(READY, f"STATUS=正在服务 {base_url}")
+            if on_ready is not None:
+                on_ready(base_url)
+
         code = await listen_until(
             runtime.web_app, host, port, stop=stop, announce=announce, on_ready=ready
         )
