@@ -32,6 +32,16 @@ _SYSTEM_FAMILIES = (
     "WenQuanYi Micro Hei",
     "WenQuanYi Zen Hei",
 )
+# Sized for a phone first: a chart is shown as wide as the screen (about 350 CSS px on a
+# 390 px phone, half of a desktop page), so a 4.2-inch figure is drawn at 1/72 inch per point
+# × 350/4.2 px per inch; LABEL_POINTS = 10 is then about 11.5 px on screen. DPI only sets the
+# sharpness (840 px wide: crisp on 2-3x phone screens), not the text's size on screen.
+FIGURE_WIDTH = 4.2  # inches
+DPI = 200
+LABEL_POINTS = 10.0  # the smallest text: ticks, values, notes
+LEGEND_POINTS = 10.5
+NAME_POINTS = 10.5  # school names on the rates chart
+TITLE_POINTS = 12.0
 SIGNIN_COLOR = "#2f7ed8"
 REFLECTION_COLOR = "#f28f43"
 GRID_COLOR = "#e5e5e5"
@@ -74,7 +84,7 @@ def cjk_font_path() -> Path:
     return find_cjk_font()
 
 
-def _font(size: float = 10) -> FontProperties:
+def _font(size: float = LABEL_POINTS) -> FontProperties:
     from matplotlib.font_manager import FontProperties
 
     return FontProperties(fname=cjk_font_path(), size=size)
@@ -107,16 +117,21 @@ def _png(figure: Figure) -> bytes:
 
 
 def _style(figure: Figure, title: str) -> None:
-    figure.suptitle(title, fontproperties=_font(13), x=0.02, ha="left")
+    figure.suptitle(title, fontproperties=_font(TITLE_POINTS), x=0.02, ha="left")
 
 
 def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
     """Horizontal bars of sign-in and reflection rates per school, best first from the top."""
+    return _png(rates_figure(title, bars))
+
+
+def rates_figure(title: str, bars: Sequence[RateBar]) -> Figure:
+    """The figure `rates_chart` draws (tests measure its text sizes)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    height = max(2.6, 0.9 + 0.42 * len(bars))
-    figure = Figure(figsize=(7.2, height), dpi=110)
+    height = max(2.8, 1.0 + 0.5 * len(bars))
+    figure = Figure(figsize=(FIGURE_WIDTH, height), dpi=DPI)
     ax = figure.add_subplot()
     positions = list(range(len(bars)))[::-1]
     width = 0.38
@@ -132,15 +147,15 @@ def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
         color=REFLECTION_COLOR,
         label="反思提交率",
     )
-    small = _font(8)
+    small = _font()
     for position, bar in zip(positions, bars, strict=True):
         for offset, value in ((width / 2, bar.signin), (-width / 2, bar.reflection)):
             text = "—" if value is None else f"{round(value * 100)}%"
             x = 1.0 if value is None else value * 100 + 1
             ax.text(x, position + offset, text, va="center", fontproperties=small)
     ax.set_yticks(positions)
-    ax.set_yticklabels([b.label for b in bars], fontproperties=_font(9))
-    ax.set_xlim(0, 110)
+    ax.set_yticklabels([b.label for b in bars], fontproperties=_font(NAME_POINTS))
+    ax.set_xlim(0, 115)
     ax.xaxis.set_major_formatter(PercentFormatter(decimals=0))
     for label in ax.get_xticklabels():
         label.set_fontproperties(small)
@@ -151,10 +166,15 @@ def rates_chart(title: str, bars: Sequence[RateBar]) -> bytes:
 
 def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
     """Lines of weekly sign-in and reflection rates; weeks without activities are gaps."""
+    return _png(trend_figure(title, points))
+
+
+def trend_figure(title: str, points: Sequence[TrendPoint]) -> Figure:
+    """The figure `trend_chart` draws (tests measure its text sizes)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
-    figure = Figure(figsize=(7.2, 3.4), dpi=110)
+    figure = Figure(figsize=(FIGURE_WIDTH, 3.4), dpi=DPI)
     ax = figure.add_subplot()
     xs = list(range(len(points)))
     nan = float("nan")
@@ -162,7 +182,7 @@ def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
     reflection = [nan if p.reflection is None else p.reflection * 100 for p in points]
     ax.plot(xs, signin, marker="o", color=SIGNIN_COLOR, label="签到率")
     ax.plot(xs, reflection, marker="s", color=REFLECTION_COLOR, label="反思提交率")
-    small = _font(8)
+    small = _font()
     for x, point in zip(xs, points, strict=True):
         if point.activities:
             ax.annotate(
@@ -183,12 +203,12 @@ def trend_chart(title: str, points: Sequence[TrendPoint]) -> bytes:
     return _finish(figure, ax, title)
 
 
-def _finish(figure: Figure, ax: Axes, title: str) -> bytes:
-    """What both charts share: open frame, legend above the plot, title, PNG bytes."""
+def _finish(figure: Figure, ax: Axes, title: str) -> Figure:
+    """What both charts share: open frame, legend above the plot, title."""
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.legend(
-        prop=_font(9),
+        prop=_font(LEGEND_POINTS),
         loc="lower right",
         bbox_to_anchor=(1.0, 1.0),
         ncols=2,
@@ -197,4 +217,4 @@ def _finish(figure: Figure, ax: Axes, title: str) -> bytes:
     )
     _style(figure, title)
     figure.tight_layout()
-    return _png(figure)
+    return figure
