@@ -56,6 +56,16 @@ Sleep = Callable[[float], Awaitable[Any]]
 SinkFactory = Callable[[App], IncomingSink]
 
 STOP_TIMEOUT = 15.0
+# Exit statuses of `serve` that a restart can cure (systemd Restart=on-failure and Docker's
+# restart policy start it again; 2, a configuration error, is left alone): the database could
+# not be opened (missing folder, locked, not a database), or another connection took over the
+# bot's long connection (WeCom allows one per BotID; a fresh start connects again).
+EXIT_UNAVAILABLE = 1
+EXIT_REPLACED = 3
+
+
+class StartupError(Exception):
+    """Something `serve` needs could not be opened; the message is Chinese, for the log."""
 
 
 class Service(Protocol):
@@ -172,8 +182,11 @@ class Runtime:
         long_connection: AibotLongConnection | None,
         route_adders: list[RouteAdder],
         services: list[Service],
+        replaced: asyncio.Event | None = None,
     ) -> None:
         self.app = app
+        # Set when the long connection ends because another one took over (run_server exits).
+        self.replaced = replaced or asyncio.Event()
         self.statuses = statuses
         self.long_connection = long_connection
         self.services = services
@@ -330,12 +343,20 @@ def build_runtime(
         )
     # Reminders and digests: catches up on what fell due while down, then arms its alarm.
     services.append(app.scheduler)
+    replaced = asyncio.Event()
     if long_connection is not None:
+        connection = long_connection
+
+        async def run_connection() -> None:
+            await connection.run()
+            if connection.replaced:
+                replaced.set()
+
         services.append(
             TaskService(
                 "aibot-long-connection",
-                long_connection.run,
-                long_connection.stop,
+                run_connection,
+                connection.stop,
                 stop_timeout=options.stop_timeout,
             )
         )
@@ -345,6 +366,7 @@ def build_runtime(
         long_connection=long_connection,
         route_adders=route_adders,
         services=services,
+        replaced=replaced,
     )
 
 
@@ -357,8 +379,12 @@ async def open_runtime(
     sink_factory: SinkFactory | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the database and one shared HTTP session, build the runtime, and on exit stop the
-    services (if started), close the session and the database."""
-    storage = Storage.open(settings.db)
+    services (if started), close the session and the database. `StartupError` when the
+    database cannot be opened."""
+    try:
+        storage = Storage.open(settings.db)
+    except Exception as exc:  # any backend's error: missing folder, locked, not a database
+        raise StartupError(f"无法打开数据库 {settings.db}：{exc}") from exc
     try:
         async with aiohttp.ClientSession() as session:
             runtime = build_runtime(
@@ -389,12 +415,35 @@ async def run_server(
     on_ready: Callable[[str], None] | None = None,
 ) -> int:
     """Run everything in this process until `stop` is set: recover, start services, listen,
-    then shut down in order."""
-    async with open_runtime(settings, clock=clock, options=options) as runtime:
-        await runtime.start()
-        code = await listen_until(
-            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=on_ready
+    then shut down in order. Ends by itself, non-zero, when it cannot go on (the database
+    cannot be opened, the long connection was taken over), so a restart policy restarts it."""
+    try:
+        async with open_runtime(settings, clock=clock, options=options) as runtime:
+            await runtime.start()
+            watcher = asyncio.create_task(_stop_when_set(runtime.replaced, stop))
+            try:
+                code = await listen_until(
+                    runtime.web_app, host, port, stop=stop, announce=announce, on_ready=on_ready
+                )
+            finally:
+                watcher.cancel()
+    except StartupError as exc:
+        announce(
+            f"{exc}。服务退出（退出码 {EXIT_UNAVAILABLE}），由 systemd 或 Docker 稍后重新启动。"
         )
+        return EXIT_UNAVAILABLE
+    if runtime.replaced.is_set():
+        announce(
+            "智能机器人长连接被同一 BotID 的另一条连接取代，服务退出（退出码 "
+            f"{EXIT_REPLACED}），由 systemd 或 Docker 重新启动后会重新连接。"
+            "如果反复出现，说明还有另一个实例在运行，请只保留一个。"
+        )
+        return EXIT_REPLACED
     if code == 0:
         announce("服务已停止。")
     return code
+
+
+async def _stop_when_set(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
+    stop.set()
