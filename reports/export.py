@@ -1,6 +1,6 @@
 """The Excel archive: activities, sign-ins, reflections, leaves, notices, resources, school
 feedback, per-school and per-teacher statistics with 学时, for one alliance tree (or all) and
-a date range.
+a date range, and a 说明 sheet saying what was exported, when, and how it was counted.
 
 Dates are written as real Excel datetimes in local time (naive, with a number format), so
 they sort and filter as dates. Statistics count only activities already held, the same way
@@ -156,6 +156,7 @@ SIGNIN_COLUMNS = [
     Column("活动标题", width=28),
     Column("活动开始", Kind.DATETIME, 17),
     Column("姓名", width=10),
+    Column("账号", width=12),
     Column("学校", width=18),
     Column("签到时间", Kind.DATETIME, 17),
     Column("状态", width=8),
@@ -166,6 +167,7 @@ REFLECTION_COLUMNS = [
     Column("活动标题", width=28),
     Column("活动开始", Kind.DATETIME, 17),
     Column("姓名", width=10),
+    Column("账号", width=12),
     Column("学校", width=18),
     Column("首次提交", Kind.DATETIME, 17),
     Column("最后修改", Kind.DATETIME, 17),
@@ -178,6 +180,7 @@ LEAVE_COLUMNS = [
     Column("活动标题", width=28),
     Column("活动开始", Kind.DATETIME, 17),
     Column("姓名", width=10),
+    Column("账号", width=12),
     Column("学校", width=18),
     Column("请假时间", Kind.DATETIME, 17),
     Column("原因", width=40),
@@ -196,6 +199,7 @@ NOTICE_COLUMNS = [
 ACK_COLUMNS = [
     Column("通知编号", width=9),
     Column("姓名", width=10),
+    Column("账号", width=12),
     Column("学校", width=18),
     Column("确认时间", Kind.DATETIME, 17),
 ]
@@ -214,6 +218,7 @@ SCHOOL_COLUMNS = [
 ]
 TEACHER_COLUMNS = [
     Column("姓名", width=10),
+    Column("账号", width=12),
     Column("学校", width=18),
     Column("所属联盟", width=14),
     Column("角色", width=10),
@@ -227,6 +232,21 @@ TEACHER_COLUMNS = [
     Column("签到率", Kind.PERCENT, 9),
     Column("反思提交率", Kind.PERCENT, 11),
     Column("学时", Kind.NUMBER, 7),
+]
+NOTE_COLUMNS = [Column("项目", width=14), Column("说明", width=90)]
+# How every figure of the workbook is counted (the same rules as 汇总 and the digest).
+COUNTING_RULES = [
+    (
+        "统计对象",
+        "只统计已开展（开始时间已到）的活动；未开始和已取消的活动列在「活动」表中，但不计入任何统计。",
+    ),
+    ("应到", "活动所属联盟及其下级联盟的教师和联盟负责人。"),
+    ("应计", "应到人数减去请假人数，请假不算缺席。"),
+    ("签到", "按时签到、迟到和补签都算签到；缺席 = 应计 − 签到。"),
+    ("签到率", "签到人次 ÷ 应计人次。"),
+    ("反思提交率", "提交反思的人次 ÷ 应计人次；一篇反思修改多次只算一篇。"),
+    ("学时", "教师签到并提交反思后，获得该活动的学时；学校和合计行是教师学时之和。"),
+    ("账号", "成员的企业微信账号（userid），用于与其他系统核对同名教师。"),
 ]
 
 
@@ -402,6 +422,7 @@ def export_workbook(
                     [
                         notice.code,
                         member.name if member else f"#{member_id}",
+                        (member.userid or "") if member else "",
                         (member.school_name or "") if member else "",
                         _local(at, zone),
                     ]
@@ -454,8 +475,12 @@ def export_workbook(
         for stats in teachers:
             book.append(_teacher_row(stats, alliances))
             counter.tick("教师统计")
+        book.append(_teacher_total(teachers))
         result.counts["教师"] = len(teachers)
         result.hours = sum(t.hours for t in teachers)
+
+        book.sheet("说明", NOTE_COLUMNS)
+        book.extend(_notes(scope, now))
         counter.report("保存文件")
     counter.report("完成")
     return result
@@ -514,6 +539,7 @@ def _head(roll: ActivityRoll, zone: tzinfo, member: Member) -> list[Cell]:
         activity.title,
         _local(activity.starts_at, zone),
         member.name,
+        member.userid or "",
         member.school_name or "",
     ]
 
@@ -558,6 +584,7 @@ def _teacher_row(stats: TeacherStats, alliances: dict[int, str]) -> list[Cell]:
     member = stats.member
     return [
         member.name,
+        member.userid or "",
         member.school_name or "",
         alliances.get(member.alliance_id or 0, ""),
         member.role.label,
@@ -571,6 +598,43 @@ def _teacher_row(stats: TeacherStats, alliances: dict[int, str]) -> list[Cell]:
         rate(stats.signed, stats.counted),
         rate(stats.reflected, stats.counted),
         stats.hours,
+    ]
+
+
+def _teacher_total(teachers: list[TeacherStats]) -> list[Cell]:
+    """The 合计 row under the teachers: every count summed, rates over the summed counts."""
+    counted = sum(t.counted for t in teachers)
+    signed = sum(t.signed for t in teachers)
+    reflected = sum(t.reflected for t in teachers)
+    return [
+        "合计",
+        None,
+        f"{len(teachers)} 人",
+        None,
+        None,
+        sum(t.expected for t in teachers),
+        sum(t.on_leave for t in teachers),
+        counted,
+        signed,
+        sum(t.late for t in teachers),
+        counted - signed,
+        reflected,
+        rate(signed, counted),
+        rate(reflected, counted),
+        sum(t.hours for t in teachers),
+    ]
+
+
+def _notes(scope: ExportScope, now: datetime) -> list[list[Cell]]:
+    """The 说明 sheet: what the workbook covers, when it was made, how it counts."""
+    zone_name = str(getattr(scope.zone, "key", scope.zone))
+    rules: list[list[Cell]] = [[name, text] for name, text in COUNTING_RULES]
+    return [
+        ["范围", scope.describe() + ("（含下级联盟）" if scope.alliance else "")],
+        ["筛选", "活动按开始时间，通知按发布时间，资源按分享时间，征集按发起时间。"],
+        ["导出时间", f"{now.astimezone(scope.zone):%Y-%m-%d %H:%M}"],
+        ["时间", f"表中所有时间都是当地时间（{zone_name}）。"],
+        *rules,
     ]
 
 

@@ -1,5 +1,8 @@
 """jieba's idf table (how specific each word is), packed small.
 
+The table ships with this package (`reports/data/idf.txt.gz`, jieba's MIT notice beside it in
+`reports/data/README.md`), so jieba itself is not installed.
+
 As a dict the table's 270,000 words take about 57 MB. Here each word is one 64-bit number
 in a sorted array: 51 bits of the word's hash and 12 bits naming one of the table's 3,300
 distinct values. That is about 2 MB, looked up by binary search in C. The hashes are this
@@ -10,7 +13,8 @@ word another's weight.
 
 from __future__ import annotations
 
-import importlib.util
+import gzip
+import importlib.resources
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
@@ -18,11 +22,8 @@ from pathlib import Path
 
 
 def jieba_idf_file() -> Path:
-    """The idf table shipped in jieba's package, found without importing jieba."""
-    spec = importlib.util.find_spec("jieba")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError("the jieba package (which ships idf.txt) is not installed")
-    return Path(spec.origin).parent / "analyse" / "idf.txt"
+    """jieba's idf table as packaged with `reports` (gzip-compressed)."""
+    return Path(str(importlib.resources.files("reports") / "data" / "idf.txt.gz"))
 
 
 SLOT_BITS = 12  # a table's distinct values (3,300 in jieba's) each get a 12-bit slot
@@ -53,8 +54,13 @@ class IdfTable:
 
     @classmethod
     def read(cls, path: Path) -> IdfTable:
-        """Parse `word value` lines (jieba's format); blank or malformed lines are skipped."""
-        with path.open(encoding="utf-8") as lines:
+        """Parse `word value` lines (jieba's format), plain or gzip-compressed (`.gz`); blank
+        or malformed lines are skipped."""
+        with (
+            gzip.open(path, "rt", encoding="utf-8")
+            if path.suffix == ".gz"
+            else path.open(encoding="utf-8")
+        ) as lines:
             return cls(pair for pair in map(_parse, lines) if pair is not None)
 
     def __len__(self) -> int:

@@ -2,8 +2,9 @@
 
 Why not openpyxl for writing: its write-only mode costs about ten times as much per cell
 (BENCHMARKS.md), seconds for a district's archive. The export only needs plain tables: typed
-cells, a bold header, frozen header row, column widths, an auto-filter and number formats,
-and writing that SpreadsheetML directly is cheap. openpyxl stays the reader (roster import;
+cells, a bold header, frozen header row, column widths, an auto-filter, number formats and a
+print set-up (landscape, one page wide, the header row repeated on every page), and writing
+that SpreadsheetML directly is cheap. openpyxl stays the reader (roster import;
 tests read every exported workbook back with it).
 
 Rows are written to a temporary file as they come, so memory stays flat; strings are
@@ -41,7 +42,7 @@ class Kind(Enum):
     DATETIME = 2
     DATE = 3
     PERCENT = 4
-    NUMBER = 5
+    NUMBER = 5  # General: 1.5 and 2, never 2.00
     INTEGER = 6
 
 
@@ -59,7 +60,7 @@ _STYLES = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 <xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 <xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
-<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
+<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 <xf numFmtId="1" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>
 </cellXfs>
 <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
@@ -159,6 +160,7 @@ class _Sheet:
         return (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             f'<worksheet xmlns="{_NS}" xmlns:r="{_REL_NS}">'
+            '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
             f'<dimension ref="A1:{last}"/>'
             '<sheetViews><sheetView workbookViewId="0">'
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
@@ -173,7 +175,15 @@ class _Sheet:
         return f"A1:{self._letters[-1]}{max(self.rows, 1)}"
 
     def tail_xml(self) -> str:
-        return f'</sheetData><autoFilter ref="{self.filter_ref}"/></worksheet>'
+        # Printed landscape on A4 (paperSize 9), as wide as one page and as long as it takes.
+        return (
+            f'</sheetData><autoFilter ref="{self.filter_ref}"/>'
+            '<printOptions gridLines="1"/>'
+            '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+            '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+            "<headerFooter><oddFooter>&amp;C&amp;A 第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>"
+            "</worksheet>"
+        )
 
 
 class XlsxWriter:
@@ -275,9 +285,12 @@ class XlsxWriter:
             f'<sheet name={quoteattr(sheet.title)} sheetId="{n}" r:id="rId{n}"/>'
             for n, (sheet, _) in enumerate(self._sheets, start=1)
         )
+        # Per sheet: the filter's range, and the header row printed atop every page.
         names = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
             f"{escape(_quoted(sheet.title))}!{_absolute(sheet.filter_ref)}</definedName>"
+            f'<definedName name="_xlnm.Print_Titles" localSheetId="{n}">'
+            f"{escape(_quoted(sheet.title))}!$1:$1</definedName>"
             for n, (sheet, _) in enumerate(self._sheets)
         )
         return (

@@ -20,6 +20,20 @@ real server touches one file. Checked against the official SDKs (`@wecom/aibot-n
   per piece of at most 512 KB, at most 100 pieces; `aibot_upload_media_finish` {upload_id}
   answers `body.media_id`.
 
+tests/channels_ws/test_official_sdk.py runs the official Python client (1.0.2) against the
+fake server our client is tested with. Where the official clients differed from ours, ours
+now follows them:
+
+- req_id is `{cmd}_{milliseconds}_{8 hex digits}` (the SDKs' `generateReqId`); ours was
+  `{cmd}_{uuid hex}`. The SDKs tell a subscribe or ping answer from others by that prefix.
+- the finish answer of an upload also carries `body.type` (the Node SDK reads it); the fake
+  now answers it, and we read only `media_id`.
+
+The Python SDK has no upload: the upload frames were compared with `uploadMedia` of the Node
+SDK (1.0.7), which matches ours field for field. It sends up to four chunks at once and
+retries a failed chunk twice; we send them one after another (WeCom orders them by
+chunk_index, and the fake now accepts them in any order).
+
 Not in any text we could read, taken from field reports instead: errcode 853000 for a bad
 bot_id/secret, 846605 for an invalid/expired req_id, 846608 for an expired stream, and the
 4096-byte limit for pushed markdown (the webhook robot's documented limit).
@@ -28,7 +42,8 @@ bot_id/secret, 846605 for an invalid/expired req_id, 846608 for an expired strea
 from __future__ import annotations
 
 import base64
-import uuid
+import secrets
+import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -68,8 +83,9 @@ def is_retryable_errcode(errcode: int) -> bool:
 
 
 def new_req_id(prefix: str) -> str:
-    """Unique request id; the prefix makes frames readable in a packet dump."""
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """A request id shaped like the official SDKs': `{cmd}_{milliseconds}_{8 hex}`. It only
+    has to be unique among the requests awaiting an answer; nothing reads the time back."""
+    return f"{prefix}_{time.time_ns() // 1_000_000}_{secrets.token_hex(4)}"
 
 
 class FrameHeaders(BaseModel):

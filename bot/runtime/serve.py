@@ -65,6 +65,16 @@ Sleep = Callable[[float], Awaitable[Any]]
 SinkFactory = Callable[[App], IncomingSink]
 
 STOP_TIMEOUT = 15.0
+# Exit statuses of `serve` that a restart can cure (systemd Restart=on-failure and Docker's
+# restart policy start it again; 2, a configuration error, is left alone): the database could
+# not be opened (missing folder, locked, not a database), or another connection took over the
+# bot's long connection (WeCom allows one per BotID; a fresh start connects again).
+EXIT_UNAVAILABLE = 1
+EXIT_REPLACED = 3
+
+
+class StartupError(Exception):
+    """Something `serve` needs could not be opened; the message is Chinese, for the log."""
 
 
 class Service(Protocol):
@@ -182,9 +192,12 @@ class Runtime:
         route_adders: list[RouteAdder],
         services: list[Service],
         playground: bool = False,
+        replaced: asyncio.Event | None = None,
     ) -> None:
         self.app = app
         self.playground = playground  # `/playground/` is served (no WeCom channel)
+        # Set when the long connection ends because another one took over (run_server exits).
+        self.replaced = replaced or asyncio.Event()
         self.statuses = statuses
         self.long_connection = long_connection
         self.services = services
@@ -353,12 +366,20 @@ def build_runtime(
         )
     # Reminders and digests: catches up on what fell due while down, then arms its alarm.
     services.append(app.scheduler)
+    replaced = asyncio.Event()
     if long_connection is not None:
+        connection = long_connection
+
+        async def run_connection() -> None:
+            await connection.run()
+            if connection.replaced:
+                replaced.set()
+
         services.append(
             TaskService(
                 "aibot-long-connection",
-                long_connection.run,
-                long_connection.stop,
+                run_connection,
+                connection.stop,
                 stop_timeout=options.stop_timeout,
             )
         )
@@ -369,6 +390,7 @@ def build_runtime(
         route_adders=route_adders,
         services=services,
         playground=hub is not None,
+        replaced=replaced,
     )
 
 
@@ -381,8 +403,12 @@ async def open_runtime(
     sink_factory: SinkFactory | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open the database and one shared HTTP session, build the runtime, and on exit stop the
-    services (if started), close the session and the database."""
-    storage = Storage.open(settings.db)
+    services (if started), close the session and the database. `StartupError` when the
+    database cannot be opened."""
+    try:
+        storage = Storage.open(settings.db)
+    except Exception as exc:  # any backend's error: missing folder, locked, not a database
+        raise StartupError(f"无法打开数据库 {settings.db}：{exc}") from exc
     try:
         async with aiohttp.ClientSession() as session:
             runtime = build_runtime(
@@ -414,25 +440,49 @@ async def run_server(
     notifier: SystemdNotifier | None = None,
 ) -> int:
     """Run everything in this process until `stop` is set: recover, start services, listen,
-    then shut down in order. `notifier` tells systemd when serving starts and stops."""
+    then shut down in order. `notifier` tells systemd when serving starts and stops. Ends by
+    itself, non-zero, when it cannot go on (the database cannot be opened, the long connection
+    was taken over), so a restart policy restarts it."""
     notifier = notifier or SystemdNotifier(None)
-    async with open_runtime(settings, clock=clock, options=options) as runtime:
-        await runtime.start()  # recovery first: READY only once leftovers are processed
+    try:
+        async with open_runtime(settings, clock=clock, options=options) as runtime:
+            await runtime.start()  # recovery first: READY only once leftovers are processed
 
-        def ready(base_url: str) -> None:
-            if runtime.playground:
-                announce(
-                    f"没有配置企业微信，可在本机浏览器打开体验页：{base_url}{PLAYGROUND_PATH}"
-                    "（只对本机开放，按真实时间运行）"
+            def ready(base_url: str) -> None:
+                if runtime.playground:
+                    announce(
+                        f"没有配置企业微信，可在本机浏览器打开体验页：{base_url}{PLAYGROUND_PATH}"
+                        "（只对本机开放，按真实时间运行）"
+                    )
+                notifier.notify(READY, f"STATUS=正在服务 {base_url}")
+                if on_ready is not None:
+                    on_ready(base_url)
+
+            watcher = asyncio.create_task(_stop_when_set(runtime.replaced, stop))
+            try:
+                code = await listen_until(
+                    runtime.web_app, host, port, stop=stop, announce=announce, on_ready=ready
                 )
-            notifier.notify(READY, f"STATUS=正在服务 {base_url}")
-            if on_ready is not None:
-                on_ready(base_url)
-
-        code = await listen_until(
-            runtime.web_app, host, port, stop=stop, announce=announce, on_ready=ready
+            finally:
+                watcher.cancel()
+            notifier.notify(STOPPING)  # the services stop as this block ends
+    except StartupError as exc:
+        announce(
+            f"{exc}。服务退出（退出码 {EXIT_UNAVAILABLE}），由 systemd 或 Docker 稍后重新启动。"
         )
-        notifier.notify(STOPPING)  # the services stop as this block ends
+        return EXIT_UNAVAILABLE
+    if runtime.replaced.is_set():
+        announce(
+            "智能机器人长连接被同一 BotID 的另一条连接取代，服务退出（退出码 "
+            f"{EXIT_REPLACED}），由 systemd 或 Docker 重新启动后会重新连接。"
+            "如果反复出现，说明还有另一个实例在运行，请只保留一个。"
+        )
+        return EXIT_REPLACED
     if code == 0:
         announce("服务已停止。")
     return code
+
+
+async def _stop_when_set(event: asyncio.Event, stop: asyncio.Event) -> None:
+    await event.wait()
+    stop.set()

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -89,13 +90,6 @@ class UpperBound(random.Random):
 
 
 @pytest.fixture
-async def fake_url(aiohttp_server) -> tuple[FakeWeComWS, str]:
-    fake = FakeWeComWS()
-    server = await aiohttp_server(fake.make_app())
-    return fake, str(server.make_url("/"))
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client_session:
         yield client_session
@@ -141,11 +135,6 @@ def make_conn(fake_url, session, sink, sleep, clock):
     return build
 
 
-@pytest.fixture
-def fake(fake_url) -> FakeWeComWS:
-    return fake_url[0]
-
-
 @contextlib.asynccontextmanager
 async def running(conn: AibotLongConnection) -> AsyncIterator[asyncio.Task[None]]:
     task = asyncio.create_task(conn.run())
@@ -179,7 +168,8 @@ async def test_subscribes_with_bot_id_and_secret(make_conn, fake) -> None:
         await conn.connected.wait()
         subscribe = fake.frames[0]
         assert subscribe.cmd == "aibot_subscribe"
-        assert subscribe.req_id
+        # The official SDKs' req_id shape: cmd, milliseconds, 8 hex digits.
+        assert re.fullmatch(r"aibot_subscribe_\d{13}_[0-9a-f]{8}", subscribe.req_id)
         assert subscribe.body == {"bot_id": DEFAULT_BOT_ID, "secret": DEFAULT_SECRET}
         assert fake.subscriptions == 1
 

@@ -16,7 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.cli.launch import EXIT_CONFIG_ERROR, serve_command
 from bot.core.clock import FakeClock
 from bot.core.settings import Settings
-from bot.runtime.serve import RuntimeOptions, open_runtime, run_server
+from bot.runtime.serve import (
+    EXIT_REPLACED,
+    EXIT_UNAVAILABLE,
+    RuntimeOptions,
+    open_runtime,
+    run_server,
+)
 from bot.runtime.web import create_web_app, server_options
 from tests.fakes.world import (
     APP_AES_KEY,
@@ -139,6 +145,41 @@ async def test_full_service_answers_through_the_background_worker_and_stops_clea
     stop.set()
     assert await asyncio.wait_for(task, timeout=10) == 0
     await asyncio.wait_for(fake.ws.wait_disconnected(), timeout=10)
+
+
+async def test_serve_exits_3_when_its_long_connection_is_taken_over(
+    settings: Settings, fake: FakeWeCom, seeded: Seeded, clock: FakeClock
+) -> None:
+    """WeCom keeps one long connection per BotID: a process left without one exits, so the
+    restart policy (systemd, Docker) brings it back connected, with no one restarting it."""
+    lines: list[str] = []
+    task, _, _ = await serve_in_background(settings, clock, lines)
+    await asyncio.wait_for(fake.ws.wait_subscribed(), timeout=10)
+    await fake.ws.send_disconnected_event()  # e.g. `check --online` connected meanwhile
+    assert await asyncio.wait_for(task, timeout=10) == EXIT_REPLACED
+    assert "取代" in lines[-1] and "重新启动后会重新连接" in lines[-1]
+
+
+@pytest.mark.parametrize("problem", ["folder", "not a database"])
+async def test_serve_exits_non_zero_when_the_database_cannot_be_opened(
+    tmp_path: Path, clock: FakeClock, problem: str
+) -> None:
+    db = tmp_path / "bot.db"
+    if problem == "folder":
+        db.mkdir()  # e.g. a volume mounted where the file should be
+    else:
+        db.write_bytes(b"this is not an SQLite file" * 100)
+    lines: list[str] = []
+    code = await asyncio.wait_for(
+        run_server(
+            make_settings(db), "127.0.0.1", 0, stop=asyncio.Event(), clock=clock,
+            announce=lines.append,
+        ),
+        timeout=10,
+    )  # fmt: skip
+    assert code == EXIT_UNAVAILABLE
+    assert lines[-1].startswith(f"无法打开数据库 {db}")
+    assert "由 systemd 或 Docker 稍后重新启动" in lines[-1]
 
 
 async def test_healthz_says_so_when_the_database_is_gone(

@@ -10,8 +10,9 @@ Tests drive it: push message/event frames, replay a frame after a reconnect, dro
 abruptly, announce that another connection took over, stop answering pings, or answer the
 next reply/push with an errcode. Every frame the client sent is recorded in order; waiting
 helpers use a condition, never a timer. Media uploads (aibot_upload_media_init/chunk/finish)
-are checked — chunk order, size and md5 — and kept in `uploads`; a pushed file or image must
-name an uploaded media_id of its kind.
+are checked — chunk indexes, size and md5 — and kept in `uploads`; a pushed file or image must
+name an uploaded media_id of its kind. Chunks may come in any order, as the official Node
+client sends up to four at once; a resent chunk replaces the earlier copy.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class _PendingUpload:
     total_size: int
     total_chunks: int
     md5: str
-    chunks: list[bytes] = field(default_factory=list)
+    chunks: dict[int, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -269,11 +270,14 @@ class FakeWeComWS:
         pending = pending_or_none
         if cmd == "aibot_upload_media_chunk":
             data = base64.b64decode(str(body.get("base64_data", "")))
-            if body.get("chunk_index") != len(pending.chunks) or len(data) > 512 * 1024:
+            index = body.get("chunk_index")
+            if not isinstance(index, int) or not 0 <= index < pending.total_chunks:
                 return (*BAD_UPLOAD, {})
-            pending.chunks.append(data)
+            if len(data) > 512 * 1024:
+                return (*BAD_UPLOAD, {})
+            pending.chunks[index] = data
             return 0, "ok", {}
-        data = b"".join(pending.chunks)
+        data = b"".join(pending.chunks[i] for i in sorted(pending.chunks))
         del self._open_uploads[str(body["upload_id"])]
         if (
             len(pending.chunks) != pending.total_chunks
@@ -283,7 +287,7 @@ class FakeWeComWS:
             return (*BAD_UPLOAD, {})
         media_id = f"ws-media-{len(self.uploads) + 1}"
         self.uploads.append(WSUpload(media_id, pending.kind, pending.filename, data))
-        return 0, "ok", {"media_id": media_id}
+        return 0, "ok", {"type": pending.kind, "media_id": media_id}
 
     def _media_error(self, body: dict[str, Any]) -> tuple[int, str] | None:
         kind = body.get("msgtype")

@@ -14,8 +14,11 @@ from reports.charts import (
     FontNotFoundError,
     RateBar,
     TrendPoint,
+    covers,
     find_cjk_font,
+    font_covering,
     rates_chart,
+    system_cjk_font,
     trend_chart,
 )
 
@@ -71,5 +74,45 @@ def test_no_cjk_font_fails_with_a_clear_chinese_message() -> None:
         find_cjk_font(packaged=(("no_such_font_package", "x.otf"),), families=("No Such Font",))
 
 
-def test_the_font_comes_from_the_installed_package() -> None:
-    assert find_cjk_font().name == "NotoSansSC-Regular.otf"
+def test_the_font_comes_from_the_installed_package_with_its_licence() -> None:
+    font = find_cjk_font()
+    assert font.name == "NotoSansSC-Regular-GB2312.otf"
+    assert font.stat().st_size < 2_500_000  # the whole face was 8 MB, its package 20 MB
+    licence = (font.parent / "OFL.txt").read_text(encoding="utf-8")
+    assert "SIL OPEN FONT LICENSE Version 1.1" in licence and "Adobe" in licence
+
+
+def gb2312_hanzi() -> str:
+    """GB2312's 6,763 hanzi (rows 0xB0-0xF7): nearly every school and place name."""
+    found = []
+    for high in range(0xB0, 0xF8):
+        for low in range(0xA1, 0xFF):
+            try:
+                found.append(bytes([high, low]).decode("gb2312"))
+            except UnicodeDecodeError:
+                continue
+    return "".join(found)
+
+
+def test_the_packaged_font_has_every_common_character_a_chart_draws() -> None:
+    hanzi = gb2312_hanzi()
+    assert len(hanzi) == 6763
+    font = find_cjk_font()
+    assert covers(font, hanzi)
+    assert covers(font, "ABCxyz 0123456789 %/—…·，。、：；（）《》「」“”％")
+    assert not covers(font, "堃")  # outside GB2312: a system font is used when there is one
+
+
+def test_without_a_system_font_a_rare_character_still_uses_the_packaged_one() -> None:
+    packaged = find_cjk_font()
+    assert font_covering("尚志市实验小学") == packaged
+    # One box in a label, not a failed chart.
+    assert font_covering("堃园小学", families=("No Such Font",)) == packaged
+
+
+def test_a_rare_character_is_drawn_with_a_system_font_that_covers_it() -> None:
+    system = system_cjk_font()
+    if system is None or not covers(system, "堃"):
+        pytest.skip("no system CJK font with 堃 (apt-get install fonts-noto-cjk)")
+    assert font_covering("尚志市实验小学") == find_cjk_font()
+    assert font_covering("堃园小学") == system

@@ -43,7 +43,7 @@ def test_export_prints_where_and_what(district: District, tmp_path: Path) -> Non
     assert f"已导出（东部联盟，2026-11-16 至 2026-11-29）到 {target.resolve()}" in out
     assert "活动 3 个，签到 11 条，反思 6 篇，请假 2 条，通知 3 条（回执 2 条）" in out
     assert "学时合计 10.5" in out
-    assert openpyxl.load_workbook(target).sheetnames[-1] == "教师统计"
+    assert openpyxl.load_workbook(target).sheetnames[-2:] == ["教师统计", "说明"]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ SHEETS = [
     "征集与反馈",
     "学校统计",
     "教师统计",
+    "说明",
 ]
 
 
@@ -74,6 +75,7 @@ def test_sheets_headers_frozen_panes_and_widths(book: openpyxl.Workbook) -> None
         "活动标题",
         "活动开始",
         "姓名",
+        "账号",
         "学校",
         "首次提交",
         "最后修改",
@@ -87,7 +89,7 @@ def test_sheets_headers_frozen_panes_and_widths(book: openpyxl.Workbook) -> None
         assert sheet.freeze_panes == "A2"
         assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith("A1:")
         assert all(cell.font.b for cell in sheet[1])
-    assert book["反思"].column_dimensions["J"].width == 100
+    assert book["反思"].column_dimensions["K"].width == 100
     assert book["活动"].column_dimensions["C"].width == 30
 
 
@@ -95,7 +97,7 @@ def test_dates_are_real_local_excel_datetimes(book: openpyxl.Workbook) -> None:
     activity = book["活动"]["G2"]  # A5, the earliest, started 11-18 14:00 Shanghai time
     assert activity.value == datetime(2026, 11, 18, 14, 0)
     assert activity.is_date and activity.number_format == "yyyy-mm-dd hh:mm"
-    signed = {(r[0], r[3]): r[5] for r in rows(book["签到"])}
+    signed = {(r[0], r[3]): r[6] for r in rows(book["签到"])}
     assert signed[("A1", "李强")] == datetime(2026, 11, 24, 14, 45)
 
 
@@ -112,13 +114,13 @@ def test_activity_rows_have_exact_counts(book: openpyxl.Workbook) -> None:
 
 def test_signins_reflections_and_leaves_in_full(book: openpyxl.Workbook) -> None:
     signins = {(r[0], r[3]): r for r in rows(book["签到"])}
-    assert signins[("A1", "李强")][6] == "迟到"
-    assert signins[("A2", "张敏")][6] == "补签"
-    assert signins[("A2", "赵磊")][7] == "刘洋"  # signed in on his behalf
+    assert signins[("A1", "李强")][7] == "迟到"
+    assert signins[("A2", "张敏")][7] == "补签"
+    assert signins[("A2", "赵磊")][8] == "刘洋"  # signed in on his behalf
     reflections = {(r[0], r[3]): r for r in rows(book["反思"])}
     assert len(reflections) == 6
-    assert reflections[("A2", "王芳")][9] == R3 and reflections[("A2", "王芳")][8] == len(R3)
-    leaves = {(r[0], r[3]): r[6] for r in rows(book["请假"])}
+    assert reflections[("A2", "王芳")][10] == R3 and reflections[("A2", "王芳")][9] == len(R3)
+    leaves = {(r[0], r[3]): r[7] for r in rows(book["请假"])}
     assert leaves == {("A1", "张敏"): "外出培训", ("A2", "刘洋"): "区里开会"}
 
 
@@ -135,10 +137,68 @@ def test_school_and_teacher_statistics_with_hours(book: openpyxl.Workbook) -> No
         "张敏": 1.5,
         "赵磊": 1.5,
         "刘洋": 0,
+        "合计": 10.5,
     }
     # 李强: expected at A5, A1, A2; late at A1; absent at A2; one reflection.
-    assert teachers["李强"][4:13] == (3, 0, 3, 2, 1, 1, 1, 2 / 3, 1 / 3)
-    assert teachers["刘洋"][3] == "联盟负责人"
+    assert teachers["李强"][5:14] == (3, 0, 3, 2, 1, 1, 1, 2 / 3, 1 / 3)
+    assert teachers["刘洋"][4] == "联盟负责人"
+
+
+def test_account_beside_every_name(book: openpyxl.Workbook) -> None:
+    """Two teachers may share a name: the WeCom account beside it tells them apart."""
+    for name in ("签到", "反思", "请假", "回执明细", "教师统计"):
+        headers = [c.value for c in book[name][1]]
+        assert headers[headers.index("姓名") + 1] == "账号", name
+    accounts = {r[0]: r[1] for r in rows(book["教师统计"])}
+    assert accounts["王芳"] == "t1" and accounts["刘洋"] == "lead1"
+    assert accounts["赵磊"] is None  # not yet bound to WeCom: the cell stays empty
+    signins = {(r[0], r[3]): r[4] for r in rows(book["签到"])}
+    assert signins[("A1", "李强")] == "t2"
+
+
+def test_teacher_total_row_adds_up(book: openpyxl.Workbook) -> None:
+    sheet = book["教师统计"]
+    headers = [c.value for c in sheet[1]]
+    *people, total = rows(sheet)
+    assert total[0] == "合计" and total[2] == "5 人"
+    for column in ("应参加", "请假", "应计", "签到", "迟到/补签", "缺席", "反思", "学时"):
+        i = headers.index(column)
+        assert total[i] == sum(r[i] for r in people), column
+    # Rates of the row are over the summed counts, as in 学校统计's 合计 row.
+    schools = by_first(book["学校统计"])
+    assert total[headers.index("签到率")] == schools["合计"][6] == 11 / 13
+    assert total[headers.index("反思提交率")] == schools["合计"][8]
+
+
+def test_hours_are_numbers_without_trailing_zeros(book: openpyxl.Workbook) -> None:
+    for name, column in (("活动", "学时"), ("学校统计", "学时合计"), ("教师统计", "学时")):
+        sheet = book[name]
+        i = [c.value for c in sheet[1]].index(column)
+        cells = [row[i] for row in sheet.iter_rows(min_row=2)]
+        assert cells and all(isinstance(c.value, int | float) for c in cells)
+        # General shows 2 and 1.5; the old "0.00" showed 2.00 and 1.50.
+        assert {c.number_format for c in cells} == {"General"}, name
+
+
+def test_sheets_print_landscape_with_the_header_on_every_page(book: openpyxl.Workbook) -> None:
+    for name in SHEETS:
+        sheet = book[name]
+        assert sheet.page_setup.orientation == "landscape", name
+        assert sheet.page_setup.paperSize == 9  # A4
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage
+        assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+        assert sheet.print_title_rows == "$1:$1", name
+        assert "&P" in (sheet.oddFooter.center.text or "")  # page numbers in the footer
+
+
+def test_notes_sheet_says_range_time_and_counting_rules(book: openpyxl.Workbook) -> None:
+    notes = dict(rows(book["说明"]))
+    assert notes["范围"] == "东部联盟，2026-11-16 至 2026-11-29（含下级联盟）"
+    assert notes["导出时间"] == "2026-11-27 18:00"
+    assert "Asia/Shanghai" in str(notes["时间"])
+    assert "已开展" in str(notes["统计对象"]) and "请假" in str(notes["应计"])
+    assert "签到并提交反思" in str(notes["学时"])
+    assert {"签到率", "反思提交率", "账号"} <= notes.keys()
 
 
 def test_notices_and_confirmations_stay_within_the_alliance(book: openpyxl.Workbook) -> None:
@@ -147,7 +207,7 @@ def test_notices_and_confirmations_stay_within_the_alliance(book: openpyxl.Workb
     assert notices["N1"][:7] == ("东部联盟", datetime(2026, 11, 23, 10, 0), "是", 5, 2, 3, 0.4)
     assert notices["N3"][2] == "否" and notices["N3"][3] is None
     assert notices["N4"][3:6] == (5, 0, 5)
-    assert [r[:2] for r in rows(book["回执明细"])] == [("N1", "王芳"), ("N1", "李强")]
+    assert [r[:3] for r in rows(book["回执明细"])] == [("N1", "王芳", "t1"), ("N1", "李强", "t2")]
 
 
 def test_nothing_from_another_alliance(book: openpyxl.Workbook) -> None:
@@ -290,7 +350,7 @@ def test_user_text_stays_text_in_excel(district: District, tmp_path: Path) -> No
     scope = ExportScope(alliance=district.east, start=None, end=None, zone=SHANGHAI)
     export_workbook(storage, scope, tmp_path / "nasty.xlsx", NOW)
     book = openpyxl.load_workbook(tmp_path / "nasty.xlsx")
-    cell = next(row[9] for row in book["反思"].iter_rows(min_row=2) if row[3].value == "刘洋")
+    cell = next(row[10] for row in book["反思"].iter_rows(min_row=2) if row[3].value == "刘洋")
     assert cell.data_type == "s"  # a string, never a formula
     assert cell.value == '=HYPERLINK("http://evil.example","点我")带控制字符'
 

@@ -1,4 +1,5 @@
-"""The dashboard as a person sees it: headless Chromium screenshots, phone and desktop.
+"""The dashboard as a person sees it: headless Chromium screenshots, phone and desktop, and
+the size chart labels have on those screens.
 
 Screenshots are kept in test-artifacts/ (git-ignored) for a human to look at. Skipped when
 Debian's chromium is not installed (CI installs it in .ci/run).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +18,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from PIL import Image
 
 from bot.core.clock import FakeClock
 from bot.core.settings import Settings
-from reports.charts import cjk_font_path
+from reports.charts import RateBar, TrendPoint, cjk_font_path, rates_figure, trend_figure
 from reports.dashboard_routes import add_routes
 from reports.links import sign
 
@@ -121,3 +123,110 @@ async def test_dashboard_screenshots_on_phone_and_desktop(
     clock.advance(timedelta(hours=25))
     await screenshot(base, expired, SIZES["phone"], tmp_path / "profile-expired", env)
     assert expired.exists() and expired.stat().st_size > 3_000
+
+
+async def chart_widths_on_screen(
+    page_html: str, width: int, folder: Path, env: dict[str, str]
+) -> list[float]:
+    """The CSS width Chromium gives each `img.chart` of the page in a `width` px window.
+
+    The page is served from a file with a script appended that writes the widths into the
+    DOM; the images need not load, since `width: 100%` does not depend on them. Headless
+    Chromium lays pages out at least 500 px wide, so the root element is also held to `width`
+    (the page's only breakpoints, 600 and 900 px, put 390 and 500 on the same side).
+    """
+    probe = (
+        "<script>document.body.setAttribute('data-chart-widths', Array.from("
+        "document.querySelectorAll('img.chart')).map(i => i.getBoundingClientRect().width)"
+        ".join(','));</script>"
+    )
+    page = folder / f"probe-{width}.html"
+    narrow = f"<style>html {{ width: {width}px; }}</style></head>"
+    page.write_text(
+        page_html.replace("</head>", narrow).replace("</body>", probe + "</body>"),
+        encoding="utf-8",
+    )
+    process = await asyncio.create_subprocess_exec(
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={folder / f'profile-probe-{width}'}",
+        f"--window-size={width},900",
+        "--dump-dom",
+        page.as_uri(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
+    found = re.search(r'data-chart-widths="([^"]*)"', stdout.decode("utf-8"))
+    assert found is not None and found.group(1), "the page has no img.chart"
+    return [float(w) for w in found.group(1).split(",")]
+
+
+def smallest_text_pixels(figure: Any) -> tuple[float, int]:
+    """The smallest text of a chart in PNG pixels, and the PNG's width in pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    canvas.print_png(buffer)
+    with Image.open(io.BytesIO(buffer.getvalue())) as picture:
+        dpi, width = picture.info["dpi"][0], picture.width
+    sizes = [
+        text.get_fontsize()
+        for text in figure.findobj(Text)
+        if text.get_visible() and text.get_text().strip()
+    ]
+    assert len(sizes) > 10  # ticks, names, legend and title were all found
+    return min(sizes) * dpi / 72, width
+
+
+async def test_chart_labels_are_at_least_11_px_on_a_phone(
+    district: District,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> None:
+    clock = FakeClock(NOW)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, JIAOYAN_DB=district.path, JIAOYAN_DASHBOARD_SECRET=SECRET
+    )
+    app = web.Application()
+    add_routes(app, district.storage, settings, clock)
+    server: Any = await aiohttp_server(app, host="127.0.0.1")
+    token = sign(SECRET, district.east.id, "lead1", clock.now() + timedelta(hours=24))
+    url = f"http://127.0.0.1:{server.port}/reports/{token}/?p={quote('本周')}"
+    async with ClientSession() as session, session.get(url) as response:
+        assert response.status == 200
+        html = await response.text()
+    env = fontconfig_with_packaged_font(tmp_path)
+    charts = [
+        rates_figure(
+            "东部联盟 本周 各校情况",
+            [RateBar("亚布力镇中心小学", 0.7, None), RateBar("东部一小", 1.0, 0.45)],
+        ),
+        trend_figure(
+            "东部联盟 近8周签到率与反思提交率",
+            [TrendPoint(f"11/{d}", 0.8, 0.5, 2) for d in range(2, 30, 4)],
+        ),
+    ]
+    for window in (390, 1280):
+        widths = await chart_widths_on_screen(html, window, tmp_path, env)
+        assert len(widths) == 2 and all(0 < w <= window for w in widths)
+        for figure in charts:
+            pixels, png_width = smallest_text_pixels(figure)
+            on_screen = pixels * min(widths) / png_width
+            assert on_screen >= 11, f"{on_screen:.1f} px labels in a {window} px window"
