@@ -9,11 +9,13 @@ from bot.core.messages import Broadcast, Direct, Effect, Reply
 from bot.routing.context import Context, Hint
 from bot.routing.permissions import Action
 from bot.routing.router import Args, Router
-from bot.text.dates import parse_period
+from bot.text.dates import Period, parse_period
 from handlers import format as fmt
 from handlers.exports import DASHBOARD_WORDS, dashboard_link
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
 from storage.attendance import (
+    NO_SCHOOL,
+    PARTICIPANT_ROLES,
     ActivityRoll,
     Roll,
     SchoolCounts,
@@ -22,6 +24,7 @@ from storage.attendance import (
     roll_of,
 )
 from storage.models import Activity, Member, School, Tier
+from storage.reviews import ReviewCounts
 
 router = Router("summaries")
 
@@ -191,8 +194,9 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
     title = f"「{alliance.name}」{period.label}汇总" + (f" · {school.name}" if school else "")
     if breakdown is not None:
         title += f" · 按{breakdown}"
+    reviews = _review_lines(ctx, tree, period, school)
     if not activities:
-        return f"{title}：这段时间没有已开展的活动。"
+        return "\n".join([f"{title}：这段时间没有已开展的活动。", *reviews])
     # One batch of queries for the whole period (a district term is thousands of activities).
     # Counts only: the light tallies, not a pydantic object per sign-in and reflection.
     rolls = ctx.storage.reporting().tallies(activities)
@@ -217,7 +221,37 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
         lines.append(f"各{breakdown}情况：")
         lines.extend(_rate_line(c) for c in _by_team_or_tier(ctx, rolls, breakdown, school))
     lines.append(_rate_line(total).replace("· ", "", 1))
+    lines.extend(reviews)
     return "\n".join(lines)
+
+
+def _review_lines(
+    ctx: Context, tree: list[int], period: Period, school: School | None
+) -> list[str]:
+    """听课 and 评课 per school, counted at the school of whoever wrote them, with how many of
+    its teachers wrote any; nothing when nobody did."""
+    counts = ctx.storage.reviews.counts_by_observer(
+        tree, first_day=period.start.date(), after_day=period.end.date()
+    )
+    if not counts:
+        return []
+    people = ctx.storage.roster.members_in(tree, PARTICIPANT_ROLES)
+    by_school: dict[str, tuple[ReviewCounts, list[int]]] = {}
+    for member in people:
+        if school is not None and member.school_id != school.id:
+            continue
+        total, writers = by_school.setdefault(member.school_name or NO_SCHOOL, (ReviewCounts(), []))
+        if member.id in counts:
+            total.add(counts[member.id])
+            writers.append(member.id)
+    lines = ["听评课（按听课人所在学校）："]
+    for name, (total, writers) in sorted(by_school.items()):
+        teachers = sum(1 for m in people if (m.school_name or NO_SCHOOL) == name)
+        lines.append(
+            f"· {name}：听课 {total.observations} 节，评课 {total.reviews} 条"
+            f"（{len(writers)}/{teachers} 位老师有记录）"
+        )
+    return lines
 
 
 def _by_team_or_tier(

@@ -25,6 +25,9 @@ class Action(StrEnum):
     SET_CONTACT = "set_contact"  # name the person who answers 征集 for a school
     MANAGE_TEAMS = "manage_teams"  # 校级联盟 teams and 梯队
     UNBIND_MEMBER = "unbind_member"  # 解绑: undo a 我是 claim (its alliance's leader, staff)
+    VIEW_REVIEWS = "view_reviews"  # read every 评课/听课 of an alliance in full
+    SET_RATING_FORM = "set_rating_form"  # 量表: the items a 评课 scores, per activity type
+    SET_OBSERVATION_QUOTA = "set_observation_quota"  # 听课任务: 听课 per teacher per term
 
 
 _STAFFISH = frozenset({Role.ADMIN, Role.STAFF, Role.LEADER})
@@ -47,6 +50,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.SET_CONTACT: _STAFFISH,
     Action.MANAGE_TEAMS: _STAFFISH,
     Action.UNBIND_MEMBER: _STAFFISH,
+    Action.VIEW_REVIEWS: _STAFFISH,
+    Action.SET_RATING_FORM: frozenset({Role.ADMIN, Role.STAFF}),
+    Action.SET_OBSERVATION_QUOTA: _STAFFISH,
 }
 
 # Roles whose reach covers every alliance; a leader only reaches their own alliance tree.
@@ -95,6 +101,21 @@ def answers_for(role: Role | None, member: Member | None, contact_of: list[int])
     if role is Role.LEADER and own is not None and own not in schools:
         schools.insert(0, own)
     return schools
+
+
+def reads_review(
+    role: Role | None,
+    member: Member | None,
+    teacher_id: int | None,
+    observer_id: int,
+    reaches_alliance: bool,
+) -> bool:
+    """Who reads a 评课/听课 in full: the teacher who taught the lesson, the one who wrote it,
+    and leaders and staff whose reach covers its alliance. Everyone else sees counts only
+    (as for 反思, the group is told how many, never what)."""
+    if member is not None and member.id in (teacher_id, observer_id):
+        return True
+    return may(role, Action.VIEW_REVIEWS) and reaches_alliance
 
 
 def manages_school(
