@@ -13,9 +13,8 @@ from bot.text.dates import Period, parse_period
 from handlers import format as fmt
 from handlers.exports import DASHBOARD_WORDS, dashboard_link
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
+from reports.review_sheets import reviews_by_school
 from storage.attendance import (
-    NO_SCHOOL,
-    PARTICIPANT_ROLES,
     ActivityRoll,
     Roll,
     SchoolCounts,
@@ -24,7 +23,6 @@ from storage.attendance import (
     roll_of,
 )
 from storage.models import Activity, Member, School, Tier
-from storage.reviews import ReviewCounts
 
 router = Router("summaries")
 
@@ -230,28 +228,23 @@ def _review_lines(
 ) -> list[str]:
     """听课 and 评课 per school, counted at the school of whoever wrote them, with how many of
     its teachers wrote any; nothing when nobody did."""
-    counts = ctx.storage.reviews.counts_by_observer(
-        tree, first_day=period.start.date(), after_day=period.end.date()
+    schools = reviews_by_school(
+        ctx.storage,
+        tree,
+        period.start.date(),
+        period.end.date(),
+        school.id if school is not None else None,
     )
-    if not counts:
+    if not schools:
         return []
-    people = ctx.storage.roster.members_in(tree, PARTICIPANT_ROLES)
-    by_school: dict[str, tuple[ReviewCounts, list[int]]] = {}
-    for member in people:
-        if school is not None and member.school_id != school.id:
-            continue
-        total, writers = by_school.setdefault(member.school_name or NO_SCHOOL, (ReviewCounts(), []))
-        if member.id in counts:
-            total.add(counts[member.id])
-            writers.append(member.id)
-    lines = ["听评课（按听课人所在学校）："]
-    for name, (total, writers) in sorted(by_school.items()):
-        teachers = sum(1 for m in people if (m.school_name or NO_SCHOOL) == name)
-        lines.append(
-            f"· {name}：听课 {total.observations} 节，评课 {total.reviews} 条"
-            f"（{len(writers)}/{teachers} 位老师有记录）"
-        )
-    return lines
+    return [
+        "听评课（按听课人所在学校）：",
+        *(
+            f"· {s.school}：听课 {s.counts.observations} 节，评课 {s.counts.reviews} 条"
+            f"（{s.writers}/{s.teachers} 位老师有记录）"
+            for s in schools
+        ),
+    ]
 
 
 def _by_team_or_tier(
