@@ -45,7 +45,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.BIND_CHAT: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_ROLE: frozenset({Role.ADMIN}),
     Action.RECOMMEND_RESOURCE: _STAFFISH,
-    Action.REQUEST_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
+    # A leader asks the schools of their own alliance (Context.require checks the reach).
+    Action.REQUEST_FEEDBACK: _STAFFISH,
     Action.VIEW_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_CONTACT: _STAFFISH,
     Action.MANAGE_TEAMS: _STAFFISH,
@@ -93,14 +94,29 @@ def needed_role_label(action: Action) -> str:
     return "、".join(labels)
 
 
-def answers_for(role: Role | None, member: Member | None, contact_of: list[int]) -> list[int]:
+def answers_for(
+    role: Role | None, member: Member | None, contact_of: list[int], own_uncovered: bool = False
+) -> list[int]:
     """The schools whose 征集 this person answers: their own school as its leader (业务领导),
-    and every school that named them its contact (`联系人 学校 姓名`)."""
+    every school that named them its contact (`联系人 学校 姓名`), and their own school when
+    it has neither (`own_uncovered`: the 征集 went to its teachers, any of whom answers)."""
     schools = list(contact_of)
     own = member.school_id if member is not None else None
-    if role is Role.LEADER and own is not None and own not in schools:
+    if (role is Role.LEADER or own_uncovered) and own is not None and own not in schools:
         schools.insert(0, own)
     return schools
+
+
+def runs_feedback(
+    role: Role | None, member: Member | None, created_by: int | None, reaches_alliance: bool
+) -> bool:
+    """Who sees a 征集's answers side by side and closes it: staff and admins, and the leader
+    who started it within their own alliance. Other leaders see their own school's answer."""
+    if role in _DISTRICT_WIDE:
+        return True
+    return (
+        role is Role.LEADER and member is not None and created_by == member.id and reaches_alliance
+    )
 
 
 def reads_review(
