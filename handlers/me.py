@@ -99,7 +99,13 @@ def _reviews_line(ctx: Context, member: Member, term: Period) -> str:
         r for r in ctx.storage.reviews.about_teacher(member.id) if first <= r.lesson_date < after
     ]
     tail = f"；我的课收到 {len(received)} 条（发送「我的评课」查看）" if received else ""
-    return f"听评课：本学期听课 {observed} 节，评课 {len(written) - observed} 条{tail}"
+    chain = ctx.storage.roster.ancestors(member.alliance_id) if member.alliance_id else []
+    quota = ctx.storage.reviews.nearest_quota(chain)
+    task = ""
+    if quota is not None:
+        left = quota.per_term - observed
+        task = f"（任务 {quota.per_term} 节，" + (f"还差 {left} 节）" if left > 0 else "已完成）")
+    return f"听评课：本学期听课 {observed} 节{task}，评课 {len(written) - observed} 条{tail}"
 
 
 def _attendance(signin: Signin | None, *, on_leave: bool, ended: bool) -> str:

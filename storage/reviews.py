@@ -31,6 +31,15 @@ class ReviewParts:
     suggestions: str
 
 
+@dataclass(frozen=True)
+class ObservationQuota:
+    """听课任务: how many lessons each teacher of an alliance (and below) observes per term."""
+
+    alliance_id: int
+    per_term: int
+    set_at: datetime
+
+
 @dataclass
 class ReviewCounts:
     """How many 听课 and 评课 someone (or a school) wrote."""
@@ -278,16 +287,32 @@ class ReviewsRepo:
             (alliance_id, per_term, by, to_db_time(at)),
         )
 
-    def quotas(self, alliance_ids: Sequence[int]) -> dict[int, int]:
-        """alliance id → 听课 per term, for those of `alliance_ids` that set one."""
-        if not alliance_ids:
-            return {}
+    def quota_rows(self) -> list[ObservationQuota]:
         rows = self._db.execute(
-            "SELECT alliance_id, per_term FROM observation_quotas "
-            f"WHERE alliance_id IN ({_marks(len(alliance_ids))})",
-            list(alliance_ids),
+            "SELECT alliance_id, per_term, set_at FROM observation_quotas ORDER BY alliance_id"
         )
-        return {int(row[0]): int(row[1]) for row in rows}
+        return [ObservationQuota(int(r[0]), int(r[1]), from_db_time(r[2])) for r in rows]
+
+    def nearest_quota(self, chain: Sequence[int]) -> ObservationQuota | None:
+        """The quota that applies along an alliance chain (nearest first, as `ancestors`)."""
+        found = {q.alliance_id: q for q in self.quota_rows() if q.alliance_id in set(chain)}
+        return next((found[a] for a in chain if a in found), None)
+
+    def observations_by(
+        self, observer_ids: Sequence[int], *, first_day: date, after_day: date
+    ) -> dict[int, int]:
+        """observer id → 听课 they recorded on lessons in [first_day, after_day)."""
+        found: dict[int, int] = {}
+        for start in range(0, len(observer_ids), 500):
+            chunk = list(observer_ids[start : start + 500])
+            rows = self._db.execute(
+                "SELECT observer_id, COUNT(*) FROM lesson_reviews WHERE kind = 'observation' "
+                f"AND observer_id IN ({_marks(len(chunk))}) AND lesson_date >= ? "
+                "AND lesson_date < ? GROUP BY observer_id",
+                [*chunk, first_day.isoformat(), after_day.isoformat()],
+            )
+            found.update({int(r[0]): int(r[1]) for r in rows})
+        return found
 
 
 def review_from_row(row: tuple[Any, ...]) -> LessonReview:

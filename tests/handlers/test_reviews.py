@@ -201,3 +201,23 @@ def test_counts_in_me_and_summary(bot: Bot) -> None:
     # No activity this week, but 听课 happened: 汇总 still says so.
     week = bot.reply("lead1", "汇总 本周")
     assert "没有已开展的活动" in week and "东部一小：听课 1 节" in week
+
+
+# 听课任务 -------------------------------------------------------------------------------------
+
+
+def test_quota_progress_in_me(bot: Bot) -> None:
+    bot.at(12, 4, 10, 0)
+    assert "权限" in bot.reply("t1", "设置听课任务 每学期 2")
+    assert "没有设置听课任务" in bot.reply("lead1", "听课任务")
+    assert "请写每学期的听课节数" in bot.reply("lead1", "设置听课任务 很多")
+    assert "每位老师每学期 2 节" in bot.reply("lead1", "设置听课任务 每学期 2")
+    assert "听课 0 节（任务 2 节，还差 2 节）" in bot.reply("t2", "我的", chat=None)
+    bot.say("t2", f"听课 王芳 《圆的面积》 {PARTS}", chat=None)
+    assert "听课 1 节（任务 2 节，还差 1 节）" in bot.reply("t2", "我的", chat=None)
+    bot.say("t2", f"听课 12月3日 张敏 《秋天的雨》 {PARTS}", chat=None)
+    assert "听课 2 节（任务 2 节，已完成）" in bot.reply("t2", "我的", chat=None)
+    # Another alliance has no quota; a leader cannot set one there.
+    assert "（任务" not in bot.reply("t9", "我的", chat=None)
+    assert "已取消" in bot.reply("lead1", "设置听课任务 关")
+    assert "（任务" not in bot.reply("t2", "我的", chat=None)
