@@ -221,3 +221,54 @@ def test_quota_progress_in_me(bot: Bot) -> None:
     assert "（任务" not in bot.reply("t9", "我的", chat=None)
     assert "已取消" in bot.reply("lead1", "设置听课任务 关")
     assert "（任务" not in bot.reply("t2", "我的", chat=None)
+
+
+# 量表 -----------------------------------------------------------------------------------------
+
+FORM = "设置量表 同课异构 教学目标 教学过程 学生参与 教学效果"
+
+
+def test_rating_form_asks_for_scores_and_checks_them(bot: Bot) -> None:
+    lesson(bot)  # A1 is a 同课异构
+    assert "权限" in bot.reply("lead1", FORM)
+    assert "至少 2 个评分项目" in bot.reply("staff1", "设置量表 同课异构 教学目标")
+    assert "已设置「东部联盟」同课异构的评课量表" in bot.reply("staff1", FORM)
+    assert "同课异构：教学目标、教学过程、学生参与、教学效果" in bot.reply("t2", "量表")
+    out = bot.reply("t2", f"评课 A1 王芳 {PARTS}")
+    assert "已收到" in out and "「评分 A1 4 4 4 4」" in out
+    assert "量表有 4 项" in bot.reply("t2", "评分 A1 4 5 3")
+    assert "每项 1–5 分" in bot.reply("t2", "评分 A1 4 5 3 6")
+    assert "1–5 的整数" in bot.reply("t2", "评分 A1 好 5 3 4")
+    assert "平均 4.0" in bot.reply("t2", "评分 A1 4，5，3，4")
+    # Inline, in the 评课 itself.
+    inline = bot.reply("t3", f"评课 A1 王芳 {PARTS} 评分:5,4,4,3")
+    assert "评分：教学目标 5、教学过程 4、学生参与 4、教学效果 3（平均 4.0）" in inline
+    # A bad inline score keeps nothing.
+    assert "量表有 4 项" in bot.reply("t1", f"评课 A1 李强 {PARTS} 评分:5,4")
+    view = bot.reply("lead1", "查看评课 A1", chat=None)
+    assert "评课 2 条" in view
+    assert "量表平均（2 份）：教学目标 4.5、教学过程 4.5、学生参与 3.5、教学效果 3.5" in view
+    assert "量表平均（2 份）" in bot.reply("t1", "我的评课")
+    # The group sees none of it.
+    assert "4.5" not in public_texts(bot.say("lead1", "查看评课 A1"))
+
+
+def test_activity_without_a_form_needs_no_scores(bot: Bot) -> None:
+    bot.say("staff1", FORM)
+    bot.say("lead1", "发起活动 周五 14:30-16:30 集体备课《单元整体教学》")
+    bot.at(11, 27, 17, 0)
+    out = bot.reply("t2", f"评课 A1 {PARTS}")
+    assert "已收到" in out and "评分" not in out
+    assert "没有量表，不用评分" in bot.reply("t2", "评分 A1 4 4 4 4")
+    assert "没有找到活动 A2" in bot.reply("t2", "评分 A2 4 4 4 4")
+    assert "你还没有评" in bot.reply("t3", "评分 4 4 4 4")
+
+
+def test_deleting_a_form_keeps_scores_given(bot: Bot) -> None:
+    lesson(bot)
+    bot.say("staff1", FORM)
+    bot.say("t2", f"评课 A1 王芳 {PARTS} 评分:4,4,4,4")
+    assert "没有「听评课」的量表" in bot.reply("staff1", "删除量表 听评课")
+    assert "已删除" in bot.reply("staff1", "删除量表 同课异构")
+    assert "还没有评课量表" in bot.reply("t2", "量表")
+    assert "量表平均（1 份）" in bot.reply("lead1", "查看评课 A1", chat=None)
