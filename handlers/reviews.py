@@ -364,8 +364,7 @@ def my_reviews(ctx: Context, args: Args) -> Reply:
 @router.command(
     "查看评课",
     aliases=("评课汇总",),
-    action=Action.VIEW_REVIEWS,
-    summary="查看一次活动的全部评课和量表平均分（群里只显示条数，全文私信）",
+    summary="查看一次活动的评课：负责人、教研员看全文和量表平均分，执教老师看自己的课，其他人只看条数",
     usage="查看评课 A编号",
     examples=("查看评课 A7",),
 )
@@ -374,13 +373,16 @@ def activity_reviews(ctx: Context, args: Args) -> list[Effect]:
     if number is None:
         raise Hint("请写活动编号，例如：查看评课 A7")
     activity = activity_by_code(ctx, number)
-    ctx.require_reach(Action.VIEW_REVIEWS, activity)
     reviews = ctx.storage.reviews.of_activity(activity.id)
     head = f"{activity.code}「{activity.title}」评课 {len(reviews)} 条"
     if not reviews:
         return [Reply(text=f"{head}。发送「评课 {activity.code} 优点:… 不足:… 建议:…」评课。")]
-    body = [f"{head}：", *(review_block(ctx, r) for r in reviews)]
-    averages = score_averages(reviews)
+    readable = [r for r in reviews if ctx.reads_review(r)]
+    if not readable:
+        return [Reply(text=f"{head}。全文只给执教老师、评课人和本联盟负责人、教研员看。")]
+    shown = "" if len(readable) == len(reviews) else f"，你可以看其中 {len(readable)} 条"
+    body = [f"{head}{shown}：", *(review_block(ctx, r) for r in readable)]
+    averages = score_averages(readable)
     if averages:
         body.append(averages)
     return _counts_public_text_private(ctx, head, "\n".join(body))
@@ -407,7 +409,7 @@ def observations(ctx: Context, args: Args) -> list[Effect]:
             first_day=period.start.date(),
             after_day=period.end.date(),
         )
-        if r.kind is ReviewKind.OBSERVATION
+        if r.kind is ReviewKind.OBSERVATION and ctx.reads_review(r)
     ]
     head = f"「{alliance.name}」{period.label}听课 {len(found)} 节"
     if not found:

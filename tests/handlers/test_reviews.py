@@ -110,13 +110,19 @@ def test_group_sees_counts_teacher_and_leaders_see_text(bot: Bot) -> None:
     # Another teacher of the lesson's audience sees only their own count.
     other = bot.reply("t3", "我的评课")
     assert "导入自然" not in other and "还没有人评过你的课" in other
-    assert "权限" in bot.reply("t3", "查看评课 A1")
+    # So does anyone asking 查看评课: the count, not the text.
+    counted = bot.reply("t3", "查看评课 A1")
+    assert "评课 1 条" in counted and "导入自然" not in counted
+    # The teacher who taught reads it there too; so does the one who wrote it.
+    assert "导入自然" in bot.reply("t1", "查看评课 A1", chat=None)
+    assert "导入自然" in bot.reply("t2", "查看评课 A1", chat=None)
     # The leader: count in the group, text in private.
     view = bot.say("lead1", "查看评课 A1")
     assert "评课 1 条" in public_texts(view) and "导入自然" not in public_texts(view)
     assert "导入自然" in private_texts(view)
     # A leader of another alliance does not reach it; staff do.
-    assert "只能管理本联盟" in bot.reply("lead2", "查看评课 A1", chat=None)
+    other = bot.reply("lead2", "查看评课 A1", chat=None)
+    assert "评课 1 条" in other and "导入自然" not in other
     assert "导入自然" in bot.reply("staff1", "查看评课 A1", chat=None)
 
 
@@ -272,3 +278,18 @@ def test_deleting_a_form_keeps_scores_given(bot: Bot) -> None:
     assert "已删除" in bot.reply("staff1", "删除量表 同课异构")
     assert "还没有评课量表" in bot.reply("t2", "量表")
     assert "量表平均（1 份）" in bot.reply("lead1", "查看评课 A1", chat=None)
+
+
+def test_each_teacher_reads_only_the_comments_on_their_own_lesson(bot: Bot) -> None:
+    lesson(bot)  # 同课异构: 王芳 and 张敏 each taught
+    bot.say("t2", "评课 A1 王芳 优点:朗读充分 不足:板书乱 建议:精简板书")
+    bot.say("t2", "评课 A1 张敏 优点:情境生动 不足:节奏偏快 建议:多留白")
+    assert "共有 3 条评课" in bot.reply("lead1", "评课 A1 赵磊 优点:好 不足:少 建议:多")
+    wang = bot.reply("t1", "查看评课 A1", chat=None)
+    assert "评课 3 条，你可以看其中 1 条" in wang
+    assert "朗读充分" in wang and "情境生动" not in wang and "优点：好" not in wang
+    zhang = bot.reply("t3", "我的评课")
+    assert "情境生动" in zhang and "朗读充分" not in zhang
+    everything = bot.reply("lead1", "查看评课 A1", chat=None)
+    assert "评课 3 条：" in everything
+    assert all(word in everything for word in ("朗读充分", "情境生动", "优点：好"))
