@@ -18,7 +18,7 @@ router = Router("me")
 @router.command(
     "我的",
     aliases=("我的记录", "我的学时", "wd"),
-    summary="查看自己的签到、反思、待办、听评课和本学期学时",
+    summary="查看自己的签到、反思、待办和本学期学时",
     usage="我的",
     examples=("我的",),
 )

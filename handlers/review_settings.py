@@ -111,7 +111,7 @@ def set_form(ctx: Context, args: Args) -> str:
 @router.command(
     "量表",
     aliases=("评课量表",),
-    summary="查看本联盟各类活动的评课量表",
+    summary="查看评课量表",
     usage="量表",
     examples=("量表",),
 )

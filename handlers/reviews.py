@@ -71,8 +71,8 @@ MAX_PART_CHARS = 2_000
 @router.command(
     "评课",
     aliases=("议课", "交评课"),
-    summary="按「三个一」评一节活动课：优点、不足、建议（顺序不限，可分行）",
-    usage="评课 [A编号] [执教老师] 优点:… 不足:… 建议:…",
+    summary="按「三个一」评课（顺序不限，可分行）",
+    usage="评课 [A编号] [执教老师] 优点 不足 建议",
     examples=(REVIEW_EXAMPLE, "评课 A7 王芳\n亮点 情境创设好\n问题 板书略乱\n希望 多让学生说"),
 )
 def review(ctx: Context, args: Args) -> str:
@@ -177,8 +177,8 @@ def _score_text(items: list[str], scores: list[int]) -> str:
 @router.command(
     "评分",
     aliases=("打分",),
-    summary="按量表给自己的评课打分（每项 1–5 分）",
-    usage="评分 [A编号] 分数 分数 …",
+    summary="按量表给评课打分",
+    usage="评分 [A编号] 分数…",
     examples=(SCORE_EXAMPLE, "评分:4,5,3,4"),
 )
 def score(ctx: Context, args: Args) -> str:
@@ -204,8 +204,8 @@ def score(ctx: Context, args: Args) -> str:
 @router.command(
     "听课",
     aliases=("推门听课", "跟踪听课"),
-    summary="记录一节听课（推门听课、跟踪听课）：日期、执教老师、《课题》、三个一",
-    usage="听课 [日期] 执教老师 《课题》 [学科] 优点:… 不足:… 建议:…",
+    summary="记录推门听课、跟踪听课",
+    usage="听课 [日期] 执教老师 《课题》 优点 不足 建议",
     examples=(
         OBSERVE_EXAMPLE,
         "听课 昨天 李强(东部一小) 《秋天的雨》 优点 朗读指导细 不足 提问偏多 建议 留白",
@@ -337,7 +337,7 @@ def score_averages(reviews: list[LessonReview]) -> str | None:
 @router.command(
     "我的评课",
     aliases=("我的听课", "评课记录"),
-    summary="查看别人对我的课的评课和听课记录，以及我写的条数",
+    summary="别人对我的课的评课和听课",
     usage="我的评课",
     examples=("我的评课",),
 )
@@ -364,7 +364,7 @@ def my_reviews(ctx: Context, args: Args) -> Reply:
 @router.command(
     "查看评课",
     aliases=("评课汇总",),
-    summary="查看一次活动的评课：负责人、教研员看全文和量表平均分，执教老师看自己的课，其他人只看条数",
+    summary="查看活动的评课（全文只给执教老师和负责人）",
     usage="查看评课 A编号",
     examples=("查看评课 A7",),
 )
