@@ -22,6 +22,8 @@ from handlers.lookup import (
     activity_by_code,
     activity_written_about,
     member_named,
+    members_matching,
+    one_of,
     person_label,
     take_code,
 )
@@ -127,7 +129,14 @@ def _activity_teacher(ctx: Context, head: str, activity: Activity, member: Membe
         return None
     if " " in name:
         raise Hint(f"没看懂「{name}」。执教老师只写一位，例如：评课 {activity.code} 王芳 优点:…")
-    teacher = member_named(ctx, name, ctx.storage.roster.descendants(activity.alliance_id))
+    tree = ctx.storage.roster.descendants(activity.alliance_id)
+    people = [p for p in members_matching(ctx, name) if p.alliance_id in tree]
+    if not people:
+        raise Hint(
+            f"名册里没有「{name}」。编号后只写执教老师的姓名（也可以不写），"
+            f"其余写在优点、不足、建议里，例如：评课 {activity.code} 王芳 {EXAMPLE_PARTS}"
+        )
+    teacher = one_of(name, people)
     if teacher.id == member.id:
         raise Hint("评课是评别人的课。自己的课请写「反思」。")
     return teacher

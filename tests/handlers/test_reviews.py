@@ -97,6 +97,9 @@ def test_review_before_the_lesson_is_refused(bot: Bot) -> None:
 def test_named_teacher_must_be_in_the_alliance(bot: Bot) -> None:
     lesson(bot)
     assert "名册里没有「孙丽」" in bot.reply("t2", f"评课 A1 孙丽 {PARTS}")
+    # Words before the parts that name nobody: told where they belong.
+    out = bot.reply("t2", f"评课 A1 这节课很好 {PARTS}")
+    assert "名册里没有「这节课很好」" in out and "其余写在优点、不足、建议里" in out
     assert "自己的课请写「反思」" in bot.reply("t1", f"评课 A1 王芳 {PARTS}")
 
 
