@@ -1,6 +1,7 @@
-"""征集 / 反馈 / 联系人: a 教研员 asks every school of an alliance for information, each
-school's 业务领导 (its leader, or a designated contact) answers, staff see the answers side by
-side and which schools are still missing.
+"""征集 / 反馈 / 联系人: a 教研员 (or a 联盟负责人, within their alliance) asks every school of
+an alliance for information, each school's 业务领导 (its leader, or a designated contact)
+answers, and whoever asked sees the answers side by side and which schools are still missing.
+A school with neither leader nor contact is asked through its teachers, any of whom answers.
 
 Deadline reminders to the missing schools are planned by the scheduler (`scheduling.items`,
 from the database), not here; who is asked and who answers is defined once in
@@ -26,6 +27,7 @@ from storage.models import (
     FeedbackRequest,
     FeedbackStatus,
     Member,
+    Role,
     School,
 )
 
@@ -62,7 +64,7 @@ def _short(text: str, limit: int = 24) -> str:
     "征集",
     aliases=("发起征集", "信息征集", "zj"),
     action=Action.REQUEST_FEEDBACK,
-    summary="向本联盟各校征集信息，各校业务领导用「反馈」回复",
+    summary="向本联盟各校征集信息，各校业务领导用「反馈」回复（教研员、本联盟负责人）",
     usage="征集 [联盟名] 截止时间 问题 ｜ 征集 结束 F编号",
     examples=(REQUEST_EXAMPLE, "征集 11月30日 课例研讨中遇到的问题", "征集 结束 F1"),
 )
@@ -103,14 +105,21 @@ def request_feedback(ctx: Context, args: Args) -> list[Effect]:
     )
     ctx.storage.audit.record(now, ctx.incoming.userid, "feedback.request", request.code)
     responders = responders_by_school(ctx.storage, schools)
-    userids = list(
-        dict.fromkeys(p.userid for s in schools for p in responders.get(s.id, []) if p.userid)
-    )
+    # A school nobody answers for (no leader, no contact) is asked through its teachers.
+    uncovered = [s for s in schools if not responders.get(s.id)]
+    teachers = _teachers_of(ctx, uncovered)
+    asked = [p for s in schools for p in responders.get(s.id, []) or teachers.get(s.id, [])]
+    userids = list(dict.fromkeys(p.userid for p in asked if p.userid))
     announcement = (
         f"【征集 {request.code}】{question}\n"
         f"请各校业务领导于 {fmt.when(due, ctx.zone)} 前发送「反馈 {request.code} 正文」"
         "（可多次修改，以最后一次为准）。"
     )
+    if uncovered:
+        announcement += (
+            f"\n{'、'.join(s.name for s in uncovered)}还没有联系人，这次发给本校老师："
+            "请商量后由一位老师代表学校回复。"
+        )
     tree = ctx.storage.roster.descendants(alliance.id)
     groups = ctx.storage.chats.for_alliances(tree)
     key = f"feedback:{request.id}"
@@ -121,15 +130,37 @@ def request_feedback(ctx: Context, args: Args) -> list[Effect]:
         )
     elif userids:
         effects.append(Direct(userids=userids, text=announcement, dedup_key=key))
-    nobody = [s.name for s in schools if not any(p.userid for p in responders.get(s.id, []))]
+    nobody = [
+        s.name
+        for s in schools
+        if not any(p.userid for p in responders.get(s.id, []) or teachers.get(s.id, []))
+    ]
     lines = [f"已发起征集 {request.code}（{alliance.name}，{len(schools)} 所学校）。"]
+    if uncovered:
+        lines.append(
+            f"{'、'.join(s.name for s in uncovered)}没有联系人，已发给该校老师，由一位老师代表回复。"
+            "以后可用「联系人 学校 姓名」指定。"
+        )
     if nobody:
         lines.append(
-            f"以下学校还没有可联系的业务领导：{'、'.join(nobody)}。请用「联系人 学校 姓名」指定。"
+            f"以下学校没有可联系的人（未绑定企业微信）：{'、'.join(nobody)}。请用「联系人 学校 姓名」指定。"
         )
     lines.append(f"查看进度：反馈 {request.code}")
     effects.append(Reply(text="\n".join(lines), private=True))
     return effects
+
+
+def _teachers_of(ctx: Context, schools: list[School]) -> dict[int, list[Member]]:
+    """school id → its active teachers (those a 征集 goes to when the school has no contact)."""
+    if not schools:
+        return {}
+    wanted = {s.id for s in schools}
+    tree = sorted({s.alliance_id for s in schools if s.alliance_id is not None})
+    found: dict[int, list[Member]] = {}
+    for member in ctx.storage.roster.members_in(tree, [Role.TEACHER]):
+        if member.school_id in wanted:
+            found.setdefault(member.school_id, []).append(member)
+    return found
 
 
 def _close(ctx: Context, text: str) -> str:
@@ -138,6 +169,8 @@ def _close(ctx: Context, text: str) -> str:
         raise Hint("请写征集编号，例如：征集 结束 F1")
     request = _request(ctx, number)
     ctx.require(Action.REQUEST_FEEDBACK, ctx.storage.roster.alliance(request.alliance_id))
+    if not ctx.runs_feedback(request):
+        raise Hint(f"征集 {request.code} 不是你发起的，只有发起人或教研员可以结束它。")
     ctx.storage.feedback.close(request.id)
     ctx.storage.audit.record(ctx.clock.now(), ctx.incoming.userid, "feedback.close", request.code)
     return f"征集 {request.code} 已结束，不再提醒。查看结果：反馈 {request.code}"
@@ -172,7 +205,11 @@ def feedback(ctx: Context, args: Args) -> str:
 
 def _my_schools(ctx: Context) -> list[School]:
     member = ctx.require_member()
-    ids = answers_for(ctx.role, member, ctx.storage.feedback.schools_contacted_by(member.id))
+    own = ctx.storage.roster.school(member.school_id) if member.school_id else None
+    uncovered = own is not None and not responders_by_school(ctx.storage, [own]).get(own.id)
+    ids = answers_for(
+        ctx.role, member, ctx.storage.feedback.schools_contacted_by(member.id), uncovered
+    )
     schools = {s.id: s for s in ctx.storage.roster.schools()}
     return [schools[i] for i in ids if i in schools]
 
@@ -234,12 +271,11 @@ def _pick_request(ctx: Context, school: School) -> FeedbackRequest:
 
 
 def _view(ctx: Context, request: FeedbackRequest) -> str:
-    alliance = ctx.storage.roster.alliance(request.alliance_id)
-    if ctx.may(Action.VIEW_FEEDBACK) and ctx.reaches(alliance):
+    if ctx.runs_feedback(request):
         return _side_by_side(ctx, request)
     mine = [s for s in _my_schools(ctx) if s in expected_schools(ctx.storage, request)]
     if not mine:
-        raise Hint("各校反馈只有教研员可以查看。")
+        raise Hint("各校反馈只有教研员和发起征集的负责人可以查看。")
     lines = [_title(ctx, request)]
     for school in mine:
         answer = ctx.storage.feedback.answer_of(request.id, school.id)
@@ -297,21 +333,21 @@ def _pending(ctx: Context) -> str:
         requests = ctx.storage.feedback.open_requests(ctx.storage.roster.descendants(alliance.id))
         if not requests:
             return f"「{alliance.name}」目前没有进行中的征集。发起：{REQUEST_EXAMPLE}"
-        lines = [f"「{alliance.name}」进行中的征集："]
-        for request in requests:
-            schools = expected_schools(ctx.storage, request)
-            answered = ctx.storage.feedback.answers(request.id)
-            count = sum(1 for s in schools if s.id in answered)
-            lines.append(
-                f"· {request.code}「{_short(request.question)}」截止 "
-                f"{fmt.when(request.due_at, ctx.zone)}，已反馈 {count}/{len(schools)} 校"
-            )
+        lines = [f"「{alliance.name}」进行中的征集：", *_progress_lines(ctx, requests)]
         lines.append("查看各校反馈：反馈 F编号")
         return "\n".join(lines)
+    member = ctx.require_member()
+    started = [
+        r for r in ctx.storage.feedback.open_requests(ctx.own_tree()) if r.created_by == member.id
+    ]
     mine = _my_schools(ctx)
-    if not mine:
+    if not mine and not started:
         raise Hint("各校业务领导用「反馈 F编号 正文」回复征集；你目前不需要反馈。")
     lines = []
+    if started:
+        lines.extend(["你发起的征集：", *_progress_lines(ctx, started)])
+        lines.append("查看各校反馈：反馈 F编号")
+    pending_at = len(lines)
     for school in mine:
         for request in _addressed_to(ctx, school):
             state = "已反馈" if ctx.storage.feedback.answer_of(request.id, school.id) else "未反馈"
@@ -319,9 +355,23 @@ def _pending(ctx: Context) -> str:
                 f"· {request.code}「{_short(request.question)}」截止 "
                 f"{fmt.when(request.due_at, ctx.zone)}：{school.name}{state}"
             )
-    if not lines:
-        return "目前没有需要反馈的征集。"
-    return "\n".join(["需要你回复的征集：", *lines, f"回复：{ANSWER_EXAMPLE}"])
+    if len(lines) == pending_at:
+        return "\n".join(lines) if lines else "目前没有需要反馈的征集。"
+    lines.insert(pending_at, "需要你回复的征集：")
+    return "\n".join([*lines, f"回复：{ANSWER_EXAMPLE}"])
+
+
+def _progress_lines(ctx: Context, requests: list[FeedbackRequest]) -> list[str]:
+    lines = []
+    for request in requests:
+        schools = expected_schools(ctx.storage, request)
+        answered = ctx.storage.feedback.answers(request.id)
+        count = sum(1 for s in schools if s.id in answered)
+        lines.append(
+            f"· {request.code}「{_short(request.question)}」截止 "
+            f"{fmt.when(request.due_at, ctx.zone)}，已反馈 {count}/{len(schools)} 校"
+        )
+    return lines
 
 
 # 联系人 ------------------------------------------------------------------------------

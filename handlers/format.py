@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from reports import text
-from reports.text import WEEKDAYS, activity_label, activity_name, day, hours
+from reports.text import WEEKDAYS, activity_label, activity_name, calendar_day, day, hours
 from storage.models import Activity
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "activity_label",
     "activity_line",
     "activity_name",
+    "calendar_day",
     "clock_time",
     "hours",
     "part_of_day",

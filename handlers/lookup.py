@@ -12,6 +12,7 @@ from storage.models import Activity, ActivityStatus, Alliance, Member, Notice
 
 ACTIVITY_CODE = re.compile(r"^[Aa](\d+)(.*)$", re.DOTALL)
 NOTICE_CODE = re.compile(r"^[Nn](\d+)(.*)$", re.DOTALL)
+_QUOTED_CODE = re.compile(r"\bA(\d+)\b")
 
 
 def take_code(text: str, pattern: re.Pattern[str]) -> tuple[int | None, str]:
@@ -100,6 +101,19 @@ def _for_sender(ctx: Context, activities: list[Activity]) -> list[Activity]:
     if member is None:
         return activities
     return [a for a in activities if ctx.in_audience(a, member)]
+
+
+def activity_written_about(ctx: Context, text: str) -> tuple[Activity, str]:
+    """The activity a 反思 or 评课 is about and the rest of the text: its code, else the code
+    in a quoted message, else the sender's most recent activity already started."""
+    number, body = take_code(text, ACTIVITY_CODE)
+    if number is None and ctx.incoming.quote:
+        quoted = _QUOTED_CODE.search(ctx.incoming.quote)
+        if quoted:
+            number = int(quoted.group(1))
+    if number is not None:
+        return scheduled(activity_by_code(ctx, number)), body
+    return current_activity(ctx, for_signin=False), body
 
 
 def activity_on_day(ctx: Context, text: str, command: str) -> Activity:

@@ -7,10 +7,10 @@ from datetime import timedelta
 from bot.core.messages import Reply
 from bot.routing.context import Context
 from bot.routing.router import Args, Router
-from bot.text.dates import parse_period
+from bot.text.dates import Period, parse_period
 from handlers import format as fmt
 from storage.attendance import is_expected
-from storage.models import SIGNIN_LABELS, Signin, SigninStatus
+from storage.models import SIGNIN_LABELS, Member, ReviewKind, Signin, SigninStatus
 
 router = Router("me")
 
@@ -83,8 +83,29 @@ def my_records(ctx: Context, args: Args) -> Reply:
         lines.append("待办：")
         lines.extend(pending)
     lines.append(f"本学期已获学时：{fmt.hours(credited)}（签到并交反思的活动计入）")
+    lines.append(_reviews_line(ctx, member, term))
     # Personal records are answered privately even when asked in a group.
     return Reply(text="\n".join(lines), private=True)
+
+
+def _reviews_line(ctx: Context, member: Member, term: Period) -> str:
+    """This term's 听课 and 评课 written, and how many records others wrote on my lessons."""
+    first, after = term.start.date(), term.end.date()
+    written = [
+        r for r in ctx.storage.reviews.by_observer(member.id) if first <= r.lesson_date < after
+    ]
+    observed = sum(1 for r in written if r.kind is ReviewKind.OBSERVATION)
+    received = [
+        r for r in ctx.storage.reviews.about_teacher(member.id) if first <= r.lesson_date < after
+    ]
+    tail = f"；我的课收到 {len(received)} 条（发送「我的评课」查看）" if received else ""
+    chain = ctx.storage.roster.ancestors(member.alliance_id) if member.alliance_id else []
+    quota = ctx.storage.reviews.nearest_quota(chain)
+    task = ""
+    if quota is not None:
+        left = quota.per_term - observed
+        task = f"（任务 {quota.per_term} 节，" + (f"还差 {left} 节）" if left > 0 else "已完成）")
+    return f"听评课：本学期听课 {observed} 节{task}，评课 {len(written) - observed} 条{tail}"
 
 
 def _attendance(signin: Signin | None, *, on_leave: bool, ended: bool) -> str:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 from bot.routing.context import Context, Hint
 from bot.routing.router import Args, Router
-from handlers.lookup import ACTIVITY_CODE, activity_by_code, current_activity, scheduled, take_code
-from storage.models import Activity
+from handlers.lookup import activity_written_about
 
 router = Router("reflections")
 
 MAX_REFLECTION_CHARS = 10_000
-_QUOTED_CODE = re.compile(r"\bA(\d+)\b")
 
 
 def count_chars(text: str) -> int:
     """Length as teachers count it: every character except whitespace."""
     return len("".join(text.split()))  # str.split() drops exactly what str.isspace() calls space
-
-
-def _activity_for(ctx: Context, text: str) -> tuple[Activity, str]:
-    number, body = take_code(text, ACTIVITY_CODE)
-    if number is None and ctx.incoming.quote:
-        quoted = _QUOTED_CODE.search(ctx.incoming.quote)
-        if quoted:
-            number = int(quoted.group(1))
-    if number is not None:
-        return scheduled(activity_by_code(ctx, number)), body
-    return current_activity(ctx, for_signin=False), body
 
 
 @router.command(
@@ -40,7 +25,7 @@ def _activity_for(ctx: Context, text: str) -> tuple[Activity, str]:
 )
 def submit_reflection(ctx: Context, args: Args) -> str:
     ctx.require_member()
-    activity, body = _activity_for(ctx, args.raw)
+    activity, body = activity_written_about(ctx, args.raw)
     member = ctx.require_audience(activity)
     body = body.strip()
     length = count_chars(body)

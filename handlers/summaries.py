@@ -9,10 +9,11 @@ from bot.core.messages import Broadcast, Direct, Effect, Reply
 from bot.routing.context import Context, Hint
 from bot.routing.permissions import Action
 from bot.routing.router import Args, Router
-from bot.text.dates import parse_period
+from bot.text.dates import Period, parse_period
 from handlers import format as fmt
 from handlers.exports import DASHBOARD_WORDS, dashboard_link
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, take_code
+from reports.review_sheets import reviews_by_school
 from storage.attendance import (
     ActivityRoll,
     Roll,
@@ -191,8 +192,9 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
     title = f"「{alliance.name}」{period.label}汇总" + (f" · {school.name}" if school else "")
     if breakdown is not None:
         title += f" · 按{breakdown}"
+    reviews = _review_lines(ctx, tree, period, school)
     if not activities:
-        return f"{title}：这段时间没有已开展的活动。"
+        return "\n".join([f"{title}：这段时间没有已开展的活动。", *reviews])
     # One batch of queries for the whole period (a district term is thousands of activities).
     # Counts only: the light tallies, not a pydantic object per sign-in and reflection.
     rolls = ctx.storage.reporting().tallies(activities)
@@ -217,7 +219,32 @@ def summary(ctx: Context, args: Args) -> str | list[Effect]:
         lines.append(f"各{breakdown}情况：")
         lines.extend(_rate_line(c) for c in _by_team_or_tier(ctx, rolls, breakdown, school))
     lines.append(_rate_line(total).replace("· ", "", 1))
+    lines.extend(reviews)
     return "\n".join(lines)
+
+
+def _review_lines(
+    ctx: Context, tree: list[int], period: Period, school: School | None
+) -> list[str]:
+    """听课 and 评课 per school, counted at the school of whoever wrote them, with how many of
+    its teachers wrote any; nothing when nobody did."""
+    schools = reviews_by_school(
+        ctx.storage,
+        tree,
+        period.start.date(),
+        period.end.date(),
+        school.id if school is not None else None,
+    )
+    if not schools:
+        return []
+    return [
+        "听评课（按听课人所在学校）：",
+        *(
+            f"· {s.school}：听课 {s.counts.observations} 节，评课 {s.counts.reviews} 条"
+            f"（{s.writers}/{s.teachers} 位老师有记录）"
+            for s in schools
+        ),
+    ]
 
 
 def _by_team_or_tier(

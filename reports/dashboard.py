@@ -39,6 +39,7 @@ from reports.export import (
     exports_dir,
 )
 from reports.links import DASHBOARD_PREFIX, LinkClaims, LinkError, LinkProblem, verify
+from reports.review_sheets import reviews_by_school
 from reports.stats import (
     PeriodStats,
     period_stats,
@@ -200,10 +201,15 @@ class Dashboard:
             "signin_change": fmt.change(signin_rate(total), signin_rate(before)),
             "reflection_change": fmt.change(reflection_rate(total), reflection_rate(before)),
         }
+        tree = self._storage.roster.descendants(viewer.alliance.id)
+        reviews = reviews_by_school(self._storage, tree, period.start.date(), period.end.date())
+        summary["observations"] = sum(s.counts.observations for s in reviews)
+        summary["reviews"] = sum(s.counts.reviews for s in reviews)
         return self._page(
             "overview.html",
             **self._common(viewer, key, period, "./"),
             summary=summary,
+            review_schools=reviews,
             schools=[_school_row(c) for c in current.schools],
             activities=self._activity_rows(current, zone),
             weeks=TREND_WEEKS,

@@ -3,7 +3,7 @@
 What a group sees: activities held (type, title, school, date); sign-in and reflection rates
 per school, best first, with late and leave counts; totals and their change against the
 previous period of the same length; the top keywords of the reflections; two excerpts; the
-period's new and recommended resources; the activities of the coming seven days; notices
+period's 听评课 counts with the points most raised under 不足 and 建议; the period's new and recommended resources; the activities of the coming seven days; notices
 still awaiting confirmation; open feedback requests (征集) with how many schools answered.
 Names of people who are missing never go to a group: they go privately to the alliance's
 leaders.
@@ -57,7 +57,7 @@ from storage.attendance import (
     SchoolCounts,
 )
 from storage.feedback import FeedbackProgress, feedback_progress
-from storage.models import Activity, Alliance, Member, Resource
+from storage.models import Activity, Alliance, Member, Resource, ReviewKind
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ OPEN_NOTICE_DAYS = 30
 MAX_ACTIVITY_LINES = 15
 EXCERPTS = 2
 KEYWORDS = 8
+REVIEW_POINTS = 5
 OPEN_DEADLINE_CODES = 3
 TITLE_CHARS = 30
 RESOURCE_LINES = 5
@@ -113,6 +114,7 @@ def build_digest(
         sections.append(_held(current, schools, zone))
         sections.append(_schools(current))
         sections.extend(_reflections(current, extractor))
+    sections.append(_review_points(storage, alliance, period, zone, extractor))
     sections.append(_resources(storage, alliance, period))
     sections.append(_coming(storage, alliance, now, zone))
     sections.append(_notices(storage, alliance, now))
@@ -235,6 +237,36 @@ def _reflections(
         quotes.append(f"> “{md_text(quote)}”——{md_text(source.author)}（{md_text(source.school)}）")
     sections.append("\n".join(quotes))
     return sections
+
+
+def _review_points(
+    storage: Storage,
+    alliance: Alliance,
+    period: Period,
+    zone: tzinfo,
+    extractor: Callable[[], KeywordExtractor],
+) -> str:
+    """听评课 of the period: how many, and the points most often raised under 不足 and 建议
+    (keywords of those parts alone, counted per record), never who wrote what."""
+    records = storage.reviews.in_alliances(
+        storage.roster.descendants(alliance.id),
+        first_day=period.start.astimezone(zone).date(),
+        after_day=period.end.astimezone(zone).date(),
+    )
+    if not records:
+        return ""
+    observed = sum(1 for r in records if r.kind is ReviewKind.OBSERVATION)
+    lines = [f"**听评课**（评课 {len(records) - observed} 条，听课 {observed} 节）"]
+    keywords = extractor()
+    for label, texts in (
+        ("常提的不足", [r.weaknesses for r in records]),
+        ("常提的建议", [r.suggestions for r in records]),
+    ):
+        points = keywords.top(texts, REVIEW_POINTS)
+        if points:
+            words = "、".join(f"{md_text(k.word)}（{k.reflections}条）" for k in points)
+            lines.append(f"{label}：{words}")
+    return "\n".join(lines)
 
 
 def _excerpt_candidates(

@@ -23,6 +23,7 @@ from reports.alliance_sheets import (
     resource_rows,
 )
 from reports.child_process import run_in_child_blocking
+from reports.review_sheets import OBSERVATION_COLUMNS, REVIEW_COLUMNS, review_sheets
 from reports.stats import (
     HELD_SLACK,
     TeacherStats,
@@ -43,6 +44,7 @@ from storage.models import (
     Member,
     Notice,
 )
+from storage.reviews import ReviewCounts
 
 # (rows written so far, rows expected in total, what is being written)
 Progress = Callable[[int, int, str], None]
@@ -86,6 +88,7 @@ class ExportResult:
             f"活动 {c.get('活动', 0)} 个，签到 {c.get('签到', 0)} 条，反思 {c.get('反思', 0)} 篇，"
             f"请假 {c.get('请假', 0)} 条，通知 {c.get('通知', 0)} 条（回执 {c.get('回执', 0)} 条），"
             f"资源 {c.get('资源', 0)} 条，征集 {c.get('征集', 0)} 个（反馈 {c.get('反馈', 0)} 条），"
+            f"评课 {c.get('评课', 0)} 条，听课 {c.get('听课', 0)} 节，"
             f"学校 {c.get('学校', 0)} 所，教师 {c.get('教师', 0)} 人，学时合计 {self.hours:g}"
         )
 
@@ -231,6 +234,8 @@ TEACHER_COLUMNS = [
     Column("反思", Kind.INTEGER, 7),
     Column("签到率", Kind.PERCENT, 9),
     Column("反思提交率", Kind.PERCENT, 11),
+    Column("听课", Kind.INTEGER, 7),
+    Column("评课", Kind.INTEGER, 7),
     Column("学时", Kind.NUMBER, 7),
 ]
 NOTE_COLUMNS = [Column("项目", width=14), Column("说明", width=90)]
@@ -300,6 +305,10 @@ def export_workbook(
         {s.by_member_id for r in rolls for s in r.signins.values() if s.by_member_id}
     )
     teachers = teacher_stats(held)
+    reviews = review_sheets(storage, tree, first, last, scope.zone)
+    listed = {t.member.id for t in teachers}
+    teachers.extend(TeacherStats(member=m) for i, m in reviews.writers.items() if i not in listed)
+    teachers.sort(key=lambda t: (t.member.school_name or "", t.member.name, t.member.id))
     # Each roll is counted once (by_school) and reused for the activity rows and the schools.
     per_roll = {r.activity.id: r.by_school() for r in held}
     merged = merge_counts(per_roll.values())
@@ -315,6 +324,8 @@ def export_workbook(
         + sum(len(a) for a in acks.values())
         + len(resources)
         + len(feedback.rows)
+        + len(reviews.reviews)
+        + len(reviews.observations)
         + len(merged)
         + len(teachers)
     )
@@ -444,6 +455,18 @@ def export_workbook(
         result.counts["征集"] = feedback.requests
         result.counts["反馈"] = feedback.answers
 
+        book.sheet("评课", REVIEW_COLUMNS)
+        for row in reviews.reviews:
+            book.append(row)
+            counter.tick("评课")
+        result.counts["评课"] = len(reviews.reviews)
+
+        book.sheet("听课", OBSERVATION_COLUMNS)
+        for row in reviews.observations:
+            book.append(row)
+            counter.tick("听课")
+        result.counts["听课"] = len(reviews.observations)
+
         book.sheet("学校统计", SCHOOL_COLUMNS)
         ordered = sorted(merged.values(), key=school_order)
         for counts in [*ordered, total_of(merged)]:
@@ -473,9 +496,9 @@ def export_workbook(
 
         book.sheet("教师统计", TEACHER_COLUMNS)
         for stats in teachers:
-            book.append(_teacher_row(stats, alliances))
+            book.append(_teacher_row(stats, alliances, reviews.by_writer.get(stats.member.id)))
             counter.tick("教师统计")
-        book.append(_teacher_total(teachers))
+        book.append(_teacher_total(teachers, reviews.by_writer))
         result.counts["教师"] = len(teachers)
         result.hours = sum(t.hours for t in teachers)
 
@@ -580,8 +603,11 @@ def _leave_row(roll: ActivityRoll, member: Member, zone: tzinfo) -> list[Cell] |
     return [*_head(roll, zone, member), _local(leave.at, zone), leave.reason or ""]
 
 
-def _teacher_row(stats: TeacherStats, alliances: dict[int, str]) -> list[Cell]:
+def _teacher_row(
+    stats: TeacherStats, alliances: dict[int, str], written: ReviewCounts | None
+) -> list[Cell]:
     member = stats.member
+    written = written or ReviewCounts()
     return [
         member.name,
         member.userid or "",
@@ -597,12 +623,15 @@ def _teacher_row(stats: TeacherStats, alliances: dict[int, str]) -> list[Cell]:
         stats.reflected,
         rate(stats.signed, stats.counted),
         rate(stats.reflected, stats.counted),
+        written.observations,
+        written.reviews,
         stats.hours,
     ]
 
 
-def _teacher_total(teachers: list[TeacherStats]) -> list[Cell]:
+def _teacher_total(teachers: list[TeacherStats], written: Mapping[int, ReviewCounts]) -> list[Cell]:
     """The 合计 row under the teachers: every count summed, rates over the summed counts."""
+    listed = [written[t.member.id] for t in teachers if t.member.id in written]
     counted = sum(t.counted for t in teachers)
     signed = sum(t.signed for t in teachers)
     reflected = sum(t.reflected for t in teachers)
@@ -621,6 +650,8 @@ def _teacher_total(teachers: list[TeacherStats]) -> list[Cell]:
         reflected,
         rate(signed, counted),
         rate(reflected, counted),
+        sum(counts.observations for counts in listed),
+        sum(counts.reviews for counts in listed),
         sum(t.hours for t in teachers),
     ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 from storage.models import Activity
@@ -14,6 +14,11 @@ def day(moment: datetime, zone: tzinfo) -> str:
     """e.g. 11月28日(周五)"""
     local = moment.astimezone(zone)
     return f"{local.month}月{local.day}日(周{WEEKDAYS[local.weekday()]})"
+
+
+def calendar_day(value: date) -> str:
+    """A date without a time (a lesson's day), e.g. 12月3日(周四)."""
+    return f"{value.month}月{value.day}日(周{WEEKDAYS[value.weekday()]})"
 
 
 def when(moment: datetime, zone: tzinfo) -> str:

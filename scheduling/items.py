@@ -28,7 +28,7 @@ from reports.model import Digest
 from scheduling import texts
 from scheduling.zones import Place, at_local, key_time, parse_hhmm
 from storage import Storage
-from storage.attendance import roll_of
+from storage.attendance import PARTICIPANT_ROLES, roll_of
 from storage.feedback import feedback_progress, responders_by_school
 from storage.models import (
     Activity,
@@ -41,6 +41,7 @@ from storage.models import (
     School,
 )
 from storage.reminders import DigestRequest, NoticeUpdate, RemindersRepo
+from storage.reviews import ObservationQuota
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ class ReminderPolicy:
     max_sleep: timedelta = timedelta(minutes=10)
     # A reminder whose composing failed is tried again after this long.
     retry_after: timedelta = timedelta(minutes=5)
+    # 听课任务: teachers behind are reminded once, this long before the term's end (the
+    # 本学期 of bot.text.dates), at this time of day.
+    quota_before_term_end: timedelta = timedelta(weeks=3)
+    quota_at: time = time(9, 0)
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,9 @@ class Planner:
             notice = self._storage.notices.get(notice_id)
             if notice is not None:
                 found.append(self._ack_item(notice, self._place(notice.alliance_id, places)))
+        for quota in self._storage.reviews.quota_rows():
+            place = self._place(quota.alliance_id, places)
+            found.extend(self._quota_items(quota, place, start, end))
         for notice in self._storage.notices.scheduled():
             if notice.publish_at < end:
                 found.append(self._publish_item(notice, self._place(notice.alliance_id, places)))
@@ -358,6 +366,88 @@ class Planner:
                         text=texts.feedback_group(key, current, names, zone, now),
                         alliance_ids=storage.roster.descendants(current.alliance_id),
                         mention=mention,
+                        dedup_key=key,
+                    )
+                ],
+                why_empty="no group to post in and no private channel",
+            )
+
+        return compose
+
+    # 听课任务 (term quotas) ------------------------------------------------------------
+    def _quota_items(
+        self, quota: ObservationQuota, place: Place, start: datetime, end: datetime
+    ) -> list[DueItem]:
+        """One reminder per term, `quota_before_term_end` before it ends, to those behind."""
+        zone = place.zone
+        terms: dict[datetime, Period] = {}
+        for moment in (start, end):
+            term = parse_period("本学期", moment.astimezone(zone))
+            if term is not None:
+                terms[term.start] = term
+        items = []
+        for term in terms.values():
+            after = term.end.date()
+            due = at_local(after - self._policy.quota_before_term_end, self._policy.quota_at, zone)
+            key = f"quota:{quota.alliance_id}:{after.isoformat()}"
+            items.append(
+                DueItem(
+                    key=key,
+                    label=f"听课 quota reminder of alliance {quota.alliance_id}",
+                    due_at=due,
+                    fire_at=place.quiet.defer(due),
+                    born_at=quota.set_at,
+                    useful_until=term.end,
+                    zone=zone,
+                    compose=self._quota_composer(key, quota.alliance_id, term),
+                    guard=f"quota:{quota.alliance_id}:",
+                )
+            )
+        return items
+
+    def _quota_composer(self, key: str, alliance_id: int, term: Period) -> Compose:
+        def compose(now: datetime) -> Outcome:
+            storage = self._storage
+            roster = storage.roster
+            current = storage.reviews.nearest_quota(roster.ancestors(alliance_id))
+            if current is None or current.alliance_id != alliance_id:
+                return Outcome(why_empty="the quota was removed")
+            tree = roster.descendants(alliance_id)
+            # Sub-alliances with a quota of their own are reminded by theirs.
+            own = {
+                a
+                for a in tree
+                if (q := storage.reviews.nearest_quota(roster.ancestors(a))) is not None
+                and q.alliance_id == alliance_id
+            }
+            people = [m for m in roster.members_in(sorted(own), PARTICIPANT_ROLES) if m.userid]
+            done = storage.reviews.observations_by(
+                [m.id for m in people], first_day=term.start.date(), after_day=term.end.date()
+            )
+            behind = [m for m in people if done.get(m.id, 0) < current.per_term]
+            if not behind:
+                return Outcome(why_empty="everyone has met the 听课 quota")
+            last = term.end.date() - timedelta(days=1)
+            last_day = f"{last.month}月{last.day}日"
+            if self._private:
+                return Outcome(
+                    [
+                        Direct(
+                            userids=[m.userid or ""],
+                            text=texts.quota_private(
+                                key, m, done.get(m.id, 0), current.per_term, last_day
+                            ),
+                            dedup_key=f"{key}:{m.userid}",
+                        )
+                        for m in behind
+                    ]
+                )
+            return Outcome(
+                [
+                    Broadcast(
+                        text=texts.quota_group(key, current.per_term, last_day),
+                        alliance_ids=tree,
+                        mention=[m.userid or "" for m in behind],
                         dedup_key=key,
                     )
                 ],

@@ -146,6 +146,33 @@ def feedback_group(
     )
 
 
+def quota_private(key: str, member: Member, done: int, per_term: int, last_day: str) -> str:
+    """A teacher behind on the term's 听课 quota, in its last weeks."""
+    left = per_term - done
+    example = "「听课 日期 执教老师 《课题》 优点:… 不足:… 建议:…」"
+    return pick(
+        key,
+        (
+            f"{member.name}老师好：本学期听课任务 {per_term} 节，你已记录 {done} 节，还差 {left} 节。"
+            f"学期 {last_day} 结束，听课后发送{example}即可记录。",
+            f"温馨提醒：学期快结束了（{last_day}），你的听课记录 {done}/{per_term} 节，还差 {left} 节。"
+            f"听课后发送{example}记录，发「我的」可查看进度。",
+        ),
+    )
+
+
+def quota_group(key: str, per_term: int, last_day: str) -> str:
+    """The group version: who is behind is only @-mentioned, never listed with numbers."""
+    return pick(
+        key,
+        (
+            f"温馨提醒：本学期听课任务每人 {per_term} 节，学期 {last_day} 结束。"
+            "被 @ 的老师还没完成，听课后发送「听课 日期 执教老师 《课题》 优点:… 不足:… 建议:…」记录，"
+            "发「我的」可查看进度。",
+        ),
+    )
+
+
 def excerpt(body: str) -> str:
     flat = " ".join(body.split())
     return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + "…"

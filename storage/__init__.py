@@ -17,6 +17,7 @@ from storage.notices import NoticesRepo
 from storage.reminders import RemindersRepo
 from storage.reporting import ReportingQueries
 from storage.resources import ResourcesRepo
+from storage.reviews import ReviewsRepo
 from storage.roster import RosterRepo
 from storage.submissions import SubmissionsRepo
 from storage.teams import TeamsRepo
@@ -40,6 +41,7 @@ class Storage:
     reminders: RemindersRepo
     inbox: InboxRepo
     outbox: OutboxRepo
+    reviews: ReviewsRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
@@ -58,6 +60,7 @@ class Storage:
             reminders=RemindersRepo(db),
             inbox=InboxRepo(db),
             outbox=OutboxRepo(db),
+            reviews=ReviewsRepo(db),
         )
 
     def reporting(self) -> ReportingQueries:

@@ -304,6 +304,55 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "serve is one process again: no intake files to hand off from",
         ["DROP TABLE intake_marks"],
     ),
+    (
+        7,
+        "听评课 records, rating forms (量表) and per-term 听课 quotas",
+        [
+            # One table for both records: a 评课 on an activity (activity_id set) and a
+            # 听课 outside any activity (推门听课: activity_id NULL, topic set). Counted by
+            # observer (who wrote it) and shown to the teacher who taught (teacher_id).
+            """CREATE TABLE lesson_reviews (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('review', 'observation')),
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                activity_id INTEGER REFERENCES activities(id),
+                observer_id INTEGER NOT NULL REFERENCES members(id),
+                teacher_id INTEGER REFERENCES members(id),
+                lesson_date TEXT NOT NULL,
+                topic TEXT,
+                subject TEXT,
+                strengths TEXT NOT NULL,
+                weaknesses TEXT NOT NULL,
+                suggestions TEXT NOT NULL,
+                score_items TEXT,
+                scores TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                CHECK ((kind = 'review') = (activity_id IS NOT NULL))
+            )""",
+            "CREATE INDEX lesson_reviews_activity ON lesson_reviews(activity_id)",
+            "CREATE INDEX lesson_reviews_observer ON lesson_reviews(observer_id)",
+            "CREATE INDEX lesson_reviews_teacher ON lesson_reviews(teacher_id)",
+            "CREATE INDEX lesson_reviews_alliance_date ON lesson_reviews(alliance_id, lesson_date)",
+            # 量表: the items scored 1-5 in a 评课 of an activity of this kind (类型).
+            """CREATE TABLE rating_forms (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                activity_kind TEXT NOT NULL,
+                items TEXT NOT NULL,
+                set_by INTEGER REFERENCES members(id),
+                set_at TEXT NOT NULL,
+                UNIQUE (alliance_id, activity_kind)
+            )""",
+            # 听课任务: how many lessons each teacher of the alliance observes per term.
+            """CREATE TABLE observation_quotas (
+                alliance_id INTEGER PRIMARY KEY REFERENCES alliances(id),
+                per_term INTEGER NOT NULL CHECK (per_term > 0),
+                set_by INTEGER REFERENCES members(id),
+                set_at TEXT NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -268,3 +268,44 @@ class FeedbackVersion(BaseModel):
     body: str
     member_id: int | None
     at: datetime
+
+
+# 听评课 records (issue 18) --------------------------------------------------------------------
+
+
+class ReviewKind(StrEnum):
+    REVIEW = "review"  # 评课: on an activity
+    OBSERVATION = "observation"  # 听课: a lesson observed outside any activity (推门听课)
+
+    @property
+    def label(self) -> str:
+        return "评课" if self is ReviewKind.REVIEW else "听课"
+
+
+class LessonReview(BaseModel):
+    """A 评课 or 听课 record in the 三个一 form: one strength, one weakness, one hope."""
+
+    id: int
+    kind: ReviewKind
+    alliance_id: int
+    activity_id: int | None = None
+    observer_id: int
+    teacher_id: int | None = None
+    lesson_date: date
+    topic: str | None = None
+    subject: str | None = None
+    strengths: str
+    weaknesses: str
+    suggestions: str
+    score_items: list[str] = Field(default_factory=list)
+    scores: list[int] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+
+
+class RatingForm(BaseModel):
+    """量表: items scored 1–5 in a 评课 of an activity of one kind."""
+
+    alliance_id: int
+    activity_kind: str
+    items: list[str]

@@ -119,3 +119,13 @@ def test_cli_runs_a_scenario_and_reports_errors_in_chinese(
     )
     assert main(["simulate", str(backwards)]) == 2
     assert "时间不能倒退" in capsys.readouterr().out
+
+
+def test_review_after_the_lesson_shows_only_its_count_in_the_group(
+    week_output: list[str],
+) -> None:
+    [answer] = sent_at(week_output, "12月3日 周四 16:40", "群 东部联盟群")
+    assert answer == "已收到李强对 A1（王芳执教）的评课，谢谢！A1 共有 1 条评课。"
+    text = "\n".join(week_output)
+    assert "**听评课**（评课 1 条，听课 0 节）" in text
+    assert "常提的不足：小组讨论" in text

@@ -20,13 +20,24 @@ from bot.routing.permissions import (
     outside_activity,
     outside_notice,
     reaches,
+    reads_review,
+    runs_feedback,
     team_scope,
     visible_part,
 )
 from bot.text.dates import DEFAULT_LESSONS, Lessons
 from storage import Storage
 from storage.attendance import is_expected
-from storage.models import Activity, Alliance, Member, Notice, Role, School
+from storage.models import (
+    Activity,
+    Alliance,
+    FeedbackRequest,
+    LessonReview,
+    Member,
+    Notice,
+    Role,
+    School,
+)
 
 
 class Hint(Exception):
@@ -127,6 +138,18 @@ class Context:
             label = None if person is None else f"{person.name}({person.school_name or '无学校'})"
             raise Hint(outside_activity(activity.code, name, label))
         return who
+
+    def reads_review(self, review: LessonReview) -> bool:
+        """Whether this person may read a 评课/听课 in full (others see counts only)."""
+        alliance = self.storage.roster.alliance(review.alliance_id)
+        return reads_review(
+            self.role, self.member, review.teacher_id, review.observer_id, self.reaches(alliance)
+        )
+
+    def runs_feedback(self, request: FeedbackRequest) -> bool:
+        """Whether this person sees a 征集's answers side by side and may close it."""
+        alliance = self.storage.roster.alliance(request.alliance_id)
+        return runs_feedback(self.role, self.member, request.created_by, self.reaches(alliance))
 
     def _notice_tree(self, notice: Notice) -> list[int] | None:
         """The alliances a notice was sent to; None for a notice to 全部."""

@@ -25,6 +25,9 @@ class Action(StrEnum):
     SET_CONTACT = "set_contact"  # name the person who answers 征集 for a school
     MANAGE_TEAMS = "manage_teams"  # 校级联盟 teams and 梯队
     UNBIND_MEMBER = "unbind_member"  # 解绑: undo a 我是 claim (its alliance's leader, staff)
+    VIEW_REVIEWS = "view_reviews"  # read every 评课/听课 of an alliance in full
+    SET_RATING_FORM = "set_rating_form"  # 量表: the items a 评课 scores, per activity type
+    SET_OBSERVATION_QUOTA = "set_observation_quota"  # 听课任务: 听课 per teacher per term
 
 
 _STAFFISH = frozenset({Role.ADMIN, Role.STAFF, Role.LEADER})
@@ -42,11 +45,15 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.BIND_CHAT: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_ROLE: frozenset({Role.ADMIN}),
     Action.RECOMMEND_RESOURCE: _STAFFISH,
-    Action.REQUEST_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
+    # A leader asks the schools of their own alliance (Context.require checks the reach).
+    Action.REQUEST_FEEDBACK: _STAFFISH,
     Action.VIEW_FEEDBACK: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_CONTACT: _STAFFISH,
     Action.MANAGE_TEAMS: _STAFFISH,
     Action.UNBIND_MEMBER: _STAFFISH,
+    Action.VIEW_REVIEWS: _STAFFISH,
+    Action.SET_RATING_FORM: frozenset({Role.ADMIN, Role.STAFF}),
+    Action.SET_OBSERVATION_QUOTA: _STAFFISH,
 }
 
 # Roles whose reach covers every alliance; a leader only reaches their own alliance tree.
@@ -87,14 +94,44 @@ def needed_role_label(action: Action) -> str:
     return "、".join(labels)
 
 
-def answers_for(role: Role | None, member: Member | None, contact_of: list[int]) -> list[int]:
+def answers_for(
+    role: Role | None, member: Member | None, contact_of: list[int], own_uncovered: bool = False
+) -> list[int]:
     """The schools whose 征集 this person answers: their own school as its leader (业务领导),
-    and every school that named them its contact (`联系人 学校 姓名`)."""
+    every school that named them its contact (`联系人 学校 姓名`), and their own school when
+    it has neither (`own_uncovered`: the 征集 went to its teachers, any of whom answers)."""
     schools = list(contact_of)
     own = member.school_id if member is not None else None
-    if role is Role.LEADER and own is not None and own not in schools:
+    if (role is Role.LEADER or own_uncovered) and own is not None and own not in schools:
         schools.insert(0, own)
     return schools
+
+
+def runs_feedback(
+    role: Role | None, member: Member | None, created_by: int | None, reaches_alliance: bool
+) -> bool:
+    """Who sees a 征集's answers side by side and closes it: staff and admins, and the leader
+    who started it within their own alliance. Other leaders see their own school's answer."""
+    if role in _DISTRICT_WIDE:
+        return True
+    return (
+        role is Role.LEADER and member is not None and created_by == member.id and reaches_alliance
+    )
+
+
+def reads_review(
+    role: Role | None,
+    member: Member | None,
+    teacher_id: int | None,
+    observer_id: int,
+    reaches_alliance: bool,
+) -> bool:
+    """Who reads a 评课/听课 in full: the teacher who taught the lesson, the one who wrote it,
+    and leaders and staff whose reach covers its alliance. Everyone else sees counts only
+    (as for 反思, the group is told how many, never what)."""
+    if member is not None and member.id in (teacher_id, observer_id):
+        return True
+    return may(role, Action.VIEW_REVIEWS) and reaches_alliance
 
 
 def manages_school(

@@ -32,10 +32,12 @@ def test_request_is_announced_to_the_alliance_with_its_leaders_mentioned(bot: Bo
     [announcement] = broadcasts(effects)
     assert announcement.text.startswith(f"【征集 F1】{QUESTION}")
     assert "11月27日(周五) 下午 17:00 前发送「反馈 F1 正文」" in announcement.text
-    assert sorted(announcement.mention) == ["lead1", "lead3"]
+    # 朝阳小学 has no leader and no contact: its teachers are asked, and told so.
+    assert sorted(announcement.mention) == ["lead1", "lead3", "t5", "t6"]
+    assert "朝阳小学还没有联系人，这次发给本校老师" in announcement.text
     out = replies(effects)
     assert "已发起征集 F1（东部联盟，3 所学校）" in out
-    assert "以下学校还没有可联系的业务领导：朝阳小学" in out
+    assert "朝阳小学没有联系人，已发给该校老师" in out
 
 
 def test_answers_side_by_side_with_the_missing_school(bot: Bot) -> None:
@@ -71,15 +73,18 @@ def test_answer_replies_say_what_happened(bot: Bot) -> None:
 
 def test_only_leaders_and_contacts_answer_and_staff_names_contacts(bot: Bot) -> None:
     ask(bot)
-    assert "只有各校业务领导" in bot.reply("t5", "反馈 F1 我们学校的主题是朗读")
+    # A teacher of a school with a leader does not answer for it.
+    assert "只有各校业务领导" in bot.reply("t1", "反馈 F1 我们学校的主题是朗读")
     assert "你只能管理本校的事务" in bot.reply("lead1", "联系人 朝阳小学 孙悦")
     out = bot.reply("staff1", "联系人 朝阳小学 孙悦", chat=None)
     assert "已指定 孙悦 为朝阳小学的联系人" in out
+    # Now that 朝阳小学 has a contact, its other teachers no longer answer for it.
+    assert "只有各校业务领导" in bot.reply("t6", "反馈 F1 我们学校的主题是朗读")
     assert "已收到朝阳小学对征集 F1 的反馈" in bot.reply("t5", "反馈 F1 小学段朗读教学")
     assert "各校均已反馈" not in bot.reply("staff1", "反馈 F1", chat=None)
     listing = bot.reply("staff1", "联系人")
     assert "· 朝阳小学：孙悦" in listing and "· 东部一小：刘洋" in listing
-    assert "各校反馈只有教研员可以查看" in bot.reply("t1", "反馈 F1")
+    assert "各校反馈只有教研员和发起征集的负责人可以查看" in bot.reply("t1", "反馈 F1")
 
 
 class Reminders:
@@ -148,8 +153,7 @@ def test_malformed_requests_get_a_hint_and_teachers_cannot_ask(bot: Bot) -> None
     assert "请先写截止时间再写问题" in bot.reply("staff1", f"征集 {QUESTION}")
     assert "请写要征集的问题" in bot.reply("staff1", "征集 周五17:00")
     assert "截止时间已经过去了" in bot.reply("staff1", "征集 昨天 本学期主题")
-    assert "需要管理员、教研员权限" in bot.reply("t1", f"征集 周五 {QUESTION}")
-    assert "需要管理员、教研员权限" in bot.reply("lead1", f"征集 周五 {QUESTION}")
+    assert "需要管理员、教研员、联盟负责人权限" in bot.reply("t1", f"征集 周五 {QUESTION}")
 
 
 def test_without_a_number_the_open_request_is_answered_and_listed(bot: Bot) -> None:
@@ -170,4 +174,34 @@ def test_a_group_without_bound_chats_gets_direct_messages(bot: Bot) -> None:
     bot.storage.db.execute("DELETE FROM chats")
     effects = bot.say("staff1", f"征集 东部联盟 周五17:00 {QUESTION}", chat=None)
     [direct] = directs(effects)
-    assert sorted(direct.userids) == ["lead1", "lead3"]
+    assert sorted(direct.userids) == ["lead1", "lead3", "t5", "t6"]
+
+
+def test_a_school_without_contact_answers_through_any_of_its_teachers(bot: Bot) -> None:
+    ask(bot)
+    assert "已收到朝阳小学对征集 F1 的反馈" in bot.reply("t6", "反馈 F1 小学段朗读教学")
+    assert "第 2 版" in bot.reply("t5", "反馈 F1 小学段朗读与识字")
+    assert "【朝阳小学】（孙悦" in bot.reply("staff1", "反馈 F1", chat=None)
+
+
+def test_a_leader_asks_within_their_own_alliance(bot: Bot) -> None:
+    effects = bot.say("lead1", f"征集 周五17:00 {QUESTION}")
+    [announcement] = broadcasts(effects)
+    assert announcement.text.startswith(f"【征集 F1】{QUESTION}")
+    assert "已发起征集 F1（东部联盟，3 所学校）" in replies(effects)
+    # Not in another alliance, named or from its group.
+    assert "你只能管理本联盟的事务" in bot.reply("lead1", f"征集 中西部一组 周五 {QUESTION}")
+    bot.at(11, 25, 10, 0)
+    bot.say("lead3", "反馈 F1 低年级识字写字的趣味化")
+    # The leader who asked sees every school's answer and what is missing, and closes it.
+    view = bot.reply("lead1", "反馈 F1", chat=None)
+    assert "已反馈 1/3 校" in view and "【东部二小】（马丽" in view
+    assert "未反馈 2 校" in view
+    pending = bot.reply("lead1", "反馈", chat=None)
+    assert "你发起的征集：" in pending and "已反馈 1/3 校" in pending
+    assert "需要你回复的征集：" in pending and "东部一小未反馈" in pending
+    # Another leader of the alliance only sees their own school's answer and cannot close it.
+    own = bot.reply("lead3", "反馈 F1", chat=None)
+    assert "东部二小（第 1 版）" in own and "东部一小" not in own
+    assert "只有发起人或教研员可以结束" in bot.reply("lead3", "征集 结束 F1")
+    assert "已结束" in bot.reply("lead1", "征集 结束 F1")

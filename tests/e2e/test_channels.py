@@ -320,3 +320,23 @@ async def test_a_link_shared_to_the_app_is_kept_and_a_file_gets_a_hint(
     assert status == 200
     assert bot.fake.app.read_app_reply(body)["Content"] == FILE_HINT
     assert await bot.deliver() == 0  # answered in the callback itself, nothing queued
+
+
+async def test_a_review_over_the_smart_bot_and_reading_it_over_the_app(
+    start_bot: StartBot, seeded: Seeded, clock: FakeClock
+) -> None:
+    """李强 reviews 王芳's lesson in the group (the group sees only the count); 王芳 reads it
+    privately through the self-built app."""
+    bot = await start_bot()
+    clock.set(AFTER_ACTIVITY)
+    review = "评课 A1 王芳\n优点：朗读指导细致\n不足：小组讨论偏短\n建议：多给学生展示机会"
+    message = bot.aibot_text("t2", f"{BOT_NAME} {review}", chatid=GROUP_HTTP)
+    assert await bot.post_aibot(message) == (200, "")
+    assert await bot.deliver() == 1
+    assert bot.fake.response_texts() == [
+        "已收到李强对 A1（王芳执教）的评课，谢谢！A1 共有 1 条评课。"
+    ]
+    assert await bot.post_app(bot.app_text("t1", "我的评课")) == (200, "")
+    assert await bot.deliver() == 1
+    [mine] = bot.fake.app_texts("t1")
+    assert "优点：朗读指导细致" in mine and "评课人 李强(东部一小)" in mine

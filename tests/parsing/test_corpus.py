@@ -21,6 +21,7 @@ from bot.text.dates import DEFAULT_LESSONS, extract_when, find_day, parse_period
 from handlers import build_router
 from handlers.activities import parse_fields
 from handlers.lookup import ACTIVITY_CODE, NOTICE_CODE, take_code
+from handlers.review_parts import split_parts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tuesday 2026-11-24 10:00 in Shanghai; a case may pin its own moment with `at`.
@@ -70,6 +71,10 @@ def interpret(command: str, args: Args, now: datetime) -> dict[str, Any]:
         found |= _activity_fields(take_code(args.text, pattern)[1], now)
     elif command == "定时通知":
         found |= _time_fields(args.text, now)
+    elif command in ("评课", "听课"):
+        parsed = split_parts(rest if command == "评课" else args.raw)
+        found["head"] = parsed.head
+        found["parts"] = parsed.parts
     elif command == "汇总":
         period = parse_period(args.text, now)
         found["period"] = period.label if period else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import openpyxl
@@ -16,6 +16,7 @@ from bot.core.clock import FakeClock
 from bot.core.settings import Settings
 from reports.dashboard_routes import add_routes
 from reports.links import sign
+from storage.reviews import ReviewParts
 
 from .conftest import NOW, WEST_SECRET, District
 
@@ -74,6 +75,30 @@ async def test_overview_shows_the_alliance_numbers_and_missing_names(site: Site)
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert "http://" not in html.replace('href="', "")  # no external assets
+
+
+async def test_overview_counts_observations_and_reviews_per_school(site: Site) -> None:
+    status, html, _ = await site.get("?p=本周")
+    assert status == 200 and "各校听评课" not in html  # nobody wrote any yet
+    d = site.d
+    parts = ReviewParts(strengths="导入自然", weaknesses="讨论偏短", suggestions="多展示")
+    for observer in ("张敏", "赵磊"):
+        d.storage.reviews.observe(
+            alliance_id=d.east.id,
+            observer_id=d.people[observer].id,
+            teacher_id=d.people["王芳"].id,
+            lesson_date=date(2026, 11, 25),
+            topic="圆的面积",
+            subject=None,
+            parts=parts,
+            at=NOW,
+        )
+    status, html, _ = await site.get("?p=本周")
+    assert "各校听评课" in html and ">2 · 0<" in html
+    row = html[html.index('<table class="reviews">') :]
+    assert '<td class="name">东部二小</td><td class="num">2</td><td class="num">0</td>' in row
+    assert '<td class="num">2/2</td>' in row
+    assert "导入自然" not in html  # counts only
 
 
 async def test_bare_token_redirects_to_the_page(site: Site) -> None:

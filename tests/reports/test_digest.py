@@ -8,6 +8,7 @@ from bot.text.dates import parse_period
 from bot.text.split import MARKDOWN_MAX_BYTES
 from reports.digest import build_digest
 from storage.models import Role
+from storage.reviews import ReviewParts
 
 from .conftest import NOW, WEST_SECRET, District, at
 
@@ -282,3 +283,32 @@ def test_empty_week_says_so(district: District) -> None:
     assert "这段时间没有已开展的活动。" in text
     assert digest.private_notes == {} and digest.chart_png is None
     assert "教研汇总" in text  # not a 7-day period
+
+
+def test_review_points_under_weaknesses_and_suggestions(district: District) -> None:
+    assert "**听评课**" not in "\n".join(week_digest(district).group_parts)
+    storage, people, east = district.storage, district.people, district.east
+    written = [
+        ("李强", "小组讨论时间偏短，板书略显凌乱", "多给学生展示交流的机会"),
+        ("张敏", "小组讨论流于形式", "板书设计再精炼一些，多给学生展示机会"),
+        ("赵磊", "朗读指导不够，小组讨论没有分工", "课堂评价语更具体，多让学生展示"),
+    ]
+    for name, weakness, suggestion in written:
+        storage.reviews.observe(
+            alliance_id=east.id,
+            observer_id=people[name].id,
+            teacher_id=people["王芳"].id,
+            lesson_date=at(11, 25).date(),
+            topic="秋天的雨",
+            subject="语文",
+            parts=ReviewParts(strengths="导入自然", weaknesses=weakness, suggestions=suggestion),
+            at=at(11, 25, 16),
+        )
+    text = "\n".join(week_digest(district).group_parts)
+    assert "**听评课**（评课 0 条，听课 3 节）" in text
+    weak = next(line for line in text.splitlines() if line.startswith("常提的不足："))
+    hope = next(line for line in text.splitlines() if line.startswith("常提的建议："))
+    assert weak.startswith("常提的不足：小组讨论（3条）")
+    assert "展示（3条）" in hope and "导入" not in weak + hope  # strengths are not points
+    for name in ("李强", "张敏", "赵磊"):
+        assert name not in text.split("**听评课**")[1].split("**")[0]

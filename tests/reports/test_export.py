@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -11,6 +11,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from reports.export import ExportError, ExportScope, export_workbook, parse_day_bound
 from reports.stats import teacher_stats
+from storage.reviews import ReviewParts
 
 from .conftest import NOW, R3, SHANGHAI, WEST_SECRET, District, at
 
@@ -23,13 +24,17 @@ SHEETS = [
     "回执明细",
     "资源",
     "征集与反馈",
+    "评课",
+    "听课",
     "学校统计",
     "教师统计",
     "说明",
 ]
 
 
-def export_east(d: District, path: Path) -> openpyxl.Workbook:
+def export_east(
+    d: District, path: Path, *, reviews: int = 0, observations: int = 0
+) -> openpyxl.Workbook:
     scope = ExportScope(
         alliance=d.east,
         start=parse_day_bound("2026-11-16", NOW, end=False),
@@ -47,6 +52,8 @@ def export_east(d: District, path: Path) -> openpyxl.Workbook:
         "资源": 3,
         "征集": 3,
         "反馈": 3,
+        "评课": reviews,
+        "听课": observations,
         "学校": 2,
         "教师": 5,
     }
@@ -390,3 +397,73 @@ def test_date_bounds_are_whole_local_days_looking_back() -> None:
     assert parse_day_bound("上周", NOW, end=False) == at(11, 16, 0)
     assert parse_day_bound("11月", NOW, end=True) == at(12, 1, 0)
     assert parse_day_bound("2026-11-20 14:30", NOW, end=True) == at(11, 20, 14, 30)
+
+
+def test_review_and_observation_sheets_in_full_with_teacher_counts(
+    district: District, tmp_path: Path
+) -> None:
+    storage, people = district.storage, district.people
+    parts = ReviewParts(strengths="导入自然", weaknesses="讨论偏短", suggestions="多展示")
+    storage.reviews.review_activity(
+        activity_id=1,
+        alliance_id=district.east.id,
+        observer_id=people["李强"].id,
+        teacher_id=people["王芳"].id,
+        lesson_date=date(2026, 11, 24),
+        parts=parts,
+        at=at(11, 24, 17),
+    )
+    storage.reviews.observe(
+        alliance_id=district.east.id,
+        observer_id=people["张敏"].id,
+        teacher_id=people["王芳"].id,
+        lesson_date=date(2026, 11, 20),
+        topic="圆的面积",
+        subject="数学",
+        parts=parts,
+        at=at(11, 20, 16),
+    )
+    # Outside the range: not in the archive.
+    storage.reviews.observe(
+        alliance_id=district.east.id,
+        observer_id=people["张敏"].id,
+        teacher_id=people["李强"].id,
+        lesson_date=date(2026, 11, 2),
+        topic="早先的课",
+        subject=None,
+        parts=parts,
+        at=at(11, 2, 16),
+    )
+    book = export_east(district, tmp_path / "east.xlsx", reviews=1, observations=1)
+    assert [c.value for c in book["评课"][1]][:3] == ["活动编号", "活动标题", "日期"]
+    (review,) = rows(book["评课"])
+    assert review[:9] == (
+        "A1",
+        "秋天的雨",
+        datetime(2026, 11, 24),
+        "李强",
+        "东部一小",
+        "王芳",
+        "导入自然",
+        "讨论偏短",
+        "多展示",
+    )
+    (observation,) = rows(book["听课"])
+    assert observation[:10] == (
+        datetime(2026, 11, 20),
+        "张敏",
+        "东部二小",
+        "王芳",
+        "东部一小",
+        "圆的面积",
+        "数学",
+        "导入自然",
+        "讨论偏短",
+        "多展示",
+    )
+    teachers = {r[0]: r for r in rows(book["教师统计"])}
+    header = [c.value for c in book["教师统计"][1]]
+    listened, reviewed = header.index("听课"), header.index("评课")
+    assert (teachers["张敏"][listened], teachers["张敏"][reviewed]) == (1, 0)
+    assert (teachers["李强"][listened], teachers["李强"][reviewed]) == (0, 1)
+    assert (teachers["王芳"][listened], teachers["王芳"][reviewed]) == (0, 0)
