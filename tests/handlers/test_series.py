@@ -178,3 +178,9 @@ def test_series_cancel_is_announced_once_and_keeps_held_instances(bot: Bot) -> N
     assert statuses == [ActivityStatus.SCHEDULED, *[ActivityStatus.CANCELLED] * 3]
     assert "没有尚未开始的活动" in bot.reply("lead1", "取消活动 S1")
     assert "没有找到系列活动 S9" in bot.reply("lead1", "取消活动 S9")
+
+
+def test_a_leader_starts_series_only_in_their_own_alliance(bot: Bot) -> None:
+    answer = bot.reply("lead2", "发起活动 每周三 15:00 集体备课 共3次")
+    assert "只能管理本联盟" in answer
+    assert bot.storage.series.get(1) is None
