@@ -76,12 +76,10 @@ def dates_line(activities: Sequence[Activity], ctx: Context) -> str:
     def one(activity: Activity) -> str:
         return f"{activity.code} {day_text(ctx.local(activity.starts_at).date(), today)}"
 
-    shown = [one(a) for a in activities[:SHOWN_DAYS]]
-    if len(activities) > SHOWN_DAYS + 1:
-        shown.append("…")
-    if len(activities) > SHOWN_DAYS:
-        shown.append(one(activities[-1]))
-    return "、".join(shown).replace("、…、", " … ")
+    if len(activities) <= SHOWN_DAYS + 1:
+        return "、".join(one(a) for a in activities)
+    first = "、".join(one(a) for a in activities[:SHOWN_DAYS])
+    return f"{first} … {one(activities[-1])}"
 
 
 def skipped_line(plan: Plan, ctx: Context) -> str:
