@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from storage.activities import ActivitiesRepo
 from storage.audit import AuditRepo
+from storage.calendar import CalendarRepo
 from storage.chats import ChatsRepo
 from storage.db import open_database
 from storage.feedback import FeedbackRepo
@@ -19,6 +20,7 @@ from storage.reporting import ReportingQueries
 from storage.resources import ResourcesRepo
 from storage.reviews import ReviewsRepo
 from storage.roster import RosterRepo
+from storage.series import SeriesRepo
 from storage.submissions import SubmissionsRepo
 from storage.teams import TeamsRepo
 
@@ -42,25 +44,31 @@ class Storage:
     inbox: InboxRepo
     outbox: OutboxRepo
     reviews: ReviewsRepo
+    series: SeriesRepo
+    calendar: CalendarRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
         db = open_database(path, memory=memory)
+        activities = ActivitiesRepo(db)
+        teams = TeamsRepo(db)
         return cls(
             db=db,
             roster=RosterRepo(db),
             chats=ChatsRepo(db),
             notices=NoticesRepo(db),
-            activities=ActivitiesRepo(db),
+            activities=activities,
             submissions=SubmissionsRepo(db),
             audit=AuditRepo(db),
             resources=ResourcesRepo(db),
             feedback=FeedbackRepo(db),
-            teams=TeamsRepo(db),
+            teams=teams,
             reminders=RemindersRepo(db),
             inbox=InboxRepo(db),
             outbox=OutboxRepo(db),
             reviews=ReviewsRepo(db),
+            series=SeriesRepo(db, activities, teams),
+            calendar=CalendarRepo(db),
         )
 
     def reporting(self) -> ReportingQueries:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "id, alliance_id, kind, title, place, school_id, starts_at, ends_at, signin_opens_at, "
-    "signin_code, hours, reflection_due, status, cancel_reason, created_by"
+    "signin_code, hours, reflection_due, status, cancel_reason, created_by, series_id"
 )
 _TIME_FIELDS = ("starts_at", "ends_at", "signin_opens_at", "reflection_due")
 _UPDATABLE = {
@@ -50,11 +50,13 @@ class ActivitiesRepo:
         hours: float = 2.0,
         reflection_due: datetime | None = None,
         created_by: int | None = None,
+        series_id: int | None = None,
     ) -> Activity:
-        cursor = self._db.execute(
+        row = self._db.execute(
             "INSERT INTO activities (alliance_id, kind, title, place, school_id, starts_at, "
             "ends_at, signin_opens_at, signin_code, hours, reflection_due, created_by, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, updated_at, series_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 alliance_id,
                 kind,
@@ -70,9 +72,10 @@ class ActivitiesRepo:
                 created_by,
                 to_db_time(created_at),
                 to_db_time(created_at),
+                series_id,
             ),
-        )
-        activity = self.get(int(cursor.lastrowid or 0))
+        ).fetchone()
+        activity = self.get(int(row[0]))
         assert activity is not None
         return activity
 
@@ -91,7 +94,12 @@ class ActivitiesRepo:
             for key, value in fields.items()
         }
         values["updated_at"] = to_db_time(at)
-        self._db.table("activities").update(activity_id, values)
+        # Plain SQL (column names come from _UPDATABLE): sqlite-utils' update commits, which
+        # would end a caller's transaction (修改活动 S3 changes several instances in one).
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        self._db.execute(
+            f"UPDATE activities SET {assignments} WHERE id = ?", [*values.values(), activity_id]
+        )
         activity = self.get(activity_id)
         assert activity is not None
         return activity
@@ -105,6 +113,15 @@ class ActivitiesRepo:
         activity = self.get(activity_id)
         assert activity is not None
         return activity
+
+    def in_series(self, series_id: int, *, include_cancelled: bool = False) -> list[Activity]:
+        """A series' instances, by start."""
+        status = "" if include_cancelled else " AND status = 'scheduled'"
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM activities WHERE series_id = ?{status} ORDER BY starts_at, id",
+            (series_id,),
+        )
+        return [_activity(row) for row in rows]
 
     def in_alliances(
         self,
@@ -152,4 +169,5 @@ def _activity(row: tuple[Any, ...]) -> Activity:
         status=ActivityStatus(row[12]),
         cancel_reason=row[13],
         created_by=row[14],
+        series_id=row[15],
     )

@@ -353,6 +353,39 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        8,
+        "recurring activities (series) and the term calendar they skip",
+        [
+            # 发起活动 每周三 …: one row per series; its instances are ordinary activities.
+            """CREATE TABLE activity_series (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                title TEXT NOT NULL,
+                rule TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'active'
+                    CHECK (status IN ('active', 'cancelled')),
+                created_by INTEGER REFERENCES members(id),
+                created_at TEXT NOT NULL
+            )""",
+            "ALTER TABLE activities ADD COLUMN series_id INTEGER REFERENCES activity_series(id)",
+            "CREATE INDEX activities_series ON activities(series_id)",
+            # jiaoyan-bot calendar import: terms (开学 .. the day before 放假) and single days,
+            # holidays to skip or 调休 make-up working days never skipped.
+            """CREATE TABLE calendar_terms (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                starts_on TEXT NOT NULL UNIQUE,
+                ends_on TEXT NOT NULL,
+                CHECK (starts_on < ends_on)
+            )""",
+            """CREATE TABLE calendar_days (
+                day TEXT PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('holiday', 'workday')),
+                name TEXT NOT NULL
+            )""",
+        ],
+    ),
 ]
 
 

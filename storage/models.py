@@ -105,10 +105,72 @@ class Activity(BaseModel):
     status: ActivityStatus = ActivityStatus.SCHEDULED
     cancel_reason: str | None = None
     created_by: int | None = None
+    series_id: int | None = None  # an instance of a recurring activity (S3)
 
     @property
     def code(self) -> str:
         return f"A{self.id}"
+
+
+class SeriesStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class ActivitySeries(BaseModel):
+    """A recurring activity (发起活动 每周三 …): its instances are ordinary activities."""
+
+    id: int
+    alliance_id: int
+    title: str
+    rule: str  # how it recurs, as shown: 每周三 / 每两周的周二、周四
+    status: SeriesStatus = SeriesStatus.ACTIVE
+    created_by: int | None = None
+
+    @property
+    def code(self) -> str:
+        return f"S{self.id}"
+
+
+class CalendarDayKind(StrEnum):
+    HOLIDAY = "holiday"  # no activities that day
+    WORKDAY = "workday"  # 调休: a make-up working day, never skipped
+
+
+class CalendarDay(BaseModel):
+    day: date
+    kind: CalendarDayKind
+    name: str
+
+
+class Term(BaseModel):
+    name: str
+    starts_on: date  # 开学
+    ends_on: date  # 放假: the first day of the vacation
+
+
+class TermCalendar(BaseModel):
+    """The imported school calendar; empty when none was imported (then nothing is skipped)."""
+
+    terms: list[Term] = Field(default_factory=list)
+    days: dict[date, CalendarDay] = Field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.terms and not self.days
+
+    def closed(self, day: date) -> str | None:
+        """Why no activity is held on `day` (a holiday's name, 假期), or None if it is open.
+        A 调休 working day is always open; with terms imported, days outside them are 假期."""
+        entry = self.days.get(day)
+        if entry is not None:
+            return entry.name if entry.kind is CalendarDayKind.HOLIDAY else None
+        if self.terms and not any(t.starts_on <= day < t.ends_on for t in self.terms):
+            return "假期"
+        return None
+
+    def term_of(self, day: date) -> Term | None:
+        return next((t for t in self.terms if t.starts_on <= day < t.ends_on), None)
 
 
 class SigninStatus(StrEnum):

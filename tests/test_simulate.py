@@ -129,3 +129,11 @@ def test_review_after_the_lesson_shows_only_its_count_in_the_group(
     text = "\n".join(week_output)
     assert "**听评课**（评课 1 条，听课 0 节）" in text
     assert "常提的不足：小组讨论" in text
+
+
+def test_a_weekly_series_is_announced_once_and_listed_as_one_line(week_output: list[str]) -> None:
+    [series] = sent_at(week_output, "12月4日 周五 16:40", "群 东部联盟群")
+    assert series.startswith("【新系列活动】S1「集体备课《单元整体教学》」 每周三")
+    text = "\n".join(week_output)
+    assert "共 6 次：A2 12月9日、A3 12月16日" in text and "A7 2027年1月13日" in text
+    assert "· S1「集体备课《单元整体教学》」 每周三 下午 15:00–17:00，东部二小；下次 A2" in text

@@ -1,4 +1,5 @@
-"""The `jiaoyan-bot` command line: demo, console, roster import, serve, check, simulate, export."""
+"""The `jiaoyan-bot` command line: demo, console, roster and calendar import, serve, check,
+simulate, export."""
 
 from __future__ import annotations
 
@@ -77,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     roster = add("import-roster", "从 CSV/XLSX 导入名册")
     roster.add_argument("file", type=Path, metavar="名册文件", help="名册文件（.csv 或 .xlsx）")
     roster.add_argument("--dry-run", action="store_true", help="只检查并报告，不写入")
+
+    calendar = sub.add_parser("calendar", help="校历：导入开学、放假、节假日和调休")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True, metavar="操作")
+    calendar_import = calendar_sub.add_parser(
+        "import",
+        help="从 YAML 文件导入一个学期的校历（见 examples/calendar.yaml）",
+        parents=[common],
+    )
+    calendar_import.add_argument("file", type=Path)
 
     serve = add("serve", "运行机器人服务（已配置的渠道、定时任务、HTTP）")
     serve.add_argument("--host", default="0.0.0.0", metavar="地址", help="监听地址（默认 0.0.0.0）")
@@ -193,6 +203,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             storage.close()
         print(report.render())
         return 1 if report.problems else 0
+    if command == "calendar":
+        return _import_calendar(args.file, settings)
     if command == "serve":
         from bot.cli.launch import serve_command
 
@@ -222,6 +234,29 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             output=args.output,
         )
     raise AssertionError(command)
+
+
+def _import_calendar(path: Path, settings: Settings) -> int:
+    """calendar import FILE: one term's calendar, which new recurring activities skip."""
+    from storage.calendar_file import CalendarFileError, read_calendar_file
+
+    try:
+        calendar = read_calendar_file(path)
+    except CalendarFileError as error:
+        print(f"校历没有导入：\n{error}", file=sys.stderr)
+        return 2
+    storage = Storage.open(settings.db)
+    try:
+        storage.calendar.import_term(calendar.term, calendar.days)
+    finally:
+        storage.close()
+    term = calendar.term
+    print(
+        f"已导入校历「{term.name}」：{term.starts_on:%Y-%m-%d} 开学，{term.ends_on:%Y-%m-%d} 放假；"
+        f"节假日 {calendar.holidays} 天，调休上班 {calendar.workdays} 天。"
+        "之后发起的系列活动会跳过节假日和假期（已发起的不变）。"
+    )
+    return 0
 
 
 def _namer(storage: Storage) -> Callable[[str], str]:

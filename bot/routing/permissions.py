@@ -12,6 +12,7 @@ class Action(StrEnum):
     USE = "use"  # anything a bound member may do: help, own records, sign in, reflect, ack
     POST_NOTICE = "post_notice"
     MANAGE_ACTIVITY = "manage_activity"
+    START_SERIES = "start_series"  # 发起活动 每周三 …: a recurring activity (series)
     VIEW_RECEIPTS = "view_receipts"
     PROXY_SIGNIN = "proxy_signin"
     VIEW_SUMMARY = "view_summary"
@@ -37,6 +38,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.USE: frozenset(Role),
     Action.POST_NOTICE: _STAFFISH,
     Action.MANAGE_ACTIVITY: _STAFFISH,
+    # Staff and the alliance's leaders schedule a term's worth of activities; teachers do not.
+    Action.START_SERIES: _STAFFISH,
     Action.VIEW_RECEIPTS: _STAFFISH,
     Action.PROXY_SIGNIN: _STAFFISH,
     Action.VIEW_SUMMARY: _STAFFISH,

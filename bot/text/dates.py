@@ -29,6 +29,7 @@ __all__ = [
     "Lessons",
     "Period",
     "When",
+    "chinese_number",
     "extract_when",
     "find_day",
     "parse_bell_schedule",
@@ -127,6 +128,12 @@ def _cn_to_int(word: str) -> int | None:
     if len(word) == 2 and word[0] in "零〇":
         return _CN_DIGIT[word[1]]
     return None
+
+
+def chinese_number(word: str) -> int | None:
+    """A count written in digits or small Chinese numerals (8, 八, 十二); None otherwise."""
+    word = _normalise(word).strip()
+    return int(word) if word.isascii() and word.isdigit() else _cn_to_int(word)
 
 
 def _is_ascii_digit(c: str) -> bool:

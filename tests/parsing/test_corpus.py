@@ -22,6 +22,7 @@ from handlers import build_router
 from handlers.activities import parse_fields
 from handlers.lookup import ACTIVITY_CODE, NOTICE_CODE, take_code
 from handlers.review_parts import split_parts
+from handlers.series import SERIES_CODE
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Tuesday 2026-11-24 10:00 in Shanghai; a case may pin its own moment with `at`.
@@ -42,7 +43,11 @@ def _activity_fields(text: str, now: datetime) -> dict[str, Any]:
     except Hint as hint:
         return {"problem": str(hint)}
     when = fields.when
+    repeat = fields.repeat
     return {
+        "repeat": repeat.label if repeat else None,
+        "until": f"{repeat.until:%Y-%m-%d}" if repeat and repeat.until else None,
+        "count": repeat.count if repeat else None,
         "when": _moment(when.start) if when else None,
         "end": _moment(when.end) if when else None,
         "title": fields.title,
@@ -67,7 +72,12 @@ def interpret(command: str, args: Args, now: datetime) -> dict[str, Any]:
     pattern = NOTICE_CODE if command in ("收到", "回执") else ACTIVITY_CODE
     number, rest = take_code(args.raw, pattern)
     found: dict[str, Any] = {"code": number, "rest": rest}
-    if command in ("发起活动", "修改活动"):
+    series, series_rest = take_code(args.text, SERIES_CODE)
+    if series is not None and command in ("修改活动", "取消活动"):
+        found |= {"series": series, "rest": series_rest}
+        if command == "修改活动":
+            found |= _activity_fields(series_rest, now)
+    elif command in ("发起活动", "修改活动"):
         found |= _activity_fields(take_code(args.text, pattern)[1], now)
     elif command == "定时通知":
         found |= _time_fields(args.text, now)

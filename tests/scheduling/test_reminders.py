@@ -312,3 +312,20 @@ async def test_deadline_reminder_leaves_out_people_outside_the_audience(
     [reminder] = [s for s in sent if item_of(s) == "reflection:1:day_before"]
     assert "t9" not in reminder.message.mention
     assert sorted(reminder.message.mention) == ["lead1", "t1", "t2", "t3", "t4"]
+
+
+async def test_a_series_instance_is_reminded_like_any_activity(
+    make_harness: HarnessFactory,
+) -> None:
+    """The second instance of 每周三 gets its own day-before and hour-before reminders."""
+    h = make_harness()
+    await h.say("lead1", "发起活动 每周三 15:00-17:00 集体备课 共3次 地点:东部一小")
+    sent = await h.advance(local("周三", "18:00", week=1))
+
+    second = [entry for entry in schedule(sent, SHANGHAI) if entry[2].startswith("activity:2")]
+    assert second == [
+        ("周二 18:00", GROUP, "activity:2:day_before"),
+        ("周三 14:00", GROUP, "activity:2:hour_before"),
+    ]
+    day_before = next(s for s in sent if item_of(s) == "activity:2:day_before")
+    assert "A2" in day_before.message.text and "「签到 A2」" in day_before.message.text
