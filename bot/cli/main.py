@@ -1,4 +1,5 @@
-"""The `jiaoyan-bot` command line: demo, console, roster import, serve, check, simulate, export."""
+"""The `jiaoyan-bot` command line: demo, console, roster import, serve, check, simulate, export,
+backup."""
 
 from __future__ import annotations
 
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--from", dest="date_from", help="开始日期，如 2026-09-01")
     export.add_argument("--to", dest="date_to", help="结束日期，如 2027-01-31")
     export.add_argument("-o", "--output", type=Path, required=True, help="输出文件 .xlsx")
+
+    backup = add("backup", "备份数据库（服务运行时也能得到一致的副本）")
+    backup.add_argument("-o", "--output", type=Path, required=True, help="备份文件，如 备份.db")
     return parser
 
 
@@ -154,6 +158,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             date_to=args.date_to,
             output=args.output,
         )
+    if command == "backup":
+        from bot.cli.backup import backup_command
+
+        return backup_command(str(settings.db), args.output)
     raise AssertionError(command)
 
 
