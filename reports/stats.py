@@ -47,9 +47,12 @@ def total_of(schools: list[SchoolCounts] | dict[str, SchoolCounts]) -> SchoolCou
     return total
 
 
-def merge_counts(per_roll: Iterable[dict[str, SchoolCounts]]) -> dict[str, SchoolCounts]:
-    """`merge_by_school` for rolls already counted with `by_school` (saves a second pass)."""
-    merged: dict[str, SchoolCounts] = {}
+def merge_counts(
+    per_roll: Iterable[dict[str, SchoolCounts]], into: dict[str, SchoolCounts] | None = None
+) -> dict[str, SchoolCounts]:
+    """`merge_by_school` for rolls already counted with `by_school` (saves a second pass);
+    added to `into` when given (a report that goes through its rolls in batches)."""
+    merged: dict[str, SchoolCounts] = {} if into is None else into
     for schools in per_roll:
         for name, counts in schools.items():
             if name not in merged:
@@ -156,7 +159,20 @@ class TeacherStats:
 
 def teacher_stats(rolls: list[ActivityRoll]) -> list[TeacherStats]:
     """Per-person totals, ordered by school then name (the roster's order)."""
-    found: dict[int, TeacherStats] = {}
+    return ordered_teachers(add_teacher_stats({}, rolls))
+
+
+def ordered_teachers(found: dict[int, TeacherStats]) -> list[TeacherStats]:
+    """Totals from `add_teacher_stats`, ordered by school then name (the roster's order)."""
+    return sorted(
+        found.values(), key=lambda t: (t.member.school_name or "", t.member.name, t.member.id)
+    )
+
+
+def add_teacher_stats(
+    found: dict[int, TeacherStats], rolls: Iterable[ActivityRoll]
+) -> dict[int, TeacherStats]:
+    """Add these rolls to the per-person totals in `found` (by member id) and return it."""
     for roll in rolls:
         for member in roll.participants:
             stats = found.get(member.id)
@@ -176,9 +192,7 @@ def teacher_stats(rolls: list[ActivityRoll]) -> list[TeacherStats]:
                     stats.hours += roll.activity.hours
             if reflected:
                 stats.reflected += 1
-    return sorted(
-        found.values(), key=lambda t: (t.member.school_name or "", t.member.name, t.member.id)
-    )
+    return found
 
 
 @dataclass

@@ -256,6 +256,18 @@ class ReportingQueries:
                 counts_of(school_id).reflected -= count
         return totals
 
+    def record_count(self, activity_ids: Sequence[int]) -> int:
+        """Sign-ins, reflections and leaves stored for these activities (for progress)."""
+        total = 0
+        for table in ("signins", "reflections", "leaves"):
+            for chunk in _chunks(activity_ids):
+                row = self._db.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE activity_id IN ({_marks(len(chunk))})",
+                    chunk,
+                ).fetchone()
+                total += int(row[0])
+        return total
+
     def _participants(self, activities: Sequence[Activity]) -> list[list[Member]]:
         """Each activity's participants (as `participants`): its audience only, like `roll_of`
         (records of people outside it are not counted). Activities of one alliance share
