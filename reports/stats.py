@@ -50,14 +50,16 @@ def total_of(schools: list[SchoolCounts] | dict[str, SchoolCounts]) -> SchoolCou
 def merge_counts(
     per_roll: Iterable[dict[str, SchoolCounts]], into: dict[str, SchoolCounts] | None = None
 ) -> dict[str, SchoolCounts]:
-    """`merge_by_school` for rolls already counted with `by_school` (saves a second pass);
-    added to `into` when given (a report that goes through its rolls in batches)."""
+    """The numbers of `merge_by_school` for rolls already counted with `by_school` (saves
+    a second pass), added to `into` when given (a report that goes through its rolls in
+    batches). The missing-name lists stay empty: over a province's term they would hold
+    millions of entries that no report reads."""
     merged: dict[str, SchoolCounts] = {} if into is None else into
     for schools in per_roll:
         for name, counts in schools.items():
             if name not in merged:
                 merged[name] = SchoolCounts(school=name)
-            merged[name].add(counts)
+            merged[name].add(counts, names=False)
     return merged
 
 

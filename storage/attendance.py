@@ -37,14 +37,16 @@ class SchoolCounts:
         """People who should have attended: expected minus those on leave."""
         return self.expected - self.on_leave
 
-    def add(self, other: SchoolCounts) -> None:
+    def add(self, other: SchoolCounts, *, names: bool = True) -> None:
+        """Add `other`'s numbers, and its missing-name lists unless `names` is False."""
         self.expected += other.expected
         self.signed += other.signed
         self.late += other.late
         self.on_leave += other.on_leave
         self.reflected += other.reflected
-        self.missing_signin.extend(other.missing_signin)
-        self.missing_reflection.extend(other.missing_reflection)
+        if names:
+            self.missing_signin.extend(other.missing_signin)
+            self.missing_reflection.extend(other.missing_reflection)
 
 
 class HasStatus(Protocol):
