@@ -27,11 +27,11 @@ from reports.child_process import run_in_child_blocking
 from reports.stats import (
     HELD_SLACK,
     TeacherStats,
-    add_teacher_stats,
-    merge_counts,
-    ordered_teachers,
+    TeacherTally,
     rate,
+    roll_total,
     school_order,
+    school_totals,
     total_of,
 )
 from reports.xlsx import Cell, Column, Kind, Sheet, XlsxWriter
@@ -289,8 +289,7 @@ def export_workbook(
     counter = _Counter(total, progress)
     result = ExportResult(path=path, scope=scope)
     zone = scope.zone
-    merged: dict[str, SchoolCounts] = {}
-    found_teachers: dict[int, TeacherStats] = {}
+    teacher_tally = TeacherTally()
     people = _People()
 
     with XlsxWriter(path) as book:
@@ -309,13 +308,10 @@ def export_workbook(
             helpers = queries.members_by_id(
                 {s.by_member_id for r in rolls for s in r.signins.values() if s.by_member_id}
             )
-            add_teacher_stats(found_teachers, held)
-            # Each roll is counted once (by_school) for its activity row and the schools.
-            per_roll = {r.activity.id: r.by_school() for r in held}
-            merge_counts(per_roll.values(), into=merged)
+            teacher_tally.add(held)
+            per_roll = {r.activity.id: roll_total(r, people.index(r)[1]) for r in held}
             for activity in batch:
-                schools_of = per_roll.get(activity.id)
-                counts = total_of(schools_of) if schools_of is not None else None
+                counts = per_roll.get(activity.id)
                 sheets.activities.append(
                     _activity_row(activity, counts, alliances, schools, zone, now)
                 )
@@ -350,7 +346,8 @@ def export_workbook(
         result.counts["活动"] = len(activities)
         for stage in ("签到", "反思", "请假"):
             result.counts.setdefault(stage, 0)
-        teachers = ordered_teachers(found_teachers)
+        teachers = teacher_tally.result()
+        merged = school_totals(teachers)
         hours_by_school: dict[str, float] = {}
         for stats in teachers:
             key = stats.member.school_name or NO_SCHOOL
@@ -458,7 +455,7 @@ class _People:
     def __init__(self) -> None:
         self._cache: dict[int, tuple[dict[int, int], dict[int, Member]]] = {}
 
-    def _index(self, roll: ActivityRoll) -> tuple[dict[int, int], dict[int, Member]]:
+    def index(self, roll: ActivityRoll) -> tuple[dict[int, int], dict[int, Member]]:
         key = id(roll.participants)
         if key not in self._cache:
             people = roll.participants
@@ -469,7 +466,7 @@ class _People:
         return self._cache[key]
 
     def ordered(self, roll: ActivityRoll, member_ids: Iterable[int]) -> list[Member]:
-        positions, members = self._index(roll)
+        positions, members = self.index(roll)
         present = [members[i] for i in member_ids if i in members]
         return sorted(present, key=lambda m: (positions[m.id], m.id))
 

@@ -37,16 +37,14 @@ class SchoolCounts:
         """People who should have attended: expected minus those on leave."""
         return self.expected - self.on_leave
 
-    def add(self, other: SchoolCounts, *, names: bool = True) -> None:
-        """Add `other`'s numbers, and its missing-name lists unless `names` is False."""
+    def add(self, other: SchoolCounts) -> None:
         self.expected += other.expected
         self.signed += other.signed
         self.late += other.late
         self.on_leave += other.on_leave
         self.reflected += other.reflected
-        if names:
-            self.missing_signin.extend(other.missing_signin)
-            self.missing_reflection.extend(other.missing_reflection)
+        self.missing_signin.extend(other.missing_signin)
+        self.missing_reflection.extend(other.missing_reflection)
 
 
 class HasStatus(Protocol):
