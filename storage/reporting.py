@@ -177,9 +177,6 @@ class ReportingQueries:
         totals = count_by_school(self.tallies(special)) if special else {}
         roles = [role.value for role in PARTICIPANT_ROLES]
         school_names: dict[int | None, str] = {None: NO_SCHOOL}
-        school_names.update(
-            (int(row[0]), str(row[1])) for row in self._db.execute("SELECT id, name FROM schools")
-        )
 
         def counts_of(school_id: int | None) -> SchoolCounts:
             name = school_names.get(school_id) or NO_SCHOOL
@@ -195,14 +192,20 @@ class ReportingQueries:
             window_params,
         ).fetchall()
         reach = {int(aid): set(self._roster.descendants(int(aid))) for aid, _ in held}
+        # Only the people of the alliances these activities reach, and their schools' names.
+        reached = sorted(set().union(*reach.values())) if reach else []
         people: dict[int, list[tuple[int | None, int]]] = defaultdict(list)
-        for member_alliance, school_id, count in self._db.execute(
-            "SELECT alliance_id, school_id, COUNT(*) FROM members WHERE active = 1 "
-            f"AND alliance_id IS NOT NULL AND role IN ({_marks(len(roles))}) "
-            "GROUP BY alliance_id, school_id",
-            roles,
-        ):
-            people[int(member_alliance)].append((school_id, int(count)))
+        for chunk in _chunks(reached):
+            for member_alliance, school_id, count in self._db.execute(
+                "SELECT alliance_id, school_id, COUNT(*) FROM members WHERE active = 1 "
+                f"AND alliance_id IN ({_marks(len(chunk))}) AND role IN ({_marks(len(roles))}) "
+                "GROUP BY alliance_id, school_id",
+                [*chunk, *roles],
+            ):
+                people[int(member_alliance)].append((school_id, int(count)))
+        named = sorted({s for found in people.values() for s, _ in found if s is not None})
+        for row in self._rows_in("SELECT id, name FROM schools", "id", named):
+            school_names[int(row[0])] = str(row[1])
         for alliance_id, times in held:
             for member_alliance in reach[int(alliance_id)]:
                 for school_id, count in people.get(member_alliance, ()):
