@@ -1,6 +1,7 @@
 """`python -m bench`: run every benchmark on this machine and write bench/results/last-run.md.
 
-Options: `--only intake,burst,...` to run some, `--seconds N` per wrk run (default 10).
+Options: `--only intake,burst,...` to run some, `--seconds N` per wrk run (default 10),
+`--cache DIR` for the generated district/province datasets kept between runs.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ async def _district(report: Report, work: Path, args: argparse.Namespace) -> Non
     await district.run(report, work)
 
 
+async def _province(report: Report, work: Path, args: argparse.Namespace) -> None:
+    from bench import province
+
+    await province.run(report, work, args.cache)
+
+
 async def _fanout(report: Report, work: Path, args: argparse.Namespace) -> None:
     from bench import fanout
 
@@ -66,6 +73,7 @@ BENCHES: dict[str, Bench] = {
     "intake": _intake,
     "burst": _burst,
     "district": _district,
+    "province": _province,
     "fanout": _fanout,
     "fairness": _fairness,
 }
@@ -75,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default=",".join(BENCHES), help="comma-separated benchmarks")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "jiaoyan-bench",
+        help="where generated datasets are kept between runs (province: ~450 MB)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]

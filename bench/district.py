@@ -9,13 +9,16 @@ The clock stands at Friday 2027-01-29 18:00 (Shanghai), so every activity has be
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,6 +31,7 @@ from bot.core.settings import Settings
 from bot.runtime.app import create_app
 from bot.text.dates import parse_period
 from storage import Storage
+from storage.db import to_db_time
 from storage.models import Role, SigninStatus
 
 SECTION = "3. 汇总 and digest at district scale"
@@ -73,40 +77,85 @@ def reflection_text(rng: random.Random) -> str:
     return "".join(parts)
 
 
-def generate(db: Path, seed: int = 8) -> dict[str, int]:
-    """Write the district into `db` through the repositories; return what was written."""
+@dataclass(frozen=True)
+class Size:
+    """How big a generated dataset is. Alliances keep the district's shape (15 schools and
+    500 members each, 5 activities a week); a bigger size has more of them under one top
+    alliance, so one alliance's figures stay comparable across sizes."""
+
+    name: str
+    alliances: int
+    members: int
+    activities: int
+    signins: int
+    reflections: int
+
+    def scaled(self, name: str, factor: int) -> Size:
+        return Size(
+            name,
+            self.alliances * factor,
+            self.members * factor,
+            self.activities * factor,
+            self.signins * factor,
+            self.reflections * factor,
+        )
+
+
+DISTRICT = Size("district", ALLIANCES, MEMBERS, ACTIVITIES, SIGNINS, REFLECTIONS)
+PROVINCE = DISTRICT.scaled("province", 10)
+# Bump when `generate` writes different data, so cached databases are rebuilt.
+GENERATOR_VERSION = 2
+_BATCH = 20_000
+
+
+def generate(db: Path, size: Size = DISTRICT, seed: int = 8) -> dict[str, int]:
+    """Write the dataset into `db` and return the row count of each table.
+
+    The roster and activities go through the repositories (few rows, and they define what
+    a row looks like); sign-ins and reflections are written as those repositories write
+    them but with `executemany` in batches, so 800,000 rows take seconds, not minutes.
+    """
     rng = random.Random(seed)
     storage = Storage.open(db)
     conn = storage.db.conn
-    roster, activities, submissions = storage.roster, storage.activities, storage.submissions
+    roster, activities = storage.roster, storage.activities
     at = TERM_START - timedelta(days=7)
+    created = to_db_time(at)
     try:
         district = roster.ensure_alliance("尚志市小学语文", at=at)
         roster.add_member("周敏", at=at, role=Role.STAFF, alliance_id=district.id, userid="staff1")
         conn.execute("BEGIN")
         members_of: dict[int, list[int]] = {}
         school_of: dict[int, list[int]] = {}
-        per_alliance = MEMBERS // ALLIANCES
-        for a in range(ALLIANCES):
+        per_alliance = size.members // size.alliances
+        for a in range(size.alliances):
             alliance = roster.ensure_alliance(f"第{a + 1}联盟", at=at, parent_id=district.id)
             schools = [
                 roster.ensure_school(f"第{a + 1}联盟{s + 1}号小学", alliance.id).id
                 for s in range(SCHOOLS_PER_ALLIANCE)
             ]
             school_of[alliance.id] = schools
-            ids = []
-            for m in range(per_alliance):
-                role = Role.LEADER if m < per_alliance // 50 else Role.TEACHER
-                member = roster.add_member(
-                    f"教师{a + 1}-{m + 1}",
-                    at=at,
-                    role=role,
-                    school_id=schools[m % SCHOOLS_PER_ALLIANCE],
-                    alliance_id=alliance.id,
-                    userid=f"u{a + 1}_{m + 1}",
+            conn.executemany(
+                "INSERT INTO members (name, school_id, alliance_id, userid, role, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        f"教师{a + 1}-{m + 1}",
+                        schools[m % SCHOOLS_PER_ALLIANCE],
+                        alliance.id,
+                        f"u{a + 1}_{m + 1}",
+                        (Role.LEADER if m < per_alliance // 50 else Role.TEACHER).value,
+                        created,
+                    )
+                    for m in range(per_alliance)
+                ],
+            )
+            members_of[alliance.id] = [
+                int(row[0])
+                for row in conn.execute(
+                    "SELECT id FROM members WHERE alliance_id = ? ORDER BY id", (alliance.id,)
                 )
-                ids.append(member.id)
-            members_of[alliance.id] = ids
+            ]
             if a == 0:
                 storage.chats.bind(
                     "wrkAlliance1", Channel.AIBOT_WS.value, alliance.id, bound_by="staff1", at=at
@@ -121,14 +170,14 @@ def generate(db: Path, seed: int = 8) -> dict[str, int]:
             if (TERM_START + timedelta(days=d)).weekday() < 5
         ]
         alliance_ids = list(members_of)
-        per = ACTIVITIES // ALLIANCES
-        created = []
+        per = size.activities // size.alliances
+        held = []
         conn.execute("BEGIN")
-        for i in range(ACTIVITIES):
-            alliance_id = alliance_ids[i % ALLIANCES]
-            day = weekdays[(i // ALLIANCES) * len(weekdays) // per]
+        for i in range(size.activities):
+            alliance_id = alliance_ids[i % size.alliances]
+            day = weekdays[(i // size.alliances) * len(weekdays) // per]
             starts = day.replace(hour=14, minute=30)
-            created.append(
+            held.append(
                 activities.create(
                     alliance_id=alliance_id,
                     kind=rng.choice(("同课异构", "集体备课", "示范课", "专题讲座")),
@@ -140,26 +189,46 @@ def generate(db: Path, seed: int = 8) -> dict[str, int]:
                     school_id=rng.choice(school_of[alliance_id]),
                 )
             )
-        signins_per = SIGNINS // ACTIVITIES
-        for activity in created:
-            people = rng.sample(members_of[activity.alliance_id], signins_per)
-            for member_id in people:
-                submissions.sign_in(
-                    activity.id,
-                    member_id,
-                    at=activity.starts_at - timedelta(minutes=rng.randint(0, 25)),
-                    status=SigninStatus.ON_TIME,
-                )
         conn.execute("COMMIT")
-        reflections_per = REFLECTIONS // ACTIVITIES
-        for activity in created:
-            for member_id in rng.sample(members_of[activity.alliance_id], reflections_per):
-                submissions.submit_reflection(
-                    activity.id,
-                    member_id,
-                    reflection_text(rng),
-                    at=activity.ends_at + timedelta(hours=3),
-                )
+        signins_per = size.signins // size.activities
+        signins = (
+            (
+                activity.id,
+                member_id,
+                to_db_time(activity.starts_at - timedelta(minutes=rng.randint(0, 25))),
+                SigninStatus.ON_TIME.value,
+            )
+            for activity in held
+            for member_id in rng.sample(members_of[activity.alliance_id], signins_per)
+        )
+        _insert_batches(
+            conn,
+            "INSERT INTO signins (activity_id, member_id, at, status) VALUES (?, ?, ?, ?)",
+            signins,
+        )
+        reflections_per = size.reflections // size.activities
+        reflections = (
+            (
+                activity.id,
+                member_id,
+                reflection_text(rng),
+                to_db_time(activity.ends_at + timedelta(hours=3)),
+            )
+            for activity in held
+            for member_id in rng.sample(members_of[activity.alliance_id], reflections_per)
+        )
+        _insert_batches(
+            conn,
+            "INSERT INTO reflections (activity_id, member_id, body, version, "
+            "first_submitted_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
+            ((a, m, body, when, when) for a, m, body, when in reflections),
+        )
+        conn.execute("BEGIN")
+        conn.execute(
+            "INSERT INTO reflection_versions (reflection_id, version, body, submitted_at) "
+            "SELECT id, version, body, first_submitted_at FROM reflections"
+        )
+        conn.execute("COMMIT")
         counts = {
             table: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
             for table in ("members", "schools", "alliances", "activities", "signins", "reflections")
@@ -167,6 +236,44 @@ def generate(db: Path, seed: int = 8) -> dict[str, int]:
         return counts
     finally:
         storage.close()
+
+
+def _insert_batches(conn: sqlite3.Connection, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+    """`executemany` in batches of `_BATCH` rows, each batch its own transaction."""
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, _BATCH)):
+        conn.execute("BEGIN")
+        conn.executemany(sql, batch)
+        conn.execute("COMMIT")
+
+
+def cached(size: Size, cache_dir: Path) -> tuple[Path, dict[str, int], float]:
+    """The dataset of `size`, generated once per generator version under `cache_dir`.
+
+    Returns (path, counts, seconds spent generating; 0 when it came from the cache).
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{size.name}-v{GENERATOR_VERSION}.db"
+    counts_file = path.with_suffix(".json")
+    if path.exists() and counts_file.exists():
+        return path, json.loads(counts_file.read_text()), 0.0
+    partial = path.with_name(path.name + ".part")
+    for stale in (
+        partial,
+        partial.with_name(partial.name + "-wal"),
+        partial.with_name(partial.name + "-shm"),
+    ):
+        stale.unlink(missing_ok=True)
+    began = time.perf_counter()
+    counts = generate(partial, size)
+    seconds = time.perf_counter() - began
+    conn = sqlite3.connect(partial)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("PRAGMA journal_mode = DELETE")  # one self-contained file to copy
+    conn.close()
+    partial.replace(path)
+    counts_file.write_text(json.dumps(counts))
+    return path, counts, seconds
 
 
 def timed(action: Callable[[], object], repeats: int = REPEATS) -> tuple[float, float, object]:

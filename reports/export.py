@@ -9,6 +9,7 @@ as 汇总 and the digest; 学时 are credited when a teacher signed in AND hande
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,15 +28,16 @@ from reports.review_sheets import OBSERVATION_COLUMNS, REVIEW_COLUMNS, review_sh
 from reports.stats import (
     HELD_SLACK,
     TeacherStats,
-    merge_counts,
+    TeacherTally,
     rate,
+    roll_total,
     school_order,
-    teacher_stats,
+    school_totals,
     total_of,
 )
-from reports.xlsx import Cell, Column, Kind, XlsxWriter
+from reports.xlsx import Cell, Column, Kind, Sheet, XlsxWriter
 from storage import Storage
-from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, ActivityRoll
+from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, ActivityRoll, SchoolCounts
 from storage.models import (
     SIGNIN_LABELS,
     Activity,
@@ -49,6 +51,8 @@ from storage.reviews import ReviewCounts
 # (rows written so far, rows expected in total, what is being written)
 Progress = Callable[[int, int, str], None]
 _PROGRESS_EVERY = 2000
+# Activities whose records are read and written together (a few tens of thousands of rows).
+_ACTIVITY_BATCH = 200
 
 
 class ExportError(Exception):
@@ -291,9 +295,7 @@ def export_workbook(
     activities = storage.activities.in_alliances(
         tree, starts_from=scope.start, starts_before=scope.end, include_cancelled=True
     )
-    live = [a for a in activities if a.status is ActivityStatus.SCHEDULED]
-    rolls = queries.rolls(live)
-    held = [r for r in rolls if r.activity.starts_at <= now + HELD_SLACK]
+    live_ids = [a.id for a in activities if a.status is ActivityStatus.SCHEDULED]
     alliances = {a.id: a.name for a in roster.alliances()}
     schools = {s.id: s.name for s in roster.schools()}
     notices, recipients, acks, ack_people = _notice_data(storage, scope, tree)
@@ -301,105 +303,90 @@ def export_workbook(
     first, last = _bounds(scope)
     resources = resource_rows(storage, visible, first, last, scope.zone)
     feedback = feedback_sheet(storage, visible, school_ids, first, last, scope.zone)
-    helpers = queries.members_by_id(
-        {s.by_member_id for r in rolls for s in r.signins.values() if s.by_member_id}
-    )
-    teachers = teacher_stats(held)
     reviews = review_sheets(storage, tree, first, last, scope.zone)
-    listed = {t.member.id for t in teachers}
-    teachers.extend(TeacherStats(member=m) for i, m in reviews.writers.items() if i not in listed)
-    teachers.sort(key=lambda t: (t.member.school_name or "", t.member.name, t.member.id))
-    # Each roll is counted once (by_school) and reused for the activity rows and the schools.
-    per_roll = {r.activity.id: r.by_school() for r in held}
-    merged = merge_counts(per_roll.values())
-    hours_by_school: dict[str, float] = {}
-    for stats in teachers:
-        key = stats.member.school_name or NO_SCHOOL
-        hours_by_school[key] = hours_by_school.get(key, 0.0) + stats.hours
-
     total = (
         len(activities)
-        + sum(len(r.signins) + len(r.reflections) + len(r.leaves) for r in rolls)
+        + queries.record_count(live_ids)
         + len(notices)
         + sum(len(a) for a in acks.values())
         + len(resources)
         + len(feedback.rows)
         + len(reviews.reviews)
         + len(reviews.observations)
-        + len(merged)
-        + len(teachers)
     )
     counter = _Counter(total, progress)
     result = ExportResult(path=path, scope=scope)
     zone = scope.zone
-    counted = {activity_id: total_of(schools) for activity_id, schools in per_roll.items()}
+    teacher_tally = TeacherTally()
+    people = _People()
 
     with XlsxWriter(path) as book:
-        book.sheet("活动", ACTIVITY_COLUMNS)
-        for activity in activities:
-            counts = counted.get(activity.id)
-            book.append(
-                [
-                    activity.code,
-                    activity.kind,
-                    activity.title,
-                    alliances.get(activity.alliance_id, ""),
-                    schools.get(activity.school_id or 0, ""),
-                    activity.place,
-                    _local(activity.starts_at, zone),
-                    _local(activity.ends_at, zone),
-                    activity.hours,
-                    _local(activity.reflection_due, zone),
-                    _status(activity, now),
-                    *(
-                        [
-                            counts.counted,
-                            counts.on_leave,
-                            counts.signed,
-                            counts.late,
-                            counts.reflected,
-                            rate(counts.signed, counts.counted),
-                            rate(counts.reflected, counts.counted),
-                        ]
-                        if counts is not None
-                        else [None] * 7
-                    ),
-                ]
+        sheets = _RecordSheets(
+            activities=book.sheet("活动", ACTIVITY_COLUMNS),
+            signins=book.sheet("签到", SIGNIN_COLUMNS),
+            reflections=book.sheet("反思", REFLECTION_COLUMNS),
+            leaves=book.sheet("请假", LEAVE_COLUMNS),
+        )
+        # A batch of activities at a time, each of its records written to its sheet at
+        # once: a province's 1.3M sign-ins and reflections are never all in memory.
+        for start in range(0, len(activities), _ACTIVITY_BATCH):
+            batch = activities[start : start + _ACTIVITY_BATCH]
+            rolls = queries.rolls([a for a in batch if a.status is ActivityStatus.SCHEDULED])
+            held = [r for r in rolls if r.activity.starts_at <= now + HELD_SLACK]
+            helpers = queries.members_by_id(
+                {s.by_member_id for r in rolls for s in r.signins.values() if s.by_member_id}
             )
-            counter.tick("活动")
+            teacher_tally.add(held)
+            per_roll = {r.activity.id: roll_total(r, people.index(r)[1]) for r in held}
+            for activity in batch:
+                counts = per_roll.get(activity.id)
+                sheets.activities.append(
+                    _activity_row(activity, counts, alliances, schools, zone, now)
+                )
+                counter.tick("活动")
+            result.counts["签到"] = result.counts.get("签到", 0) + _write_people_rows(
+                sheets.signins,
+                rolls,
+                people,
+                counter,
+                "签到",
+                lambda roll: roll.signins,
+                functools.partial(_signin_row, zone=zone, helpers=helpers),
+            )
+            result.counts["反思"] = result.counts.get("反思", 0) + _write_people_rows(
+                sheets.reflections,
+                rolls,
+                people,
+                counter,
+                "反思",
+                lambda roll: roll.reflections,
+                lambda roll, m: _reflection_row(roll, m, zone),
+            )
+            result.counts["请假"] = result.counts.get("请假", 0) + _write_people_rows(
+                sheets.leaves,
+                rolls,
+                people,
+                counter,
+                "请假",
+                lambda roll: roll.leaves,
+                lambda roll, m: _leave_row(roll, m, zone),
+            )
         result.counts["活动"] = len(activities)
-
-        people = _People()
-        book.sheet("签到", SIGNIN_COLUMNS)
-        result.counts["签到"] = _write_people_rows(
-            book,
-            rolls,
-            people,
-            counter,
-            "签到",
-            lambda roll: roll.signins,
-            lambda roll, m: _signin_row(roll, m, zone, helpers),
+        for stage in ("签到", "反思", "请假"):
+            result.counts.setdefault(stage, 0)
+        teachers = teacher_tally.result()
+        merged = school_totals(teachers)
+        # People who only wrote 听课/评课 records are listed too, with their counts.
+        listed = {t.member.id for t in teachers}
+        teachers.extend(
+            TeacherStats(member=m) for i, m in reviews.writers.items() if i not in listed
         )
-        book.sheet("反思", REFLECTION_COLUMNS)
-        result.counts["反思"] = _write_people_rows(
-            book,
-            rolls,
-            people,
-            counter,
-            "反思",
-            lambda roll: roll.reflections,
-            lambda roll, m: _reflection_row(roll, m, zone),
-        )
-        book.sheet("请假", LEAVE_COLUMNS)
-        result.counts["请假"] = _write_people_rows(
-            book,
-            rolls,
-            people,
-            counter,
-            "请假",
-            lambda roll: roll.leaves,
-            lambda roll, m: _leave_row(roll, m, zone),
-        )
+        teachers.sort(key=lambda t: (t.member.school_name or "", t.member.name, t.member.id))
+        hours_by_school: dict[str, float] = {}
+        for stats in teachers:
+            key = stats.member.school_name or NO_SCHOOL
+            hours_by_school[key] = hours_by_school.get(key, 0.0) + stats.hours
+        counter.total += len(merged) + 1 + len(teachers)
 
         book.sheet("通知与回执", NOTICE_COLUMNS)
         for notice in notices:
@@ -519,7 +506,7 @@ class _People:
     def __init__(self) -> None:
         self._cache: dict[int, tuple[dict[int, int], dict[int, Member]]] = {}
 
-    def _index(self, roll: ActivityRoll) -> tuple[dict[int, int], dict[int, Member]]:
+    def index(self, roll: ActivityRoll) -> tuple[dict[int, int], dict[int, Member]]:
         key = id(roll.participants)
         if key not in self._cache:
             people = roll.participants
@@ -530,13 +517,13 @@ class _People:
         return self._cache[key]
 
     def ordered(self, roll: ActivityRoll, member_ids: Iterable[int]) -> list[Member]:
-        positions, members = self._index(roll)
+        positions, members = self.index(roll)
         present = [members[i] for i in member_ids if i in members]
         return sorted(present, key=lambda m: (positions[m.id], m.id))
 
 
 def _write_people_rows(
-    book: XlsxWriter,
+    book: Sheet,
     rolls: list[ActivityRoll],
     people: _People,
     counter: _Counter,
@@ -553,6 +540,52 @@ def _write_people_rows(
                 written += 1
                 counter.tick(stage)
     return written
+
+
+@dataclass(frozen=True)
+class _RecordSheets:
+    """The sheets filled a batch of activities at a time."""
+
+    activities: Sheet
+    signins: Sheet
+    reflections: Sheet
+    leaves: Sheet
+
+
+def _activity_row(
+    activity: Activity,
+    counts: SchoolCounts | None,
+    alliances: dict[int, str],
+    schools: dict[int, str],
+    zone: tzinfo,
+    now: datetime,
+) -> list[Cell]:
+    return [
+        activity.code,
+        activity.kind,
+        activity.title,
+        alliances.get(activity.alliance_id, ""),
+        schools.get(activity.school_id or 0, ""),
+        activity.place,
+        _local(activity.starts_at, zone),
+        _local(activity.ends_at, zone),
+        activity.hours,
+        _local(activity.reflection_due, zone),
+        _status(activity, now),
+        *(
+            [
+                counts.counted,
+                counts.on_leave,
+                counts.signed,
+                counts.late,
+                counts.reflected,
+                rate(counts.signed, counts.counted),
+                rate(counts.reflected, counts.counted),
+            ]
+            if counts is not None
+            else [None] * 7
+        ),
+    ]
 
 
 def _head(roll: ActivityRoll, zone: tzinfo, member: Member) -> list[Cell]:
@@ -696,13 +729,16 @@ def _notice_data(
     queries = storage.reporting()
     if tree is None:
         addressed: list[int] | None = None
-        members = roster.members_in([a.id for a in roster.alliances()], PARTICIPANT_ROLES)
     else:
         assert scope.alliance is not None
         addressed = sorted(set(tree) | set(roster.ancestors(scope.alliance.id)))
-        members = roster.members_in(tree, PARTICIPANT_ROLES)
     first, last = _bounds(scope)
     notices = queries.notices_for(addressed, published_from=first, before=last)
+    if not notices:  # spare loading everyone (100,000 people in a province)
+        return [], {}, {}, {}
+    members = roster.members_in(
+        [a.id for a in roster.alliances()] if tree is None else tree, PARTICIPANT_ROLES
+    )
     below: dict[int, set[int]] = {}
     recipients: dict[int, set[int]] = {}
     for notice in notices:

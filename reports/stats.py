@@ -8,13 +8,20 @@ an activity when the teacher signed in AND submitted a reflection.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Generic, TypeVar
 
 from storage import Storage
-from storage.attendance import ActivityRoll, Roll, RollTally, SchoolCounts, count_by_school
+from storage.attendance import (
+    NO_SCHOOL,
+    ActivityRoll,
+    Roll,
+    RollTally,
+    SchoolCounts,
+    count_by_school,
+)
 from storage.models import Activity, Alliance, Member, SigninStatus
 from storage.reporting import ReportingQueries
 
@@ -45,17 +52,6 @@ def total_of(schools: list[SchoolCounts] | dict[str, SchoolCounts]) -> SchoolCou
     for counts in schools.values() if isinstance(schools, dict) else schools:
         total.add(counts)
     return total
-
-
-def merge_counts(per_roll: Iterable[dict[str, SchoolCounts]]) -> dict[str, SchoolCounts]:
-    """`merge_by_school` for rolls already counted with `by_school` (saves a second pass)."""
-    merged: dict[str, SchoolCounts] = {}
-    for schools in per_roll:
-        for name, counts in schools.items():
-            if name not in merged:
-                merged[name] = SchoolCounts(school=name)
-            merged[name].add(counts)
-    return merged
 
 
 RollT = TypeVar("RollT", bound=Roll)
@@ -156,29 +152,105 @@ class TeacherStats:
 
 def teacher_stats(rolls: list[ActivityRoll]) -> list[TeacherStats]:
     """Per-person totals, ordered by school then name (the roster's order)."""
-    found: dict[int, TeacherStats] = {}
-    for roll in rolls:
-        for member in roll.participants:
-            stats = found.get(member.id)
-            if stats is None:
-                stats = found[member.id] = TeacherStats(member=member)
-            stats.expected += 1
-            signin = roll.signins.get(member.id)
-            if member.id in roll.leaves and signin is None:
-                stats.on_leave += 1
-                continue
-            reflected = member.id in roll.reflections
-            if signin is not None:
+    tally = TeacherTally()
+    tally.add(rolls)
+    return tally.result()
+
+
+class TeacherTally:
+    """Per-person totals built a batch of rolls at a time (the export of a province).
+
+    Only each roll's records are looked at, not each (participant, activity) pair: a
+    province's term is 10M pairs but 1.3M records. Rolls of one alliance share their
+    participant list, so each list is indexed once, and how many rolls used it becomes
+    everyone's `expected` in `result()`.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[int, TeacherStats] = {}
+        # Keyed by id() of a participant list: the list, its members by id, rolls using it.
+        self._lists: dict[int, tuple[list[Member], dict[int, Member], int]] = {}
+
+    def add(self, rolls: Iterable[ActivityRoll]) -> None:
+        on_time = SigninStatus.ON_TIME
+        for roll in rolls:
+            people, index, uses = self._lists.get(id(roll.participants)) or (
+                roll.participants,
+                {m.id: m for m in roll.participants},
+                0,
+            )
+            self._lists[id(people)] = (people, index, uses + 1)
+            signins, leaves, reflections = roll.signins, roll.leaves, roll.reflections
+            for member_id, signin in signins.items():
+                member = index.get(member_id)
+                if member is None:
+                    continue
+                stats = self._stats(member)
                 stats.signed += 1
-                if signin.status is not SigninStatus.ON_TIME:
+                if signin.status is not on_time:
                     stats.late += 1
-                if reflected:
+                if member_id in reflections:
                     stats.hours += roll.activity.hours
-            if reflected:
-                stats.reflected += 1
-    return sorted(
-        found.values(), key=lambda t: (t.member.school_name or "", t.member.name, t.member.id)
+            for member_id in leaves:
+                member = index.get(member_id)
+                if member is not None and member_id not in signins:
+                    self._stats(member).on_leave += 1
+            for member_id in reflections:
+                member = index.get(member_id)
+                if member is not None and (member_id in signins or member_id not in leaves):
+                    self._stats(member).reflected += 1
+
+    def _stats(self, member: Member) -> TeacherStats:
+        stats = self._found.get(member.id)
+        if stats is None:
+            stats = self._found[member.id] = TeacherStats(member=member)
+        return stats
+
+    def result(self) -> list[TeacherStats]:
+        """Everyone expected at any roll added, ordered by school then name."""
+        for people, _, uses in self._lists.values():
+            for member in people:
+                self._stats(member).expected += uses
+        self._lists.clear()
+        return sorted(
+            self._found.values(),
+            key=lambda t: (t.member.school_name or "", t.member.name, t.member.id),
+        )
+
+
+def school_totals(teachers: Iterable[TeacherStats]) -> dict[str, SchoolCounts]:
+    """Per-school counts as `merge_by_school` gives them (numbers only): each (participant,
+    activity) pair counts once for the teacher and once for their school, so the schools'
+    numbers are their teachers' added up."""
+    schools: dict[str, SchoolCounts] = {}
+    for stats in teachers:
+        name = stats.member.school_name or NO_SCHOOL
+        counts = schools.get(name)
+        if counts is None:
+            counts = schools[name] = SchoolCounts(school=name)
+        counts.expected += stats.expected
+        counts.on_leave += stats.on_leave
+        counts.signed += stats.signed
+        counts.late += stats.late
+        counts.reflected += stats.reflected
+    return schools
+
+
+def roll_total(roll: ActivityRoll, present: Container[int]) -> SchoolCounts:
+    """`total_of(roll.by_school())` (numbers only), looking at the records, not everyone;
+    `present` holds the ids of `roll.participants` (shared by the rolls of one alliance)."""
+    total = SchoolCounts(school="合计", expected=len(roll.participants))
+    signins, leaves = roll.signins, roll.leaves
+    for member_id, signin in signins.items():
+        if member_id in present:
+            total.signed += 1
+            if signin.status is not SigninStatus.ON_TIME:
+                total.late += 1
+    total.on_leave = sum(1 for i in leaves if i in present and i not in signins)
+    total.reflected = sum(
+        1 for i in roll.reflections if i in present and (i in signins or i not in leaves)
     )
+    return total
 
 
 @dataclass

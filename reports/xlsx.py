@@ -109,7 +109,9 @@ def sheet_title(name: str) -> str:
     return _SHEET_NAME_BAD.sub("_", name)[:31] or "Sheet"
 
 
-class _Sheet:
+class Sheet:
+    """One sheet being written; rows go to its own spool file until the book is closed."""
+
     def __init__(self, title: str, columns: Sequence[Column], spool: IO[str]) -> None:
         self.title = title
         self.columns = list(columns)
@@ -187,15 +189,15 @@ class _Sheet:
 
 
 class XlsxWriter:
-    """Write sheets one after another, row by row, into an .xlsx file.
+    """Write sheets row by row into an .xlsx file (in the order they were started).
 
     Usage: `with XlsxWriter(path) as book: book.sheet(title, columns); book.append(row)…`.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._sheets: list[tuple[_Sheet, Path]] = []
-        self._current: _Sheet | None = None
+        self._sheets: list[tuple[Sheet, Path]] = []
+        self._current: Sheet | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="xlsx-")
 
     def __enter__(self) -> XlsxWriter:
@@ -211,20 +213,25 @@ class XlsxWriter:
             if kind is None:
                 self.close()
         finally:
-            self._finish_current()
+            self._finish_all()
             self._tmp.cleanup()
 
-    def sheet(self, title: str, columns: Sequence[Column]) -> None:
-        """Start a new sheet (the previous one is finished); writes its header row."""
+    def sheet(self, title: str, columns: Sequence[Column]) -> Sheet:
+        """Start a new sheet and write its header row; `append` now writes to it.
+
+        Earlier sheets stay open: rows may still be appended to them through the returned
+        `Sheet`, so one pass over the data can fill several sheets (the export writes
+        activities, sign-ins, reflections and leaves a batch of activities at a time).
+        """
         if not columns:
             raise ValueError("a sheet needs columns")
-        self._finish_current()
         spool_path = Path(self._tmp.name) / f"sheet{len(self._sheets) + 1}.rows"
         spool = spool_path.open("w", encoding="utf-8")
-        sheet = _Sheet(sheet_title(title), columns, spool)
+        sheet = Sheet(sheet_title(title), columns, spool)
         sheet.header()
         self._sheets.append((sheet, spool_path))
         self._current = sheet
+        return sheet
 
     def append(self, values: Sequence[Cell]) -> None:
         if self._current is None:
@@ -235,13 +242,14 @@ class XlsxWriter:
         for row in rows:
             self.append(row)
 
-    def _finish_current(self) -> None:
-        if self._current is not None and not self._current.spool.closed:
-            self._current.spool.close()
+    def _finish_all(self) -> None:
+        for sheet, _ in self._sheets:
+            if not sheet.spool.closed:
+                sheet.spool.close()
         self._current = None
 
     def close(self) -> None:
-        self._finish_current()
+        self._finish_all()
         if not self._sheets:
             raise ValueError("a workbook needs at least one sheet")
         self._path.parent.mkdir(parents=True, exist_ok=True)

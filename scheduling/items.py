@@ -142,13 +142,10 @@ class Planner:
         found: list[DueItem] = []
         places: dict[int | None, Place] = {}
         margin = timedelta(days=3)
-        for activity_id in self._repo.activity_ids_around(start, end + margin):
-            activity = self._storage.activities.get(activity_id)
-            if activity is None:
-                continue
+        for activity, changed in self._repo.activities_around(start, end + margin):
             place = self._place(activity.alliance_id, places)
-            found.extend(self._activity_items(activity, place))
-            found.extend(self._reflection_items(activity, place))
+            found.extend(self._activity_items(activity, place, changed))
+            found.extend(self._reflection_items(activity, place, changed))
         for request_id in self._repo.feedback_request_ids_due(start, end + margin):
             asked = self._storage.feedback.get(request_id)
             if asked is not None:
@@ -183,12 +180,12 @@ class Planner:
         return cache[alliance_id]
 
     # activities ---------------------------------------------------------------
-    def _activity_items(self, activity: Activity, place: Place) -> list[DueItem]:
-        born = self._repo.activity_changed_at(activity.id) or activity.starts_at
+    def _activity_items(self, activity: Activity, place: Place, born: datetime) -> list[DueItem]:
+        """`born`: when the activity took its present form (created or last changed)."""
         zone = place.zone
         day = activity.starts_at.astimezone(zone).date()
         stamp = key_time(activity.starts_at)
-        tree = self._storage.roster.descendants(activity.alliance_id)
+        roster = self._storage.roster
         day_before = at_local(day - timedelta(days=1), self._policy.activity_day_before_at, zone)
         soon = activity.starts_at - self._policy.activity_lead
         key_before = f"activity:{activity.id}:day_before:{stamp}"
@@ -196,10 +193,12 @@ class Planner:
 
         def before(now: datetime) -> Outcome:
             text = texts.activity_day_before(key_before, activity, zone)
+            tree = roster.descendants(activity.alliance_id)
             return Outcome([Broadcast(text=text, alliance_ids=tree, dedup_key=key_before)])
 
         def shortly(now: datetime) -> Outcome:
             text = texts.activity_soon(key_soon, activity, zone, now)
+            tree = roster.descendants(activity.alliance_id)
             return Outcome([Broadcast(text=text, alliance_ids=tree, dedup_key=key_soon)])
 
         guard = f"activity:{activity.id}:"
@@ -228,11 +227,10 @@ class Planner:
             ),
         ]
 
-    def _reflection_items(self, activity: Activity, place: Place) -> list[DueItem]:
+    def _reflection_items(self, activity: Activity, place: Place, born: datetime) -> list[DueItem]:
         deadline = activity.reflection_due
         if deadline is None:
             return []
-        born = self._repo.activity_changed_at(activity.id) or activity.starts_at
         zone = place.zone
         stamp = key_time(deadline)
         slots = deadline_slots(

@@ -130,26 +130,52 @@ class ActivitiesRepo:
         starts_from: datetime | None = None,
         starts_before: datetime | None = None,
         include_cancelled: bool = False,
+        limit: int | None = None,
     ) -> list[Activity]:
-        """Activities of these alliances (None = all) starting in [from, before), by start."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if alliance_ids is not None:
-            clauses.append(f"alliance_id IN ({','.join('?' * len(alliance_ids)) or 'NULL'})")
-            params.extend(alliance_ids)
-        if starts_from is not None:
-            clauses.append("starts_at >= ?")
-            params.append(to_db_time(starts_from))
-        if starts_before is not None:
-            clauses.append("starts_at < ?")
-            params.append(to_db_time(starts_before))
-        if not include_cancelled:
-            clauses.append("status = 'scheduled'")
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM activities{where} ORDER BY starts_at, id", params
-        )
-        return [_activity(row) for row in rows]
+        """Activities of these alliances (None = all) starting in [from, before), by start
+        (the first `limit` of them if given)."""
+        where, params = _window(alliance_ids, starts_from, starts_before, include_cancelled)
+        sql = f"SELECT {_COLUMNS} FROM activities{where} ORDER BY starts_at, id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_activity(row) for row in self._db.execute(sql, params)]
+
+    def count_in_alliances(
+        self,
+        alliance_ids: list[int] | None,
+        *,
+        starts_from: datetime | None = None,
+        starts_before: datetime | None = None,
+    ) -> int:
+        """How many scheduled activities `in_alliances` would list."""
+        where, params = _window(alliance_ids, starts_from, starts_before, False)
+        row = self._db.execute(f"SELECT COUNT(*) FROM activities{where}", params).fetchone()
+        return int(row[0])
+
+
+def _window(
+    alliance_ids: list[int] | None,
+    starts_from: datetime | None,
+    starts_before: datetime | None,
+    include_cancelled: bool,
+) -> tuple[str, list[object]]:
+    """The WHERE clause (and its parameters) of `in_alliances`."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if alliance_ids is not None:
+        clauses.append(f"alliance_id IN ({','.join('?' * len(alliance_ids)) or 'NULL'})")
+        params.extend(alliance_ids)
+    if starts_from is not None:
+        clauses.append("starts_at >= ?")
+        params.append(to_db_time(starts_from))
+    if starts_before is not None:
+        clauses.append("starts_at < ?")
+        params.append(to_db_time(starts_before))
+    if not include_cancelled:
+        clauses.append("status = 'scheduled'")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    return where, params
 
 
 def _activity(row: tuple[Any, ...]) -> Activity:
@@ -171,3 +197,8 @@ def _activity(row: tuple[Any, ...]) -> Activity:
         created_by=row[14],
         series_id=row[15],
     )
+
+
+# For batch queries over activities elsewhere in storage (storage.reporting).
+ACTIVITY_COLUMNS = _COLUMNS
+activity_from_row = _activity

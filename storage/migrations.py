@@ -305,6 +305,23 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ["DROP TABLE intake_marks"],
     ),
     (
+        6,
+        "indexes for lookups that must not grow with the history",
+        [
+            # 我的: one member's sign-ins, leaves and reflections (the UNIQUE indexes lead
+            # with activity_id and cannot serve a lookup by member).
+            "CREATE INDEX IF NOT EXISTS signins_member ON signins(member_id)",
+            "CREATE INDEX IF NOT EXISTS leaves_member ON leaves(member_id)",
+            "CREATE INDEX IF NOT EXISTS reflections_member ON reflections(member_id)",
+            # The scheduler's re-arm: activities starting, or with a reflection deadline, in
+            # a window of days (activities_alliance_start leads with the alliance).
+            "CREATE INDEX IF NOT EXISTS activities_start ON activities(starts_at)",
+            "CREATE INDEX IF NOT EXISTS activities_reflection_due ON activities(reflection_due)",
+            # 汇总 counts late sign-ins (a few) without reading every sign-in row.
+            "CREATE INDEX IF NOT EXISTS signins_status ON signins(status, activity_id)",
+        ],
+    ),
+    (
         7,
         "听评课 records, rating forms (量表) and per-term 听课 quotas",
         [

@@ -18,9 +18,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from bot.core.messages import Outgoing
+from storage.activities import ACTIVITY_COLUMNS, activity_from_row
 from storage.db import from_db_time, to_db_time, transaction
 from storage.messaging import insert_outgoing
-from storage.models import NoticeStatus
+from storage.models import Activity, NoticeStatus
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -152,23 +153,20 @@ class RemindersRepo:
             )
 
     # what is due: read models over the other aggregates ------------------------
-    def activity_ids_around(self, start: datetime, end: datetime) -> list[int]:
-        """Scheduled activities starting, or with a reflection deadline, in [start, end)."""
+    def activities_around(self, start: datetime, end: datetime) -> list[tuple[Activity, datetime]]:
+        """Scheduled activities starting, or with a reflection deadline, in [start, end),
+        each with when it took its present form (created or last changed).
+
+        One indexed query (activities_start, activities_reflection_due) for whole rows: the
+        scheduler reads these after every message."""
         lo, hi = to_db_time(start), to_db_time(end)
         rows = self._conn.execute(
-            "SELECT id FROM activities WHERE status = 'scheduled' AND "
-            "((starts_at >= ? AND starts_at < ?) OR (reflection_due >= ? AND reflection_due < ?)) "
+            f"SELECT {ACTIVITY_COLUMNS}, updated_at FROM activities WHERE status = 'scheduled' "
+            "AND ((starts_at >= ? AND starts_at < ?) OR (reflection_due >= ? AND reflection_due < ?)) "
             "ORDER BY starts_at, id",
             (lo, hi, lo, hi),
         )
-        return [int(row[0]) for row in rows]
-
-    def activity_changed_at(self, activity_id: int) -> datetime | None:
-        """When the activity took its present form (created or last changed)."""
-        row = self._conn.execute(
-            "SELECT updated_at FROM activities WHERE id = ?", (activity_id,)
-        ).fetchone()
-        return from_db_time(row[0]) if row else None
+        return [(activity_from_row(row[:-1]), from_db_time(row[-1])) for row in rows]
 
     def alliance_created_at(self, alliance_id: int) -> datetime | None:
         row = self._conn.execute(

@@ -1,5 +1,5 @@
 """The `jiaoyan-bot` command line: demo, console, roster and calendar import, serve, check,
-simulate, export."""
+simulate, export, backup."""
 
 from __future__ import annotations
 
@@ -106,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="date_to", metavar="日期", help="结束日期，如 2027-01-31")
     export.add_argument(
         "-o", "--output", type=Path, metavar="文件", required=True, help="输出文件 .xlsx"
+    )
+
+    backup = add("backup", "备份数据库（服务运行时也能得到一致的副本）")
+    backup.add_argument(
+        "-o", "--output", type=Path, metavar="文件", required=True, help="备份文件，如 备份.db"
     )
     return parser
 
@@ -233,6 +238,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             date_to=args.date_to,
             output=args.output,
         )
+    if command == "backup":
+        from bot.cli.backup import backup_command
+
+        return backup_command(str(settings.db), args.output)
     raise AssertionError(command)
 
 

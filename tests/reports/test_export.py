@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
+from reports import export
 from reports.export import ExportError, ExportScope, export_workbook, parse_day_bound
 from reports.stats import teacher_stats
 from storage.reviews import ReviewParts
@@ -467,3 +468,20 @@ def test_review_and_observation_sheets_in_full_with_teacher_counts(
     assert (teachers["张敏"][listened], teachers["张敏"][reviewed]) == (1, 0)
     assert (teachers["李强"][listened], teachers["李强"][reviewed]) == (0, 1)
     assert (teachers["王芳"][listened], teachers["王芳"][reviewed]) == (0, 0)
+
+
+def test_writing_in_batches_of_activities_gives_the_same_workbook(
+    district: District, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A province is exported a batch of activities at a time; a batch of one activity must
+    give exactly the sheets a single batch gives."""
+    scope = ExportScope(alliance=None, start=None, end=None, zone=SHANGHAI)
+    whole = export_workbook(district.storage, scope, tmp_path / "whole.xlsx", NOW)
+    monkeypatch.setattr(export, "_ACTIVITY_BATCH", 1)
+    batched = export_workbook(district.storage, scope, tmp_path / "batched.xlsx", NOW)
+    assert batched.counts == whole.counts and batched.hours == whole.hours
+    one, other = (openpyxl.load_workbook(tmp_path / n) for n in ("whole.xlsx", "batched.xlsx"))
+    assert one.sheetnames == other.sheetnames == SHEETS
+    for name in SHEETS:
+        assert rows(other[name]) == rows(one[name]), name
+    assert len(rows(one["签到"])) == whole.counts["签到"] > 0

@@ -18,7 +18,16 @@ from bot.text.dates import Period
 from reports.digest import EXCERPTS, KEYWORDS, build_digest
 from reports.keywords import ExcerptSource, default_extractor, pick_excerpts
 from reports.markdown import md_text
-from reports.stats import PeriodStats, period_stats, period_tallies
+from reports.stats import (
+    HELD_SLACK,
+    PeriodStats,
+    period_stats,
+    period_tallies,
+    roll_total,
+    school_totals,
+    teacher_stats,
+    total_of,
+)
 from storage import Storage
 from storage.attendance import (
     NO_SCHOOL,
@@ -309,3 +318,48 @@ def test_duplicate_participants_and_groups_count_the_same_both_ways() -> None:
     assert [m.id for m in tally.missing_signin()] == [m.id for m in full.missing_signin()] == []
     assert [m.id for m in tally.missing_reflection()] == [m.id for m in full.missing_reflection()]
     assert [m.id for m in tally.missing_reflection()] == [3, 4]
+
+
+def test_sums_in_sql_equal_the_rolls_on_a_random_district(tmp_path: Path) -> None:
+    """汇总's counts summed by the database, the export's per-teacher tally and per-activity
+    totals (which look only at records) give what counting every roll gives: legacy rows,
+    leaves with sign-ins, reflections from people on leave, targets, sub-alliances."""
+    for seed_value in (1, 2, 3):
+        storage = Storage.open(tmp_path / f"random{seed_value}.db")
+        try:
+            seed(storage, random.Random(seed_value))
+            for alliance in storage.roster.alliances():
+                full = period_stats(storage, alliance, START, NOW, NOW, storage.reporting())
+                tree = storage.roster.descendants(alliance.id)
+                summed = storage.reporting().school_counts(tree, START, NOW + HELD_SLACK)
+                assert sorted(row(c) for c in summed.values()) == sorted(
+                    row(c) for c in full.schools
+                )
+                teachers = teacher_stats(full.rolls)
+                # The definition: every participant of every roll, one by one.
+                defined: dict[int, list[float]] = {}
+                for roll in full.rolls:
+                    for m in roll.participants:
+                        d = defined.setdefault(m.id, [0, 0, 0, 0, 0, 0.0])
+                        d[0] += 1
+                        signin = roll.signins.get(m.id)
+                        if m.id in roll.leaves and signin is None:
+                            d[3] += 1
+                            continue
+                        if signin is not None:
+                            d[1] += 1
+                            d[2] += signin.status is not SigninStatus.ON_TIME
+                            d[5] += roll.activity.hours if m.id in roll.reflections else 0
+                        d[4] += m.id in roll.reflections
+                assert {
+                    t.member.id: [t.expected, t.signed, t.late, t.on_leave, t.reflected, t.hours]
+                    for t in teachers
+                } == defined
+                assert sorted(row(c) for c in school_totals(teachers).values()) == sorted(
+                    row(c) for c in full.schools
+                )
+                for roll in full.rolls:
+                    present = {m.id for m in roll.participants}
+                    assert row(roll_total(roll, present)) == row(total_of(roll.by_school()))
+        finally:
+            storage.close()
