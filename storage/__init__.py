@@ -22,12 +22,12 @@ from storage.submissions import SubmissionsRepo
 from storage.teams import TeamsRepo
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 
 @dataclass(frozen=True)
 class Storage:
-    db: sqlite_utils.Database
+    db: Database
     roster: RosterRepo
     chats: ChatsRepo
     notices: NoticesRepo

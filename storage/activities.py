@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, inserted_id, to_db_time, update_row
 from storage.models import Activity, ActivityStatus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _COLUMNS = (
     "id, alliance_id, kind, title, place, school_id, starts_at, ends_at, signin_opens_at, "
@@ -31,7 +31,7 @@ _UPDATABLE = {
 
 
 class ActivitiesRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def create(
@@ -54,7 +54,7 @@ class ActivitiesRepo:
         cursor = self._db.execute(
             "INSERT INTO activities (alliance_id, kind, title, place, school_id, starts_at, "
             "ends_at, signin_opens_at, signin_code, hours, reflection_due, created_by, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 alliance_id,
                 kind,
@@ -72,7 +72,7 @@ class ActivitiesRepo:
                 to_db_time(created_at),
             ),
         )
-        activity = self.get(int(cursor.lastrowid or 0))
+        activity = self.get(inserted_id(cursor) or 0)
         assert activity is not None
         return activity
 
@@ -91,7 +91,7 @@ class ActivitiesRepo:
             for key, value in fields.items()
         }
         values["updated_at"] = to_db_time(at)
-        self._db.table("activities").update(activity_id, values)
+        update_row(self._db, "activities", activity_id, values)
         activity = self.get(activity_id)
         assert activity is not None
         return activity
