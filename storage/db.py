@@ -96,6 +96,17 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.1)
 
 
+# Where files beside a PostgreSQL database live (received files, exports, charts).
+POSTGRES_DATA_DIR = Path("data")
+
+
+def data_dir_for(target: Path | str) -> Path:
+    """The folder for the bot's files: the SQLite file's folder, or `data/` for a URL."""
+    if is_postgres_url(target):
+        return POSTGRES_DATA_DIR.resolve()
+    return Path(target).resolve().parent
+
+
 def open_database(target: Path | str, *, memory: bool = False) -> Database:
     """The database `JIAOYAN_DB` names, fully migrated: a `postgresql://` URL opens
     PostgreSQL, anything else is a SQLite file, wrapped in a `sqlite_utils.Database`."""

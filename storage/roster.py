@@ -75,7 +75,7 @@ class RosterRepo:
     def descendants(self, alliance_id: int) -> list[int]:
         """This alliance and every alliance below it (协作体 under 区, 校级 under 协作体)."""
         rows = self._db.execute(
-            "WITH RECURSIVE tree(id) AS (SELECT ? UNION "
+            "WITH RECURSIVE tree(id) AS (SELECT CAST(? AS BIGINT) UNION "
             "SELECT a.id FROM alliances a JOIN tree t ON a.parent_id = t.id) SELECT id FROM tree",
             (alliance_id,),
         )
