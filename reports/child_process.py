@@ -124,7 +124,7 @@ def _call(function: Any, args: tuple[Any, ...], database: str | None) -> Any:
         return function(*args)
     from storage import Storage
 
-    storage = Storage.open(Path(database))
+    storage = Storage.open(database)
     try:
         return function(storage, *args)
     finally:

@@ -43,11 +43,15 @@ def pg_url(
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
-    """What JIAOYAN_DB would hold: a SQLite file, or the URL of a fresh PostgreSQL database."""
+def db_target(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path | str:
+    """What JIAOYAN_DB would hold: a SQLite file, or the URL of a fresh PostgreSQL database
+    (run from tmp_path, since the files kept beside PostgreSQL data go to ./data)."""
     if request.param == "sqlite":
         return tmp_path / "bot.db"
     url: str = request.getfixturevalue("pg_url")
+    monkeypatch.chdir(tmp_path)
     return url
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.channels.status import WEBHOOK_STATUS_LINE, channel_statuses
 from bot.cli.check import CheckReport, check_settings
-from bot.core.settings import Settings
+from bot.core.settings import Settings, database_label
 
 EXIT_CONFIG_ERROR = 2
 
@@ -33,7 +33,7 @@ def serve_command(settings: Settings, host: str, port: int) -> int:
     if root.level > logging.INFO:
         # A service's log is its only voice under systemd/Docker; bodies and secrets stay out.
         root.setLevel(logging.INFO)
-    _say(f"教研助手服务启动中（数据库 {settings.db}）")
+    _say(f"教研助手服务启动中（数据库 {database_label(settings.db)}）")
     report = check_settings(settings)
     for line in banner(settings, report):
         _say(line)

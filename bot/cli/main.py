@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="jiaoyan-bot", description="教研助手：企业微信教研联盟机器人"
     )
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, help="数据库文件（默认取 JIAOYAN_DB）")
+    common.add_argument("--db", help="数据库文件或 postgresql:// 地址（默认取 JIAOYAN_DB）")
     common.add_argument("-v", "--verbose", action="store_true", help="输出调试日志")
     sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
 
