@@ -55,6 +55,24 @@ class PgConnection:
         """Run one SQLite-style statement (`?` placeholders) and return its cursor."""
         return self.raw.execute(to_postgres(sql), () if parameters is None else parameters)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (psycopg pipelines them: one round trip per batch)."""
+        with self.raw.cursor() as cursor:
+            cursor.executemany(to_postgres(sql), rows)
+
+    def reset_identities(self) -> None:
+        """After rows were copied in with their ids: let each identity column continue after
+        the largest id, as SQLite would."""
+        columns = self.raw.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND is_identity = 'YES'"
+        ).fetchall()
+        for table, column in columns:
+            self.raw.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"COALESCE(MAX({column}), 0) + 1, false) FROM {table}"
+            )
+
     @property
     def in_transaction(self) -> bool:
         return self._info.transaction_status != TransactionStatus.IDLE

@@ -82,7 +82,11 @@ def throwaway_cluster() -> Iterator[str | None]:
 
 def _run(args: list[str], *, check: bool = True) -> None:
     subprocess.run(
-        _as_server_user(args), check=check, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        _as_server_user(args),
+        check=check,
+        cwd=tempfile.gettempdir(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 

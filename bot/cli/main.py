@@ -53,6 +53,15 @@ def _parser() -> argparse.ArgumentParser:
     simulate = add("simulate", "在模拟时钟上回放一个场景文件")
     simulate.add_argument("file", type=Path)
 
+    db = sub.add_parser("db", help="数据库维护")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="操作")
+    db_copy = db_sub.add_parser(
+        "copy", help="把 SQLite 数据库复制到空的 PostgreSQL 库", parents=[common]
+    )
+    db_copy.add_argument(
+        "--to", required=True, help="目标地址，如 postgresql://用户:密码@主机/库名"
+    )
+
     export = add("export", "导出 Excel 档案")
     export.add_argument("--alliance", help="联盟名（默认全部）")
     export.add_argument("--from", dest="date_from", help="开始日期，如 2026-09-01")
@@ -144,6 +153,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.cli.simulate import simulate_command
 
         return simulate_command(settings, args.file, print, db=args.db)
+    if command == "db":
+        from bot.cli.db_copy import copy_command
+
+        return copy_command(settings.db, args.to, print)
     if command == "export":
         from reports.cli import export_command
 
