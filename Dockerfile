@@ -23,6 +23,7 @@ COPY handlers ./handlers
 COPY storage ./storage
 COPY scheduling ./scheduling
 COPY reports ./reports
+# The lock includes the [postgres] extra (psycopg): JIAOYAN_DB may be a postgresql:// URL.
 RUN pip install --no-deps . && rm -rf /src
 
 # Run as an unprivileged user; the database lives in the /app/data volume.

@@ -33,7 +33,7 @@ class ReportProcessError(RuntimeError):
 async def run_in_child(
     target: str,
     *args: Any,
-    database: Path | None = None,
+    database: Path | str | None = None,
     python: str = sys.executable,
     timeout: float = TIMEOUT_SECONDS,
 ) -> Any:
@@ -60,7 +60,7 @@ async def run_in_child(
 def run_in_child_blocking(
     target: str,
     *args: Any,
-    database: Path | None = None,
+    database: Path | str | None = None,
     python: str = sys.executable,
     timeout: float = TIMEOUT_SECONDS,
 ) -> Any:
@@ -82,7 +82,7 @@ def _command(python: str) -> list[str]:
     return [python, "-m", "reports.child_process"]
 
 
-def _request(target: str, args: tuple[Any, ...], database: Path | None) -> bytes:
+def _request(target: str, args: tuple[Any, ...], database: Path | str | None) -> bytes:
     return pickle.dumps((target, args, None if database is None else str(database)))
 
 
@@ -124,7 +124,7 @@ def _call(function: Any, args: tuple[Any, ...], database: str | None) -> Any:
         return function(*args)
     from storage import Storage
 
-    storage = Storage.open(Path(database))
+    storage = Storage.open(database)
     try:
         return function(storage, *args)
     finally:

@@ -35,7 +35,7 @@ def export_command(
     if output.suffix.lower() != ".xlsx":
         print(f"输出文件要以 .xlsx 结尾（你写的是 {output}）。", file=err)
         return 2
-    if not settings.db.exists():
+    if isinstance(settings.db, Path) and not settings.db.exists():
         print(f"找不到数据库 {settings.db}，请用 --db 指定或设置 JIAOYAN_DB。", file=err)
         return 2
     moment = now()

@@ -324,7 +324,7 @@ class Dashboard:
     async def _build_export(self, scope: ExportScope, now: datetime) -> bytes:
         """Build the workbook in a child process on its own connection (a big alliance's
         rows would otherwise stay in this process's memory), or here for an in-memory DB."""
-        path = self._storage.path
+        path = self._storage.location
         with tempfile.TemporaryDirectory(prefix="jiaoyan-export-") as tmp:
             target = Path(tmp) / "export.xlsx"
             if path is None:  # an in-memory database exists only in this process

@@ -23,7 +23,7 @@ class DigestInChildProcess:
     """A `DigestBuilder` that builds each digest from the database file in a child process."""
 
     def __init__(
-        self, db: Path, *, python: str = sys.executable, timeout: float = TIMEOUT_SECONDS
+        self, db: Path | str, *, python: str = sys.executable, timeout: float = TIMEOUT_SECONDS
     ) -> None:
         self._db = db
         self._python = python

@@ -113,8 +113,8 @@ def parse_day_bound(text: str, now: datetime, *, end: bool) -> datetime:
 
 def exports_dir(storage: Storage) -> Path | None:
     """Where chat exports are kept: `exports/` beside the database file (None in memory)."""
-    path = storage.path
-    return path.parent / "exports" if path is not None else None
+    data_dir = storage.data_dir
+    return data_dir / "exports" if data_dir is not None else None
 
 
 # Files the chat command 导出 leaves in exports_dir(): a<alliance id>_<local time>[-n].xlsx
@@ -762,7 +762,7 @@ def export_workbook_apart(
     """`export_workbook` in a child process when the database is a file, so the caller does
     not keep the rows it read (tens of MB for a district, BENCHMARKS.md). Blocking: for code
     already off the event loop (the 导出 command)."""
-    db = storage.path
+    db = storage.location
     if db is None:  # an in-memory database exists only in this process
         return export_workbook(storage, scope, path, now)
     result: ExportResult = run_in_child_blocking(

@@ -70,8 +70,8 @@ class ReminderScheduler:
         database file (none for an in-memory database: digests then go without a picture).
         `metrics` counts what was sent and what was skipped."""
         if charts_dir is None:
-            db_file = storage.path
-            charts_dir = db_file.parent / "charts" if db_file is not None else None
+            data_dir = storage.data_dir
+            charts_dir = data_dir / "charts" if data_dir is not None else None
         self._storage = storage
         self._clock = clock
         self._zone = zone

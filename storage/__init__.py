@@ -1,17 +1,18 @@
-"""SQLite storage: one repository per aggregate, bundled in `Storage` for injection."""
+"""Storage (SQLite, or PostgreSQL for a URL): one repository per aggregate, bundled in
+`Storage` for injection."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from storage.activities import ActivitiesRepo
 from storage.audit import AuditRepo
 from storage.calendar import CalendarRepo
 from storage.chats import ChatsRepo
-from storage.db import open_database
+from storage.db import Database, data_dir_for, open_database
+from storage.dialect import dialect_of, is_postgres_url
 from storage.feedback import FeedbackRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.notices import NoticesRepo
@@ -24,13 +25,10 @@ from storage.series import SeriesRepo
 from storage.submissions import SubmissionsRepo
 from storage.teams import TeamsRepo
 
-if TYPE_CHECKING:
-    import sqlite_utils
-
 
 @dataclass(frozen=True)
 class Storage:
-    db: sqlite_utils.Database
+    db: Database
     roster: RosterRepo
     chats: ChatsRepo
     notices: NoticesRepo
@@ -46,13 +44,17 @@ class Storage:
     reviews: ReviewsRepo
     series: SeriesRepo
     calendar: CalendarRepo
+    # The PostgreSQL URL this storage was opened from (None for SQLite).
+    url: str | None = None
 
     @classmethod
-    def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
-        db = open_database(path, memory=memory)
+    def open(cls, target: Path | str, *, memory: bool = False) -> Storage:
+        """Open what `JIAOYAN_DB` names: a SQLite file, or a `postgresql://` URL."""
+        db = open_database(target, memory=memory)
         activities = ActivitiesRepo(db)
         teams = TeamsRepo(db)
         return cls(
+            url=str(target) if is_postgres_url(target) else None,
             db=db,
             roster=RosterRepo(db),
             chats=ChatsRepo(db),
@@ -82,9 +84,24 @@ class Storage:
 
         Cached: the dispatcher asks for every message, and resolving the path costs more than
         handling a sign-in."""
+        if dialect_of(self.db.conn) != "sqlite":
+            return None
         rows = self.db.execute("PRAGMA database_list").fetchall()
         main = next((row[2] for row in rows if row[1] == "main"), "")
         return Path(main).resolve() if main else None
+
+    @property
+    def location(self) -> Path | str | None:
+        """What another thread or process passes to `Storage.open` to reach the same data:
+        the SQLite file or the PostgreSQL URL (None for an in-memory database)."""
+        return self.url if self.url is not None else self.path
+
+    @cached_property
+    def data_dir(self) -> Path | None:
+        """Where files kept beside the data live (received files, exports, digest charts):
+        the SQLite file's folder; `data/` for PostgreSQL; None in memory."""
+        location = self.location
+        return data_dir_for(location) if location is not None else None
 
     def close(self) -> None:
         self.db.conn.close()

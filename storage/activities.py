@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, to_db_time, update_row
 from storage.models import Activity, ActivityStatus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _COLUMNS = (
     "id, alliance_id, kind, title, place, school_id, starts_at, ends_at, signin_opens_at, "
@@ -31,7 +31,7 @@ _UPDATABLE = {
 
 
 class ActivitiesRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def create(
@@ -94,12 +94,7 @@ class ActivitiesRepo:
             for key, value in fields.items()
         }
         values["updated_at"] = to_db_time(at)
-        # Plain SQL (column names come from _UPDATABLE): sqlite-utils' update commits, which
-        # would end a caller's transaction (修改活动 S3 changes several instances in one).
-        assignments = ", ".join(f"{key} = ?" for key in values)
-        self._db.execute(
-            f"UPDATE activities SET {assignments} WHERE id = ?", [*values.values(), activity_id]
-        )
+        update_row(self._db, "activities", activity_id, values)
         activity = self.get(activity_id)
         assert activity is not None
         return activity

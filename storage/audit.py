@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from storage.db import to_db_time
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 
 class AuditRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def record(self, at: datetime, actor: str | None, action: str, detail: str = "") -> None:

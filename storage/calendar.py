@@ -10,11 +10,11 @@ from storage.db import transaction
 from storage.models import CalendarDay, CalendarDayKind, Term, TermCalendar
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 
 class CalendarRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def load(self) -> TermCalendar:

@@ -9,11 +9,11 @@ from storage.db import to_db_time
 from storage.models import ChatBinding
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 
 class ChatsRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def bind(

@@ -1,4 +1,5 @@
-"""Opening the SQLite database the way every part of the bot expects it."""
+"""Opening the database (a SQLite file, or PostgreSQL for a URL) the way every part of the bot
+expects it, and the transactions and timestamps every repository shares."""
 
 from __future__ import annotations
 
@@ -11,22 +12,47 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
+from storage.dialect import is_postgres_url
 from storage.migrations import migrate
 
 WAL_SWITCH_WAIT = 5.0  # seconds, as the busy timeout
 
-if TYPE_CHECKING:
-    import sqlite_utils
 
-
-class HasConnection(Protocol):
-    """What a repository needs of a database: a `sqlite_utils.Database`, or anything with
-    a `conn`."""
+class Cursor(Protocol):
+    """What repositories read from a statement: rows as tuples (by index), and `rowcount`."""
 
     @property
-    def conn(self) -> sqlite3.Connection: ...
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """A sqlite3 connection, or `storage.postgres.PgConnection`: autocommit unless
+    `transaction` opens one, SQL written for SQLite (see storage.dialect)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class Database(Protocol):
+    """What a repository holds: a `sqlite_utils.Database` for SQLite (sqlite-utils stays the
+    embedded default's wrapper), `storage.postgres.PgDatabase` for PostgreSQL."""
+
+    @property
+    def conn(self) -> Any: ...
+
+    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
 
 
 def connect(path: Path | str, *, memory: bool = False) -> sqlite3.Connection:
@@ -70,9 +96,50 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         delay = min(delay * 2, 0.1)
 
 
-def open_database(path: Path | str, *, memory: bool = False) -> sqlite_utils.Database:
-    """`connect`, wrapped in a `sqlite_utils.Database` as the repositories expect."""
-    return import_sqlite_utils().Database(connect(path, memory=memory))
+# Where files beside a PostgreSQL database live (received files, exports, charts).
+POSTGRES_DATA_DIR = Path("data")
+
+
+def data_dir_for(target: Path | str) -> Path:
+    """The folder for the bot's files: the SQLite file's folder, or `data/` for a URL."""
+    if is_postgres_url(target):
+        return POSTGRES_DATA_DIR.resolve()
+    return Path(target).resolve().parent
+
+
+def open_database(target: Path | str, *, memory: bool = False) -> Database:
+    """The database `JIAOYAN_DB` names, fully migrated: a `postgresql://` URL opens
+    PostgreSQL, anything else is a SQLite file, wrapped in a `sqlite_utils.Database`."""
+    if is_postgres_url(target):
+        return open_postgres(str(target))
+    db: Database = import_sqlite_utils().Database(connect(target, memory=memory))
+    return db
+
+
+class DatabaseUnavailable(Exception):
+    """The database `JIAOYAN_DB` names cannot be opened; the message says why, in Chinese."""
+
+
+def open_postgres(url: str) -> Database:
+    """Connect to PostgreSQL and migrate it. psycopg is imported here, only for a URL."""
+    try:
+        import psycopg
+
+        from storage.postgres import PgConnection, PgDatabase
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise DatabaseUnavailable(
+            '使用 PostgreSQL 需要先安装驱动：pip install ".[postgres]"'
+        ) from exc
+    try:
+        conn = PgConnection(url)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"无法连接 PostgreSQL 数据库（{reason}）。请确认数据库已启动、JIAOYAN_DB 中的地址、"
+            "端口、用户名、密码和库名正确。"
+        ) from exc
+    migrate(conn)
+    return PgDatabase(conn)
 
 
 # sqlite-utils imports these whenever they are installed, only to store their values.
@@ -101,6 +168,20 @@ def import_sqlite_utils() -> ModuleType:
                 del sys.modules[name]
 
 
+def inserted_id(cursor: Cursor) -> int | None:
+    """The id an `INSERT ... RETURNING id` produced (both engines); None when its
+    `ON CONFLICT ... DO NOTHING` skipped the row."""
+    row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def update_row(db: Database, table: str, row_id: int, fields: dict[str, object]) -> None:
+    """`UPDATE table SET ... WHERE id = ?` for fields the caller has already checked against
+    its allowed column names (they are spliced into the SQL)."""
+    assignments = ", ".join(f"{name} = ?" for name in fields)
+    db.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", (*fields.values(), row_id))
+
+
 class Transaction:
     """Handle of an open `transaction`: `rollback()` undoes its writes when the block ends."""
 
@@ -114,7 +195,7 @@ class Transaction:
 
 
 @contextlib.contextmanager
-def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[Transaction]:
+def transaction(conn: Connection, *, immediate: bool = True) -> Iterator[Transaction]:
     """All-or-nothing writes; inside a transaction already open, a savepoint of it.
 
     Nesting lets a caller put several repositories' writes into one commit (the pipeline
@@ -122,6 +203,7 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     all-or-nothing guarantee: an inner block that fails or rolls back undoes only its part.
     An exception undoes the block and propagates. `immediate` takes the write lock at once,
     so a read-then-write block cannot fail half-way on a lock; a dry run passes False.
+    On PostgreSQL the same statements run (BEGIN IMMEDIATE becomes BEGIN, storage.dialect).
     """
     tx = Transaction()
     savepoint = f"sp_{id(tx):x}" if conn.in_transaction else None
@@ -139,7 +221,7 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
         conn.execute(f"RELEASE {savepoint}" if savepoint else "COMMIT")
 
 
-def _undo(conn: sqlite3.Connection, savepoint: str | None) -> None:
+def _undo(conn: Connection, savepoint: str | None) -> None:
     if savepoint is not None:
         conn.execute(f"ROLLBACK TO {savepoint}")
         conn.execute(f"RELEASE {savepoint}")

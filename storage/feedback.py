@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import from_db_time, to_db_time, transaction
+from storage.db import from_db_time, inserted_id, to_db_time, transaction
 from storage.models import (
     FeedbackAnswer,
     FeedbackRequest,
@@ -29,14 +29,14 @@ from storage.models import (
 from storage.roster import RosterRepo
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _REQUEST_COLUMNS = "id, alliance_id, question, due_at, created_by, created_at, status"
 _ANSWER_COLUMNS = "id, request_id, school_id, member_id, body, version, first_at, updated_at"
 
 
 class FeedbackRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     # requests ----------------------------------------------------------------
@@ -51,10 +51,10 @@ class FeedbackRepo:
     ) -> FeedbackRequest:
         cursor = self._db.execute(
             "INSERT INTO feedback_requests (alliance_id, question, due_at, created_by, "
-            "created_at) VALUES (?, ?, ?, ?, ?)",
+            "created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
             (alliance_id, question, to_db_time(due_at), created_by, to_db_time(at)),
         )
-        request = self.get(int(cursor.lastrowid or 0))
+        request = self.get(inserted_id(cursor) or 0)
         assert request is not None
         return request
 
@@ -106,10 +106,10 @@ class FeedbackRepo:
             if current is None:
                 cursor = self._db.execute(
                     "INSERT INTO feedback_answers (request_id, school_id, member_id, body, "
-                    "version, first_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+                    "version, first_at, updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
                     (request_id, school_id, member_id, body, to_db_time(at), to_db_time(at)),
                 )
-                answer_id, version = int(cursor.lastrowid or 0), 1
+                answer_id, version = inserted_id(cursor) or 0, 1
             else:
                 answer_id, version = current.id, current.version + 1
                 self._db.execute(

@@ -7,7 +7,6 @@ queues its replies twice.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -17,19 +16,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.core.messages import Channel, Incoming, Outgoing
-from storage.db import HasConnection, Transaction, from_db_time, to_db_time, transaction
+from storage.db import (
+    Connection,
+    Database,
+    Transaction,
+    from_db_time,
+    inserted_id,
+    to_db_time,
+    transaction,
+)
 
 
-def insert_outgoing(
-    conn: sqlite3.Connection, message: Outgoing, *, due: str, created: str
-) -> int | None:
+def insert_outgoing(conn: Connection, message: Outgoing, *, due: str, created: str) -> int | None:
     """Add one message to the outbox inside the caller's transaction; None if its dedup_key
     is already queued (so whoever queues it, a reply or a reminder, it goes out once)."""
     cursor = conn.execute(
         "INSERT INTO outbox (channel, target_kind, target, payload, due_at, "
         "attempts, status, created_at, dedup_key) "
         "VALUES (?, ?, ?, ?, ?, 0, 'pending', ?, ?) "
-        "ON CONFLICT (dedup_key) DO NOTHING",
+        "ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
         (
             message.channel.value,
             message.target_kind.value,
@@ -40,7 +45,7 @@ def insert_outgoing(
             message.dedup_key,
         ),
     )
-    return cursor.lastrowid if cursor.rowcount == 1 else None
+    return inserted_id(cursor)
 
 
 class InboxStatus(StrEnum):
@@ -86,8 +91,8 @@ class OutboxStats(BaseModel):
 
 
 _INSERT_INBOX = (
-    "INSERT OR IGNORE INTO inbox (channel, msgid, userid, chat_id, payload, received_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO inbox (channel, msgid, userid, chat_id, payload, received_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, msgid) DO NOTHING RETURNING id"
 )
 
 
@@ -105,8 +110,8 @@ def _inbox_row(incoming: Incoming) -> tuple[str, str, str, str | None, str, str]
 class InboxRepo:
     """Every incoming message is written here first; (channel, msgid) is unique."""
 
-    def __init__(self, db: HasConnection) -> None:
-        self._conn: sqlite3.Connection = db.conn
+    def __init__(self, db: Database) -> None:
+        self._conn: Connection = db.conn
 
     def record(self, incoming: Incoming) -> int | None:
         """Store the message durably; return its id, or None when it was delivered before."""
@@ -119,7 +124,7 @@ class InboxRepo:
         with transaction(self._conn):
             for incoming in messages:
                 cursor = self._conn.execute(_INSERT_INBOX, _inbox_row(incoming))
-                ids.append(cursor.lastrowid if cursor.rowcount == 1 else None)
+                ids.append(inserted_id(cursor))
         return ids
 
     def get(self, inbox_id: int) -> Incoming | None:
@@ -189,8 +194,8 @@ def _only_channels(channels: Collection[Channel] | None, column: str) -> tuple[s
 class OutboxRepo:
     """Messages waiting to be delivered, retried and delivered once."""
 
-    def __init__(self, db: HasConnection) -> None:
-        self._conn: sqlite3.Connection = db.conn
+    def __init__(self, db: Database) -> None:
+        self._conn: Connection = db.conn
 
     def enqueue(
         self,

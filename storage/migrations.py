@@ -1,16 +1,20 @@
 """Numbered schema migrations: a fresh database and an old one end at the same schema.
 
 Each migration is a list of SQL statements applied in one transaction; `schema_version`
-records which have run. Never edit a released migration: add a new one.
+records which have run. Never edit a released migration: add a new one. The DDL is SQLite's,
+in the portable subset storage.dialect translates for PostgreSQL (`id INTEGER PRIMARY KEY`,
+INTEGER / TEXT / REAL, REFERENCES, UNIQUE, CHECK, DEFAULT constants, CREATE INDEX).
 """
 
 from __future__ import annotations
 
-import sqlite3
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from storage.dialect import dialect_of, has_table_sql, migration_lock_sql
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Connection, Database
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -406,19 +410,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 
-def current_version(db: sqlite_utils.Database | sqlite3.Connection) -> int:
+def current_version(db: Database | Connection) -> int:
     conn = _connection(db)
-    if not conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone():
+    if not conn.execute(has_table_sql(dialect_of(conn)), ("schema_version",)).fetchone():
         return 0
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
-def migrate(db: sqlite_utils.Database | sqlite3.Connection, *, upto: int | None = None) -> int:
+def migrate(db: Database | Connection, *, upto: int | None = None) -> int:
     """Apply every migration newer than the database; return the resulting version."""
     conn = _connection(db)
+    lock = migration_lock_sql(dialect_of(conn))
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
@@ -428,6 +431,8 @@ def migrate(db: sqlite_utils.Database | sqlite3.Connection, *, upto: int | None 
         if number <= version or (upto is not None and number > upto):
             continue
         conn.execute("BEGIN IMMEDIATE")
+        if lock is not None:
+            conn.execute(lock)
         if current_version(conn) >= number:  # another process applied it meanwhile
             conn.execute("COMMIT")
             version = number
@@ -436,9 +441,8 @@ def migrate(db: sqlite_utils.Database | sqlite3.Connection, *, upto: int | None 
             for statement in statements:
                 conn.execute(statement)
             conn.execute(
-                "INSERT INTO schema_version (version, name, applied_at) "
-                "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                (number, name),
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, name, _now()),
             )
             conn.execute("COMMIT")
         except Exception:
@@ -448,5 +452,13 @@ def migrate(db: sqlite_utils.Database | sqlite3.Connection, *, upto: int | None 
     return version
 
 
-def _connection(db: sqlite_utils.Database | sqlite3.Connection) -> sqlite3.Connection:
-    return db if isinstance(db, sqlite3.Connection) else db.conn
+def _now() -> str:
+    """When a migration ran, in milliseconds as before (storage.db.to_db_time imports this
+    module, so it cannot be used here)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _connection(db: Any) -> Connection:
+    """The connection of a database wrapper, or the connection itself."""
+    conn: Connection = getattr(db, "conn", db)
+    return conn

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, inserted_id, to_db_time
 from storage.models import Notice, NoticeStatus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 NOTICE_COLUMNS = "id, alliance_id, body, needs_ack, author_id, created_at, publish_at, status"
 
 
 class NoticesRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     def create(
@@ -31,7 +31,7 @@ class NoticesRepo:
     ) -> Notice:
         cursor = self._db.execute(
             "INSERT INTO notices (alliance_id, body, needs_ack, author_id, created_at, "
-            "publish_at, status) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "publish_at, status) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 alliance_id,
                 body,
@@ -42,7 +42,7 @@ class NoticesRepo:
                 status.value,
             ),
         )
-        notice = self.get(int(cursor.lastrowid or 0))
+        notice = self.get(inserted_id(cursor) or 0)
         assert notice is not None
         return notice
 
@@ -101,7 +101,8 @@ class NoticesRepo:
     def ack(self, notice_id: int, member_id: int, at: datetime) -> bool:
         """Record a confirmation; False when this member had already confirmed."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO notice_acks (notice_id, member_id, at) VALUES (?, ?, ?)",
+            "INSERT INTO notice_acks (notice_id, member_id, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (notice_id, member_id) DO NOTHING",
             (notice_id, member_id, to_db_time(at)),
         )
         return cursor.rowcount == 1

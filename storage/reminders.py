@@ -10,7 +10,6 @@ cannot nest that method's own transaction inside this one.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from bot.core.messages import Outgoing
 from storage.activities import ACTIVITY_COLUMNS, activity_from_row
-from storage.db import from_db_time, to_db_time, transaction
+from storage.db import Connection, from_db_time, to_db_time, transaction
 from storage.messaging import insert_outgoing
 from storage.models import Activity, NoticeStatus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _DIGEST_REQUEST = "digest_request:"
 _DIGEST_CHANGED = "digest_changed:"
@@ -67,8 +66,8 @@ class DigestRequest:
 
 
 class RemindersRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self._conn: sqlite3.Connection = db.conn
+    def __init__(self, db: Database) -> None:
+        self._conn: Connection = db.conn
 
     # what was done -----------------------------------------------------------
     def status(self, key: str) -> ReminderStatus | None:

@@ -45,7 +45,7 @@ from storage.submissions import leave_from_row, reflection_from_row, signin_from
 from storage.teams import TeamsRepo
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 # SQLite allows 32766 host parameters; stay far below it and keep statements short.
 _CHUNK = 500
@@ -76,7 +76,7 @@ class ReportingQueries:
     participants for its lifetime, so a digest comparing two periods loads the roster once.
     """
 
-    def __init__(self, db: sqlite_utils.Database, roster: RosterRepo, teams: TeamsRepo) -> None:
+    def __init__(self, db: Database, roster: RosterRepo, teams: TeamsRepo) -> None:
         self._db = db
         self._roster = roster
         self._teams = teams
@@ -291,8 +291,6 @@ class ReportingQueries:
 
     def _targeted(self, activity_ids: Sequence[int]) -> set[int]:
         """Activities with their own target (schools or a team) instead of the whole tree."""
-        if "activity_targets" not in self._db.table_names():
-            return set()
         found: set[int] = set()
         select = "SELECT DISTINCT activity_id FROM activity_targets"
         found.update(int(row[0]) for row in self._rows_in(select, "activity_id", activity_ids))

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import from_db_time, to_db_time
+from storage.db import from_db_time, inserted_id, to_db_time
 from storage.models import Resource, StoredFile
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _RESOURCE_COLUMNS = (
     "id, alliance_id, title, kind, url, file_id, tags, activity_id, shared_by, shared_at, "
@@ -23,7 +23,7 @@ _FILE_COLUMNS = "id, sha256, name, size, path, executable, uploaded_by, uploaded
 
 
 class ResourcesRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     # files -------------------------------------------------------------------
@@ -40,8 +40,8 @@ class ResourcesRepo:
     ) -> StoredFile:
         """Record a stored file; the same content twice is the same file."""
         self._db.execute(
-            "INSERT OR IGNORE INTO files (sha256, name, size, path, executable, uploaded_by, "
-            "uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO files (sha256, name, size, path, executable, uploaded_by, "
+            "uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
             (sha256, name, size, path, int(executable), uploaded_by, to_db_time(at)),
         )
         row = self._db.execute(
@@ -80,7 +80,7 @@ class ResourcesRepo:
                 return _resource(row), False
         cursor = self._db.execute(
             "INSERT INTO resources (alliance_id, title, kind, url, file_id, tags, activity_id, "
-            "shared_by, shared_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "shared_by, shared_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 alliance_id,
                 title,
@@ -94,7 +94,7 @@ class ResourcesRepo:
                 source,
             ),
         )
-        resource = self.get(int(cursor.lastrowid or 0))
+        resource = self.get(inserted_id(cursor) or 0)
         assert resource is not None
         return resource, True
 

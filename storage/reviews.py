@@ -11,7 +11,7 @@ from storage.db import from_db_time, to_db_time
 from storage.models import LessonReview, RatingForm, ReviewKind
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _COLUMNS = (
     "id, kind, alliance_id, activity_id, observer_id, teacher_id, lesson_date, topic, subject, "
@@ -57,7 +57,7 @@ def _marks(count: int) -> str:
 
 
 class ReviewsRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     # records ---------------------------------------------------------------

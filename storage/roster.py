@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import to_db_time
+from storage.db import inserted_id, to_db_time, update_row
 from storage.models import Alliance, Member, Role, School
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 MEMBER_SELECT = (
     "SELECT m.id, m.name, m.school_id, s.name, m.alliance_id, m.userid, m.role, m.active "
@@ -23,7 +23,7 @@ _ALLIANCE_COLUMNS = (
 
 
 class RosterRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     # alliances -------------------------------------------------------------
@@ -37,10 +37,10 @@ class RosterRepo:
                 found = found.model_copy(update={"parent_id": parent_id})
             return found
         cursor = self._db.execute(
-            "INSERT INTO alliances (name, parent_id, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO alliances (name, parent_id, created_at) VALUES (?, ?, ?) RETURNING id",
             (name, parent_id, to_db_time(at)),
         )
-        created = self.alliance(int(cursor.lastrowid or 0))
+        created = self.alliance(inserted_id(cursor) or 0)
         assert created is not None
         return created
 
@@ -75,7 +75,7 @@ class RosterRepo:
     def descendants(self, alliance_id: int) -> list[int]:
         """This alliance and every alliance below it (协作体 under 区, 校级 under 协作体)."""
         rows = self._db.execute(
-            "WITH RECURSIVE tree(id) AS (SELECT ? UNION "
+            "WITH RECURSIVE tree(id) AS (SELECT CAST(? AS BIGINT) UNION "
             "SELECT a.id FROM alliances a JOIN tree t ON a.parent_id = t.id) SELECT id FROM tree",
             (alliance_id,),
         )
@@ -105,7 +105,7 @@ class RosterRepo:
         if unknown:
             raise ValueError(f"cannot update alliance fields {sorted(unknown)}")
         if fields:
-            self._db.table("alliances").update(alliance_id, fields)
+            update_row(self._db, "alliances", alliance_id, fields)
 
     # schools ---------------------------------------------------------------
     def ensure_school(self, name: str, alliance_id: int | None) -> School:
@@ -118,9 +118,10 @@ class RosterRepo:
                 found = found.model_copy(update={"alliance_id": alliance_id})
             return found
         cursor = self._db.execute(
-            "INSERT INTO schools (name, alliance_id) VALUES (?, ?)", (name, alliance_id)
+            "INSERT INTO schools (name, alliance_id) VALUES (?, ?) RETURNING id",
+            (name, alliance_id),
         )
-        return School(id=int(cursor.lastrowid or 0), name=name, alliance_id=alliance_id)
+        return School(id=inserted_id(cursor) or 0, name=name, alliance_id=alliance_id)
 
     def school(self, school_id: int | None) -> School | None:
         """The school with this id; None for no id (a member or team without a school)."""
@@ -174,10 +175,10 @@ class RosterRepo:
     ) -> Member:
         cursor = self._db.execute(
             "INSERT INTO members (name, school_id, alliance_id, userid, role, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (name, school_id, alliance_id, userid, role.value, to_db_time(at)),
         )
-        member = self.member(int(cursor.lastrowid or 0))
+        member = self.member(inserted_id(cursor) or 0)
         assert member is not None
         return member
 
@@ -189,7 +190,7 @@ class RosterRepo:
         if "role" in fields and isinstance(fields["role"], Role):
             fields["role"] = fields["role"].value
         if fields:
-            self._db.table("members").update(member_id, fields)
+            update_row(self._db, "members", member_id, fields)
 
     def member(self, member_id: int) -> Member | None:
         row = self._db.execute(MEMBER_SELECT + " WHERE m.id = ?", (member_id,)).fetchone()

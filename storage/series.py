@@ -13,7 +13,7 @@ from storage.models import Activity, ActivitySeries, ActivityTarget, SeriesStatu
 from storage.teams import TeamsRepo
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _COLUMNS = "id, alliance_id, title, rule, status, created_by"
 
@@ -29,7 +29,7 @@ class Instance:
 
 
 class SeriesRepo:
-    def __init__(self, db: sqlite_utils.Database, activities: ActivitiesRepo, teams: TeamsRepo):
+    def __init__(self, db: Database, activities: ActivitiesRepo, teams: TeamsRepo):
         self._db = db
         self._activities = activities
         self._teams = teams

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import from_db_time, to_db_time, transaction
+from storage.db import from_db_time, inserted_id, to_db_time, transaction
 from storage.models import Leave, Reflection, ReflectionVersion, Signin, SigninStatus
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _REFLECTION_COLUMNS = "id, activity_id, member_id, body, version, first_submitted_at, updated_at"
 
 
 class SubmissionsRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     # sign-ins --------------------------------------------------------------
@@ -30,8 +30,8 @@ class SubmissionsRepo:
     ) -> tuple[Signin, bool]:
         """Record a sign-in once; returns the stored sign-in and whether it is new."""
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO signins (activity_id, member_id, at, status, by_member_id) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO signins (activity_id, member_id, at, status, by_member_id) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (activity_id, member_id) DO NOTHING",
             (activity_id, member_id, to_db_time(at), status.value, by_member_id),
         )
         stored = self.signin(activity_id, member_id)
@@ -107,10 +107,10 @@ class SubmissionsRepo:
             if row is None:
                 cursor = conn.execute(
                     "INSERT INTO reflections (activity_id, member_id, body, version, "
-                    "first_submitted_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
+                    "first_submitted_at, updated_at) VALUES (?, ?, ?, 1, ?, ?) RETURNING id",
                     (activity_id, member_id, body, when, when),
                 )
-                reflection_id, version = int(cursor.lastrowid or 0), 1
+                reflection_id, version = inserted_id(cursor) or 0, 1
             else:
                 reflection_id, version = int(row[0]), int(row[1]) + 1
                 conn.execute(

@@ -11,19 +11,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.db import to_db_time, transaction
+from storage.db import inserted_id, to_db_time, transaction
 from storage.models import ActivityTarget, Member, Role, Team, Tier
 from storage.roster import MEMBER_SELECT, member_from_row
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    from storage.db import Database
 
 _TEAM_COLUMNS = "id, name, alliance_id, school_id, created_by"
 _MEMBER_ORDER = " ORDER BY s.name, m.name, m.id"
 
 
 class TeamsRepo:
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     # teams -----------------------------------------------------------------
@@ -41,10 +41,10 @@ class TeamsRepo:
         with transaction(self._db.conn):
             cursor = self._db.execute(
                 "INSERT INTO teams (name, alliance_id, school_id, created_by, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (name, alliance_id, school_id, created_by, to_db_time(at)),
             )
-            team = self.get(int(cursor.lastrowid or 0))
+            team = self.get(inserted_id(cursor) or 0)
             assert team is not None
             self.add_members(team.id, member_ids, at=at)
         return team
@@ -118,8 +118,8 @@ class TeamsRepo:
         with transaction(self._db.conn):
             for member_id in dict.fromkeys(member_ids):
                 cursor = self._db.execute(
-                    "INSERT OR IGNORE INTO team_members (team_id, member_id, added_at) "
-                    "VALUES (?, ?, ?)",
+                    "INSERT INTO team_members (team_id, member_id, added_at) "
+                    "VALUES (?, ?, ?) ON CONFLICT (team_id, member_id) DO NOTHING",
                     (team_id, member_id, to_db_time(at)),
                 )
                 if cursor.rowcount:

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.cli.check import check_command, run_checks
+from bot.cli.main import main
 from bot.core.clock import FakeClock
 from bot.core.settings import Settings
 from tests.fakes.wecom_api import DEFAULT_APP_SECRET, DEFAULT_CORP_ID, FakeWeComAPI, Fault
@@ -185,6 +186,45 @@ def test_a_database_path_that_cannot_be_created_is_an_error(
     code, out = run(settings_with(tmp_path, JIAOYAN_DB=tmp_path), capsys)
     assert code == 1
     assert "JIAOYAN_DB 指向的是一个文件夹" in out
+
+
+@pytest.mark.parametrize(
+    ("url", "explained"),
+    [
+        ("mysql://db.example.cn/jiaoyan", "不支持「mysql://」"),
+        ("postgresql://jiaoyan@db.example.cn", "缺少数据库名"),
+        ("postgresql:///jiaoyan", "缺少数据库服务器地址"),
+        ("postgresql://db.example.cn:port/jiaoyan", "端口不是数字"),
+        ("postgresql:/db.example.cn/jiaoyan", "应以 postgresql:// 开头"),
+    ],
+)
+def test_a_bad_postgresql_url_is_explained_before_anything_runs(
+    url: str, explained: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "JIAOYAN_DB" in err and explained in err
+
+
+def test_a_postgresql_url_is_shown_without_its_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql://jiaoyan:s3cret-pass@db.example.cn:5432/jiaoyan"
+    code, out = run(settings_with(tmp_path, JIAOYAN_DB=url), capsys)
+    assert code == 0
+    assert "数据库：PostgreSQL（postgresql://jiaoyan:***@db.example.cn:5432/jiaoyan）" in out
+    assert "s3cret-pass" not in out
+
+
+def test_a_postgresql_server_that_does_not_answer_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("姓名,学校,联盟,企业微信账号,角色\n王芳,东部一小,东部联盟,wf,教师\n")
+    url = "postgresql://jiaoyan:pw@127.0.0.1:1/jiaoyan"  # nothing listens on port 1
+    assert main(["import-roster", str(roster), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "无法连接 PostgreSQL 数据库" in err and "Traceback" not in err
 
 
 # ---------------------------------------------------------------- online

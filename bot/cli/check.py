@@ -36,7 +36,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.messages import Channel
 from bot.core.setting_keys import UnknownKey
 from bot.core.setting_values import is_secret, setting_value
-from bot.core.settings import Settings
+from bot.core.settings import Settings, database_label
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -153,7 +153,10 @@ def check_settings(settings: Settings, unknown: Sequence[UnknownKey] = ()) -> Ch
     _check_url("WECOM_API_BASE", settings.wecom_api_base, ("http", "https"), report)
     _check_url("WECOM_BOT_WS_URL", settings.wecom_bot_ws_url, ("ws", "wss"), report)
     _check_callback_urls(settings, report)
-    _check_db_path(settings.db, report)
+    if isinstance(settings.db, Path):
+        _check_db_path(settings.db, report)
+    else:
+        report.info(f"数据库：PostgreSQL（{database_label(settings.db)}）")
     _check_metrics_token(setting_value(settings, "JIAOYAN_METRICS_TOKEN"), report)
     if not settings.admins:
         report.warn(

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.channels.console_sender import ConsoleSender
@@ -169,6 +170,9 @@ async def run_demo(
     """Play the week that begins on `monday`; passing the date keeps the story reproducible.
     `today` (the real date) only decides what the closing lines suggest trying next."""
     db_path = settings.db
+    if not isinstance(db_path, Path):
+        write("演示只用 SQLite 文件，不会写入 PostgreSQL：请去掉 --db 或换成文件路径。")
+        return 2
     for suffix in ("", "-wal", "-shm"):
         db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
     zone = settings.zone

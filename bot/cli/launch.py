@@ -14,7 +14,7 @@ from datetime import date
 from bot.channels.status import WEBHOOK_STATUS_LINE, channel_statuses
 from bot.cli.check import CheckReport, check_settings
 from bot.core.setting_keys import UnknownKey
-from bot.core.settings import Settings
+from bot.core.settings import Settings, database_label
 
 EXIT_CONFIG_ERROR = 2
 
@@ -35,7 +35,7 @@ def serve_command(
     """CLI entry: print which channels run, refuse a broken configuration, serve until signalled.
 
     The log level is the caller's (`bot.core.logs.configure_logging`: INFO unless configured)."""
-    _say(f"教研助手服务启动中（数据库 {settings.db}）")
+    _say(f"教研助手服务启动中（数据库 {database_label(settings.db)}）")
     report = check_settings(settings, unknown)
     for line in banner(settings, report):
         _say(line)

@@ -17,6 +17,7 @@ from bot.core.logs import configure_logging
 from bot.core.setting_keys import unknown_keys
 from bot.core.settings import Settings, SettingsError, load_settings
 from storage import Storage
+from storage.db import DatabaseUnavailable
 
 DEMO_DB = Path("data/demo.db")
 PLAYGROUND_DB = Path("data/playground.db")
@@ -32,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=_version(), help="显示版本号")
     parser.add_argument("--env-file", type=Path, metavar="文件", help=ENV_FILE_HELP)
     common = ChineseArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, metavar="文件", help="数据库文件（默认取 JIAOYAN_DB）")
+    common.add_argument(
+        "--db", metavar="数据库", help="数据库文件或 postgresql:// 地址（默认取 JIAOYAN_DB）"
+    )
     # Also after the command; SUPPRESS keeps a value given before the command.
     common.add_argument(
         "--env-file", type=Path, default=argparse.SUPPRESS, metavar="文件", help=ENV_FILE_HELP
@@ -100,6 +103,15 @@ def _parser() -> argparse.ArgumentParser:
     simulate = add("simulate", "在模拟时钟上回放一个场景文件")
     simulate.add_argument("file", type=Path, metavar="场景文件", help="场景文件（.yaml）")
 
+    db = sub.add_parser("db", help="数据库维护")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="操作")
+    db_copy = db_sub.add_parser(
+        "copy", help="把 SQLite 数据库复制到空的 PostgreSQL 库", parents=[common]
+    )
+    db_copy.add_argument(
+        "--to", required=True, help="目标地址，如 postgresql://用户:密码@主机/库名"
+    )
+
     export = add("export", "导出 Excel 档案")
     export.add_argument("--alliance", metavar="联盟", help="联盟名（默认全部）")
     export.add_argument("--from", dest="date_from", metavar="日期", help="开始日期，如 2026-09-01")
@@ -151,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return _run(args, settings)
+    except DatabaseUnavailable as error:
+        print(error, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -228,6 +243,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.cli.simulate import simulate_command
 
         return simulate_command(settings, args.file, print, db=args.db)
+    if command == "db":
+        from bot.cli.db_copy import copy_command
+
+        return copy_command(settings.db, args.to, print)
     if command == "export":
         from reports.cli import export_command
 

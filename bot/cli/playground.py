@@ -93,6 +93,11 @@ async def run_playground(
 ) -> int:
     """Serve the page until `stop` is set. `demo_week`: build the demo district afresh and
     play that week first (its Monday); None: a fresh copy of the database, clock at now."""
+    if not isinstance(settings.db, Path):
+        announce(
+            "体验页只能用 SQLite 数据库文件（它在数据库的副本上运行），不能用 PostgreSQL 地址。"
+        )
+        return 2
     if demo_week is not None:
         _remove_database(settings.db)
         start = week_start(demo_week, settings.zone)

@@ -310,7 +310,9 @@ def _alliance_settings(
     return []
 
 
-async def run_scenario(scenario: Scenario, settings: Settings, db_path: Path, write: Write) -> int:
+async def run_scenario(
+    scenario: Scenario, settings: Settings, db_path: Path | str, write: Write
+) -> int:
     """Replay `scenario` against the database at `db_path`; print everything via `write`."""
     try:
         zone = ZoneInfo(scenario.timezone or settings.tz)
@@ -357,7 +359,7 @@ async def run_scenario(scenario: Scenario, settings: Settings, db_path: Path, wr
 
 
 def simulate_command(
-    settings: Settings, path: Path, write: Write, *, db: Path | None = None
+    settings: Settings, path: Path, write: Write, *, db: Path | str | None = None
 ) -> int:
     """CLI entry. Uses `db` (or a database set explicitly in settings: --db / JIAOYAN_DB);
     otherwise a fresh temporary database that is deleted afterwards."""

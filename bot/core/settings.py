@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -27,7 +28,8 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
     )
 
-    db: Path = Field(default=Path("data/jiaoyan.db"), alias="JIAOYAN_DB")
+    # A SQLite file (the default), or a postgresql:// URL (docs/storage.md).
+    db: Path | str = Field(default=Path("data/jiaoyan.db"), alias="JIAOYAN_DB")
     tz: str = Field(default="Asia/Shanghai", alias="JIAOYAN_TZ")
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="JIAOYAN_ADMINS")
     min_reflection_chars: int = Field(default=30, ge=1, le=2000, alias="JIAOYAN_MIN_REFLECTION")
@@ -71,6 +73,15 @@ class Settings(BaseSettings):
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _database(cls, value: object) -> object:
+        """A postgresql:// URL stays text (checked here); anything else is a SQLite file."""
+        if isinstance(value, str):
+            url = "://" in value or value.startswith(("postgresql:", "postgres:"))
+            return check_database_url(value) if url else Path(value)
         return value
 
     @field_validator("bell_schedule", mode="before")
@@ -136,6 +147,40 @@ def origin_of(url: str) -> str | None:
 
 class SettingsError(Exception):
     """Raised with a readable Chinese explanation of what is wrong in the configuration."""
+
+
+def check_database_url(url: str) -> str:
+    """A PostgreSQL URL as `JIAOYAN_DB` takes it, or ValueError saying in Chinese what to fix."""
+    parts = urlsplit(url)
+    example = "例如 postgresql://jiaoyan:密码@127.0.0.1:5432/jiaoyan"
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"JIAOYAN_DB 只能是 SQLite 数据库文件路径或 postgresql:// 地址，不支持「{parts.scheme}://」。"
+            f"{example}"
+        )
+    try:
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError:
+        raise ValueError(f"JIAOYAN_DB 中的端口不是数字。{example}") from None
+    has_socket = "host=" in parts.query
+    if not url.startswith(parts.scheme + "://"):
+        raise ValueError(f"JIAOYAN_DB 的地址应以 {parts.scheme}:// 开头。{example}")
+    if not parts.hostname and not has_socket:
+        raise ValueError(f"JIAOYAN_DB 缺少数据库服务器地址。{example}")
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        raise ValueError(f"JIAOYAN_DB 缺少数据库名（地址最后的 /库名）。{example}")
+    return url
+
+
+def database_label(db: Path | str) -> str:
+    """`JIAOYAN_DB` as it may be shown or logged: a URL without its password."""
+    if isinstance(db, Path):
+        return str(db)
+    parts = urlsplit(db)
+    if parts.password is None:
+        return db
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def load_settings(env_file: Path | None = None, **overrides: object) -> Settings:

@@ -40,6 +40,7 @@ from bot.core.media_hosts import MediaHosts
 from bot.core.messages import Incoming
 from bot.core.settings import origin_of
 from bot.text.normalize import strip_addressing
+from storage.db import data_dir_for
 
 if TYPE_CHECKING:
     from bot.pipeline.inbox import Commit, Handle
@@ -151,9 +152,10 @@ def decrypt_media(data: bytes, aes_key: str) -> bytes:
 # storage on disk ------------------------------------------------------------
 
 
-def files_dir_for(db_path: Path) -> Path:
-    """Where received files live: `files/` beside the SQLite database."""
-    return Path(db_path).resolve().parent / "files"
+def files_dir_for(db: Path | str) -> Path:
+    """Where received files live: `files/` beside the SQLite database (in `data/` for
+    PostgreSQL)."""
+    return data_dir_for(db) / "files"
 
 
 def safe_name(name: str, default: str = "文件") -> str:

@@ -281,19 +281,19 @@ class Dispatcher:
 
         A foreground command runs here, its writes and `commit` in one transaction (they land
         together or not at all). A background command runs in a worker thread on its own
-        database connection (SQLite connections are not shared between threads), so callbacks
+        database connection (connections are not shared between threads), so callbacks
         keep being answered while it works; its replies are committed after.
         """
         matched = self._match(incoming)
-        path = self._storage.path
-        if matched is not None and matched[0].background and path is not None:
-            commit(await asyncio.to_thread(self._handle_isolated, incoming, path))
+        location = self._storage.location
+        if matched is not None and matched[0].background and location is not None:
+            commit(await asyncio.to_thread(self._handle_isolated, incoming, location))
             return
         with transaction(self._storage.db.conn):
             commit(self._run(incoming, matched))
 
-    def _handle_isolated(self, incoming: Incoming, path: Path) -> list[Effect]:
-        storage = Storage.open(path)
+    def _handle_isolated(self, incoming: Incoming, location: Path | str) -> list[Effect]:
+        storage = Storage.open(location)
         try:
             return Dispatcher(self.router, storage, self._clock, self._config).handle_sync(incoming)
         finally:

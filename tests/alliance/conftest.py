@@ -96,8 +96,8 @@ def seed(storage: Storage, at: datetime) -> None:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    opened = Storage.open(tmp_path / "bot.db")
+def storage(db_target: Path | str) -> Iterator[Storage]:
+    opened = Storage.open(db_target)
     yield opened
     opened.close()
 

@@ -137,7 +137,7 @@ class NotifyingSink:
             )
 
 
-def make_settings(db: Path, fake: FakeWeCom | None = None, **extra: Any) -> Settings:
+def make_settings(db: Path | str, fake: FakeWeCom | None = None, **extra: Any) -> Settings:
     """Settings as an admin would write them in .env (here: pointing at the fakes)."""
     values = wecom_values(db, fake)
     values.update(extra)
@@ -168,8 +168,8 @@ async def fake(clock: FakeClock, aiohttp_server: Callable[..., Awaitable[TestSer
 
 
 @pytest.fixture
-def settings(tmp_path: Path, fake: FakeWeCom) -> Settings:
-    return make_settings(tmp_path / "bot.db", fake)
+def settings(db_target: Path | str, fake: FakeWeCom) -> Settings:
+    return make_settings(db_target, fake)
 
 
 @pytest.fixture

@@ -62,7 +62,8 @@ async def test_weekly_digest_brings_its_chart_to_webhook_and_long_connection_gro
     png = base64.b64decode(image["base64"])
     assert png.startswith(b"\x89PNG")
     assert hashlib.md5(png).hexdigest() == image["md5"]
-    charts = list((settings.db.parent / "charts").glob("*.png"))
+    assert bot.storage.data_dir is not None
+    charts = list((bot.storage.data_dir / "charts").glob("*.png"))
     assert [c.read_bytes() for c in charts] == [png]
 
     # The long-connection group gets the same picture, uploaded over the socket.

@@ -35,7 +35,12 @@ class Campus:
 
 
 def seed_campus(
-    db: Path, now: datetime, teachers: int, *, schools: int = 10, bind_callback_group: bool = True
+    db: Path | str,
+    now: datetime,
+    teachers: int,
+    *,
+    schools: int = 10,
+    bind_callback_group: bool = True,
 ) -> Campus:
     storage = Storage.open(db)
     try:

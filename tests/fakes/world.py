@@ -126,7 +126,7 @@ def api_application(fake: FakeWeCom) -> web.Application:
 
 
 def wecom_values(
-    db: Path, fake: FakeWeCom | None = None, *, long_connection: bool = True
+    db: Path | str, fake: FakeWeCom | None = None, *, long_connection: bool = True
 ) -> dict[str, Any]:
     """Settings as an admin would write them in .env (here: pointing at the fakes)."""
     values: dict[str, Any] = {"JIAOYAN_DB": db, "JIAOYAN_ADMINS": "admin1"}

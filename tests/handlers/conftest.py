@@ -41,8 +41,8 @@ class Bot(RouterBot):
 
 
 @pytest.fixture
-def bot(tmp_path: Path) -> Iterator[Bot]:
-    storage = Storage.open(tmp_path / "bot.db")
+def bot(db_target: Path | str) -> Iterator[Bot]:
+    storage = Storage.open(db_target)
     clock = FakeClock(START)
     seed_small_alliance(storage, clock.now())
     config = BotConfig(zone=SHANGHAI, admins=frozenset({"boss"}), min_reflection_chars=30)

@@ -61,11 +61,11 @@ COMMANDS = [
 
 
 @pytest.fixture
-def bot(tmp_path: Path) -> Iterator[Bot]:
+def bot(db_target: Path | str) -> Iterator[Bot]:
     """北湖联盟 (北湖一中: leader 林北 bh_lead, 王北 bh_t) and 南山联盟 (南山中学: leader
     陈南 ns_lead, 阮思敏 ns_t); staff 周敏; admin boss. 北湖's A1 runs 10:00–12:00 today and
     its notice N1 asks for confirmation."""
-    storage = Storage.open(tmp_path / "bot.db")
+    storage = Storage.open(db_target)
     clock = FakeClock(START)
     at = clock.now()
     roster = storage.roster

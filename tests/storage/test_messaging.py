@@ -38,8 +38,8 @@ def to_chat(chat: str, text: str, *, key: str | None = None) -> Outgoing:
     )
 
 
-def test_inbox_remembers_a_msgid_across_restart(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
+def test_inbox_remembers_a_msgid_across_restart(db_target: Path | str) -> None:
+    path = db_target
     db = open_database(path)
     first = InboxRepo(db).record(incoming())
     assert first is not None
@@ -53,8 +53,8 @@ def test_inbox_remembers_a_msgid_across_restart(tmp_path: Path) -> None:
     assert only[1] == incoming()
 
 
-def test_unprocessed_lists_only_messages_not_yet_handled(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "bot.db")
+def test_unprocessed_lists_only_messages_not_yet_handled(db_target: Path | str) -> None:
+    db = open_database(db_target)
     inbox = InboxRepo(db)
     a = inbox.record(incoming("a"))
     b = inbox.record(incoming("b"))
@@ -68,8 +68,10 @@ def test_unprocessed_lists_only_messages_not_yet_handled(tmp_path: Path) -> None
     assert inbox.status(c) is InboxStatus.FAILED
 
 
-def test_enqueue_with_inbox_id_marks_it_processed_and_never_queues_twice(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "bot.db")
+def test_enqueue_with_inbox_id_marks_it_processed_and_never_queues_twice(
+    db_target: Path | str,
+) -> None:
+    db = open_database(db_target)
     inbox, outbox = InboxRepo(db), OutboxRepo(db)
     inbox_id = inbox.record(incoming())
     assert inbox_id is not None
@@ -86,8 +88,8 @@ def test_enqueue_with_inbox_id_marks_it_processed_and_never_queues_twice(tmp_pat
     assert outbox.pending_count() == 2
 
 
-def test_enqueue_is_all_or_nothing(tmp_path: Path) -> None:
-    db = open_database(tmp_path / "bot.db")
+def test_enqueue_is_all_or_nothing(db_target: Path | str) -> None:
+    db = open_database(db_target)
     inbox, outbox = InboxRepo(db), OutboxRepo(db)
     inbox_id = inbox.record(incoming())
     assert inbox_id is not None
@@ -102,8 +104,8 @@ def test_enqueue_is_all_or_nothing(tmp_path: Path) -> None:
     assert [i for i, _ in inbox.unprocessed()] == [inbox_id]
 
 
-def test_dedup_key_queues_a_message_once(tmp_path: Path) -> None:
-    outbox = OutboxRepo(open_database(tmp_path / "bot.db"))
+def test_dedup_key_queues_a_message_once(db_target: Path | str) -> None:
+    outbox = OutboxRepo(open_database(db_target))
     assert len(outbox.enqueue([to_chat("chat-1", "明天教研", key="remind:A1")], T0)) == 1
     assert outbox.enqueue([to_chat("chat-1", "明天教研", key="remind:A1")], T0) == []
     # Within one call too.
@@ -111,8 +113,10 @@ def test_dedup_key_queues_a_message_once(tmp_path: Path) -> None:
     assert outbox.pending_count() == 2
 
 
-def test_next_batch_never_overtakes_an_earlier_message_to_the_same_target(tmp_path: Path) -> None:
-    outbox = OutboxRepo(open_database(tmp_path / "bot.db"))
+def test_next_batch_never_overtakes_an_earlier_message_to_the_same_target(
+    db_target: Path | str,
+) -> None:
+    outbox = OutboxRepo(open_database(db_target))
     first, second = outbox.enqueue([to_chat("chat-1", "一"), to_chat("chat-1", "二")], T0)
     (other,) = outbox.enqueue([to_chat("chat-2", "别的群")], T0)
 
@@ -129,8 +133,8 @@ def test_next_batch_never_overtakes_an_earlier_message_to_the_same_target(tmp_pa
     assert [(item.id, item.message.text) for item in later] == [(first, "一"), (second, "二")]
 
 
-def test_marking_is_exactly_once_and_counted(tmp_path: Path) -> None:
-    outbox = OutboxRepo(open_database(tmp_path / "bot.db"))
+def test_marking_is_exactly_once_and_counted(db_target: Path | str) -> None:
+    outbox = OutboxRepo(open_database(db_target))
     a, b, c = outbox.enqueue([to_chat("x", "1"), to_chat("y", "2"), to_chat("z", "3")], T0)
 
     assert outbox.mark_sent(a, T0 + timedelta(seconds=1))
@@ -151,8 +155,8 @@ def test_marking_is_exactly_once_and_counted(tmp_path: Path) -> None:
     assert [item.id for item in outbox.items(OutboxStatus.FAILED)] == [c]
 
 
-def test_queued_messages_survive_restart(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
+def test_queued_messages_survive_restart(db_target: Path | str) -> None:
+    path = db_target
     db = open_database(path)
     OutboxRepo(db).enqueue([to_chat("chat-1", "多行\n消息", key="k1")], T0)
     db.conn.close()
@@ -163,8 +167,10 @@ def test_queued_messages_survive_restart(tmp_path: Path) -> None:
     assert item.due_at == T0 and item.created_at == T0
 
 
-def test_deliveries_marked_together_count_once_and_name_the_stale_ones(tmp_path: Path) -> None:
-    outbox = OutboxRepo(open_database(tmp_path / "bot.db"))
+def test_deliveries_marked_together_count_once_and_name_the_stale_ones(
+    db_target: Path | str,
+) -> None:
+    outbox = OutboxRepo(open_database(db_target))
     a, b, c = outbox.enqueue([to_chat("x", "1"), to_chat("y", "2"), to_chat("z", "3")], T0)
     outbox.mark_failed(c, "invalid chatid", T0)
 

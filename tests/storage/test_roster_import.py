@@ -33,8 +33,8 @@ DISTRICT: Table = [
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> Iterator[Storage]:
-    opened = Storage.open(tmp_path / "bot.db")
+def storage(db_target: Path | str) -> Iterator[Storage]:
+    opened = Storage.open(db_target)
     yield opened
     opened.close()
 
