@@ -12,6 +12,7 @@ from storage.audit import AuditRepo
 from storage.calendar import CalendarRepo
 from storage.chats import ChatsRepo
 from storage.db import open_database
+from storage.evidence import EvidenceRepo
 from storage.feedback import FeedbackRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.notices import NoticesRepo
@@ -46,6 +47,7 @@ class Storage:
     reviews: ReviewsRepo
     series: SeriesRepo
     calendar: CalendarRepo
+    evidence: EvidenceRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
@@ -69,6 +71,7 @@ class Storage:
             reviews=ReviewsRepo(db),
             series=SeriesRepo(db, activities, teams),
             calendar=CalendarRepo(db),
+            evidence=EvidenceRepo(db),
         )
 
     def reporting(self) -> ReportingQueries:

@@ -386,6 +386,26 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        9,
+        "evidence: photos and files attached to reflections, reviews, answers and notices",
+        [
+            # record_id NULL: a photo sent with a reflection too short to keep, waiting for
+            # that person's next reflection text on that activity.
+            """CREATE TABLE evidence (
+                id INTEGER PRIMARY KEY,
+                file_id INTEGER NOT NULL REFERENCES files(id),
+                kind TEXT NOT NULL CHECK (kind IN ('reflection', 'review', 'feedback', 'notice')),
+                record_id INTEGER,
+                activity_id INTEGER REFERENCES activities(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                attached_at TEXT NOT NULL,
+                source TEXT NOT NULL UNIQUE
+            )""",
+            "CREATE INDEX evidence_record ON evidence(kind, record_id)",
+            "CREATE INDEX evidence_activity ON evidence(activity_id)",
+        ],
+    ),
 ]
 
 

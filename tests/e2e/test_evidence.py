@@ -1,0 +1,178 @@
+"""Photos and files as evidence of records, over the smart bot's callback and long connection:
+real AES on the media, the same checks as for 资源, files kept under the data directory."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from bot.core.clock import FakeClock
+from bot.core.settings import Settings
+from storage.models import EvidenceKind
+from tests.fakes.wecom_crypto import aibot_media_message
+from tests.fakes.world import AIBOT_ID
+
+from .conftest import (
+    AFTER_ACTIVITY,
+    BOT_NAME,
+    GROUP_HTTP,
+    GROUP_WS,
+    REFLECTION,
+    Bot,
+    Seeded,
+    StartBot,
+)
+
+PHOTO = b"\xff\xd8\xff\xe0" + "手写听课笔记".encode() * 300
+REVIEW = "评课 A1 王芳\n优点：朗读指导细致\n不足：小组讨论偏短\n建议：多给学生展示机会"
+
+
+def ws_encrypt(plain: bytes, key_b64: str) -> bytes:
+    """A long-connection download: AES-256-CBC with the message's own key, PKCS#7 to 32."""
+    key = base64.b64decode(key_b64)
+    pad = 32 - len(plain) % 32
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return encryptor.update(plain + bytes([pad]) * pad) + encryptor.finalize()
+
+
+async def push_photo(bot: Bot, userid: str, caption: str | None, name: str) -> None:
+    """A picture over the long connection: alone, or with a caption (图文混排)."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    url = bot.fake.add_media(name, ws_encrypt(PHOTO, key))
+    image = {"url": url, "aeskey": key}
+    body: dict[str, Any] = {
+        "msgid": uuid.uuid4().hex,
+        "aibotid": bot.fake.ws.bot_id,
+        "chattype": "group",
+        "chatid": GROUP_WS,
+        "from": {"userid": userid},
+    }
+    if caption is None:
+        body.update(msgtype="image", image=image)
+    else:
+        items = [{"msgtype": "text", "text": {"content": caption}}]
+        body.update(
+            msgtype="mixed", mixed={"msg_item": [*items, {"msgtype": "image", "image": image}]}
+        )
+    frame = {"cmd": "aibot_msg_callback", "headers": {"req_id": uuid.uuid4().hex}, "body": body}
+    await bot.fake.ws.push_raw(json.dumps(frame, ensure_ascii=False))
+
+
+async def ws_reply(bot: Bot, count: int) -> str:
+    await bot.sink.wait_submitted(count)
+    await bot.deliver()
+    replies = await bot.fake.ws.wait_sent("aibot_respond_msg", count)
+    return str(replies[count - 1].body["stream"]["content"])
+
+
+def kept_files(settings: Settings) -> list[bytes]:
+    root = settings.db.parent / "files"
+    return [p.read_bytes() for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+async def test_a_photo_with_a_review_over_the_callback_is_attached_and_kept(
+    start_bot: StartBot, seeded: Seeded, settings: Settings, clock: FakeClock
+) -> None:
+    bot = await start_bot()
+    clock.set(AFTER_ACTIVITY)
+    url = bot.fake.add_media("notes", bot.fake.aibot.encrypt_media(PHOTO))
+    message = aibot_media_message(
+        "image",
+        url,
+        userid="t2",
+        msgid=bot.new_msgid(),
+        response_url=bot.fake.response_url("RC-photo"),
+        aibotid=AIBOT_ID,
+        chatid=GROUP_HTTP,
+        caption=f"{BOT_NAME} {REVIEW}",
+    )
+    assert await bot.post_aibot(message) == (200, "")
+    assert await bot.deliver() == 1
+    [text] = bot.fake.response_texts()
+    assert "已收到李强对 A1（王芳执教）的评课" in text and "已附上这张照片。" in text
+    [review] = bot.storage.reviews.of_activity(seeded.activity.id)
+    [attached] = bot.storage.evidence.of_record(EvidenceKind.REVIEW, review.id)
+    assert attached.file.size == len(PHOTO)
+    assert kept_files(settings) == [PHOTO]  # decrypted, under the data directory
+
+
+async def test_an_executable_with_a_review_is_refused_but_the_review_is_kept(
+    start_bot: StartBot, seeded: Seeded, settings: Settings, clock: FakeClock
+) -> None:
+    bot = await start_bot()
+    clock.set(AFTER_ACTIVITY)
+    url = bot.fake.add_media("setup", bot.fake.aibot.encrypt_media(b"MZ\x90\x00" * 64))
+    message = aibot_media_message(
+        "file",
+        url,
+        userid="t2",
+        msgid=bot.new_msgid(),
+        response_url=bot.fake.response_url("RC-exe"),
+        aibotid=AIBOT_ID,
+        filename="听课笔记.exe",
+        caption=REVIEW,
+    )
+    assert await bot.post_aibot(message) == (200, "")
+    assert await bot.deliver() == 1
+    [text] = bot.fake.response_texts()
+    assert "已收到李强对 A1" in text and "附件没有保存：出于安全考虑，不接收可执行文件" in text
+    [review] = bot.storage.reviews.of_activity(seeded.activity.id)
+    assert bot.storage.evidence.of_record(EvidenceKind.REVIEW, review.id) == []
+    assert kept_files(settings) == []
+
+
+async def test_photo_only_reflection_waits_for_the_text_then_a_bare_photo_follows(
+    start_bot: StartBot, seeded: Seeded, clock: FakeClock
+) -> None:
+    bot = await start_bot()
+    clock.set(AFTER_ACTIVITY)
+    await push_photo(bot, "t1", f"{BOT_NAME} 反思 A1", "board")
+    first = await ws_reply(bot, 1)
+    assert "这篇反思只有 0 字，至少需要 30 字" in first and "附件已先收好" in first
+    assert bot.storage.submissions.reflection(seeded.activity.id, seeded.teacher.id) is None
+
+    await bot.fake.ws.push_message(
+        userid="t1", text=f"{BOT_NAME} 反思 A1 {REFLECTION}", chatid=GROUP_WS
+    )
+    second = await ws_reply(bot, 2)
+    assert second.startswith("已收到 王芳 对 A1 的反思") and "之前收好的 1 个附件也已附上" in second
+    reflection = bot.storage.submissions.reflection(seeded.activity.id, seeded.teacher.id)
+    assert reflection is not None
+    assert len(bot.storage.evidence.of_record(EvidenceKind.REFLECTION, reflection.id)) == 1
+
+    clock.advance(timedelta(minutes=9))
+    await push_photo(bot, "t1", None, "class")
+    third = await ws_reply(bot, 3)
+    assert third == "已把这张照片附在你 11月24日 A1 的反思上。"
+    assert len(bot.storage.evidence.of_record(EvidenceKind.REFLECTION, reflection.id)) == 2
+
+    clock.advance(timedelta(minutes=11))  # too long after the record: a bare photo is not filed
+    await push_photo(bot, "t1", None, "later")
+    assert "只能看懂文字消息" in await ws_reply(bot, 4)
+    assert "later" not in bot.fake.media_requests
+
+
+async def test_someone_outside_the_activity_cannot_attach_to_it(
+    start_bot: StartBot, seeded: Seeded, clock: FakeClock
+) -> None:
+    bot = await start_bot()
+    clock.set(AFTER_ACTIVITY)
+    roster = bot.storage.roster
+    west = roster.ensure_alliance("西部联盟", at=clock.now())
+    roster.add_member("赵六", at=clock.now(), alliance_id=west.id, userid="w1")
+    await push_photo(bot, "w1", f"{BOT_NAME} 反思 A1", "outsider")
+    assert "东部联盟" in await ws_reply(bot, 1)
+    assert bot.storage.evidence.for_activities([seeded.activity.id]) == []
+    assert (
+        bot.storage.evidence.latest_record(
+            roster.member_by_userid("w1").id,  # type: ignore[union-attr]
+            clock.now() - timedelta(days=1),
+        )
+        is None
+    )
