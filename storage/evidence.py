@@ -96,6 +96,13 @@ class EvidenceRepo:
         )
         return [_evidence(row) for row in rows]
 
+    def feedback_request_of(self, answer_id: int) -> int | None:
+        """The 征集 a 反馈 answer belongs to (to check who may read its attachment)."""
+        row = self._db.execute(
+            "SELECT request_id FROM feedback_answers WHERE id = ?", (answer_id,)
+        ).fetchone()
+        return int(row[0]) if row else None
+
     def latest_record(self, member_id: int, since: datetime) -> RecentRecord | None:
         """The newest reflection, 评课/听课, 反馈 or notice this person made at or after `since`."""
         when = to_db_time(since)

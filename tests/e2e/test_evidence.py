@@ -4,19 +4,22 @@ real AES on the media, the same checks as for 资源, files kept under the data 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import openpyxl
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.core.clock import FakeClock
 from bot.core.settings import Settings
-from storage.models import EvidenceKind
+from reports.links import sign
+from storage.models import EvidenceKind, Role
 from tests.fakes.wecom_crypto import aibot_media_message
-from tests.fakes.world import AIBOT_ID
+from tests.fakes.world import AIBOT_ID, FakeWeCom
 
 from .conftest import (
     AFTER_ACTIVITY,
@@ -27,9 +30,12 @@ from .conftest import (
     Bot,
     Seeded,
     StartBot,
+    make_settings,
 )
 
 PHOTO = b"\xff\xd8\xff\xe0" + "手写听课笔记".encode() * 300
+SECRET = "evidence-dashboard-secret-0123456789"
+PUBLIC = "https://jy.example.cn"
 REVIEW = "评课 A1 王芳\n优点：朗读指导细致\n不足：小组讨论偏短\n建议：多给学生展示机会"
 
 
@@ -176,3 +182,44 @@ async def test_someone_outside_the_activity_cannot_attach_to_it(
         )
         is None
     )
+
+
+async def test_attachments_reach_the_export_and_the_dashboard_behind_signed_links(
+    start_bot: StartBot, seeded: Seeded, settings: Settings, fake: FakeWeCom, clock: FakeClock
+) -> None:
+    with_links = make_settings(
+        settings.db, fake, JIAOYAN_DASHBOARD_SECRET=SECRET, JIAOYAN_PUBLIC_URL=PUBLIC
+    )
+    bot = await start_bot(bot_settings=with_links)
+    clock.set(AFTER_ACTIVITY)
+    await push_photo(bot, "t1", f"{BOT_NAME} 反思 A1 {REFLECTION}", "board")
+    assert "已附上这张照片。" in await ws_reply(bot, 1)
+
+    assert await bot.post_app(bot.app_text("lead1", "导出 本周")) == (200, "")
+    assert await bot.deliver() == 1
+    [_, file] = [m for m in bot.fake.api.messages if m.target == "lead1"]
+    upload = bot.fake.api.upload_of(file.payload["file"]["media_id"])
+    assert upload is not None
+    sheet = openpyxl.load_workbook(io.BytesIO(upload.data))["附件"]
+    [header, row] = [[cell.value for cell in r] for r in sheet.iter_rows()]
+    assert header[:3] == ["活动编号", "记录", "提交人"] and row[:3] == ["A1", "反思", "王芳"]
+    link = str(row[-1])
+    assert link.startswith(f"{PUBLIC}/reports/") and link.endswith("/evidence/1")
+
+    # The same link, opened: the photo itself, shown (not run) by the browser.
+    path = link.removeprefix(PUBLIC)
+    async with bot.client.get(path) as response:
+        assert response.status == 200 and await response.read() == PHOTO
+        assert response.headers["Content-Type"] == "image/jpeg"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    async with bot.client.get(path.replace("evidence/1", "reflections")) as response:
+        assert 'href="evidence/1"' in await response.text()
+    # Another alliance's link does not open it; a changed token opens nothing.
+    roster = bot.storage.roster
+    west = roster.ensure_alliance("西部联盟", at=clock.now())
+    roster.add_member("钱七", at=clock.now(), role=Role.LEADER, alliance_id=west.id, userid="wl")
+    other = sign(SECRET, west.id, "wl", clock.now() + timedelta(hours=1))
+    async with bot.client.get(f"/reports/{other}/evidence/1") as response:
+        assert response.status == 403 and "不属于本链接对应的联盟" in await response.text()
+    async with bot.client.get(path.replace("/reports/", "/reports/x")) as response:
+        assert response.status == 403
