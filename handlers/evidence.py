@@ -65,7 +65,7 @@ def _what(ctx: Context) -> str:
     return f"文件「{ctx.incoming.reply_context.get(FILE_NAME, '文件')}」"
 
 
-def _stored_file(ctx: Context, member: Member) -> StoredFile | None:
+def stored_file(ctx: Context, member: Member) -> StoredFile | None:
     """The file of this message recorded in `files`, or None when none was kept."""
     context = ctx.incoming.reply_context
     if FILE_SHA256 not in context:
@@ -96,7 +96,7 @@ def attach(
     context = ctx.incoming.reply_context
     if FILE_ERROR in context:
         return f"附件没有保存：{problem_text(context[FILE_ERROR])}"
-    stored = _stored_file(ctx, member)
+    stored = stored_file(ctx, member)
     if stored is None:
         return problem_text("executable") if FILE_SHA256 in context else ""
     ctx.storage.evidence.attach(
@@ -137,7 +137,7 @@ def _activity(ctx: Context, record: RecentRecord) -> Activity | None:
 @router.command(
     FOLLOW_UP_COMMAND,
     aliases=("附图", "证据"),
-    summary="怎样给反思、评课附照片",
+    summary="给反思、评课附照片",
     usage="附件",
     examples=("（照片说明写）反思 A7 板书设计很清楚……", "（交完反思 10 分钟内）直接发照片"),
 )

@@ -14,6 +14,7 @@ from storage.chats import ChatsRepo
 from storage.db import open_database
 from storage.evidence import EvidenceRepo
 from storage.feedback import FeedbackRepo
+from storage.lesson_studies import LessonStudiesRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.notices import NoticesRepo
 from storage.reminders import RemindersRepo
@@ -48,6 +49,7 @@ class Storage:
     series: SeriesRepo
     calendar: CalendarRepo
     evidence: EvidenceRepo
+    lesson_studies: LessonStudiesRepo
 
     @classmethod
     def open(cls, path: Path | str, *, memory: bool = False) -> Storage:
@@ -72,6 +74,7 @@ class Storage:
             series=SeriesRepo(db, activities, teams),
             calendar=CalendarRepo(db),
             evidence=EvidenceRepo(db),
+            lesson_studies=LessonStudiesRepo(db),
         )
 
     def reporting(self) -> ReportingQueries:

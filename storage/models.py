@@ -402,3 +402,30 @@ class RecentRecord(BaseModel):
     activity_id: int | None = None
     request_id: int | None = None  # the 征集 a 反馈 answers
     at: datetime
+
+
+class LessonStudy(BaseModel):
+    """课例 (一课多研): one lesson studied over several rounds (activities)."""
+
+    id: int
+    alliance_id: int
+    name: str
+    created_at: datetime
+
+
+class StudyRound(BaseModel):
+    study_id: int
+    activity_id: int
+    round: int  # 第1轮, 第2轮, …
+    teacher_id: int | None = None  # 执教
+
+
+class Design(BaseModel):
+    """A 说课 submission: the teaching design, as text and/or a file."""
+
+    id: int
+    activity_id: int
+    member_id: int
+    body: str
+    file_id: int | None = None
+    submitted_at: datetime

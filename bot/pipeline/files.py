@@ -68,8 +68,9 @@ FILE_ERROR = "file_error"  # a FileProblem value
 
 # Words that make a caption mean "share this as a resource" (the 资源 command and aliases).
 RESOURCE_WORDS = ("资源", "分享资源", "资料")
-# Captions of records a file is evidence of: fetched, and the command runs with the file.
-EVIDENCE_WORDS = ("反思", "反馈", "评课", "通知")
+# Captions of records a file is evidence of (or a 说课 design): fetched, and the command
+# runs with the file.
+EVIDENCE_WORDS = ("反思", "反馈", "评课", "通知", "说课")
 # What a caption-less file sent just after a record becomes (handlers/evidence.py).
 FOLLOW_UP_COMMAND = "附件"
 
@@ -310,8 +311,8 @@ class FileIntake:
 
     Wire it around the dispatcher: `Pipeline(..., handle=intake.wrap(dispatcher.process))`.
     A file with no caption, or with a caption starting with 资源, is shared as a resource
-    (title = caption, else the file name). A file whose caption starts with 反思, 反馈, 评课 or
-    通知 is fetched and that command runs with it (evidence of the record). A caption-less file
+    (title = caption, else the file name). A file whose caption starts with 反思, 反馈, 评课,
+    通知 or 说课 is fetched and that command runs with it (evidence of the record). A caption-less file
     or picture from someone who just made a record (`follows_record`, asked of storage by
     whoever wires this) becomes the 附件 command that joins it to that record. Any other
     caption, or a bare picture otherwise, passes through untouched.

@@ -223,3 +223,31 @@ async def test_attachments_reach_the_export_and_the_dashboard_behind_signed_link
         assert response.status == 403 and "不属于本链接对应的联盟" in await response.text()
     async with bot.client.get(path.replace("/reports/", "/reports/x")) as response:
         assert response.status == 403
+
+
+async def test_a_design_file_for_a_study_round_is_taken_before_the_lesson(
+    start_bot: StartBot, seeded: Seeded, settings: Settings
+) -> None:
+    bot = await start_bot()
+    start = "发起活动 明天 14:30 说课《分数的初步认识》 课例:分数的初步认识 执教:王芳"
+    assert await bot.post_app(bot.app_text("lead1", start)) == (200, "")
+    assert await bot.deliver() >= 1
+    assert any("第1轮，执教 王芳" in t for t in bot.fake.app_texts("lead1"))
+    design = "教学目标：认识几分之一。".encode() * 40
+    url = bot.fake.add_media("design", bot.fake.aibot.encrypt_media(design))
+    message = aibot_media_message(
+        "file",
+        url,
+        userid="t1",
+        msgid=bot.new_msgid(),
+        response_url=bot.fake.response_url("RC-design"),
+        aibotid=AIBOT_ID,
+        filename="分数的初步认识教学设计.docx",
+        caption="说课 A2",
+    )
+    assert await bot.post_aibot(message) == (200, "")
+    assert await bot.deliver() == 1
+    assert bot.fake.response_texts() == [
+        "已收到王芳对 A2 的说课稿（文件「分数的初步认识教学设计.docx」，第 1 版）。"
+    ]
+    assert kept_files(settings) == [design]
