@@ -10,9 +10,6 @@ consecutive designs.
 
 from __future__ import annotations
 
-import difflib
-import itertools
-import re
 from collections.abc import Sequence
 
 from bot.pipeline.files import FILE_ERROR, FILE_NAME, problem_text
@@ -21,6 +18,7 @@ from bot.routing.router import Args, Router
 from handlers import evidence
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, member_named, take_code
 from handlers.reflections import count_chars
+from reports.lesson_study import design_changes, study_rounds
 from reports.text import day
 from storage.models import Activity, Alliance, LessonReview, Member
 
@@ -30,10 +28,8 @@ DESIGN_KIND = "说课"
 MAX_NAME_CHARS = 40
 MAX_DESIGN_CHARS = 20_000
 POINTS = 3  # keywords shown per part and round
-DIFF_LINES = 8  # changed lines shown per pair of designs
 DESIGN_EXAMPLE = "说课 A9 教学目标：……"
 STUDY_EXAMPLE = "发起活动 12月10日 14:30 说课《分数的初步认识》 课例:分数的初步认识 执教:王芳"
-_SENTENCE = re.compile(r"(?<=[。；！？])|\n")
 
 
 # rounds --------------------------------------------------------------------------------
@@ -146,27 +142,18 @@ def show_study(ctx: Context, args: Args) -> str:
     study = repo.named(scope, name)
     if study is None:
         raise Hint(f"没有找到课例「{name}」。发送「课例」查看全部课例。")
-    rounds = repo.rounds(study.id)
-    lines = [f"课例「{study.name}」共 {len(rounds)} 轮："]
-    designs: list[tuple[int, str]] = []
-    for each in rounds:
-        activity = ctx.storage.activities.get(each.activity_id)
-        if activity is None:
-            continue
-        teacher = roster.member(each.teacher_id) if each.teacher_id else None
-        reviews = ctx.storage.reviews.of_activity(activity.id)
-        signed = len(ctx.storage.submissions.signins(activity.id))
-        reflected = len(ctx.storage.submissions.reflections(activity.id))
-        who = f" 执教 {teacher.name}" if teacher else ""
+    rows = study_rounds(ctx.storage, study)
+    lines = [f"课例「{study.name}」共 {len(rows)} 轮："]
+    for row in rows:
+        who = f" 执教 {row.teacher.name}" if row.teacher else ""
         lines.append(
-            f"第{each.round}轮 {day(activity.starts_at, ctx.zone)} {activity.code}{who}："
-            f"签到 {signed}，反思 {reflected}，评课 {len(reviews)}"
+            f"第{row.round}轮 {day(row.starts_at, ctx.zone)} {row.activity.code}{who}："
+            f"签到 {row.signed}，反思 {row.reflected}，评课 {len(row.reviews)}"
         )
-        lines.extend(f"  {line}" for line in round_points(reviews))
-        design = repo.latest_design(activity.id)
-        if design is not None and design.body.strip():
-            designs.append((each.round, design.body))
-    lines.extend(design_changes(designs))
+        lines.extend(f"  {line}" for line in round_points(row.reviews))
+    for heading, changed in design_changes(rows):
+        lines.append(f"{heading}：")
+        lines.extend(f"  {line}" for line in changed)
     return "\n".join(lines)
 
 
@@ -186,28 +173,3 @@ def round_points(reviews: Sequence[LessonReview]) -> list[str]:
         if top:
             lines.append(f"{label}：{'、'.join(k.word for k in top)}")
     return lines
-
-
-def design_changes(designs: Sequence[tuple[int, str]]) -> list[str]:
-    """What changed between consecutive rounds' designs, a few lines each (difflib)."""
-    lines: list[str] = []
-    for (before_round, before), (after_round, after) in itertools.pairwise(designs):
-        old = _sentences(before)
-        new = _sentences(after)
-        changed = [
-            line
-            for line in difflib.unified_diff(old, new, lineterm="", n=0)
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))
-        ]
-        lines.append(f"说课稿 第{before_round}轮→第{after_round}轮：")
-        if not changed:
-            lines.append("  没有改动")
-            continue
-        lines.extend(f"  {line[0]} {line[1:]}" for line in changed[:DIFF_LINES])
-        if len(changed) > DIFF_LINES:
-            lines.append(f"  ……另有 {len(changed) - DIFF_LINES} 处改动")
-    return lines
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s.strip()]

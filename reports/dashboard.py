@@ -40,6 +40,7 @@ from reports.export import (
     export_workbook,
     exports_dir,
 )
+from reports.lesson_study import design_changes, study_rounds
 from reports.links import (
     DASHBOARD_PREFIX,
     LinkClaims,
@@ -293,6 +294,36 @@ class Dashboard:
         context = self._common(viewer, key, period, "reflections")
         context["query"] = query
         return self._page("reflections.html", **context, total=total, hits=rows)
+
+    async def studies(self, request: web.Request) -> web.Response:
+        """课例: every lesson study of the alliance's tree, its rounds and design changes."""
+        viewer = self._viewer(request)
+        zone = self._zone(viewer.alliance)
+        key, period = self._period(request, zone)
+        tree = self._storage.roster.descendants(viewer.alliance.id)
+        studies = []
+        for study in self._storage.lesson_studies.in_alliances(tree):
+            rows = study_rounds(self._storage, study)
+            studies.append(
+                {
+                    "name": study.name,
+                    "rounds": [
+                        {
+                            "round": row.round,
+                            "when": fmt.when(row.starts_at, zone),
+                            "activity": f"{row.activity.code} {_activity_title(row.activity)}",
+                            "teacher": row.teacher.name if row.teacher else "",
+                            "signed": row.signed,
+                            "reflected": row.reflected,
+                            "reviews": len(row.reviews),
+                        }
+                        for row in rows
+                    ],
+                    "changes": design_changes(rows),
+                }
+            )
+        context = self._common(viewer, key, period, "studies")
+        return self._page("studies.html", **context, studies=studies)
 
     async def trend_png(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)

@@ -27,6 +27,7 @@ ROUTES = (
     ("", "root"),
     ("/", "overview"),
     ("/reflections", "reflections"),
+    ("/studies", "studies"),
     ("/trend.png", "trend_png"),
     ("/rates.png", "rates_png"),
     ("/export.xlsx", "export"),

@@ -24,6 +24,7 @@ from reports.alliance_sheets import (
 )
 from reports.child_process import run_in_child_blocking
 from reports.evidence_sheet import write_evidence_sheet
+from reports.lesson_study import write_study_sheet
 from reports.review_sheets import OBSERVATION_COLUMNS, REVIEW_COLUMNS, review_sheets
 from reports.stats import (
     HELD_SLACK,
@@ -470,6 +471,7 @@ def export_workbook(
         result.counts["听课"] = len(reviews.observations)
 
         write_evidence_sheet(book, storage, activities, zone, scope.links)
+        write_study_sheet(book, storage, activities, zone)
         book.sheet("学校统计", SCHOOL_COLUMNS)
         ordered = sorted(merged.values(), key=school_order)
         for counts in [*ordered, total_of(merged)]:

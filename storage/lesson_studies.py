@@ -124,6 +124,12 @@ class LessonStudiesRepo:
         ).fetchone()[0]
         return design, int(version)
 
+    def design_count(self, activity_id: int) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM designs WHERE activity_id = ?", (activity_id,)
+        ).fetchone()
+        return int(row[0])
+
     def latest_design(self, activity_id: int) -> Design | None:
         """The newest design submitted for the activity (by anyone)."""
         row = self._db.execute(

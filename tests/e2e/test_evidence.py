@@ -251,3 +251,40 @@ async def test_a_design_file_for_a_study_round_is_taken_before_the_lesson(
         "已收到王芳对 A2 的说课稿（文件「分数的初步认识教学设计.docx」，第 1 版）。"
     ]
     assert kept_files(settings) == [design]
+
+
+async def test_the_export_and_the_dashboard_show_a_study_round_by_round(
+    start_bot: StartBot, seeded: Seeded, settings: Settings, fake: FakeWeCom, clock: FakeClock
+) -> None:
+    with_links = make_settings(
+        settings.db, fake, JIAOYAN_DASHBOARD_SECRET=SECRET, JIAOYAN_PUBLIC_URL=PUBLIC
+    )
+    bot = await start_bot(bot_settings=with_links)
+    study = "课例:分数的初步认识"
+    for text in (
+        f"发起活动 明天 14:30 说课《分数的初步认识》 {study} 执教:王芳",
+        f"发起活动 后天 14:30 课例研讨《分数的初步认识》 {study} 执教:李强",
+    ):
+        assert await bot.post_app(bot.app_text("lead1", text)) == (200, "")
+    for who, text in (
+        ("t1", "说课 A2 目标：认识几分之一。\n导入：分蛋糕。"),
+        ("t2", "说课 A3 目标：认识几分之一。\n导入：分月饼，学生动手。"),
+    ):
+        assert await bot.post_app(bot.app_text(who, text)) == (200, "")
+    await bot.deliver()
+
+    token = sign(SECRET, seeded.activity.alliance_id, "lead1", clock.now() + timedelta(hours=1))
+    async with bot.client.get(f"/reports/{token}/studies") as response:
+        page = await response.text()
+    assert response.status == 200 and "分数的初步认识" in page
+    assert page.index("第1轮") < page.index("第2轮") and "王芳" in page and "李强" in page
+    assert "- 导入：分蛋糕。" in page and "+ 导入：分月饼，学生动手。" in page
+
+    async with bot.client.get(f"/reports/{token}/export.xlsx?p=本学期") as response:
+        book = openpyxl.load_workbook(io.BytesIO(await response.read()))
+    rows = [[c.value for c in r] for r in book["课例"].iter_rows()]
+    assert [r[:3] for r in rows[1:]] == [
+        ["分数的初步认识", 1, "A2"],
+        ["分数的初步认识", 2, "A3"],
+    ]
+    assert [r[4] for r in rows[1:]] == ["王芳", "李强"] and [r[-1] for r in rows[1:]] == [1, 1]
