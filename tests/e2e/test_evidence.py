@@ -288,3 +288,45 @@ async def test_the_export_and_the_dashboard_show_a_study_round_by_round(
         ["分数的初步认识", 2, "A3"],
     ]
     assert [r[4] for r in rows[1:]] == ["王芳", "李强"] and [r[-1] for r in rows[1:]] == [1, 1]
+
+
+async def test_a_notice_pdf_and_a_school_answer_carry_their_files(
+    start_bot: StartBot, seeded: Seeded, clock: FakeClock
+) -> None:
+    bot = await start_bot()
+    pdf = b"%PDF-1.7\n" + "期末质量分析会安排".encode() * 50
+
+    async def send_file(userid: str, name: str, caption: str | None) -> str:
+        url = bot.fake.add_media(name, bot.fake.aibot.encrypt_media(pdf + name.encode()))
+        message = aibot_media_message(
+            "file",
+            url,
+            userid=userid,
+            msgid=bot.new_msgid(),
+            response_url=bot.fake.response_url(f"RC-{name}"),
+            aibotid=AIBOT_ID,
+            filename=f"{name}.pdf",
+            caption=caption,
+        )
+        assert await bot.post_aibot(message) == (200, "")
+        await bot.deliver()
+        return bot.fake.response_texts()[-1]
+
+    notice = await send_file("staff1", "安排", "通知 东部联盟 期末质量分析会安排见附件")
+    assert "已发布通知 N1" in notice and "已附上文件「安排.pdf」。" in notice
+    [attached] = bot.storage.evidence.of_record(EvidenceKind.NOTICE, 1)
+    assert attached.file.name == "安排.pdf"
+
+    clock.advance(timedelta(minutes=3))
+    follow = await send_file("staff1", "座次表", None)
+    assert follow == "已把文件「座次表.pdf」附在你的通知 N1 上。"
+    assert len(bot.storage.evidence.of_record(EvidenceKind.NOTICE, 1)) == 2
+    assert bot.storage.resources.in_alliances([seeded.activity.alliance_id]) == []
+
+    assert await bot.post_app(bot.app_text("staff1", "征集 周五 东部联盟 各校质量分析报告")) == (
+        200,
+        "",
+    )
+    await bot.deliver()
+    answer = await send_file("lead1", "一小报告", "反馈 F1 东部一小质量分析报告见附件")
+    assert "已收到东部一小对征集 F1 的反馈" in answer and "已附上文件「一小报告.pdf」。" in answer
