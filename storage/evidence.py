@@ -21,6 +21,7 @@ _COLUMNS = (
     "f.id, f.sha256, f.name, f.size, f.path, f.executable, f.uploaded_by, f.uploaded_at"
 )
 _FROM = "FROM evidence e JOIN files f ON f.id = e.file_id"
+_CHUNK = 500  # ids bound per IN (...)
 
 # The records a person makes since a moment: (kind, id, activity, 征集 asked, when).
 _RECORDS = (
@@ -86,15 +87,17 @@ class EvidenceRepo:
     def for_activities(self, activity_ids: Iterable[int]) -> list[Evidence]:
         """Attached (not waiting) evidence of reflections and 评课 of these activities."""
         ids = list(activity_ids)
-        if not ids:
-            return []
-        marks = ", ".join("?" for _ in ids)
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} {_FROM} WHERE e.record_id IS NOT NULL "
-            f"AND e.activity_id IN ({marks}) ORDER BY e.activity_id, e.id",
-            ids,
-        )
-        return [_evidence(row) for row in rows]
+        found: list[Evidence] = []
+        for start in range(0, len(ids), _CHUNK):  # a district's activities exceed SQL's variables
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} {_FROM} WHERE e.record_id IS NOT NULL "
+                f"AND e.activity_id IN ({marks})",
+                chunk,
+            )
+            found.extend(_evidence(row) for row in rows)
+        return sorted(found, key=lambda e: (e.activity_id or 0, e.id))
 
     def feedback_request_of(self, answer_id: int) -> int | None:
         """The 征集 a 反馈 answer belongs to (to check who may read its attachment)."""
