@@ -16,6 +16,7 @@ from bot.text.dates import NO_TIME, Lessons, When, extract_when, parse_when, whe
 from bot.text.recurrence import Repeat, RepeatProblem, take_repeat
 from handlers import format as fmt
 from handlers import series as recurring
+from handlers.lesson_studies import add_round, study_teacher
 from handlers.lookup import ACTIVITY_CODE, activity_by_code, scheduled, take_code
 from handlers.teams import parse_target, target_label
 from storage import Storage
@@ -33,12 +34,13 @@ KINDS = (
     "专题讲座",
     "送教下乡",
     "读书分享",
+    "说课",
 )
 DEFAULT_KIND = "教研活动"
 DEFAULT_DURATION = timedelta(hours=2)
 DEFAULT_REFLECTION_DAYS = 3
 # Fields may come anywhere after the code, in any order: 时间:… 地点:… (full-width ： too).
-_FIELD = re.compile(r"(时间|标题|地点|类型|学时|反思截止|截止|签到码|对象)\s*:\s*")
+_FIELD = re.compile(r"(时间|标题|地点|类型|学时|反思截止|截止|签到码|对象|课例|执教)\s*:\s*")
 _EXAMPLE = "例如：发起活动 周五 14:30 同课异构《秋天的雨》 地点:一中"
 _SERIES_EXAMPLE = "例如：发起活动 每周三 15:00-17:00 集体备课 至1月14日"
 
@@ -54,6 +56,8 @@ class ActivityFields:
     signin_code: str | None = None
     target: str | None = None  # 对象: schools or a team (see handlers.teams.parse_target)
     repeat: Repeat | None = None  # 每周三 … 至1月14日: a series (see bot.text.recurrence)
+    study: str | None = None  # 课例:… — the activity is this 课例's next round
+    teacher: str | None = None  # 执教:… — who teaches that round
 
 
 def parse_fields(text: str, now: datetime, lessons: Lessons = ()) -> ActivityFields:
@@ -109,6 +113,10 @@ def _set_field(
         fields.reflection_due = _due(value, now, lessons)
     elif key == "对象":
         fields.target = value
+    elif key == "课例":
+        fields.study = value
+    elif key == "执教":
+        fields.teacher = value
     else:
         fields.signin_code = value
 
@@ -192,6 +200,8 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
     alliance = ctx.require_alliance()
     ctx.require(Action.MANAGE_ACTIVITY, alliance)
     fields = parse_fields(args.text, ctx.now(), ctx.config.lessons)
+    if fields.repeat is not None and (fields.study or fields.teacher):
+        raise Hint("课例的每一轮要单独发起（系列活动不能写 课例:/执教:）。")
     if fields.repeat is not None:
         return create_series(ctx, alliance, fields, fields.repeat)
     when = fields.when
@@ -209,6 +219,7 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
         raise Hint("活动时间已经过去了，请检查日期。")
     target = parse_target(ctx, fields.target, alliance.id) if fields.target else None
     school = ctx.storage.roster.find_school(fields.place) if fields.place else None
+    teacher = study_teacher(ctx, alliance, fields.study, fields.teacher)
     activity = ctx.storage.activities.create(
         alliance_id=alliance.id,
         kind=fields.kind or infer_kind(fields.title),
@@ -226,11 +237,13 @@ def create_activity(ctx: Context, args: Args) -> list[Effect]:
     )
     if target is not None:
         ctx.storage.teams.set_activity_target(activity.id, target)
+    study = [add_round(ctx, activity, fields.study, teacher)] if fields.study else []
     ctx.storage.audit.record(now, ctx.incoming.userid, "activity.create", activity.code)
+    where = f"（{study[0]}）" if study else ""
     return [
-        announcement(ctx.storage, activity, ctx, "新活动"),
+        announcement(ctx.storage, activity, ctx, "新活动", study),
         Reply(
-            text=f"已发起活动 {activity.code}。修改：修改活动 {activity.code} 地点:… ；"
+            text=f"已发起活动 {activity.code}{where}。修改：修改活动 {activity.code} 地点:… ；"
             f"取消：取消活动 {activity.code} 原因",
             private=True,
         ),

@@ -134,11 +134,15 @@ def export_archive(ctx: Context, args: Args) -> list[Effect]:
     now = ctx.clock.now()
     _prune(folder, now, ctx)
     name = _file_name(folder, alliance, now, ctx)
-    scope = ExportScope(alliance=alliance, start=period.start, end=period.end, zone=ctx.zone)
+    signed = _token(ctx, links, alliance) if links.secret is not None else None
+    base = dashboard_url(links.public_url, signed[0]) if signed else None
+    scope = ExportScope(
+        alliance=alliance, start=period.start, end=period.end, zone=ctx.zone, links=base
+    )
     result = export_workbook_apart(ctx.storage, scope, folder / name, now)
     text = f"已导出「{alliance.name}」{period.label}的教研档案：{result.summary()}。\n"
-    if links.secret is not None:
-        token, expires = _token(ctx, links, alliance)
+    if signed is not None:
+        token, expires = signed
         text += (
             f"下载：{dashboard_url(links.public_url, token, f'files/{name}')}\n"
             f"链接 {when(expires, ctx.zone)} 前有效，仅供你本人下载，请勿转发。"

@@ -18,11 +18,13 @@ from bot.routing.context import Context, Hint
 from bot.routing.permissions import Action, answers_for
 from bot.routing.router import Args, Router
 from bot.text.dates import extract_when
+from handlers import evidence
 from handlers import format as fmt
 from handlers.lookup import member_named, take_code
 from storage import Storage
 from storage import feedback as feedback_rules
 from storage.models import (
+    EvidenceKind,
     FeedbackAnswer,
     FeedbackRequest,
     FeedbackStatus,
@@ -247,13 +249,20 @@ def _answer(ctx: Context, number: int | None, body: str) -> str:
     answer, changed = ctx.storage.feedback.answer(
         request.id, school.id, member_id=member.id, body=body, at=now
     )
+    attached = evidence.attach(ctx, member, EvidenceKind.FEEDBACK, answer.id)
     if not changed:
-        return f"{school.name}对征集 {request.code} 的反馈与上次相同，无需更新。"
+        return f"{school.name}对征集 {request.code} 的反馈与上次相同，无需更新。{attached}"
     ctx.storage.audit.record(now, ctx.incoming.userid, "feedback.answer", request.code)
     late = "（已过截止时间，仍已记录）" if now > request.due_at else ""
     if answer.version == 1:
-        return f"已收到{school.name}对征集 {request.code} 的反馈{late}，谢谢！需要修改可再发一次。"
-    return f"已更新{school.name}对征集 {request.code} 的反馈（第 {answer.version} 版，以此为准）{late}。"
+        return (
+            f"已收到{school.name}对征集 {request.code} 的反馈{late}，谢谢！需要修改可再发一次。"
+            f"{attached}"
+        )
+    return (
+        f"已更新{school.name}对征集 {request.code} 的反馈（第 {answer.version} 版，以此为准）"
+        f"{late}。{attached}"
+    )
 
 
 def _pick_request(ctx: Context, school: School) -> FeedbackRequest:

@@ -10,12 +10,13 @@ from bot.routing.context import Context, Hint
 from bot.routing.permissions import Action
 from bot.routing.router import Args, Router
 from bot.text.dates import extract_when
+from handlers import evidence
 from handlers import format as fmt
 from handlers.lookup import NOTICE_CODE, notice_by_code, take_code
 from scheduling.zones import Place
 from storage import Storage
 from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES
-from storage.models import Alliance, Member, Notice, NoticeStatus
+from storage.models import Alliance, EvidenceKind, Member, Notice, NoticeStatus
 
 router = Router("notices")
 
@@ -101,6 +102,7 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
         publish_at=publish_at,
         status=status,
     )
+    attached = evidence.attach(ctx, member, EvidenceKind.NOTICE, notice.id)
     where = target.name if target else "全部联盟"
     ids = None if target is None else ctx.storage.roster.descendants(target.id)
     groups = len(ctx.storage.chats.for_alliances(ids))
@@ -117,7 +119,8 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
     follow = f"发送「回执 {notice.code}」查看确认情况。" if needs_ack else ""
     effects.append(
         Reply(
-            text=f"已发布通知 {notice.code} 到{where}（{groups} 个群{ack}）{no_group}。{follow}",
+            text=f"已发布通知 {notice.code} 到{where}（{groups} 个群{ack}）{no_group}。{follow}"
+            f"{attached}",
             private=True,
         )
     )

@@ -148,7 +148,7 @@ def _size(size: int) -> str:
 @router.command(
     "资源",
     aliases=("分享资源", "资料", "zy"),
-    summary="分享或查找学习资源（课件、教学设计、课例视频、论文、书目）",
+    summary="分享或查找课件、教案等资源",
     usage="资源 [A编号] 标题 链接 [#标签] [类型:] ｜ 资源 [关键词|A编号|R编号]",
     examples=(
         SHARE_EXAMPLE,

@@ -16,6 +16,7 @@ from bot.routing.context import Context, Hint
 from bot.routing.permissions import Action
 from bot.routing.router import Args, Router
 from bot.text.dates import find_day, parse_period
+from handlers import evidence
 from handlers import format as fmt
 from handlers.lookup import (
     ACTIVITY_CODE,
@@ -28,7 +29,14 @@ from handlers.lookup import (
     take_code,
 )
 from handlers.review_parts import EXAMPLE_PARTS, SCORES, Parsed, require_parts, split_parts
-from storage.models import Activity, LessonReview, Member, RatingForm, ReviewKind
+from storage.models import (
+    Activity,
+    EvidenceKind,
+    LessonReview,
+    Member,
+    RatingForm,
+    ReviewKind,
+)
 
 router = Router("reviews")
 
@@ -106,6 +114,9 @@ def review(ctx: Context, args: Args) -> str:
     lines = [
         f"{done}{member.name}对 {activity.code}{whose}的评课，谢谢！{activity.code} 共有 {count} 条评课。"
     ]
+    attached = evidence.attach(ctx, member, EvidenceKind.REVIEW, stored.id, activity.id)
+    if attached:
+        lines.append(attached)
     if scores is not None and form is not None:
         lines.append(f"评分：{_score_text(form.items, scores)}")
     elif form is not None:

@@ -12,6 +12,7 @@ Wiring: `reports.dashboard.add_routes(web_app, storage, settings, clock)`.
 
 from __future__ import annotations
 
+import mimetypes
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -26,6 +27,7 @@ from markupsafe import Markup, escape
 
 from bot.core.clock import Clock
 from bot.core.settings import Settings
+from bot.pipeline.files import FileRefused, FileStore, files_dir_for
 from bot.routing.permissions import Action, effective_role, may, reaches
 from bot.text.dates import Period, parse_period
 from reports import text as fmt
@@ -38,7 +40,15 @@ from reports.export import (
     export_workbook,
     exports_dir,
 )
-from reports.links import DASHBOARD_PREFIX, LinkClaims, LinkError, LinkProblem, verify
+from reports.lesson_study import design_changes, study_rounds
+from reports.links import (
+    DASHBOARD_PREFIX,
+    LinkClaims,
+    LinkError,
+    LinkProblem,
+    dashboard_url,
+    verify,
+)
 from reports.review_sheets import reviews_by_school
 from reports.stats import (
     PeriodStats,
@@ -49,12 +59,14 @@ from reports.stats import (
 )
 from storage import Storage
 from storage.attendance import NO_SCHOOL, SchoolCounts
-from storage.models import Activity, Alliance, Member
+from storage.models import Activity, Alliance, Evidence, EvidenceKind, Member
 
 TREND_WEEKS = 8
 SEARCH_LIMIT = 200
 PERIOD_TABS = (("本周", "本周"), ("上周", "上周"), ("本月", "本月"), ("本学期", "本学期"))
 DEFAULT_PERIOD = "本学期"
+# Pictures shown in the browser; every other file is only ever downloaded.
+_INLINE_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -270,12 +282,48 @@ class Dashboard:
                 "when": fmt.when(hit.reflection.updated_at, zone),
                 "version": hit.reflection.version,
                 "body": highlight(hit.reflection.body, query),
+                "files": [
+                    (item.file.name, f"evidence/{item.id}")
+                    for item in self._storage.evidence.of_record(
+                        EvidenceKind.REFLECTION, hit.reflection.id
+                    )
+                ],
             }
             for hit in hits
         ]
         context = self._common(viewer, key, period, "reflections")
         context["query"] = query
         return self._page("reflections.html", **context, total=total, hits=rows)
+
+    async def studies(self, request: web.Request) -> web.Response:
+        """课例: every lesson study of the alliance's tree, its rounds and design changes."""
+        viewer = self._viewer(request)
+        zone = self._zone(viewer.alliance)
+        key, period = self._period(request, zone)
+        tree = self._storage.roster.descendants(viewer.alliance.id)
+        studies = []
+        for study in self._storage.lesson_studies.in_alliances(tree):
+            rows = study_rounds(self._storage, study)
+            studies.append(
+                {
+                    "name": study.name,
+                    "rounds": [
+                        {
+                            "round": row.round,
+                            "when": fmt.when(row.starts_at, zone),
+                            "activity": f"{row.activity.code} {_activity_title(row.activity)}",
+                            "teacher": row.teacher.name if row.teacher else "",
+                            "signed": row.signed,
+                            "reflected": row.reflected,
+                            "reviews": len(row.reviews),
+                        }
+                        for row in rows
+                    ],
+                    "changes": design_changes(rows),
+                }
+            )
+        context = self._common(viewer, key, period, "studies")
+        return self._page("studies.html", **context, studies=studies)
 
     async def trend_png(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
@@ -312,7 +360,10 @@ class Dashboard:
         viewer = self._viewer(request)
         zone = self._zone(viewer.alliance)
         _, period = self._period(request, zone)
-        scope = ExportScope(alliance=viewer.alliance, start=period.start, end=period.end, zone=zone)
+        base = dashboard_url(self._settings.public_url, request.match_info["token"])
+        scope = ExportScope(
+            alliance=viewer.alliance, start=period.start, end=period.end, zone=zone, links=base
+        )
         now = self._clock.now()
         data = await self._build_export(scope, now)
         return web.Response(
@@ -357,6 +408,50 @@ class Dashboard:
                 "Content-Type": _XLSX,
             },
         )
+
+    async def evidence(self, request: web.Request) -> web.StreamResponse:
+        """A photo or file attached to a record of this link's alliance (附件)."""
+        viewer = self._viewer(request)
+        number = request.match_info["number"]
+        item = self._storage.evidence.get(int(number)) if number.isdigit() else None
+        if item is None or not self._evidence_visible(viewer.alliance, item):
+            raise self._refuse("文件不可用", "这个附件不属于本链接对应的联盟，或已被删除。")
+        store = FileStore(files_dir_for(self._settings.db))
+        try:
+            path = store.path_for_serving(item.file.path, executable=item.file.executable)
+        except FileRefused:
+            raise self._refuse("文件不可用", "这个附件已被清理或不能下载。") from None
+        kind = mimetypes.guess_type(item.file.name)[0] or ""
+        inline = kind in _INLINE_IMAGES
+        disposition = "inline" if inline else "attachment"
+        return web.FileResponse(
+            path,
+            headers={
+                **_SECURITY_HEADERS,
+                "Content-Type": kind if inline else "application/octet-stream",
+                "Content-Disposition": f'{disposition}; filename="file"; '
+                f"filename*=UTF-8''{quote(item.file.name)}",
+            },
+        )
+
+    def _evidence_visible(self, alliance: Alliance, item: Evidence) -> bool:
+        """Attached (not waiting) evidence of a record within this alliance's tree."""
+        if item.record_id is None:
+            return False
+        storage = self._storage
+        tree = storage.roster.descendants(alliance.id)
+        owner: int | None = None
+        if item.activity_id is not None:
+            activity = storage.activities.get(item.activity_id)
+            owner = activity.alliance_id if activity else None
+        elif item.kind is EvidenceKind.NOTICE:
+            notice = storage.notices.get(item.record_id)
+            owner = notice.alliance_id if notice else None
+        elif item.kind is EvidenceKind.FEEDBACK:
+            answer = storage.evidence.feedback_request_of(item.record_id)
+            request = storage.feedback.get(answer) if answer is not None else None
+            owner = request.alliance_id if request else None
+        return owner in tree
 
 
 def _attachment(filename: str) -> dict[str, str]:

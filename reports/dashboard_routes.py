@@ -27,10 +27,12 @@ ROUTES = (
     ("", "root"),
     ("/", "overview"),
     ("/reflections", "reflections"),
+    ("/studies", "studies"),
     ("/trend.png", "trend_png"),
     ("/rates.png", "rates_png"),
     ("/export.xlsx", "export"),
     ("/files/{name}", "file"),
+    ("/evidence/{number}", "evidence"),
 )
 
 

@@ -24,6 +24,8 @@ from reports.alliance_sheets import (
     resource_rows,
 )
 from reports.child_process import run_in_child_blocking
+from reports.evidence_sheet import write_evidence_sheet
+from reports.lesson_study import write_study_sheet
 from reports.review_sheets import OBSERVATION_COLUMNS, REVIEW_COLUMNS, review_sheets
 from reports.stats import (
     HELD_SLACK,
@@ -65,6 +67,7 @@ class ExportScope:
     start: datetime | None  # activities starting at or after (aware)
     end: datetime | None  # activities starting before (aware)
     zone: tzinfo
+    links: str | None = None  # a signed dashboard link's base: 附件 rows get download links
 
     def describe(self) -> str:
         who = self.alliance.name if self.alliance else "全部联盟"
@@ -454,6 +457,8 @@ def export_workbook(
             counter.tick("听课")
         result.counts["听课"] = len(reviews.observations)
 
+        write_evidence_sheet(book, storage, activities, zone, scope.links)
+        write_study_sheet(book, storage, activities, zone)
         book.sheet("学校统计", SCHOOL_COLUMNS)
         ordered = sorted(merged.values(), key=school_order)
         for counts in [*ordered, total_of(merged)]:

@@ -13,7 +13,9 @@ from storage.calendar import CalendarRepo
 from storage.chats import ChatsRepo
 from storage.db import Database, data_dir_for, open_database
 from storage.dialect import dialect_of, is_postgres_url
+from storage.evidence import EvidenceRepo
 from storage.feedback import FeedbackRepo
+from storage.lesson_studies import LessonStudiesRepo
 from storage.messaging import InboxRepo, OutboxRepo
 from storage.notices import NoticesRepo
 from storage.reminders import RemindersRepo
@@ -44,6 +46,8 @@ class Storage:
     reviews: ReviewsRepo
     series: SeriesRepo
     calendar: CalendarRepo
+    evidence: EvidenceRepo
+    lesson_studies: LessonStudiesRepo
     # The PostgreSQL URL this storage was opened from (None for SQLite).
     url: str | None = None
 
@@ -71,6 +75,8 @@ class Storage:
             reviews=ReviewsRepo(db),
             series=SeriesRepo(db, activities, teams),
             calendar=CalendarRepo(db),
+            evidence=EvidenceRepo(db),
+            lesson_studies=LessonStudiesRepo(db),
         )
 
     def reporting(self) -> ReportingQueries:

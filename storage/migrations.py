@@ -407,6 +407,52 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        9,
+        "evidence and 课例: attached files, lesson studies' rounds, 说课 designs",
+        [
+            # record_id NULL: a photo sent with a reflection too short to keep, waiting for
+            # that person's next reflection text on that activity.
+            """CREATE TABLE evidence (
+                id INTEGER PRIMARY KEY,
+                file_id INTEGER NOT NULL REFERENCES files(id),
+                kind TEXT NOT NULL CHECK (kind IN ('reflection', 'review', 'feedback', 'notice')),
+                record_id INTEGER,
+                activity_id INTEGER REFERENCES activities(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                attached_at TEXT NOT NULL,
+                source TEXT NOT NULL UNIQUE
+            )""",
+            "CREATE INDEX evidence_record ON evidence(kind, record_id)",
+            "CREATE INDEX evidence_activity ON evidence(activity_id)",
+            # 课例 (一课多研): one lesson taught over several rounds, each an activity.
+            """CREATE TABLE lesson_studies (
+                id INTEGER PRIMARY KEY,
+                alliance_id INTEGER NOT NULL REFERENCES alliances(id),
+                name TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                UNIQUE (alliance_id, name)
+            )""",
+            """CREATE TABLE lesson_study_rounds (
+                activity_id INTEGER PRIMARY KEY REFERENCES activities(id),
+                study_id INTEGER NOT NULL REFERENCES lesson_studies(id),
+                round INTEGER NOT NULL,
+                teacher_id INTEGER REFERENCES members(id),
+                UNIQUE (study_id, round)
+            )""",
+            # 说课: a teaching design submitted before the lesson; every version is kept.
+            """CREATE TABLE designs (
+                id INTEGER PRIMARY KEY,
+                activity_id INTEGER NOT NULL REFERENCES activities(id),
+                member_id INTEGER NOT NULL REFERENCES members(id),
+                body TEXT NOT NULL,
+                file_id INTEGER REFERENCES files(id),
+                submitted_at TEXT NOT NULL,
+                source TEXT NOT NULL UNIQUE
+            )""",
+            "CREATE INDEX designs_activity ON designs(activity_id)",
+        ],
+    ),
 ]
 
 

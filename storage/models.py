@@ -371,3 +371,61 @@ class RatingForm(BaseModel):
     alliance_id: int
     activity_kind: str
     items: list[str]
+
+
+class EvidenceKind(StrEnum):
+    """What kind of record a photo or file is evidence of."""
+
+    REFLECTION = "reflection"
+    REVIEW = "review"
+    FEEDBACK = "feedback"
+    NOTICE = "notice"
+
+
+class Evidence(BaseModel):
+    """A received file attached to a record (record_id None: kept for a reflection to come)."""
+
+    id: int
+    kind: EvidenceKind
+    record_id: int | None = None
+    activity_id: int | None = None
+    member_id: int
+    attached_at: datetime
+    file: StoredFile
+
+
+class RecentRecord(BaseModel):
+    """The last record a person made: what a caption-less photo sent just after it joins."""
+
+    kind: EvidenceKind
+    record_id: int
+    activity_id: int | None = None
+    request_id: int | None = None  # the 征集 a 反馈 answers
+    at: datetime
+
+
+class LessonStudy(BaseModel):
+    """课例 (一课多研): one lesson studied over several rounds (activities)."""
+
+    id: int
+    alliance_id: int
+    name: str
+    created_at: datetime
+
+
+class StudyRound(BaseModel):
+    study_id: int
+    activity_id: int
+    round: int  # 第1轮, 第2轮, …
+    teacher_id: int | None = None  # 执教
+
+
+class Design(BaseModel):
+    """A 说课 submission: the teaching design, as text and/or a file."""
+
+    id: int
+    activity_id: int
+    member_id: int
+    body: str
+    file_id: int | None = None
+    submitted_at: datetime

@@ -214,3 +214,15 @@ def test_the_command_line_console_prints_a_digest_asked_for_in_a_script(tmp_path
     )
     assert "[私信 → 刘洋] 教研助手: ## 东部联盟 · 教研周报" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+async def test_a_lesson_study_round_its_design_and_view_in_the_console(session: Session) -> None:
+    out = await session.run(
+        "发起活动 周三 14:30 说课《分数的初步认识》 课例:分数的初步认识 执教:王芳",
+        ":as t1",
+        "说课 A1 教学目标：认识几分之一。",
+        "课例 分数的初步认识",
+    )
+    assert "课例「分数的初步认识」第1轮，执教 王芳" in out
+    assert "已收到王芳对 A1 的说课稿（" in out  # before the lesson: only a design is taken
+    assert "课例「分数的初步认识」共 1 轮：" in out and "A1 执教 王芳：签到 0" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,22 @@ def test_a_weekly_series_is_announced_once_and_listed_as_one_line(week_output: l
     text = "\n".join(week_output)
     assert "共 6 次：A2 12月9日、A3 12月16日" in text and "A7 2027年1月13日" in text
     assert "· S1「集体备课《单元整体教学》」 每周三 下午 15:00–17:00，东部二小；下次 A2" in text
+
+
+def test_a_lesson_study_round_takes_its_design_before_the_lesson(week_output: list[str]) -> None:
+    def message(stamp: str, where: str) -> str:
+        """A bot message at `stamp` to `where` with its continuation lines."""
+        prefix = f"{stamp}  [{where}] 教研助手: "
+        start = next(i for i, line in enumerate(week_output) if line.startswith(prefix))
+        rest = itertools.takewhile(lambda line: line.startswith("    "), week_output[start + 1 :])
+        return "\n".join([week_output[start][len(prefix) :], *(line.strip() for line in rest)])
+
+    announced = message("12月4日 周五 16:50", "群 东部联盟群")
+    assert announced.startswith("【新活动】A8「说课《分数的初步认识》」")
+    assert "课例「分数的初步认识」第1轮，执教 王芳" in announced
+    taken = message("12月4日 周五 17:20", "私信 → 王芳")
+    assert taken == "已收到王芳对 A8 的说课稿（36 字，第 1 版）。"  # the day before the lesson
+    assert message("12月4日 周五 17:25", "群 东部联盟群").splitlines() == [
+        "课例「分数的初步认识」共 1 轮：",
+        "第1轮 12月8日(周二) A8 执教 王芳：签到 0，反思 0，评课 0",
+    ]

@@ -28,6 +28,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePath
@@ -68,6 +69,11 @@ FILE_ERROR = "file_error"  # a FileProblem value
 
 # Words that make a caption mean "share this as a resource" (the 资源 command and aliases).
 RESOURCE_WORDS = ("资源", "分享资源", "资料")
+# Captions of records a file is evidence of (or a 说课 design): fetched, and the command
+# runs with the file.
+EVIDENCE_WORDS = ("反思", "反馈", "评课", "通知", "说课")
+# What a caption-less file sent just after a record becomes (handlers/evidence.py).
+FOLLOW_UP_COMMAND = "附件"
 
 # Never kept, never served: programs and scripts by name or by their first bytes.
 EXECUTABLE_SUFFIXES = frozenset(
@@ -307,8 +313,11 @@ class FileIntake:
 
     Wire it around the dispatcher: `Pipeline(..., handle=intake.wrap(dispatcher.process))`.
     A file with no caption, or with a caption starting with 资源, is shared as a resource
-    (title = caption, else the file name); a file whose caption is another command (a picture
-    with 反思 …), or a bare picture without any caption, passes through untouched.
+    (title = caption, else the file name). A file whose caption starts with 反思, 反馈, 评课,
+    通知 or 说课 is fetched and that command runs with it (evidence of the record). A caption-less file
+    or picture from someone who just made a record (`follows_record`, asked of storage by
+    whoever wires this) becomes the 附件 command that joins it to that record. Any other
+    caption, or a bare picture otherwise, passes through untouched.
     """
 
     def __init__(
@@ -317,10 +326,12 @@ class FileIntake:
         store: FileStore,
         *,
         callback_aes_key: str | None = None,
+        follows_record: Callable[[Incoming], bool] | None = None,
     ) -> None:
         self._downloader = downloader
         self._store = store
         self._callback_key = callback_aes_key
+        self._follows_record = follows_record
 
     def wrap(self, handle: Handle) -> Handle:
         async def handle_with_files(incoming: Incoming, commit: Commit) -> None:
@@ -344,8 +355,12 @@ class FileIntake:
         if not url and not link:
             return incoming
         caption = strip_addressing(incoming.text).strip()
+        if url and caption.startswith(EVIDENCE_WORDS):
+            return caption, url
         if caption and not caption.startswith(RESOURCE_WORDS):
             return incoming
+        if not caption and url and self._follows_record and self._follows_record(incoming):
+            return FOLLOW_UP_COMMAND, url
         if not caption and url and context.get(FILE_KIND) == "image":
             return incoming  # a photo sent alone is not necessarily meant for the library
         command = caption or RESOURCE_WORDS[0]

@@ -22,6 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import aiohttp
@@ -55,6 +56,7 @@ from bot.runtime.playground import (
 )
 from bot.runtime.sd_notify import READY, STOPPING, SystemdNotifier
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
+from handlers.evidence import follows_record
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
 from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
@@ -319,6 +321,7 @@ def build_runtime(
         MediaDownloader(session, settings.media_hosts),
         FileStore(files_dir_for(settings.db)),
         callback_aes_key=callback_key.get_secret_value() if callback_key else None,
+        follows_record=partial(follows_record, storage, clock),
     )
     app = create_app(
         settings,

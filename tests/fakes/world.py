@@ -10,6 +10,7 @@ environment of a `jiaoyan-bot serve` subprocess.
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ BOT_AES_KEY = new_encoding_aes_key()
 APP_TOKEN = "appCallbackToken2026"
 APP_AES_KEY = new_encoding_aes_key()
 RESPONSE_PATH = "/cgi-bin/aibot/response"
+MEDIA_PATH = "/media"
 
 # Every setting a developer's shell might leak into a test run.
 WECOM_ENV = (
@@ -81,6 +83,14 @@ class FakeWeCom:
     ws_url: str = ""
     responses: list[dict[str, Any]] = field(default_factory=list)
     response_codes: list[str] = field(default_factory=list)
+    # WeCom's media host (on the API base's host here): name → (encrypted body, file name).
+    media: dict[str, tuple[bytes, str | None]] = field(default_factory=dict)
+    media_requests: list[str] = field(default_factory=list)
+
+    def add_media(self, name: str, encrypted: bytes, filename: str | None = None) -> str:
+        """Serve an (already encrypted) picture or file; its download URL."""
+        self.media[name] = (encrypted, filename)
+        return f"{self.api_base}{MEDIA_PATH}/{name}"
 
     @property
     def aibot(self) -> WeComSide:
@@ -121,7 +131,20 @@ def api_application(fake: FakeWeCom) -> web.Application:
         fake.response_codes.append(request.query.get("response_code", ""))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
+    async def media(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        fake.media_requests.append(name)
+        if name not in fake.media:
+            return web.Response(status=404, text="expired")
+        body, filename = fake.media[name]
+        headers = {}
+        if filename:
+            quoted = urllib.parse.quote(filename, safe="")
+            headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quoted}"
+        return web.Response(body=body, headers=headers)
+
     app.router.add_post(RESPONSE_PATH, response_url)
+    app.router.add_get(MEDIA_PATH + "/{name}", media)
     return app
 
 

@@ -54,6 +54,8 @@ def _activity_fields(text: str, now: datetime) -> dict[str, Any]:
         "place": fields.place,
         "hours": fields.hours,
         "signin_code": fields.signin_code,
+        "study": fields.study,
+        "teacher": fields.teacher,
         "due": _moment(fields.reflection_due),
         "problem": None if when else when_problem(text, now, DEFAULT_LESSONS),
     }
