@@ -31,6 +31,7 @@ ROUTES = (
     ("/rates.png", "rates_png"),
     ("/export.xlsx", "export"),
     ("/files/{name}", "file"),
+    ("/archive/{name}", "archive"),
 )
 
 
