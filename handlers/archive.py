@@ -1,8 +1,8 @@
 """我的档案 and 档案 王芳: a member's 成长档案 (the record for evaluation), sent privately.
 
 The workbook goes as an attachment where the channel can carry files, and the answer holds
-signed, expiring download links to it and to the printable web page (when
-JIAOYAN_DASHBOARD_SECRET is set). Teachers get only their own; leaders and staff also get
+signed, expiring links to it and to the printable web page (A4, `reports.archive_html`) when
+JIAOYAN_DASHBOARD_SECRET is set; without it the workbook alone is sent. Teachers get only their own; leaders and staff also get
 those of their alliance's members (`Context.require_archive`).
 """
 
@@ -16,6 +16,7 @@ from bot.text.dates import Period, parse_period
 from handlers.exports import NO_LINK, link_settings
 from handlers.lookup import members_matching, one_of
 from reports.archive_files import archive_stem, download_name, prune_archives
+from reports.archive_html import write_archive_html
 from reports.archive_xlsx import write_archive_xlsx
 from reports.export import exports_dir
 from reports.links import dashboard_url, sign
@@ -87,6 +88,7 @@ def _send(ctx: Context, subject: Member, period: Period) -> list[Effect]:
     )
     workbook = folder / f"{stem}.xlsx"
     write_archive_xlsx(archive, workbook)
+    write_archive_html(archive, folder / f"{stem}.html")
     total = archive.total
     hours = f"{total.stats.hours:g}" if total else "0"
     lines = [
@@ -100,6 +102,9 @@ def _send(ctx: Context, subject: Member, period: Period) -> list[Effect]:
         expires = now + links.ttl
         token = sign(links.secret, subject.alliance_id or 0, ctx.incoming.userid, expires)
         lines.append(f"Excel：{dashboard_url(links.public_url, token, f'archive/{stem}.xlsx')}")
+        lines.append(
+            f"打印版网页：{dashboard_url(links.public_url, token, f'archive/{stem}.html')}"
+        )
         lines.append(f"链接 {when(expires, ctx.zone)} 前有效，仅供你本人下载，请勿转发。")
     else:
         lines.append(NO_LINK)

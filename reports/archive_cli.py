@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.core.settings import Settings
+from reports.archive_html import write_archive_html
 from reports.archive_xlsx import write_archive_xlsx
 from reports.export import ExportError, parse_day_bound
 from reports.member_archive import MemberArchive, collect_archive
 from storage import Storage
 from storage.models import Member
 
-FORMATS = (".xlsx",)
+FORMATS = (".xlsx", ".html")
 
 
 def archive_command(
@@ -35,7 +36,7 @@ def archive_command(
     err = err or sys.stderr
     suffix = output.suffix.lower()
     if suffix not in FORMATS:
-        print(f"档案文件要以 .xlsx 结尾（你写的是 {output}）。", file=err)
+        print(f"档案文件要以 .xlsx 或 .html 结尾（你写的是 {output}）。", file=err)
         return 2
     if not settings.db.exists():
         print(f"找不到数据库 {settings.db}，请用 --db 指定或设置 JIAOYAN_DB。", file=err)
@@ -79,8 +80,11 @@ def archive_command(
 
 
 def write_archive(archive: MemberArchive, output: Path) -> None:
-    """The file for `output`'s suffix."""
-    write_archive_xlsx(archive, output)
+    """The file for `output`'s suffix: the workbook, or the printable page."""
+    if output.suffix.lower() == ".html":
+        write_archive_html(archive, output)
+    else:
+        write_archive_xlsx(archive, output)
 
 
 def _member(storage: Storage, text: str) -> Member:

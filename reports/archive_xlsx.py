@@ -167,9 +167,7 @@ def _overview(archive: MemberArchive) -> list[list[Cell]]:
 
 
 def _record(archive: MemberArchive, label: str, review: LessonReview) -> list[Cell]:
-    scores = "、".join(
-        f"{item} {score}" for item, score in zip(review.score_items, review.scores, strict=False)
-    )
+    scores = archive.scores(review)
     return [
         label,
         review.lesson_date,

@@ -121,6 +121,12 @@ class MemberArchive:
         person = self.people.get(member_id or 0)
         return (person.school_name or "") if person else ""
 
+    @staticmethod
+    def scores(review: LessonReview) -> str:
+        """评分 as written: 目标 4、过程 5."""
+        pairs = zip(review.score_items, review.scores, strict=False)
+        return "、".join(f"{item} {score}" for item, score in pairs)
+
     def lesson(self, review: LessonReview) -> str:
         """What lesson a record is about: the activity, or the 听课's topic."""
         if review.activity_id is not None:

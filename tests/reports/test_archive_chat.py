@@ -109,6 +109,12 @@ async def test_the_link_opens_only_for_who_asked(
     response = await client.get(f"/reports/{match.group(1)}/{match.group(2)}")
     assert response.status == 200
     assert "filename*=UTF-8''" in response.headers["Content-Disposition"]
+    [(_, workbook), (_, page)] = LINK.findall(replies(chat.say("t1", "我的档案", chat=None), False))
+    assert workbook.endswith(".xlsx") and page.endswith(".html")
+    response = await client.get(f"/reports/{match.group(1)}/{page}")
+    assert response.status == 200 and response.content_type == "text/html"
+    assert "font-src data:" in response.headers["Content-Security-Policy"]
+    assert "王芳 成长档案" in await response.text()
     # The same file with another teacher's genuine link: refused, nothing sent.
     other = sign(SECRET, chat.d.east.id, "t2", NOW + timedelta(hours=1))
     response = await client.get(f"/reports/{other}/{match.group(2)}")

@@ -173,4 +173,24 @@ def test_the_real_command_line(district: District, tmp_path: Path, capsys) -> No
     code = main(["export", "--db", db, "--member", "t1", "--alliance", "东部", "-o", str(target)])
     assert code == 2 and "只能选一个" in capsys.readouterr().err
     code = main(["export", "--db", db, "--member", "t1", "-o", str(tmp_path / "t1.csv")])
-    assert code == 2 and ".xlsx" in capsys.readouterr().err
+    assert code == 2 and ".xlsx 或 .html" in capsys.readouterr().err
+
+
+def test_the_printable_page_from_the_command_line(reviewed: District, tmp_path: Path) -> None:
+    target = tmp_path / "王芳.html"
+    assert run(reviewed, target)[0] == 0
+    page = target.read_text(encoding="utf-8")
+    assert '<h1 id="title">王芳 成长档案</h1>' in page
+    assert R1 in page and REVIEW.weaknesses in page and "统计口径" in page
+    assert "@page { size: A4" in page and "data:font/otf;base64," in page
+
+
+def test_the_page_escapes_what_people_wrote(reviewed: District, tmp_path: Path) -> None:
+    p = reviewed.people
+    reviewed.storage.submissions.submit_reflection(
+        6, p["王芳"].id, "<script>alert(1)</script>" + R1, at=at(12, 10, 20)
+    )
+    target = tmp_path / "x.html"
+    assert run(reviewed, target)[0] == 0
+    page = target.read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
