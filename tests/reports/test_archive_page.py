@@ -75,8 +75,9 @@ async def test_the_page_draws_its_chinese_with_its_own_font(
     assert len(html) < 400_000  # the font is cut to the page's characters
     pages = {
         "page": html,
-        # The same page with the heading's name changed, and with the heading hidden.
-        "other-name": html.replace(">王芳 成长档案<", ">李强 成长档案<"),
+        # The same page with the heading's name reversed (the same glyphs, in the font the
+        # page carries), and with the heading hidden.
+        "other-name": html.replace(">王芳 成长档案<", ">芳王 成长档案<"),
         "no-heading": html.replace('<h1 id="title">', '<h1 id="title" style="color:#fff">'),
     }
     env = no_fonts(tmp_path)
@@ -93,8 +94,8 @@ async def test_the_page_draws_its_chinese_with_its_own_font(
     # The heading is drawn (dark strokes where it stands, none once it is hidden) …
     assert dark_pixels(shots["page"], HEADING) > 300
     assert dark_pixels(shots["no-heading"], HEADING) < 20
-    # … with real glyphs: another name draws other shapes (missing glyphs would all be
-    # the same empty box), while the rest of the page is pixel for pixel the same.
+    # … with real glyphs: the reversed name draws other shapes (missing glyphs would all
+    # be the same empty box), while the rest of the page is pixel for pixel the same.
     heading_change = ImageChops.difference(shots["page"], shots["other-name"]).getbbox()
     assert heading_change is not None and heading_change[3] <= HEADING[3]
 
