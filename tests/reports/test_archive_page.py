@@ -1,14 +1,16 @@
-"""The printable 成长档案 page in headless Chromium with no system fonts at all: the Chinese
-is drawn by the font the page embeds, and the text is the teacher's own.
+"""The printable 成长档案 page in headless Chromium with no Chinese font on the system: the
+Chinese is drawn by the font the page embeds, and the text is the teacher's own.
 
-Screenshots are kept in test-artifacts/ for a human to look at. Skipped when Debian's
-chromium is not installed (CI installs it).
+Driven over DevTools (tests/playground/chromium.py), so each screenshot is taken once the
+page's font is loaded (`document.fonts.load`), not merely at the load event. Screenshots are
+kept in test-artifacts/ for a human to look at. Skipped when Debian's chromium is not
+installed (CI installs it).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -16,45 +18,41 @@ from PIL import Image, ImageChops
 
 from reports.archive_html import render_archive_html
 from reports.member_archive import collect_archive
+from tests.playground.chromium import chromium_page, dump_dom
 
 from .conftest import NOW, R1, SHANGHAI, District
-from .test_screenshots import ARTIFACTS, CHROMIUM, screenshot
+from .test_screenshots import ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)"
 )
 WINDOW = (800, 1000)
 HEADING = (0, 0, 800, 60)  # where the page's h1 is drawn
+# Load the page's font for the name (true when it has those glyphs), then let two frames
+# be drawn with it before the screenshot.
+FONT_READY = (
+    "document.fonts.load('20pt \"Archive Sans SC\"', '王芳').then((found) => new Promise("
+    "(done) => requestAnimationFrame(() => requestAnimationFrame(() => done(found.length > 0)))))"
+)
 
 
-def no_fonts(folder: Path) -> dict[str, str]:
-    """A fontconfig that knows no font: only the page's own can draw anything."""
-    conf = folder / "empty-fonts.conf"
+def no_chinese_fonts(folder: Path) -> dict[str, str]:
+    """The system's fonts minus every font that covers Chinese: only the page's own font
+    can draw a hanzi (this machine's Latin fonts still draw digits and letters)."""
+    conf = folder / "fonts.conf"
+    reject = "".join(
+        f'<rejectfont><pattern><patelt name="lang"><string>{lang}</string></patelt></pattern>'
+        "</rejectfont>"
+        for lang in ("zh-cn", "zh-tw", "ja", "ko")
+    )
     conf.write_text(
-        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n'
-        f"<fontconfig><cachedir>{folder / 'fontcache'}</cachedir></fontconfig>\n",
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        '  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>\n'
+        f"  <selectfont>{reject}</selectfont>\n"
+        f"  <cachedir>{folder / 'fontcache'}</cachedir>\n</fontconfig>\n",
         encoding="utf-8",
     )
-    return {"FONTCONFIG_FILE": str(conf), "PATH": "/usr/bin:/bin", "HOME": str(folder)}
-
-
-async def dump_dom(url: str, profile: Path, env: dict[str, str]) -> str:
-    process = await asyncio.create_subprocess_exec(
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--dump-dom",
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=90)
-    assert process.returncode == 0, stderr.decode(errors="replace")[-2000:]
-    return stdout.decode("utf-8")
+    return {**os.environ, "FONTCONFIG_FILE": str(conf)}
 
 
 def dark_pixels(picture: Image.Image, box: tuple[int, int, int, int]) -> int:
@@ -80,16 +78,18 @@ async def test_the_page_draws_its_chinese_with_its_own_font(
         "other-name": html.replace(">王芳 成长档案<", ">芳王 成长档案<"),
         "no-heading": html.replace('<h1 id="title">', '<h1 id="title" style="color:#fff">'),
     }
-    env = no_fonts(tmp_path)
+    env = no_chinese_fonts(tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
     shots: dict[str, Image.Image] = {}
-    for name, text in pages.items():
-        source = tmp_path / f"{name}.html"
-        source.write_text(text, encoding="utf-8")
-        target = ARTIFACTS / f"archive-{name}.png"
-        target.unlink(missing_ok=True)
-        await screenshot(source.as_uri(), target, WINDOW, tmp_path / f"profile-{name}", env)
-        shots[name] = Image.open(io.BytesIO(target.read_bytes())).convert("RGB")
+    async with chromium_page(tmp_path / "profile", env) as page:
+        for name, text in pages.items():
+            source = tmp_path / f"{name}.html"
+            source.write_text(text, encoding="utf-8")
+            await page.open(source.as_uri(), *WINDOW)
+            # The page's own font is loaded and has the name's glyphs.
+            assert await page.evaluate(FONT_READY) is True
+            data = await page.screenshot(ARTIFACTS / f"archive-{name}.png")
+            shots[name] = Image.open(io.BytesIO(data)).convert("RGB")
 
     # The heading is drawn (dark strokes where it stands, none once it is hidden) …
     assert dark_pixels(shots["page"], HEADING) > 300
@@ -99,5 +99,5 @@ async def test_the_page_draws_its_chinese_with_its_own_font(
     heading_change = ImageChops.difference(shots["page"], shots["other-name"]).getbbox()
     assert heading_change is not None and heading_change[3] <= HEADING[3]
 
-    dom = await dump_dom((tmp_path / "page.html").as_uri(), tmp_path / "profile-dom", env)
+    dom = await dump_dom((tmp_path / "page.html").as_uri(), WINDOW, tmp_path / "dom", env)
     assert "王芳 成长档案" in dom and R1 in dom and "统计口径" in dom
