@@ -53,9 +53,9 @@ def my_archive(ctx: Context, args: Args) -> list[Effect]:
 )
 def member_archive(ctx: Context, args: Args) -> list[Effect]:
     words = args.text.split(" ") if args.text else []
-    if not words:
-        return _send(ctx, ctx.require_member(), _period(ctx, ""))
-    period = parse_period(words[-1], ctx.now()) if len(words) > 1 else None
+    period = parse_period(words[-1], ctx.now()) if words else None
+    if len(words) <= 1 and (period or not words):  # 档案 / 档案 本学期: one's own
+        return _send(ctx, ctx.require_member(), period or _period(ctx, ""))
     name = " ".join(words[:-1] if period else words)
     people = members_matching(ctx, name)
     readable = [p for p in people if ctx.reads_archive(p)]

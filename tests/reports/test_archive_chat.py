@@ -71,6 +71,8 @@ def test_a_leader_gets_a_teacher_of_her_alliance_only(chat: Chat) -> None:
     assert any("王芳（东部一小" in str(c) for row in sheet.iter_rows(values_only=True) for c in row)
     out = replies(chat.say("lead2", "档案 王芳", chat=None), False)
     assert "只能查看本联盟成员的档案" in out and "reports/" not in out
+    own = openpyxl.load_workbook(attachment_of(chat, "lead1", "档案 2026学年"))["概览"]
+    assert any("刘洋（东部一小" in str(c) for row in own.iter_rows(values_only=True) for c in row)
     west = openpyxl.load_workbook(attachment_of(chat, "staff1", "档案 孙丽 本学期"))
     assert [r[2] for r in west["活动"].iter_rows(min_row=2, values_only=True)] == ["西部专属研讨"]
 
