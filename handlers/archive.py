@@ -93,7 +93,7 @@ def _send(ctx: Context, subject: Member, period: Period) -> list[Effect]:
     hours = f"{total.stats.hours:g}" if total else "0"
     lines = [
         f"{subject.name}{period.label}的成长档案：活动 {len(archive.activities)} 个，"
-        f"反思 {len(archive.reflections)} 篇，听评课 {len(archive.written)} 条，"
+        f"反思 {len(archive.reflections)} 篇，我写的听评课 {len(archive.written)} 条，"
         f"我的课收到 {len(archive.received)} 条，资源 {len(archive.resources)} 条，"
         f"学时 {hours}。"
     ]

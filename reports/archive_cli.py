@@ -72,7 +72,7 @@ def archive_command(
     print(f"已导出{person.name}（{label}）的成长档案到 {output.resolve()}", file=out)
     print(
         f"活动 {len(archive.activities)} 个，反思 {len(archive.reflections)} 篇，"
-        f"听评课 {len(archive.written)} 条（我的课收到 {len(archive.received)} 条），"
+        f"我写的听评课 {len(archive.written)} 条，我的课收到 {len(archive.received)} 条，"
         f"资源 {len(archive.resources)} 条，学时 {hours}",
         file=out,
     )
