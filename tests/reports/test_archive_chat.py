@@ -128,3 +128,14 @@ def test_without_a_secret_the_file_still_goes(district: District) -> None:
     [reply] = [e for e in chat.say("t1", "我的档案", chat=None) if isinstance(e, Reply)]
     assert "JIAOYAN_DASHBOARD_SECRET" in reply.text and "reports/" not in reply.text
     assert reply.attachment is not None and Path(reply.attachment.path).is_file()
+
+
+def test_old_archives_are_cleaned_up(chat: Chat) -> None:
+    exports = chat.d.path.parent / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    old = exports / "m3-3_20261120-100000.xlsx"  # a week before NOW
+    recent = exports / "m3-3_20261126-100000.html"  # yesterday: its link may still be used
+    old.write_bytes(b"old")
+    recent.write_bytes(b"recent")
+    chat.say("t1", "我的档案", chat=None)
+    assert not old.exists() and recent.exists()
