@@ -6,6 +6,7 @@ from bot.routing.router import Router
 from handlers import (
     activities,
     admin,
+    archive,
     digest,
     evidence,
     exports,
@@ -39,6 +40,7 @@ def build_router() -> Router:
         me.router,
         summaries.router,
         exports.router,
+        archive.router,
         digest.router,
         resources.router,
         evidence.router,

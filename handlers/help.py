@@ -34,10 +34,12 @@ def help_router(root: Router) -> Router:
             usable = [c for c in root.commands if c.action is Action.PUBLIC]
         who = ctx.member.name if ctx.member else "你好"
         header = f"{who}，我是教研助手。可以这样跟我说："
-        lines = [header, *(f"· {c.usage} — {c.summary}" for c in usable)]
+        # Names only: the overview must fit one WeCom message (2,048 bytes) on a phone as
+        # commands grow; each command's usage and examples are one 「帮助 命令」 away.
+        lines = [header, *(f"· {c.name} — {c.summary}" for c in usable)]
         if ctx.role is None:
             lines.append("先发送「我是 姓名 学校」绑定身份，之后就能签到、交反思了。")
-        lines.append("发送「帮助 命令」看例子，如：帮助 反思")
+        lines.append("发送「帮助 命令」看写法和例子，如：帮助 反思")
         return "\n".join(lines)
 
     @router.command(

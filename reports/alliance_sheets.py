@@ -71,7 +71,7 @@ def resource_rows(
                 resource.code,
                 resource.title,
                 resource.kind,
-                _where(storage, resource),
+                resource_where(storage, resource),
                 "、".join(resource.tags),
                 sharer.name if sharer else "",
                 (sharer.school_name or "") if sharer else "",
@@ -83,7 +83,8 @@ def resource_rows(
     return rows
 
 
-def _where(storage: Storage, resource: Resource) -> str:
+def resource_where(storage: Storage, resource: Resource) -> str:
+    """A resource's link, or the name of its stored file."""
     if resource.url:
         return resource.url
     stored = storage.resources.file(resource.file_id) if resource.file_id else None

@@ -28,9 +28,11 @@ from markupsafe import Markup, escape
 from bot.core.clock import Clock
 from bot.core.settings import Settings
 from bot.pipeline.files import FileRefused, FileStore, files_dir_for
-from bot.routing.permissions import Action, effective_role, may, reaches
+from bot.routing.permissions import Action, effective_role, may, reaches, reads_archive
 from bot.text.dates import Period, parse_period
 from reports import text as fmt
+from reports.archive_files import ARCHIVE_FILE
+from reports.archive_files import download_name as archive_download_name
 from reports.charts import FontNotFoundError, RateBar, TrendPoint
 from reports.child_process import run_in_child
 from reports.export import (
@@ -76,6 +78,14 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+# The archive page embeds its font as a data: URL and prints itself; nothing else loads.
+_ARCHIVE_PAGE_HEADERS = {
+    **_SECURITY_HEADERS,
+    "Content-Security-Policy": (
+        "default-src 'none'; font-src data:; style-src 'unsafe-inline'; "
+        "base-uri 'none'; frame-ancestors 'none'"
     ),
 }
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -124,8 +134,8 @@ class Dashboard:
             text=page.text, content_type="text/html", headers=_SECURITY_HEADERS
         )
 
-    def _viewer(self, request: web.Request) -> Viewer:
-        """The checked viewer of this request; raises a 403 page for anything else."""
+    def _claims(self, request: web.Request) -> LinkClaims:
+        """The claims of this request's genuine, unexpired link; a 403 page otherwise."""
         secret = self._secret()
         if not secret:
             raise self._refuse("网页看板未开启", "管理员还没有设置 JIAOYAN_DASHBOARD_SECRET。")
@@ -137,6 +147,11 @@ class Dashboard:
                     "链接已过期", "为保护数据，看板链接只在一段时间内有效。"
                 ) from None
             raise self._refuse("链接无效", "这个链接不完整或被改动过，无法打开。") from None
+        return claims
+
+    def _viewer(self, request: web.Request) -> Viewer:
+        """The checked viewer of this request; raises a 403 page for anything else."""
+        claims = self._claims(request)
         roster = self._storage.roster
         alliance = roster.alliance(claims.alliance_id)
         member = roster.member_by_userid(claims.userid)
@@ -452,6 +467,44 @@ class Dashboard:
             request = storage.feedback.get(answer) if answer is not None else None
             owner = request.alliance_id if request else None
         return owner in tree
+
+    async def archive(self, request: web.Request) -> web.StreamResponse:
+        """A 成长档案 made in chat, only for whoever asked for it, while they may still read
+        that member's archive (`permissions.reads_archive`)."""
+        claims = self._claims(request)
+        roster = self._storage.roster
+        matched = ARCHIVE_FILE.match(request.match_info["name"])
+        folder = exports_dir(self._storage)
+        requester = roster.member_by_userid(claims.userid)
+        subject = roster.member(int(matched.group(2))) if matched else None
+        if (
+            matched is None
+            or folder is None
+            or subject is None
+            or requester is None
+            or requester.id != int(matched.group(1))
+        ):
+            raise self._refuse("文件不可用", "这个文件不是为你生成的，或已被清理。")
+        role = effective_role(requester, claims.userid, frozenset(self._settings.admins))
+        alliance = roster.alliance(subject.alliance_id) if subject.alliance_id else None
+        own_tree = roster.descendants(requester.alliance_id) if requester.alliance_id else []
+        if not reads_archive(
+            role, requester, subject.id, reaches(role, requester, alliance, own_tree)
+        ):
+            raise self._refuse("无权查看", "你的账号目前没有查看这位成员档案的权限。")
+        path = folder / matched.group(0)
+        if not path.is_file():
+            raise self._refuse("文件不可用", "文件已过期被清理，请重新发送「我的档案」。")
+        zone = self._zone(alliance) if alliance else self._settings.zone
+        made = datetime.strptime(matched.group(3), "%Y%m%d-%H%M%S").replace(tzinfo=zone)
+        if matched.group(4) == "html":  # the printable page, shown in the browser
+            return web.FileResponse(
+                path, headers={**_ARCHIVE_PAGE_HEADERS, "Content-Type": "text/html; charset=utf-8"}
+            )
+        name = archive_download_name(subject.name, made, ".xlsx")
+        return web.FileResponse(
+            path, headers={**_SECURITY_HEADERS, **_attachment(name), "Content-Type": _XLSX}
+        )
 
 
 def _attachment(filename: str) -> dict[str, str]:

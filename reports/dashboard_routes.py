@@ -33,6 +33,7 @@ ROUTES = (
     ("/export.xlsx", "export"),
     ("/files/{name}", "file"),
     ("/evidence/{number}", "evidence"),
+    ("/archive/{name}", "archive"),
 )
 
 

@@ -146,6 +146,15 @@ class ResourcesRepo:
         """Resources shared in [start, end), oldest first — for the weekly digest and export."""
         return self._between("shared_at", alliance_ids, start, end)
 
+    def shared_by_member(self, member_id: int, start: datetime, end: datetime) -> list[Resource]:
+        """What one person shared in [start, end), oldest first — for their 成长档案."""
+        rows = self._db.execute(
+            f"SELECT {_RESOURCE_COLUMNS} FROM resources WHERE shared_by = ? "
+            "AND shared_at >= ? AND shared_at < ? ORDER BY shared_at, id",
+            (member_id, to_db_time(start), to_db_time(end)),
+        )
+        return [_resource(row) for row in rows]
+
     def recommended_between(
         self, alliance_ids: Iterable[int] | None, start: datetime, end: datetime
     ) -> list[Resource]:

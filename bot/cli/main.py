@@ -114,10 +114,18 @@ def _parser() -> argparse.ArgumentParser:
 
     export = add("export", "导出 Excel 档案")
     export.add_argument("--alliance", metavar="联盟", help="联盟名（默认全部）")
+    export.add_argument(
+        "--member", metavar="账号", help="只导出这位成员的成长档案（.xlsx 或 .html）"
+    )
     export.add_argument("--from", dest="date_from", metavar="日期", help="开始日期，如 2026-09-01")
     export.add_argument("--to", dest="date_to", metavar="日期", help="结束日期，如 2027-01-31")
     export.add_argument(
-        "-o", "--output", type=Path, metavar="文件", required=True, help="输出文件 .xlsx"
+        "-o",
+        "--output",
+        type=Path,
+        metavar="文件",
+        required=True,
+        help="输出文件 .xlsx（--member 时也可以是 .html）",
     )
 
     backup = add("backup", "备份数据库（服务运行时也能得到一致的副本）")
@@ -247,6 +255,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.cli.db_copy import copy_command
 
         return copy_command(settings.db, args.to, print)
+    if command == "export" and args.member:
+        from reports.archive_cli import archive_command
+
+        if args.alliance:
+            print("--member 和 --alliance 只能选一个。", file=sys.stderr)
+            return 2
+        return archive_command(
+            settings,
+            member=args.member,
+            date_from=args.date_from,
+            date_to=args.date_to,
+            output=args.output,
+        )
     if command == "export":
         from reports.cli import export_command
 

@@ -20,6 +20,7 @@ from bot.routing.permissions import (
     outside_activity,
     outside_notice,
     reaches,
+    reads_archive,
     reads_review,
     runs_feedback,
     team_scope,
@@ -145,6 +146,22 @@ class Context:
         return reads_review(
             self.role, self.member, review.teacher_id, review.observer_id, self.reaches(alliance)
         )
+
+    def reads_archive(self, subject: Member) -> bool:
+        """Whether this person may get `subject`'s 成长档案."""
+        alliance = (
+            self.storage.roster.alliance(subject.alliance_id) if subject.alliance_id else None
+        )
+        return reads_archive(self.role, self.member, subject.id, self.reaches(alliance))
+
+    def require_archive(self, subject: Member) -> None:
+        """Raise a Hint unless this person may get `subject`'s 成长档案."""
+        if self.reads_archive(subject):
+            return
+        if not self.may(Action.VIEW_ARCHIVE):
+            raise Hint("你只能查看自己的档案：发送「我的档案」。")
+        where = self._alliance_name(subject.alliance_id)
+        raise Hint(f"{subject.name} 是{where}的成员，你只能查看本联盟成员的档案。")
 
     def runs_feedback(self, request: FeedbackRequest) -> bool:
         """Whether this person sees a 征集's answers side by side and may close it."""

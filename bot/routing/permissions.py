@@ -29,6 +29,7 @@ class Action(StrEnum):
     VIEW_REVIEWS = "view_reviews"  # read every 评课/听课 of an alliance in full
     SET_RATING_FORM = "set_rating_form"  # 量表: the items a 评课 scores, per activity type
     SET_OBSERVATION_QUOTA = "set_observation_quota"  # 听课任务: 听课 per teacher per term
+    VIEW_ARCHIVE = "view_archive"  # 档案 王芳: another member's 成长档案
 
 
 _STAFFISH = frozenset({Role.ADMIN, Role.STAFF, Role.LEADER})
@@ -57,6 +58,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.VIEW_REVIEWS: _STAFFISH,
     Action.SET_RATING_FORM: frozenset({Role.ADMIN, Role.STAFF}),
     Action.SET_OBSERVATION_QUOTA: _STAFFISH,
+    Action.VIEW_ARCHIVE: _STAFFISH,
 }
 
 # Roles whose reach covers every alliance; a leader only reaches their own alliance tree.
@@ -135,6 +137,16 @@ def reads_review(
     if member is not None and member.id in (teacher_id, observer_id):
         return True
     return may(role, Action.VIEW_REVIEWS) and reaches_alliance
+
+
+def reads_archive(
+    role: Role | None, member: Member | None, subject_id: int, reaches_alliance: bool
+) -> bool:
+    """Who gets a member's 成长档案: the member, and leaders and staff whose reach covers the
+    member's alliance (a leader their own alliance tree). Other teachers never do."""
+    if member is not None and member.id == subject_id:
+        return True
+    return may(role, Action.VIEW_ARCHIVE) and reaches_alliance
 
 
 def manages_school(

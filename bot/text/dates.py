@@ -889,6 +889,40 @@ def _named_period(key: str, today: date) -> tuple[date, date, str]:
     return first, after, detail
 
 
+_SCHOOL_YEAR: Final = re.compile(r"(?:([0-9]{4})(?:[-~至到]([0-9]{4}))?|(本|上))学年")
+
+
+def _school_year_start(today: date) -> int:
+    """The calendar year the current school year (学年, September to August) began in."""
+    return today.year if today.month >= 9 else today.year - 1
+
+
+def _parse_school_year(s: str, today: date) -> tuple[date, date, str] | None:
+    """'2026学年' / '2026-2027学年' (Sep 1 2026 – Aug 31 2027), '本学年', '上学年'."""
+    m = _SCHOOL_YEAR.fullmatch(s)
+    if m is None:
+        return None
+    if m.group(3):
+        year = _school_year_start(today) - (1 if m.group(3) == "上" else 0)
+    else:
+        year = int(m.group(1))
+        if m.group(2) and int(m.group(2)) != year + 1:
+            raise _Reject
+    first, after = date(year, 9, 1), date(year + 1, 9, 1)
+    return first, after, f"{year}学年（{year}年9月1日–{year + 1}年8月31日）"
+
+
+def school_term(day: date) -> tuple[date, str]:
+    """The term a day belongs to, for per-term totals: (its first day, e.g. 2026学年第一学期).
+    The first term runs September to January, the second February to August (the summer
+    holiday stays with the school year it ends)."""
+    if day.month >= 9:
+        return date(day.year, 9, 1), f"{day.year}学年第一学期"
+    if day.month == 1:
+        return date(day.year - 1, 9, 1), f"{day.year - 1}学年第一学期"
+    return date(day.year, 2, 1), f"{day.year - 1}学年第二学期"
+
+
 def _parse_month_period(s: str, today: date) -> tuple[date, date, str] | None:
     """'11月' / '11月份' / '2025年11月' / '去年11月'."""
     m = _MONTH_ONLY.fullmatch(s)
@@ -937,9 +971,10 @@ def _parse_date_period(s: str, today: date) -> tuple[date, date, str] | None:
 
 def parse_period(text: str, now: datetime) -> Period | None:
     """Summary periods: 本周, 上周, 本月, 上月, 今天, 昨天, 本学期 (Sep 1–Jan 31 or Feb 1–Jul 31
-    containing now), 'N月' (month N of the current year, or the previous year if N is after
-    the current month), single date, and ranges 'date~date' / 'date至date' / 'date到date'
-    (inclusive end date => end is midnight after it). Weeks start on Monday."""
+    containing now), 学年 ('2026学年': Sep 1 2026–Aug 31 2027; 本学年, 上学年), 'N月' (month N
+    of the current year, or the previous year if N is after the current month), single date,
+    and ranges 'date~date' / 'date至date' / 'date到date' (inclusive end date => end is
+    midnight after it). Weeks start on Monday."""
     tz = _check_now(now)
     s = _normalise(text).strip()
     today = now.date()
@@ -948,7 +983,11 @@ def parse_period(text: str, now: datetime) -> Period | None:
             first, after, detail = _named_period(key, today)
             label = f"{_PERIOD_NAMES[key]}（{detail}）"
         else:
-            found = _parse_month_period(s, today) or _parse_date_period(s, today)
+            found = (
+                _parse_school_year(s, today)
+                or _parse_month_period(s, today)
+                or _parse_date_period(s, today)
+            )
             if found is None:
                 return None
             first, after, label = found

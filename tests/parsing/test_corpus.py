@@ -87,7 +87,7 @@ def interpret(command: str, args: Args, now: datetime) -> dict[str, Any]:
         parsed = split_parts(rest if command == "评课" else args.raw)
         found["head"] = parsed.head
         found["parts"] = parsed.parts
-    elif command == "汇总":
+    elif command in ("汇总", "我的档案"):
         period = parse_period(args.text, now)
         found["period"] = period.label if period else None
     day = find_day(rest, now)

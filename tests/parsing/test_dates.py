@@ -17,6 +17,7 @@ from bot.text.dates import (
     find_day,
     parse_period,
     parse_when,
+    school_term,
     when_problem,
 )
 
@@ -456,6 +457,39 @@ def test_named_month_after_current_month_is_last_year() -> None:
 def test_term_boundaries(now: datetime, start: datetime, end: datetime) -> None:
     p = period("本学期", now)
     assert (p.start, p.end) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "start", "end"),
+    [
+        ("2026学年", sh(2027, 3, 1), sh(2026, 9, 1), sh(2027, 9, 1)),
+        ("2026-2027学年", sh(2026, 10, 1), sh(2026, 9, 1), sh(2027, 9, 1)),
+        ("本学年", sh(2027, 8, 20), sh(2026, 9, 1), sh(2027, 9, 1)),
+        ("本学年", sh(2027, 9, 1), sh(2027, 9, 1), sh(2028, 9, 1)),
+        ("上学年", sh(2026, 11, 24), sh(2025, 9, 1), sh(2026, 9, 1)),
+    ],
+)
+def test_school_years(text: str, now: datetime, start: datetime, end: datetime) -> None:
+    p = period(text, now)
+    assert (p.start, p.end) == (start, end)
+    assert p.label.endswith("8月31日）")
+
+
+def test_school_year_with_a_wrong_second_year_is_not_a_period() -> None:
+    assert parse_period("2026-2028学年", NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("day", "first", "label"),
+    [
+        (date(2026, 9, 1), date(2026, 9, 1), "2026学年第一学期"),
+        (date(2027, 1, 31), date(2026, 9, 1), "2026学年第一学期"),
+        (date(2027, 2, 1), date(2027, 2, 1), "2026学年第二学期"),
+        (date(2027, 8, 31), date(2027, 2, 1), "2026学年第二学期"),
+    ],
+)
+def test_school_term_of_a_day(day: date, first: date, label: str) -> None:
+    assert school_term(day) == (first, label)
 
 
 def test_range_across_new_year() -> None:
