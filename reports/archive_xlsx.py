@@ -6,23 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from reports.alliance_sheets import RESOURCE_COLUMNS
+from reports.export import PERSON_STAT_COLUMNS
 from reports.member_archive import ARCHIVE_RULES, MemberArchive, TermTotals
 from reports.xlsx import Cell, Column, Kind, XlsxWriter
 from storage.models import LessonReview, ReviewKind
 
 OVERVIEW_COLUMNS = [
     Column("学期", width=20),
-    Column("应参加", Kind.INTEGER, 8),
-    Column("请假", Kind.INTEGER, 7),
-    Column("应计", Kind.INTEGER, 7),
-    Column("签到", Kind.INTEGER, 7),
-    Column("迟到/补签", Kind.INTEGER, 10),
-    Column("缺席", Kind.INTEGER, 7),
-    Column("反思", Kind.INTEGER, 7),
-    Column("签到率", Kind.PERCENT, 9),
-    Column("反思提交率", Kind.PERCENT, 11),
-    Column("听课", Kind.INTEGER, 7),
-    Column("评课", Kind.INTEGER, 7),
+    *PERSON_STAT_COLUMNS,
     Column("我的课收到评课", Kind.INTEGER, 14),
     Column("我的课被听课", Kind.INTEGER, 12),
     Column("分享资源", Kind.INTEGER, 9),

@@ -226,12 +226,8 @@ SCHOOL_COLUMNS = [
     Column("反思提交率", Kind.PERCENT, 11),
     Column("学时合计", Kind.NUMBER, 10),
 ]
-TEACHER_COLUMNS = [
-    Column("姓名", width=10),
-    Column("账号", width=12),
-    Column("学校", width=18),
-    Column("所属联盟", width=14),
-    Column("角色", width=10),
+# One person's figures for a range: 教师统计 here, each term of a 成长档案.
+PERSON_STAT_COLUMNS = [
     Column("应参加", Kind.INTEGER, 8),
     Column("请假", Kind.INTEGER, 7),
     Column("应计", Kind.INTEGER, 7),
@@ -243,6 +239,14 @@ TEACHER_COLUMNS = [
     Column("反思提交率", Kind.PERCENT, 11),
     Column("听课", Kind.INTEGER, 7),
     Column("评课", Kind.INTEGER, 7),
+]
+TEACHER_COLUMNS = [
+    Column("姓名", width=10),
+    Column("账号", width=12),
+    Column("学校", width=18),
+    Column("所属联盟", width=14),
+    Column("角色", width=10),
+    *PERSON_STAT_COLUMNS,
     Column("学时", Kind.NUMBER, 7),
 ]
 NOTE_COLUMNS = [Column("项目", width=14), Column("说明", width=90)]
