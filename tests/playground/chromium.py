@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.reports.test_screenshots import CHROMIUM
+from tests.reports.test_screenshots import CHROMIUM, HEADLESS
 
 _LISTENING = re.compile(rb"DevTools listening on (ws://\S+)")
 TIMEOUT = 60
@@ -104,14 +104,7 @@ async def chromium_page(profile: Path, env: dict[str, str]) -> AsyncIterator[Pag
     """A headless Chromium with one tab; closed (and waited for) on exit."""
     process = await asyncio.create_subprocess_exec(
         str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
+        *HEADLESS,
         "--remote-debugging-port=0",
         f"--user-data-dir={profile}",
         "about:blank",

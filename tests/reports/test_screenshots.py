@@ -31,6 +31,18 @@ from reports.links import sign
 from .conftest import NOW, District
 
 CHROMIUM = Path("/usr/bin/chromium")
+# How every test starts Chromium: headless, offline, no first-run work, no scrollbars.
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SECRET = "screenshot-secret-0123456789abcdef"
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
@@ -59,15 +71,7 @@ async def screenshot(
 ) -> None:
     process = await asyncio.create_subprocess_exec(
         str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
+        *HEADLESS,
         f"--user-data-dir={profile}",
         f"--window-size={size[0]},{size[1]}",
         f"--screenshot={target}",
@@ -148,14 +152,7 @@ async def chart_widths_on_screen(
     )
     process = await asyncio.create_subprocess_exec(
         str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
+        *HEADLESS,
         f"--user-data-dir={folder / f'profile-probe-{width}'}",
         f"--window-size={width},900",
         "--dump-dom",
