@@ -10,7 +10,10 @@ leaders.
 
 Rules worth knowing (docs/reports.md explains them to users):
 - "Held" means started before `now`; the previous period is the same length, just before.
-- Excerpts: `keywords.pick_excerpts` — the longest reflections, from different schools.
+- Keywords and excerpts come from the `REFLECTION_SAMPLE` (2,000) most recently submitted
+  reflections of the period (a province term has 500,000); when there are more, the
+  keyword line says so. Excerpts: `keywords.pick_excerpts` over that sample — the longest
+  reflections, from different schools. Counts and rates are always over every reflection.
 - Reflection rate: held activities whose reflection deadline is after `now` and who still
   miss reflections are named next to it (尚未截止), so an early low rate is not a failure.
 - Coming activities: those starting within 7 days after `now`.
@@ -30,7 +33,7 @@ Rules worth knowing (docs/reports.md explains them to users):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -43,21 +46,17 @@ from reports.keywords import ExcerptSource, KeywordExtractor, default_extractor,
 from reports.markdown import md_text, pack_sections
 from reports.model import Digest
 from reports.stats import (
-    PeriodStats,
-    period_tallies,
+    HELD_SLACK,
+    PeriodCounts,
+    period_counts,
     reflection_rate,
     signin_rate,
 )
 from storage import Storage
-from storage.attendance import (
-    NO_SCHOOL,
-    PARTICIPANT_ROLES,
-    ReflectionText,
-    RollTally,
-    SchoolCounts,
-)
+from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES, SchoolCounts
 from storage.feedback import FeedbackProgress, feedback_progress
 from storage.models import Activity, Alliance, Member, Resource, ReviewKind
+from storage.reporting import ReflectionSample, ReportingQueries
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +65,9 @@ OPEN_NOTICE_DAYS = 30
 MAX_ACTIVITY_LINES = 15
 EXCERPTS = 2
 KEYWORDS = 8
+# Keywords and excerpts read at most this many reflections (the most recent): enough for
+# a district's words to show, bounded however much history there is.
+REFLECTION_SAMPLE = 2000
 REVIEW_POINTS = 5
 OPEN_DEADLINE_CODES = 3
 TITLE_CHARS = 30
@@ -95,31 +97,37 @@ def build_digest(
     *,
     with_chart: bool = True,
     extractor: Callable[[], KeywordExtractor] = default_extractor,
+    reflection_sample: int = REFLECTION_SAMPLE,
 ) -> Digest:
-    """Everything the weekly push and `周报 现在` send for `alliance` over `period`."""
+    """Everything the weekly push and `周报 现在` send for `alliance` over `period`
+    (keywords and excerpts from the `reflection_sample` most recent reflections)."""
     zone = _zone(alliance, period)
     length = period.end - period.start
     queries = storage.reporting()  # shared: the roster is loaded once for both periods
-    # Tallies, not full rolls: the digest only counts sign-ins and leaves and quotes texts.
-    current = period_tallies(storage, alliance, period.start, period.end, now, queries)
-    previous = period_tallies(storage, alliance, period.start - length, period.start, now, queries)
+    # Counts summed in SQL; rolls (names) only where names are shown.
+    current = period_counts(storage, alliance, period.start, period.end, now, queries)
+    previous = period_counts(storage, alliance, period.start - length, period.start, now, queries)
     schools = {s.id: s.name for s in storage.roster.schools()}
     weekly = length == timedelta(days=7)
     kind = "教研周报" if weekly else "教研汇总"
     title = f"{alliance.name}{kind} · {period.label}"
     heading = f"## {md_text(alliance.name)} · {kind}\n{md_text(period.label)}"
 
-    sections = [_overview(current, previous, _deadline_note(current.rolls, now, zone))]
-    if current.rolls:
+    deadline_note = _deadline_note(queries, current.activities, now, zone)
+    sections = [_overview(current, previous, deadline_note)]
+    if current.activities:
         sections.append(_held(current, schools, zone))
         sections.append(_schools(current))
-        sections.extend(_reflections(current, extractor))
+        tree = storage.roster.descendants(alliance.id)
+        before = min(period.end, now + HELD_SLACK)
+        sample = queries.recent_reflections(tree, period.start, before, reflection_sample)
+        sections.extend(_reflections(sample, reflection_sample, extractor))
     sections.append(_review_points(storage, alliance, period, zone, extractor))
     sections.append(_resources(storage, alliance, period))
     sections.append(_coming(storage, alliance, now, zone))
     sections.append(_notices(storage, alliance, now))
     sections.append(_feedback(storage, alliance, now, zone))
-    notes = _private_notes(storage, alliance, current, title, zone)
+    notes = _private_notes(storage, alliance, queries, current, title, zone)
     if notes:
         sections.append('<font color="comment">未签到、未交反思的名单已私信发给联盟负责人。</font>')
     parts = pack_sections(heading, [s for s in sections if s], MARKDOWN_MAX_BYTES)
@@ -135,15 +143,13 @@ def _zone(alliance: Alliance, period: Period) -> tzinfo:
     return zone
 
 
-def _overview(
-    current: PeriodStats[RollTally], previous: PeriodStats[RollTally], deadline_note: str
-) -> str:
+def _overview(current: PeriodCounts, previous: PeriodCounts, deadline_note: str) -> str:
     total, before = current.total, previous.total
-    if not current.rolls:
+    if not current.activities:
         return "**概况**\n这段时间没有已开展的活动。"
     lines = [
         "**概况**",
-        f"开展活动 {len(current.rolls)} 次（上期 {len(previous.rolls)} 次），"
+        f"开展活动 {len(current.activities)} 次（上期 {len(previous.activities)} 次），"
         f"应参加 {total.counted} 人次（不含请假 {total.on_leave} 人次）",
         f"签到率 **{fmt.ratio(total.signed, total.counted)}**，"
         + fmt.change(signin_rate(total), signin_rate(before)),
@@ -154,16 +160,17 @@ def _overview(
     return "\n".join(lines)
 
 
-def _deadline_note(rolls: list[RollTally], now: datetime, zone: tzinfo) -> str:
+def _deadline_note(
+    queries: ReportingQueries, activities: list[Activity], now: datetime, zone: tzinfo
+) -> str:
     """Says which held activities still take reflections, so that a low rate before their
     deadline is not read as people failing to reflect. Empty when none does, or when
-    everyone who owes one has already reflected."""
+    everyone who owes one has already reflected. Only those activities' rolls are read."""
+    taking = [a for a in activities if a.reflection_due is not None and a.reflection_due > now]
     still_open = sorted(
         (due, roll.activity.code)
-        for roll in rolls
-        if (due := roll.activity.reflection_due) is not None
-        and due > now
-        and roll.missing_reflection()
+        for roll in queries.tallies(taking)
+        if (due := roll.activity.reflection_due) is not None and roll.missing_reflection()
     )
     if not still_open:
         return ""
@@ -182,14 +189,13 @@ def _activity_title(activity: Activity) -> str:
     return f"「{title}」" if kind and kind in title else f"{kind}「{title}」"
 
 
-def _held(current: PeriodStats[RollTally], schools: dict[int, str], zone: tzinfo) -> str:
+def _held(current: PeriodCounts, schools: dict[int, str], zone: tzinfo) -> str:
     lines = ["**已开展的活动**"]
-    for roll in current.rolls[:MAX_ACTIVITY_LINES]:
-        activity = roll.activity
+    for activity in current.activities[:MAX_ACTIVITY_LINES]:
         host = schools.get(activity.school_id or 0) or activity.place or ""
         where = f" · {md_text(host, 20)}" if host else ""
         lines.append(f"> {fmt.day(activity.starts_at, zone)} {_activity_title(activity)}{where}")
-    hidden = len(current.rolls) - MAX_ACTIVITY_LINES
+    hidden = len(current.activities) - MAX_ACTIVITY_LINES
     if hidden > 0:
         lines.append(f"> ……另有 {hidden} 次")
     return "\n".join(lines)
@@ -212,28 +218,32 @@ def _school_line(counts: SchoolCounts) -> str:
     )
 
 
-def _schools(current: PeriodStats[RollTally]) -> str:
+def _schools(current: PeriodCounts) -> str:
     lines = ["**各校签到与反思**（按签到率排序）"]
     lines.extend(_school_line(counts) for counts in current.schools)
     return "\n".join(lines)
 
 
 def _reflections(
-    current: PeriodStats[RollTally], extractor: Callable[[], KeywordExtractor]
+    sample: list[ReflectionSample], limit: int, extractor: Callable[[], KeywordExtractor]
 ) -> list[str]:
-    found = list(_reflecting(current.rolls))
-    if not found:
+    """Keywords and two excerpts of the period's reflections, read from `sample` (the most
+    recent, newest first, at most `limit` of them)."""
+    if not sample:
         return ["**反思**\n这段时间还没有收到反思。"]
     sections = []
-    orders = [reflection.first_submitted for _, reflection in found]
-    newest_first = sorted(range(len(found)), key=lambda i: -orders[i])
-    texts = [found[i][1].body for i in newest_first]
-    keywords = extractor().top(texts, KEYWORDS)
+    keywords = extractor().top([r.body for r in sample], KEYWORDS)
     if keywords:
         words = "、".join(f"{md_text(k.word)}（{k.reflections}篇）" for k in keywords)
-        sections.append(f"**反思关键词**（共 {len(found)} 篇）\n{words}")
+        # A full sample may leave older ones out: say which it is (the total is above).
+        basis = f"最近提交的 {len(sample)} 篇" if len(sample) >= limit else f"共 {len(sample)} 篇"
+        sections.append(f"**反思关键词**（{basis}）\n{words}")
+    sources = [
+        ExcerptSource(text=r.body, school=r.school, author=r.author, order=r.first_submitted)
+        for r in sample
+    ]
     quotes = ["**反思摘录**"]
-    for source, quote in pick_excerpts(_excerpt_candidates(found, orders), EXCERPTS):
+    for source, quote in pick_excerpts(sources, EXCERPTS):
         quotes.append(f"> “{md_text(quote)}”——{md_text(source.author)}（{md_text(source.school)}）")
     sections.append("\n".join(quotes))
     return sections
@@ -267,65 +277,6 @@ def _review_points(
             words = "、".join(f"{md_text(k.word)}（{k.reflections}条）" for k in points)
             lines.append(f"{label}：{words}")
     return "\n".join(lines)
-
-
-def _excerpt_candidates(
-    found: list[tuple[Member, ReflectionText]], orders: list[float]
-) -> list[ExcerptSource]:
-    """The reflections `pick_excerpts` can choose `EXCERPTS` from, in their original order.
-
-    It ranks by (longest stripped text, earliest order), takes each school's best while
-    schools remain, then the best not yet taken (equal sources count once). So only each
-    school's ranked prefix up to its EXCERPTS-th distinct source can be chosen, and keeping
-    just those gives the same pick: a district term has ~50,000 reflections, and building a
-    source for each cost more than the rest of the digest's reflection section.
-    """
-    by_school: dict[str, list[int]] = {}
-    for index, (member, _) in enumerate(found):
-        by_school.setdefault(member.school_name or NO_SCHOOL, []).append(index)
-    lengths = [len(reflection.body.strip()) for _, reflection in found]
-    keep: list[int] = []
-    for school, indexes in by_school.items():
-        indexes.sort(key=lambda i: (-lengths[i], orders[i]))  # stable, like pick_excerpts
-        distinct: set[tuple[str, str, str, float]] = set()
-        for index in indexes:
-            member, reflection = found[index]
-            distinct.add((reflection.body, school, member.name, orders[index]))
-            keep.append(index)
-            if len(distinct) == EXCERPTS:
-                break
-    return [
-        ExcerptSource(
-            text=found[i][1].body,
-            school=found[i][0].school_name or NO_SCHOOL,
-            author=found[i][0].name,
-            order=orders[i],
-        )
-        for i in sorted(keep)
-    ]
-
-
-def _reflecting(rolls: list[RollTally]) -> Iterator[tuple[Member, ReflectionText]]:
-    """Each participant who reflected, with the reflection, roll by roll in participant order.
-
-    The same as walking every participant of every roll, but it looks only at the
-    reflections: a district term is ~1M (member, activity) pairs and ~50,000 reflections.
-    Rolls of one alliance share their participant list, which is indexed once.
-    """
-    # Keyed by id() of a participant list; the rolls keep every list alive meanwhile.
-    indexes: dict[int, dict[int, list[int]]] = {}
-    for roll in rolls:
-        people, reflections = roll.participants, roll.reflections
-        if not reflections:
-            continue
-        where = indexes.get(id(people))
-        if where is None:
-            where = indexes[id(people)] = {}
-            for index, member in enumerate(people):
-                where.setdefault(member.id, []).append(index)
-        for index in sorted(i for member_id in reflections for i in where.get(member_id, ())):
-            member = people[index]
-            yield member, reflections[member.id]
 
 
 def _coming(storage: Storage, alliance: Alliance, now: datetime, zone: tzinfo) -> str:
@@ -502,7 +453,8 @@ def _names(people: list[Member]) -> str:
 def _private_notes(
     storage: Storage,
     alliance: Alliance,
-    current: PeriodStats[RollTally],
+    queries: ReportingQueries,
+    current: PeriodCounts,
     title: str,
     zone: tzinfo,
 ) -> dict[str, str]:
@@ -511,7 +463,7 @@ def _private_notes(
     if not recipients:  # nobody to tell: skip listing names (a district term is ~1M pairs)
         return {}
     blocks = []
-    for roll in current.rolls:
+    for roll in queries.tallies(current.activities):
         no_signin, no_reflection = roll.missing_signin(), roll.missing_reflection()
         if not no_signin and not no_reflection:
             continue
@@ -530,7 +482,7 @@ def _private_notes(
     return {userid: text for userid in recipients}
 
 
-def _chart(alliance: Alliance, period: Period, current: PeriodStats[RollTally]) -> bytes | None:
+def _chart(alliance: Alliance, period: Period, current: PeriodCounts) -> bytes | None:
     bars = [
         RateBar(counts.school, signin_rate(counts), reflection_rate(counts))
         for counts in current.schools

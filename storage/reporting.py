@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from storage.activities import ACTIVITY_COLUMNS, activity_from_row
 from storage.attendance import (
@@ -67,6 +67,15 @@ def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
 
 def _marks(count: int) -> str:
     return ",".join("?" * count)
+
+
+class ReflectionSample(NamedTuple):
+    """A reflection as the digest quotes it: text, first submission (POSIX s), who, school."""
+
+    body: str
+    first_submitted: float
+    author: str
+    school: str
 
 
 class ReportingQueries:
@@ -258,6 +267,77 @@ class ReportingQueries:
             if member_alliance in reach[alliance_id]:
                 counts_of(school_id).reflected -= count
         return totals
+
+    def recent_reflections(
+        self, alliance_ids: Sequence[int], start: datetime, before: datetime, limit: int
+    ) -> list[ReflectionSample]:
+        """The `limit` most recently submitted reflections of the participants of the
+        scheduled activities of these alliances starting in [start, before), newest first,
+        with author and school (the same participants as `tallies`).
+
+        Why: a province term holds 500,000 reflections; the digest's keywords and excerpts
+        read this bounded, deterministic sample instead of every text. The database sorts
+        and cuts; only the alliance-tree rule is checked here, page by page.
+        """
+        if not alliance_ids or limit <= 0:
+            return []
+        window = (
+            f"a.alliance_id IN ({_marks(len(alliance_ids))}) AND a.status = 'scheduled' "
+            "AND a.starts_at >= ? AND a.starts_at < ?"
+        )
+        window_params: list[object] = [*alliance_ids, to_db_time(start), to_db_time(before)]
+        has_target = "EXISTS (SELECT 1 FROM activity_targets t WHERE t.activity_id = a.id)"
+        roles = [role.value for role in PARTICIPANT_ROLES]
+        reach: dict[int, set[int]] = {}
+        found: list[ReflectionSample] = []
+        offset = 0
+        while len(found) < limit:
+            page = self._db.execute(
+                "SELECT r.body, r.first_submitted_at, a.alliance_id, m.alliance_id, m.name, "
+                "s.name FROM reflections r JOIN activities a ON a.id = r.activity_id "
+                "JOIN members m ON m.id = r.member_id LEFT JOIN schools s ON s.id = m.school_id "
+                f"WHERE {window} AND NOT {has_target} AND m.active = 1 "
+                f"AND m.role IN ({_marks(len(roles))}) "
+                "ORDER BY r.first_submitted_at DESC, r.id DESC LIMIT ? OFFSET ?",
+                [*window_params, *roles, limit, offset],
+            ).fetchall()
+            for body, first, alliance_id, member_alliance, author, school in page:
+                tree = reach.get(alliance_id)
+                if tree is None:
+                    tree = reach[alliance_id] = set(self._roster.descendants(alliance_id))
+                if member_alliance in tree and len(found) < limit:
+                    found.append(
+                        ReflectionSample(
+                            str(body),
+                            from_db_time(first).timestamp(),
+                            str(author),
+                            school or NO_SCHOOL,
+                        )
+                    )
+            if len(page) < limit:
+                break
+            offset += limit
+        # Activities aimed at some schools or a team: their participants, the usual way.
+        special = [
+            activity_from_row(row)
+            for row in self._db.execute(
+                f"SELECT {ACTIVITY_COLUMNS} FROM activities a WHERE {window} AND {has_target}",
+                window_params,
+            )
+        ]
+        for roll in self.tallies(special):
+            for member in roll.participants:
+                if (text := roll.reflections.get(member.id)) is not None:
+                    found.append(
+                        ReflectionSample(
+                            text.body,
+                            text.first_submitted,
+                            member.name,
+                            member.school_name or NO_SCHOOL,
+                        )
+                    )
+        found.sort(key=lambda r: -r.first_submitted)  # stable: ties keep the database's order
+        return found[:limit]
 
     def record_count(self, activity_ids: Sequence[int]) -> int:
         """Sign-ins, reflections and leaves stored for these activities (for progress)."""

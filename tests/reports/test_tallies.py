@@ -243,6 +243,51 @@ def test_digest_keywords_and_excerpts_equal_the_object_path(tmp_path: Path) -> N
         storage.close()
 
 
+def test_digest_keywords_read_only_the_most_recent_reflections(tmp_path: Path) -> None:
+    """With more reflections than the sample holds, keywords and excerpts come from the
+    newest ones only, the digest says so, and the overview still counts every one."""
+    storage = Storage.open(tmp_path / "random.db")
+    try:
+        seed(storage, random.Random(7))
+        period = Period(start=START, end=START + timedelta(days=61), label="本期")
+        sample = 10
+        checked = 0
+        for alliance in storage.roster.alliances():
+            stats = period_stats(storage, alliance, period.start, period.end, NOW)
+            found = _object_path_reflections(stats)
+            if len(found) <= sample:
+                continue
+            checked += 1
+            digest = build_digest(
+                storage, alliance, period, NOW, with_chart=False, reflection_sample=sample
+            )
+            text = "\n".join(digest.group_parts)
+            newest = sorted(found, key=lambda f: -f[1].first_submitted_at.timestamp())[:sample]
+            keywords = default_extractor().top([r.body for _, r in newest], KEYWORDS)
+            words = "、".join(f"{md_text(k.word)}（{k.reflections}篇）" for k in keywords)
+            assert f"**反思关键词**（最近提交的 {sample} 篇）\n{words}" in text
+            assert all(k.reflections <= sample for k in keywords)
+            sources = [
+                ExcerptSource(
+                    text=r.body,
+                    school=m.school_name or NO_SCHOOL,
+                    author=m.name,
+                    order=r.first_submitted_at.timestamp(),
+                )
+                for m, r in newest
+            ]
+            quotes = "\n".join(
+                f"> “{md_text(quote)}”——{md_text(s.author)}（{md_text(s.school)}）"
+                for s, quote in pick_excerpts(sources, EXCERPTS)
+            )
+            assert f"**反思摘录**\n{quotes}".rstrip() in text
+            total = stats.total
+            assert f"反思提交率 **{total.reflected}/{total.counted}" in text
+        assert checked >= 2
+    finally:
+        storage.close()
+
+
 def _activity() -> Activity:
     starts = datetime(2026, 9, 1, 14, tzinfo=SHANGHAI)
     return Activity(
