@@ -96,6 +96,8 @@ class FeedbackSheet:
     rows: list[list[Cell]] = field(default_factory=list)
     requests: int = 0
     answers: int = 0
+    # Each exported answer's id -> its 征集's code (F2): the 附件 sheet lists their files.
+    answer_codes: dict[int, str] = field(default_factory=dict)
 
 
 def feedback_sheet(
@@ -130,6 +132,7 @@ def feedback_sheet(
                 )
                 continue
             sheet.answers += 1
+            sheet.answer_codes[answer.id] = request.code
             who = people.get(answer.member_id or 0)
             sheet.rows.append(
                 [

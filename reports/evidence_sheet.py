@@ -1,5 +1,6 @@
 """The archive's 附件 sheet: photos and files attached to the exported activities' 反思 and
-评课, one row each, with a signed download link when the export was asked for with one.
+评课, notices and 反馈 answers, one row each, with a signed download link when the export
+was asked for with one.
 
 The link opens the file through the dashboard (`/reports/<token>/evidence/<id>`), so it
 lasts as long as the export's own link and only for the alliance it was signed for.
@@ -7,7 +8,7 @@ lasts as long as the export's own link and only for the alliance it was signed f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
 from reports.xlsx import Column, Kind, XlsxWriter
@@ -15,7 +16,7 @@ from storage import Storage
 from storage.models import Activity, EvidenceKind
 
 EVIDENCE_COLUMNS = [
-    Column("活动编号", width=9),
+    Column("编号", width=9),
     Column("记录", width=6),
     Column("提交人", width=10),
     Column("学校", width=18),
@@ -43,17 +44,29 @@ def write_evidence_sheet(
     activities: Sequence[Activity],
     zone: tzinfo,
     links: str | None,
+    *,
+    notices: Mapping[int, str],
+    answers: Mapping[int, str],
 ) -> int:
-    """Write the 附件 sheet; how many rows."""
+    """Write the 附件 sheet; how many rows. `notices` and `answers` map the exported
+    notices and 反馈 answers to the code shown (N3, F2)."""
     codes = {a.id: a.code for a in activities}
-    items = storage.evidence.for_activities(codes)
-    people = storage.reporting().members_by_id({e.member_id for e in items})
+    rows = [(codes.get(e.activity_id or 0, ""), e) for e in storage.evidence.for_activities(codes)]
+    rows += [
+        (notices[e.record_id or 0], e)
+        for e in storage.evidence.for_records(EvidenceKind.NOTICE, notices)
+    ]
+    rows += [
+        (answers[e.record_id or 0], e)
+        for e in storage.evidence.for_records(EvidenceKind.FEEDBACK, answers)
+    ]
+    people = storage.reporting().members_by_id({e.member_id for _, e in rows})
     book.sheet("附件", EVIDENCE_COLUMNS)
-    for item in items:
+    for code, item in rows:
         member = people.get(item.member_id)
         book.append(
             [
-                codes.get(item.activity_id or 0, ""),
+                code,
                 KIND_NAMES[item.kind],
                 member.name if member else "",
                 (member.school_name or "") if member else "",
@@ -63,4 +76,4 @@ def write_evidence_sheet(
                 evidence_link(links, item.id),
             ]
         )
-    return len(items)
+    return len(rows)

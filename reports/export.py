@@ -461,7 +461,15 @@ def export_workbook(
             counter.tick("听课")
         result.counts["听课"] = len(reviews.observations)
 
-        write_evidence_sheet(book, storage, activities, zone, scope.links)
+        write_evidence_sheet(
+            book,
+            storage,
+            activities,
+            zone,
+            scope.links,
+            notices={n.id: n.code for n in notices},
+            answers=feedback.answer_codes,
+        )
         write_study_sheet(book, storage, activities, zone)
         book.sheet("学校统计", SCHOOL_COLUMNS)
         ordered = sorted(merged.values(), key=school_order)

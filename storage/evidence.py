@@ -88,18 +88,27 @@ class EvidenceRepo:
 
     def for_activities(self, activity_ids: Iterable[int]) -> list[Evidence]:
         """Attached (not waiting) evidence of reflections and 评课 of these activities."""
-        ids = list(activity_ids)
+        found = self._where_in("e.record_id IS NOT NULL AND e.activity_id", (), activity_ids)
+        return sorted(found, key=lambda e: (e.activity_id or 0, e.id))
+
+    def for_records(self, kind: EvidenceKind, record_ids: Iterable[int]) -> list[Evidence]:
+        """Evidence attached to these records of one kind (notices, 反馈 answers)."""
+        found = self._where_in("e.kind = ? AND e.record_id", (kind.value,), record_ids)
+        return sorted(found, key=lambda e: (e.record_id or 0, e.id))
+
+    def _where_in(self, column: str, fixed: tuple[Any, ...], ids: Iterable[int]) -> list[Evidence]:
+        """Rows whose `column` is one of `ids`, in chunks (a district's ids exceed SQL's
+        bound variables)."""
+        wanted = list(ids)
         found: list[Evidence] = []
-        for start in range(0, len(ids), _CHUNK):  # a district's activities exceed SQL's variables
-            chunk = ids[start : start + _CHUNK]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
             marks = ", ".join("?" for _ in chunk)
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} {_FROM} WHERE e.record_id IS NOT NULL "
-                f"AND e.activity_id IN ({marks})",
-                chunk,
+                f"SELECT {_COLUMNS} {_FROM} WHERE {column} IN ({marks})", (*fixed, *chunk)
             )
             found.extend(_evidence(row) for row in rows)
-        return sorted(found, key=lambda e: (e.activity_id or 0, e.id))
+        return found
 
     def feedback_request_of(self, answer_id: int) -> int | None:
         """The 征集 a 反馈 answer belongs to (to check who may read its attachment)."""

@@ -203,7 +203,7 @@ async def test_attachments_reach_the_export_and_the_dashboard_behind_signed_link
     assert upload is not None
     sheet = openpyxl.load_workbook(io.BytesIO(upload.data))["附件"]
     [header, row] = [[cell.value for cell in r] for r in sheet.iter_rows()]
-    assert header[:3] == ["活动编号", "记录", "提交人"] and row[:3] == ["A1", "反思", "王芳"]
+    assert header[:3] == ["编号", "记录", "提交人"] and row[:3] == ["A1", "反思", "王芳"]
     link = str(row[-1])
     assert link.startswith(f"{PUBLIC}/reports/") and link.endswith("/evidence/1")
 
@@ -331,3 +331,17 @@ async def test_a_notice_pdf_and_a_school_answer_carry_their_files(
     await bot.deliver()
     answer = await send_file("lead1", "一小报告", "反馈 F1 东部一小质量分析报告见附件")
     assert "已收到东部一小对征集 F1 的反馈" in answer and "已附上文件「一小报告.pdf」。" in answer
+
+    # The alliance's archive lists the notice's and the answer's files beside the others.
+    assert await bot.post_app(bot.app_text("lead1", "导出 本周")) == (200, "")
+    await bot.deliver()
+    [*_, file] = [m for m in bot.fake.api.messages if m.target == "lead1"]
+    upload = bot.fake.api.upload_of(file.payload["file"]["media_id"])
+    assert upload is not None
+    sheet = openpyxl.load_workbook(io.BytesIO(upload.data))["附件"]
+    listed = [[cell.value for cell in row][:5] for row in sheet.iter_rows(min_row=2)]
+    assert listed == [
+        ["N1", "通知", "周敏", None, "安排.pdf"],
+        ["N1", "通知", "周敏", None, "座次表.pdf"],
+        ["F1", "反馈", "刘洋", "东部一小", "一小报告.pdf"],
+    ]
