@@ -308,6 +308,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "serve is one process again: no intake files to hand off from",
         ["DROP TABLE intake_marks"],
     ),
+    (
+        7,
+        "several serve instances on one PostgreSQL: who holds an inbox or outbox row",
+        [
+            # The instance processing an inbox row, and since when: another instance takes
+            # it over only once that claim is older than a lease (the first one died).
+            "ALTER TABLE inbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE inbox ADD COLUMN claimed_at TEXT",
+            # The instance sending an outbox row, until when (PostgreSQL only; SQLite has
+            # one process and never claims).
+            "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
+        ],
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from bot.core.clock import Clock
 from bot.core.messages import Channel, Effect, Incoming, Reply
@@ -49,6 +50,9 @@ DEFAULT_MAX_CONCURRENT = 32
 # WeCom gets its answers in time; the backlog is durable and drains when the flood is over.
 SATURATED_ARRIVALS = 8
 SATURATED_STRIDE = 4
+# Several instances on one database: a message claimed by an instance is taken over by another
+# only when the claim is this old (its instance died). Far longer than any handler runs.
+INBOX_CLAIM_LEASE = timedelta(minutes=5)
 
 
 def replies_from(handle: PlainHandle) -> Handle:
@@ -108,7 +112,10 @@ class Pipeline:
         private_channel: Channel | None = None,
         on_enqueued: Callable[[], None] | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+        instance: str = "",
     ) -> None:
+        """`instance` names this process in its claims on inbox rows, when several
+        instances share the database (`InboxRepo.shared`)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
         self._inbox = inbox
@@ -119,6 +126,7 @@ class Pipeline:
         self._private_channel = private_channel
         self._on_enqueued = on_enqueued
         self._max_concurrent = max_concurrent
+        self._instance = instance if inbox.shared else None
         # Callbacks of the current loop turn waiting for their inbox commit.
         self._arrivals: GroupCommit[tuple[Incoming, bool], _Job | None] = GroupCommit(
             self._record_arrivals
@@ -153,10 +161,17 @@ class Pipeline:
         return True
 
     async def recover(self) -> int:
-        """Process, oldest first, messages a crash left unhandled; call once at start."""
+        """Process, oldest first, messages a crash left unhandled; call at start.
+
+        With several instances, only messages whose claim is older than the lease (their
+        instance died): a live instance keeps what it is processing. The leading instance
+        calls this again from time to time (`bot.runtime.leader`)."""
+        stale_before = None
+        if self._instance is not None:
+            stale_before = self._clock.now() - INBOX_CLAIM_LEASE
         leftovers = [
             (inbox_id, incoming)
-            for inbox_id, incoming in self._inbox.unprocessed()
+            for inbox_id, incoming in self._inbox.unprocessed(stale_before)
             if inbox_id not in self._active
         ]
         if leftovers:
@@ -219,7 +234,9 @@ class Pipeline:
         Queued here rather than by each caller, so a callback cancelled while waiting (its
         client went away) still has its recorded message processed."""
         try:
-            inbox_ids = self._inbox.record_many([incoming for incoming, _ in arrivals])
+            inbox_ids = self._inbox.record_many(
+                [incoming for incoming, _ in arrivals], claimed_by=self._instance
+            )
         except Exception:
             log.exception("recording %d incoming message(s) failed", len(arrivals))
             self._wake_idle()
@@ -283,13 +300,24 @@ class Pipeline:
 
     async def _run(self, job: _Job) -> None:
         try:
-            incoming = self._inbox.get(job.inbox_id)
+            incoming = self._inbox.get(job.inbox_id) if self._claim(job.inbox_id) else None
             if incoming is not None:
                 await self.process(job.inbox_id, incoming)
         except BaseException as exc:
             self._finish(job, exc)
             raise
         self._finish(job, None)
+
+    def _claim(self, inbox_id: int) -> bool:
+        """Several instances: whether this one still holds the message (another may have
+        taken it over after a long wait, or recovered it at the same time)."""
+        if self._instance is None:
+            return True
+        now = self._clock.now()
+        if self._inbox.claim(inbox_id, self._instance, now, now - INBOX_CLAIM_LEASE):
+            return True
+        log.info("inbox %d is being processed by another instance", inbox_id)
+        return False
 
     def _finish(self, job: _Job, error: BaseException | None) -> None:
         """Bookkeeping after a message: its conversation's next one queues behind the others."""

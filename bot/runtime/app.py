@@ -94,6 +94,7 @@ def create_app(
     digest_builder: DigestBuilder = build_digest,
     leave_other_channels: bool = False,
     worker_sleep: Sleep = asyncio.sleep,
+    instance: str = "",
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
@@ -101,7 +102,8 @@ def create_app(
     (`reports.digest_process`); tests and the console build them in this one.
     `leave_other_channels` keeps messages for channels without a sender queued (the console
     on a database that `serve` also delivers from). `worker_sleep` is how the outbox worker
-    waits for the next due item (a benchmark's fast clock divides it).
+    waits for the next due item (a benchmark's fast clock divides it). `instance` names this
+    process in its claims on inbox and outbox rows when several instances share PostgreSQL.
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
@@ -117,6 +119,7 @@ def create_app(
         max_attempts=settings.outbox_max_attempts,
         leave_other_channels=leave_other_channels,
         sleep=worker_sleep,
+        instance=instance,
     )
     scheduler = ReminderScheduler(
         storage,
@@ -143,6 +146,7 @@ def create_app(
         clock,
         private_channel=private_channel,
         on_enqueued=after_message,
+        instance=instance,
     )
     return App(
         settings=settings,

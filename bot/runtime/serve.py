@@ -12,6 +12,12 @@ Structure (so that more parts plug in with one line each):
   services; `Runtime.stop()` stops them in reverse: the long connection (no new messages),
   then the pipeline drain (replies of messages in progress get queued), then the outbox worker.
 - `run_server` adds the HTTP listener around that and waits for a stop event.
+
+Several instances may share one PostgreSQL database (behind a load balancer): each takes in
+and processes its own callbacks and sends from the shared outbox (rows claimed one round at a
+time), while the scheduler, the long connection and the recovery of a dead instance's
+messages run on the leading instance only (`bot.runtime.leader`). On SQLite the one process
+always leads.
 """
 
 from __future__ import annotations
@@ -45,10 +51,12 @@ from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir
 from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.leader import ORPHAN_SWEEP, Leadership, PeriodicTask
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
 from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
+from storage.leadership import leader_lock_for, new_instance_id
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +146,32 @@ class PipelineDrain:
         self._pipeline.log_traffic()
 
 
+class LongConnectionService:
+    """The long connection as a service that can start again after a stop: this instance
+    may lose the lead and take it again later."""
+
+    def __init__(self, connection: AibotLongConnection, *, stop_timeout: float) -> None:
+        self._connection = connection
+        self._stop_timeout = stop_timeout
+        self._task: TaskService | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._connection.resume()
+            self._task = TaskService(
+                "aibot-long-connection",
+                self._connection.run,
+                self._connection.stop,
+                stop_timeout=self._stop_timeout,
+            )
+            await self._task.start()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task.stop()
+
+
 class _ForwardingSink:
     """The long connection is built before the App (it is one of its senders), so it gets
     this sink, which forwards to the real one once the App exists."""
@@ -172,8 +206,10 @@ class Runtime:
         long_connection: AibotLongConnection | None,
         route_adders: list[RouteAdder],
         services: list[Service],
+        leadership: Leadership | None = None,
     ) -> None:
         self.app = app
+        self.leadership = leadership
         self.statuses = statuses
         self.long_connection = long_connection
         self.services = services
@@ -209,11 +245,15 @@ class Runtime:
 
     def health(self) -> dict[str, Any]:
         """What `/healthz` shows (see `bot.runtime.http_intake.health_body`)."""
-        return health_body(
+        body = health_body(
             self.statuses,
             self.app.outbox.stats(),
             long_connection=self.long_connection_state,
         )
+        if self.leadership is not None and self.app.outbox.shared:
+            # Several instances on PostgreSQL: which one runs reminders and the long connection.
+            body["role"] = "leader" if self.leadership.leading else "follower"
+        return body
 
     @property
     def long_connection_state(self) -> str | None:
@@ -241,6 +281,7 @@ def build_runtime(
     to wrap the pipeline. Recovery and draining always use `app.pipeline`.
     """
     options = options or RuntimeOptions()
+    instance = new_instance_id()
     statuses = channel_statuses(settings)
     enabled = {status.channel for status in statuses if status.enabled}
     minute = timedelta(minutes=1)
@@ -297,6 +338,7 @@ def build_runtime(
         storage=storage,
         file_intake=file_intake,
         digest_builder=DigestInChildProcess(settings.db),
+        instance=instance,
     )
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
@@ -328,23 +370,36 @@ def build_runtime(
                 stop_timeout=options.stop_timeout,
             )
         )
-    # Reminders and digests: catches up on what fell due while down, then arms its alarm.
-    services.append(app.scheduler)
+    # On the leading instance only (always on SQLite): reminders and digests (the scheduler
+    # catches up on what fell due while down, then arms its alarm), the long connection, and
+    # with several instances the messages of one that died.
+    leader_services: list[Service] = []
+    shared = app.outbox.shared
+    if shared:
+        leader_services.append(PeriodicTask("orphan-recovery", app.pipeline.recover, ORPHAN_SWEEP))
+    leader_services.append(app.scheduler)
     if long_connection is not None:
-        services.append(
-            TaskService(
-                "aibot-long-connection",
-                long_connection.run,
-                long_connection.stop,
-                stop_timeout=options.stop_timeout,
-            )
+        leader_services.append(
+            LongConnectionService(long_connection, stop_timeout=options.stop_timeout)
         )
+
+    def leading_changed(leading: bool) -> None:
+        # Only the leader holds the long connection, so only it sends that channel's items.
+        if shared and long_connection is not None:
+            app.worker.leave_channel(Channel.AIBOT_WS, not leading)
+
+    leading_changed(False)
+    leadership = Leadership(
+        leader_lock_for(storage.location), leader_services, on_change=leading_changed
+    )
+    services.append(leadership)
     return Runtime(
         app=app,
         statuses=statuses,
         long_connection=long_connection,
         route_adders=route_adders,
         services=services,
+        leadership=leadership,
     )
 
 
