@@ -10,6 +10,7 @@ Skipped without PostgreSQL, like every PostgreSQL test (CI has it).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,9 @@ from tests.fakes.world import wecom_values
 from .conftest import RealWorld, ServeProcess, StartServe
 
 DEADLINE = 60.0
+DASHBOARD_SECRET = "the-same-secret-on-every-instance"
+PUBLIC_URL = "https://jiaoyan.example.edu.cn"
+LINK = re.compile(re.escape(PUBLIC_URL) + r"(/reports/\S+)")
 
 
 async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
@@ -80,6 +84,7 @@ async def test_two_instances_answer_once_remind_once_and_fail_over(
         storage.close()
     schedule_notice(pg_url, campus.alliance_id, "周五集体备课", now + timedelta(seconds=5))
     settings = wecom_values(pg_url, fake)
+    settings.update(JIAOYAN_DASHBOARD_SECRET=DASHBOARD_SECRET, JIAOYAN_PUBLIC_URL=PUBLIC_URL)
 
     first = await start_serve(pg_url, settings)
     second = await start_serve(pg_url, settings)
@@ -108,25 +113,28 @@ async def test_two_instances_answer_once_remind_once_and_fail_over(
             (first, second) if (await roles())[first.base_url] == "leader" else (second, first)
         )
 
-        # The same app callback, delivered to both instances (WeCom retried it elsewhere).
-        stamp = int(time.time())
-        xml = app_text_xml(
-            corp_id=DEFAULT_CORP_ID,
-            from_user="t1",
-            content=f"签到 {campus.signin.code}",
-            msg_id="7700000001",
-            create_time=stamp,
-            agent_id=str(DEFAULT_AGENT_ID),
-        )
-        query, body = fake.app.app_post(xml, stamp)
-        path = f"/wecom/app?{urlencode(query)}"
+        def callback(userid: str, text: str, msgid: str) -> tuple[str, str]:
+            """An app callback as WeCom posts it (encrypted and signed): path, body."""
+            stamp = int(time.time())
+            xml = app_text_xml(
+                corp_id=DEFAULT_CORP_ID,
+                from_user=userid,
+                content=text,
+                msg_id=msgid,
+                create_time=stamp,
+                agent_id=str(DEFAULT_AGENT_ID),
+            )
+            query, body = fake.app.app_post(xml, stamp)
+            return f"/wecom/app?{urlencode(query)}", body
 
-        async def post(server: ServeProcess) -> int:
+        async def post(server: ServeProcess, path: str, body: str) -> int:
             async with session.post(server.base_url + path, data=body.encode()) as resp:
                 await resp.read()
                 return resp.status
 
-        assert await asyncio.gather(post(first), post(second)) == [200, 200]
+        # The same app callback, delivered to both instances (WeCom retried it elsewhere).
+        signin = callback("t1", f"签到 {campus.signin.code}", "7700000001")
+        assert await asyncio.gather(post(first, *signin), post(second, *signin)) == [200, 200]
 
         async def answered_and_idle() -> bool:
             pending = [(await s.health(session))["outbox"]["pending"] for s in (first, second)]
@@ -137,6 +145,22 @@ async def test_two_instances_answer_once_remind_once_and_fail_over(
         with psycopg.connect(pg_url) as conn:
             row = conn.execute("SELECT COUNT(*) FROM inbox WHERE msgid = '7700000001'").fetchone()
         assert row is not None and row[0] == 1
+
+        # A dashboard link made by one instance opens on the other.
+        assert await post(follower, *callback("staff1", "看板", "7700000002")) == 200
+
+        async def link_sent() -> bool:
+            return any(LINK.search(m.content or "") for m in fake.api.messages_for("staff1"))
+
+        await until(link_sent, "the dashboard link")
+        [link] = [
+            found.group(1)
+            for m in fake.api.messages_for("staff1")
+            if (found := LINK.search(m.content or ""))
+        ]
+        async with session.get(leader.base_url + link) as resp:
+            assert resp.status == 200
+            assert "尚志市小学语文" in await resp.text()
 
         # The scheduled notice: sent once, and one long connection for the bot.
         async def first_notice_sent() -> bool:
