@@ -67,14 +67,21 @@ def replies_from(handle: PlainHandle) -> Handle:
 class _Job:
     """One accepted message waiting for (or in) processing."""
 
-    __slots__ = ("done", "inbox_id", "key")
+    __slots__ = ("done", "held_until", "inbox_id", "key")
 
     def __init__(
-        self, inbox_id: int, key: ConversationKey, done: asyncio.Future[None] | None
+        self,
+        inbox_id: int,
+        key: ConversationKey,
+        done: asyncio.Future[None] | None,
+        held_until: float,
     ) -> None:
         self.inbox_id = inbox_id  # the message is read back from the inbox when its turn comes
         self.key = key
         self.done = done  # only when someone waits for this very message
+        # Loop time until which the claim written with the inbox row surely holds (several
+        # instances); later, or for a recovered message, it is claimed again before running.
+        self.held_until = held_until
 
 
 class _Replies:
@@ -176,7 +183,10 @@ class Pipeline:
         ]
         if leftovers:
             log.info("recovering %d unprocessed inbox message(s)", len(leftovers))
-        jobs = [self._queue(inbox_id, incoming, wait=True) for inbox_id, incoming in leftovers]
+        jobs = [
+            self._queue(inbox_id, incoming, wait=True, held=False)
+            for inbox_id, incoming in leftovers
+        ]
         await asyncio.gather(*(job.done for job in jobs if job.done), return_exceptions=True)
         return len(leftovers)
 
@@ -252,17 +262,20 @@ class Pipeline:
                 )
             else:
                 self._traffic.count("accepted")
-                job = self._queue(inbox_id, incoming, wait=wait)
+                job = self._queue(inbox_id, incoming, wait=wait, held=True)
             jobs.append(job)
         self._wake_idle()
         return jobs
 
-    def _queue(self, inbox_id: int, incoming: Incoming, *, wait: bool) -> _Job:
+    def _queue(self, inbox_id: int, incoming: Incoming, *, wait: bool, held: bool) -> _Job:
+        """`held`: recorded just now with this instance's claim (not recovered)."""
         # One conversation's messages are handled in arrival order, so "签到" sent just
         # before "反思" is never overtaken when a handler awaits something.
         key = (incoming.channel.value, incoming.chat_id or incoming.userid)
-        done = asyncio.get_running_loop().create_future() if wait else None
-        job = _Job(inbox_id, key, done)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future() if wait else None
+        held_until = loop.time() + INBOX_CLAIM_LEASE.total_seconds() / 2 if held else 0.0
+        job = _Job(inbox_id, key, done, held_until)
         self._active[inbox_id] = job
         queue = self._queues.get(key)
         if queue is None:
@@ -300,7 +313,7 @@ class Pipeline:
 
     async def _run(self, job: _Job) -> None:
         try:
-            incoming = self._inbox.get(job.inbox_id) if self._claim(job.inbox_id) else None
+            incoming = self._inbox.get(job.inbox_id) if self._claim(job) else None
             if incoming is not None:
                 await self.process(job.inbox_id, incoming)
         except BaseException as exc:
@@ -308,15 +321,16 @@ class Pipeline:
             raise
         self._finish(job, None)
 
-    def _claim(self, inbox_id: int) -> bool:
+    def _claim(self, job: _Job) -> bool:
         """Several instances: whether this one still holds the message (another may have
-        taken it over after a long wait, or recovered it at the same time)."""
-        if self._instance is None:
+        taken it over after a long wait, or recovered it at the same time). A message
+        recorded here moments ago is surely held: no write (it would cost a commit)."""
+        if self._instance is None or asyncio.get_running_loop().time() < job.held_until:
             return True
         now = self._clock.now()
-        if self._inbox.claim(inbox_id, self._instance, now, now - INBOX_CLAIM_LEASE):
+        if self._inbox.claim(job.inbox_id, self._instance, now, now - INBOX_CLAIM_LEASE):
             return True
-        log.info("inbox %d is being processed by another instance", inbox_id)
+        log.info("inbox %d is being processed by another instance", job.inbox_id)
         return False
 
     def _finish(self, job: _Job, error: BaseException | None) -> None:

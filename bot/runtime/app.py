@@ -21,6 +21,7 @@ from reports.digest import build_digest
 from scheduling.items import DigestBuilder
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
+from storage.leadership import new_instance_id
 from storage.messaging import InboxRepo, OutboxRepo
 
 
@@ -94,7 +95,7 @@ def create_app(
     digest_builder: DigestBuilder = build_digest,
     leave_other_channels: bool = False,
     worker_sleep: Sleep = asyncio.sleep,
-    instance: str = "",
+    instance: str | None = None,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
@@ -107,6 +108,7 @@ def create_app(
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
+    instance = instance or new_instance_id()
     config = BotConfig.from_settings(settings)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
     inbox, outbox = storage.inbox, storage.outbox
