@@ -257,10 +257,13 @@ class Runtime:
 
     @property
     def long_connection_state(self) -> str | None:
-        """The long connection's state (connected, connecting, replaced); None without one."""
+        """The long connection's state (connected, connecting, replaced, or standby on an
+        instance that does not lead); None without one."""
         connection = self.long_connection
         if connection is None:
             return None
+        if self.leadership is not None and not self.leadership.leading:
+            return "standby"  # another instance leads and holds the bot's one connection
         if connection.replaced:
             return "replaced"
         return "connected" if connection.is_connected else "connecting"

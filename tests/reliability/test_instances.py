@@ -168,6 +168,7 @@ async def test_two_instances_answer_once_remind_once_and_fail_over(
 
         await until(first_notice_sent, "the first notice")
         assert fake.ws.subscriptions == 1
+        assert (await follower.health(session))["long_connection"] == "standby"
 
         # The leader dies; the next notice falls due a few seconds later.
         schedule_notice(
