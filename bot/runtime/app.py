@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.channels.base import Sender
 from bot.core.clock import Clock, SystemClock
@@ -18,11 +19,15 @@ from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from reports.digest import build_digest
-from scheduling.items import DigestBuilder
+from scheduling.items import DigestBuilder, ReminderPolicy
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.leadership import new_instance_id
 from storage.messaging import InboxRepo, OutboxRepo
+
+# How often the leading instance re-reads the schedule when several instances share the
+# database (one instance alone re-arms after every message it handles).
+SHARED_MAX_SLEEP = timedelta(seconds=30)
 
 
 @dataclass
@@ -130,6 +135,9 @@ def create_app(
         private_channel=private_channel,
         on_enqueued=worker.wake,
         digest_builder=digest_builder,
+        # Several instances: a message handled on another instance (a new activity) cannot
+        # re-arm the leader's alarm, so the leader looks at the schedule more often.
+        policy=ReminderPolicy(max_sleep=SHARED_MAX_SLEEP) if outbox.shared else None,
     )
 
     # A handled message may have created, moved or cancelled something that is due.
