@@ -14,7 +14,8 @@ COPY handlers ./handlers
 COPY storage ./storage
 COPY scheduling ./scheduling
 COPY reports ./reports
-RUN pip install . && rm -rf /src
+# The [postgres] extra (psycopg) lets JIAOYAN_DB be a postgresql:// URL; SQLite never loads it.
+RUN pip install ".[postgres]" && rm -rf /src
 
 # Run as an unprivileged user; the database lives in the /app/data volume.
 RUN useradd --system --uid 10001 --user-group --home-dir /app --no-create-home jiaoyan \

@@ -116,15 +116,28 @@ def open_database(target: Path | str, *, memory: bool = False) -> Database:
     return db
 
 
+class DatabaseUnavailable(Exception):
+    """The database `JIAOYAN_DB` names cannot be opened; the message says why, in Chinese."""
+
+
 def open_postgres(url: str) -> Database:
     """Connect to PostgreSQL and migrate it. psycopg is imported here, only for a URL."""
     try:
+        import psycopg
+
         from storage.postgres import PgConnection, PgDatabase
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise RuntimeError(
-            "使用 PostgreSQL 需要安装 psycopg：pip install 'jiaoyan-bot[postgres]'"
+        raise DatabaseUnavailable(
+            '使用 PostgreSQL 需要先安装驱动：pip install ".[postgres]"'
         ) from exc
-    conn = PgConnection(url)
+    try:
+        conn = PgConnection(url)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(
+            f"无法连接 PostgreSQL 数据库（{reason}）。请确认数据库已启动、JIAOYAN_DB 中的地址、"
+            "端口、用户名、密码和库名正确。"
+        ) from exc
     migrate(conn)
     return PgDatabase(conn)
 

@@ -4,7 +4,9 @@ summary says so once; with JIAOYAN_REQUIRE_PG=1 (CI) they fail instead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,22 @@ def db_target(
     url: str = request.getfixturevalue("pg_url")
     monkeypatch.chdir(tmp_path)
     return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_targets(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], Path | str]]:
+    """Like `db_target`, for a test that needs several databases: each call, a new one."""
+    if request.param == "sqlite":
+        numbers = itertools.count()
+        yield lambda: tmp_path / f"bot-{next(numbers)}.db"
+        return
+    request.getfixturevalue("pg_url")  # skips (or fails in CI) without PostgreSQL
+    databases: postgres.Databases = request.getfixturevalue("pg_databases")
+    monkeypatch.chdir(tmp_path)
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(databases.fresh())
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -216,6 +216,17 @@ def test_a_postgresql_url_is_shown_without_its_password(
     assert "s3cret-pass" not in out
 
 
+def test_a_postgresql_server_that_does_not_answer_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("姓名,学校,联盟,企业微信账号,角色\n王芳,东部一小,东部联盟,wf,教师\n")
+    url = "postgresql://jiaoyan:pw@127.0.0.1:1/jiaoyan"  # nothing listens on port 1
+    assert main(["import-roster", str(roster), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "无法连接 PostgreSQL 数据库" in err and "Traceback" not in err
+
+
 # ---------------------------------------------------------------- online
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.core.settings import Settings, SettingsError, load_settings
 from storage import Storage
+from storage.db import DatabaseUnavailable
 
 DEMO_DB = Path("data/demo.db")
 
@@ -93,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return _run(args, settings)
+    except DatabaseUnavailable as error:
+        print(error, file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -77,7 +77,7 @@ def seed(storage: Storage, at: datetime) -> None:
 class Harness:
     """One running bot process on `path`; `reopen()` is a restart on the same file."""
 
-    path: Path
+    path: Path | str
     clock: FakeClock
     zone: ZoneInfo
     private: bool = True
@@ -130,7 +130,9 @@ HarnessFactory = Callable[..., Harness]
 
 
 @pytest.fixture
-async def make_harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
+async def make_harness(
+    db_targets: Callable[[], Path | str],
+) -> AsyncIterator[HarnessFactory]:
     made: list[Harness] = []
 
     def make(
@@ -141,7 +143,7 @@ async def make_harness(tmp_path: Path) -> AsyncIterator[HarnessFactory]:
         prepare: Callable[[Storage], None] | None = None,
     ) -> Harness:
         clock = FakeClock(start or local("周一", "08:00", zone))
-        path = tmp_path / f"bot-{len(made)}.db"
+        path = db_targets()
         storage = Storage.open(path)
         seed(storage, clock.now())
         if prepare is not None:
