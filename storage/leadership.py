@@ -27,9 +27,13 @@ log = logging.getLogger(__name__)
 LEADER_LOCK_KEY = 0x6A69616F79616E
 
 
-def new_instance_id() -> str:
-    """A name for this process in the claims it writes: host, pid, and a random tail (a pid
-    is reused after a restart)."""
+def new_instance_id(port: int | None = None) -> str:
+    """A name for this process in the claims it writes. `serve` passes its port: host and
+    port name the same instance after a restart, which then takes back at once what it had
+    claimed before a crash (two live instances never share a host and port). Other
+    processes get host, pid and a random tail (a pid is reused after a restart)."""
+    if port is not None:
+        return f"{socket.gethostname()}:{port}"
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 

@@ -183,14 +183,17 @@ class InboxRepo:
         row = self._conn.execute("SELECT status FROM inbox WHERE id = ?", (inbox_id,)).fetchone()
         return InboxStatus(row[0]) if row else None
 
-    def unprocessed(self, stale_before: datetime | None = None) -> list[tuple[int, Incoming]]:
+    def unprocessed(
+        self, stale_before: datetime | None = None, instance: str | None = None
+    ) -> list[tuple[int, Incoming]]:
         """Messages a crash left unhandled, oldest first, to be processed again. With
-        `stale_before`, only those nobody has claimed since then (their instance died)."""
+        `stale_before`, only those nobody has claimed since then (their instance died), or
+        that `instance` itself claimed (before it restarted)."""
         sql = "SELECT id, payload FROM inbox WHERE status = ?"
         params: tuple[str, ...] = (InboxStatus.RECEIVED.value,)
         if stale_before is not None:
-            sql += " AND (claimed_at IS NULL OR claimed_at < ?)"
-            params += (to_db_time(stale_before),)
+            sql += " AND (claimed_at IS NULL OR claimed_at < ? OR claimed_by = ?)"
+            params += (to_db_time(stale_before), instance or "")
         rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
         return [(int(row[0]), Incoming.model_validate_json(row[1])) for row in rows]
 

@@ -170,15 +170,16 @@ class Pipeline:
     async def recover(self) -> int:
         """Process, oldest first, messages a crash left unhandled; call at start.
 
-        With several instances, only messages whose claim is older than the lease (their
-        instance died): a live instance keeps what it is processing. The leading instance
+        With several instances, only this instance's own (from before a restart) and those
+        whose claim is older than the lease (their instance died): a live instance keeps what
+        it is processing. The leading instance
         calls this again from time to time (`bot.runtime.leader`)."""
         stale_before = None
         if self._instance is not None:
             stale_before = self._clock.now() - INBOX_CLAIM_LEASE
         leftovers = [
             (inbox_id, incoming)
-            for inbox_id, incoming in self._inbox.unprocessed(stale_before)
+            for inbox_id, incoming in self._inbox.unprocessed(stale_before, self._instance)
             if inbox_id not in self._active
         ]
         if leftovers:

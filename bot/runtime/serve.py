@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -192,6 +193,9 @@ class RuntimeOptions:
     api_sleep: Sleep = asyncio.sleep  # WeCom API retries
     ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
     run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
+    # This instance's name in its claims on shared rows (several instances on PostgreSQL);
+    # run_server names it after host and port, so a restarted instance is the same one.
+    instance: str | None = None
     stop_timeout: float = STOP_TIMEOUT
 
 
@@ -284,7 +288,7 @@ def build_runtime(
     to wrap the pipeline. Recovery and draining always use `app.pipeline`.
     """
     options = options or RuntimeOptions()
-    instance = new_instance_id()
+    instance = options.instance or new_instance_id()
     statuses = channel_statuses(settings)
     enabled = {status.channel for status in statuses if status.enabled}
     minute = timedelta(minutes=1)
@@ -448,6 +452,9 @@ async def run_server(
 ) -> int:
     """Run everything in this process until `stop` is set: recover, start services, listen,
     then shut down in order."""
+    options = options or RuntimeOptions()
+    if options.instance is None:
+        options = dataclasses.replace(options, instance=new_instance_id(port or None))
     async with open_runtime(settings, clock=clock, options=options) as runtime:
         await runtime.start()
         code = await listen_until(

@@ -64,6 +64,8 @@ def test_an_inbox_message_is_processed_by_its_instance_unless_that_one_died(
     # b starts up meanwhile: a's fresh message is not b's to recover.
     assert b.unprocessed(T0 - lease) == []
     assert not b.claim(row, "b", T0, T0 - lease)
+    # a restarted after a crash (same host and port): its own message is its own at once.
+    assert [i for i, _ in a.unprocessed(T0 - lease, "a")] == [row]
     assert a.claim(row, "a", T0, T0 - lease)
     # a died with it unprocessed: after the lease, b takes it over, and only b.
     later = T0 + lease + timedelta(seconds=1)
