@@ -330,9 +330,18 @@ class OutboxRepo:
             }
             if not heads:
                 return []
-            candidates = self.next_batch(now, limit, channels)
-            held = {(i.channel, i.target): i.id for i in candidates if i.id in heads}
-            batch = [i for i in candidates if (i.channel, i.target) in held]
+            # The due items of the targets whose heads are held here, in queue order.
+            held = {f"h{i}": head for i, head in enumerate(sorted(heads))}
+            names = ", ".join(f":{name}" for name in held)
+            only += (
+                f" AND EXISTS (SELECT 1 FROM outbox AS h WHERE h.id IN ({names}) "
+                "AND h.channel = o.channel AND h.target = o.target)"
+            )
+            rows = self._conn.execute(
+                _NEXT_BATCH_SQL.format(only=only),
+                {"now": values["now"], "limit": limit, **params, **held},
+            ).fetchall()
+            batch = [_item(row) for row in rows]
             until = to_db_time(now + lease)
             for item in batch:
                 self._conn.execute(

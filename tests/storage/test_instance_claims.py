@@ -96,3 +96,16 @@ def test_one_instance_leads_until_its_connection_drops(pg_url: str) -> None:
     finally:
         a.release()
         b.release()
+
+
+def test_a_long_queue_held_by_one_instance_does_not_starve_the_other(pg_url: str) -> None:
+    a, b = OutboxRepo(open_database(pg_url)), OutboxRepo(open_database(pg_url))
+    b.enqueue([to_chat("chat-1", text) for text in ("一", "二", "三")], T0)
+    b.enqueue([to_chat("chat-2", "别的群")], T0)
+
+    def claim(outbox: OutboxRepo, instance: str) -> list[str]:
+        batch = outbox.claim_batch(T0, 2, None, instance=instance, lease=LEASE)
+        return [item.message.text or "" for item in batch]
+
+    assert claim(b, "b") == ["一", "二"]
+    assert claim(a, "a") == ["别的群"]
