@@ -26,6 +26,8 @@ ORPHAN_SWEEP = 60.0
 
 
 class Service(Protocol):
+    """A background part of the bot that runs between start() and stop()."""
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...

@@ -29,7 +29,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
@@ -52,7 +52,7 @@ from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir
 from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
-from bot.runtime.leader import ORPHAN_SWEEP, Leadership, PeriodicTask
+from bot.runtime.leader import ORPHAN_SWEEP, Leadership, PeriodicTask, Service
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
 from storage import Storage
@@ -65,14 +65,6 @@ Sleep = Callable[[float], Awaitable[Any]]
 SinkFactory = Callable[[App], IncomingSink]
 
 STOP_TIMEOUT = 15.0
-
-
-class Service(Protocol):
-    """A background part of the bot that runs between start() and stop()."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 class TaskService:
