@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from bot.channels.base import Sender
 from bot.core.clock import Clock, SystemClock
@@ -24,10 +23,6 @@ from scheduling.scheduler import ReminderScheduler
 from storage import Storage
 from storage.leadership import new_instance_id
 from storage.messaging import InboxRepo, OutboxRepo
-
-# How often the leading instance re-reads the schedule when several instances share the
-# database (one instance alone re-arms after every message it handles).
-SHARED_MAX_SLEEP = timedelta(seconds=30)
 
 
 @dataclass
@@ -101,6 +96,7 @@ def create_app(
     leave_other_channels: bool = False,
     worker_sleep: Sleep = asyncio.sleep,
     instance: str | None = None,
+    reminder_policy: ReminderPolicy | None = None,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
@@ -109,7 +105,8 @@ def create_app(
     `leave_other_channels` keeps messages for channels without a sender queued (the console
     on a database that `serve` also delivers from). `worker_sleep` is how the outbox worker
     waits for the next due item (a benchmark's fast clock divides it). `instance` names this
-    process in its claims on inbox and outbox rows when several instances share PostgreSQL.
+    process in its claims on inbox and outbox rows when several instances share PostgreSQL;
+    `reminder_policy` replaces the scheduler's default timings.
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
@@ -135,9 +132,7 @@ def create_app(
         private_channel=private_channel,
         on_enqueued=worker.wake,
         digest_builder=digest_builder,
-        # Several instances: a message handled on another instance (a new activity) cannot
-        # re-arm the leader's alarm, so the leader looks at the schedule more often.
-        policy=ReminderPolicy(max_sleep=SHARED_MAX_SLEEP) if outbox.shared else None,
+        policy=reminder_policy,
     )
 
     # A handled message may have created, moved or cancelled something that is due.

@@ -55,6 +55,7 @@ from bot.runtime.http_intake import health_body, http_route_adders, secret_value
 from bot.runtime.leader import ORPHAN_SWEEP, Leadership, PeriodicTask, Service
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from reports.digest_process import DigestInChildProcess
+from scheduling.items import ReminderPolicy
 from storage import Storage
 from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
 from storage.leadership import leader_lock_for, new_instance_id
@@ -65,6 +66,9 @@ Sleep = Callable[[float], Awaitable[Any]]
 SinkFactory = Callable[[App], IncomingSink]
 
 STOP_TIMEOUT = 15.0
+# How often the leading instance re-reads the schedule when instances share the database: a
+# message handled on another instance (a new activity) cannot re-arm the leader's alarm.
+SHARED_MAX_SLEEP = timedelta(seconds=30)
 
 
 class TaskService:
@@ -338,6 +342,9 @@ def build_runtime(
         file_intake=file_intake,
         digest_builder=DigestInChildProcess(settings.db),
         instance=instance,
+        reminder_policy=ReminderPolicy(max_sleep=SHARED_MAX_SLEEP)
+        if storage.outbox.shared
+        else None,
     )
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
