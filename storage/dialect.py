@@ -101,3 +101,18 @@ def migration_lock_sql(dialect: str) -> str | None:
     if dialect == "postgresql":
         return "LOCK TABLE schema_version IN EXCLUSIVE MODE"
     return None
+
+
+def shared_by_instances(dialect: str) -> bool:
+    """Whether several `serve` instances may work on this database at once (PostgreSQL).
+
+    Then an instance claims the inbox and outbox rows it works on, and one instance leads
+    (storage.leadership). A SQLite file has one `serve` process, which always leads and
+    claims nothing: its behaviour and costs stay those of a single process."""
+    return dialect == "postgresql"
+
+
+def row_claim_suffix(dialect: str) -> str:
+    """The end of a SELECT whose rows a short transaction then marks as claimed: on
+    PostgreSQL, rows another instance is claiming at that moment are skipped, not waited for."""
+    return " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -25,6 +25,7 @@ from storage.db import (
     to_db_time,
     transaction,
 )
+from storage.dialect import dialect_of, row_claim_suffix, shared_by_instances
 
 
 def insert_outgoing(conn: Connection, message: Outgoing, *, due: str, created: str) -> int | None:
@@ -91,41 +92,74 @@ class OutboxStats(BaseModel):
 
 
 _INSERT_INBOX = (
-    "INSERT INTO inbox (channel, msgid, userid, chat_id, payload, received_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel, msgid) DO NOTHING RETURNING id"
+    "INSERT INTO inbox (channel, msgid, userid, chat_id, payload, received_at, "
+    "claimed_by, claimed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (channel, msgid) DO NOTHING RETURNING id"
 )
 
 
-def _inbox_row(incoming: Incoming) -> tuple[str, str, str, str | None, str, str]:
+def _inbox_row(
+    incoming: Incoming, claimed_by: str | None
+) -> tuple[str, str, str, str | None, str, str, str | None, str | None]:
+    received = to_db_time(incoming.received_at)
     return (
         incoming.channel.value,
         incoming.msgid,
         incoming.userid,
         incoming.chat_id,
         incoming.model_dump_json(),
-        to_db_time(incoming.received_at),
+        received,
+        claimed_by,
+        received if claimed_by is not None else None,
     )
 
 
 class InboxRepo:
-    """Every incoming message is written here first; (channel, msgid) is unique."""
+    """Every incoming message is written here first; (channel, msgid) is unique, so a
+    message redelivered to any instance sharing the database is stored (and answered) once.
+
+    With several instances (PostgreSQL) each row says which instance is processing it
+    (`claimed_by`, since `claimed_at`): an instance processes what it took in, and takes over
+    another's row only once that claim is older than a lease (`claim`)."""
 
     def __init__(self, db: Database) -> None:
         self._conn: Connection = db.conn
+        self.shared = shared_by_instances(dialect_of(self._conn))
 
     def record(self, incoming: Incoming) -> int | None:
         """Store the message durably; return its id, or None when it was delivered before."""
         return self.record_many([incoming])[0]
 
-    def record_many(self, messages: Sequence[Incoming]) -> list[int | None]:
+    def record_many(
+        self, messages: Sequence[Incoming], *, claimed_by: str | None = None
+    ) -> list[int | None]:
         """Store messages in one commit (one commit costs more than the inserts); per message
-        its id, or None when it was delivered before (also earlier in the same batch)."""
+        its id, or None when it was delivered before (also earlier in the same batch).
+        `claimed_by`: the instance that will process them."""
         ids: list[int | None] = []
         with transaction(self._conn):
             for incoming in messages:
-                cursor = self._conn.execute(_INSERT_INBOX, _inbox_row(incoming))
+                cursor = self._conn.execute(_INSERT_INBOX, _inbox_row(incoming, claimed_by))
                 ids.append(inserted_id(cursor))
         return ids
+
+    def claim(self, inbox_id: int, instance: str, now: datetime, stale_before: datetime) -> bool:
+        """Whether `instance` may process this row now: it is still unprocessed, and claimed
+        by nobody, by this instance, or by one whose claim is older than `stale_before` (it
+        died). The claim is renewed, so two instances never both take a row over."""
+        cursor = self._conn.execute(
+            "UPDATE inbox SET claimed_by = ?, claimed_at = ? WHERE id = ? AND status = ? "
+            "AND (claimed_by IS NULL OR claimed_by = ? OR claimed_at < ?)",
+            (
+                instance,
+                to_db_time(now),
+                inbox_id,
+                InboxStatus.RECEIVED.value,
+                instance,
+                to_db_time(stale_before),
+            ),
+        )
+        return cursor.rowcount == 1
 
     def get(self, inbox_id: int) -> Incoming | None:
         """The message as recorded (the pipeline reloads what it did not keep in memory)."""
@@ -156,12 +190,18 @@ class InboxRepo:
         ).fetchone()
         return int(row[0])
 
-    def unprocessed(self) -> list[tuple[int, Incoming]]:
-        """Messages a crash left unhandled, oldest first, to be processed again at start."""
-        rows = self._conn.execute(
-            "SELECT id, payload FROM inbox WHERE status = ? ORDER BY id",
-            (InboxStatus.RECEIVED.value,),
-        ).fetchall()
+    def unprocessed(
+        self, stale_before: datetime | None = None, instance: str | None = None
+    ) -> list[tuple[int, Incoming]]:
+        """Messages a crash left unhandled, oldest first, to be processed again. With
+        `stale_before`, only those nobody has claimed since then (their instance died), or
+        that `instance` itself claimed (before it restarted)."""
+        sql = "SELECT id, payload FROM inbox WHERE status = ?"
+        params: tuple[str, ...] = (InboxStatus.RECEIVED.value,)
+        if stale_before is not None:
+            sql += " AND (claimed_at IS NULL OR claimed_at < ? OR claimed_by = ?)"
+            params += (to_db_time(stale_before), instance or "")
+        rows = self._conn.execute(sql + " ORDER BY id", params).fetchall()
         return [(int(row[0]), Incoming.model_validate_json(row[1])) for row in rows]
 
 
@@ -182,6 +222,18 @@ WHERE o.status = 'pending' AND o.due_at <= :now AND (b.first_id IS NULL OR o.id 
 """
 
 
+# PostgreSQL with several instances: the head (first pending item) of each target that is due
+# and not claimed by another instance with a live lease. Locking the heads (SKIP LOCKED)
+# serialises each target: an instance sends a target's items only while it holds its head.
+_CLAIM_HEADS_SQL = """
+SELECT o.id FROM outbox AS o
+WHERE o.id IN (SELECT MIN(id) FROM outbox WHERE status = 'pending' GROUP BY channel, target)
+AND o.status = 'pending' AND o.due_at <= :now
+AND (o.claimed_until IS NULL OR o.claimed_until <= :now OR o.claimed_by = :me)
+{only} ORDER BY o.id LIMIT :limit{lock}
+"""
+
+
 def _only_channels(channels: Collection[Channel] | None, column: str) -> tuple[str, dict[str, str]]:
     """An `AND column IN (...)` fragment and its parameters; empty for every channel."""
     if channels is None:
@@ -192,10 +244,16 @@ def _only_channels(channels: Collection[Channel] | None, column: str) -> tuple[s
 
 
 class OutboxRepo:
-    """Messages waiting to be delivered, retried and delivered once."""
+    """Messages waiting to be delivered, retried and delivered once.
+
+    With several instances (PostgreSQL) each round of sending first claims its items
+    (`claim_batch`), so every item goes out from one instance only; a claim lapses after a
+    lease, so the items of an instance that died go out from another."""
 
     def __init__(self, db: Database) -> None:
         self._conn: Connection = db.conn
+        self._dialect = dialect_of(self._conn)
+        self.shared = shared_by_instances(self._dialect)
 
     def enqueue(
         self,
@@ -250,11 +308,62 @@ class OutboxRepo:
         ).fetchall()
         return [_item(row) for row in rows]
 
+    def claim_batch(
+        self,
+        now: datetime,
+        limit: int,
+        channels: Collection[Channel] | None,
+        *,
+        instance: str,
+        lease: timedelta,
+    ) -> list[OutboxItem]:
+        """`next_batch`, claimed by `instance` until `now + lease` when instances share the
+        database; on SQLite (one process) just `next_batch`, with no write.
+
+        One short transaction locks the heads of the due targets (rows another instance is
+        locking are skipped), then marks every item taken as claimed: another instance skips
+        a target while its head is claimed, so a target's items keep their order."""
+        if not self.shared:
+            return self.next_batch(now, limit, channels)
+        only, params = _only_channels(channels, "o.channel")
+        values = {"now": to_db_time(now), "limit": limit, "me": instance, **params}
+        lock = row_claim_suffix(self._dialect)
+        with transaction(self._conn):
+            heads = {
+                int(row[0])
+                for row in self._conn.execute(
+                    _CLAIM_HEADS_SQL.format(only=only, lock=lock), values
+                ).fetchall()
+            }
+            if not heads:
+                return []
+            # The due items of the targets whose heads are held here, in queue order.
+            held = {f"h{i}": head for i, head in enumerate(sorted(heads))}
+            names = ", ".join(f":{name}" for name in held)
+            only += (
+                f" AND EXISTS (SELECT 1 FROM outbox AS h WHERE h.id IN ({names}) "
+                "AND h.channel = o.channel AND h.target = o.target)"
+            )
+            rows = self._conn.execute(
+                _NEXT_BATCH_SQL.format(only=only),
+                {"now": values["now"], "limit": limit, **params, **held},
+            ).fetchall()
+            batch = [_item(row) for row in rows]
+            until = to_db_time(now + lease)
+            for item in batch:
+                self._conn.execute(
+                    "UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ?",
+                    (instance, until, item.id),
+                )
+        return batch
+
     def next_due_at(self, channels: Collection[Channel] | None = None) -> datetime | None:
-        """When the earliest sendable item falls due (items queued behind another don't count)."""
+        """When the earliest sendable item falls due (items queued behind another don't count;
+        a head another instance has claimed counts from the end of its claim)."""
         only, params = _only_channels(channels, "channel")
         row = self._conn.execute(
-            "SELECT MIN(o.due_at) FROM outbox AS o JOIN ("
+            "SELECT MIN(CASE WHEN o.claimed_until > o.due_at THEN o.claimed_until "
+            "ELSE o.due_at END) FROM outbox AS o JOIN ("
             f"SELECT MIN(id) AS head FROM outbox WHERE status = 'pending' {only} "
             "GROUP BY channel, target) AS heads ON o.id = heads.head",
             params,
@@ -298,8 +407,8 @@ class OutboxRepo:
     def mark_retry(self, item_id: int, error: str, next_due: datetime) -> bool:
         """Count a failed attempt and try again at `next_due`."""
         cursor = self._conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, due_at = ? "
-            "WHERE id = ? AND status = 'pending'",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE id = ? AND status = 'pending'",
             (error, to_db_time(next_due), item_id),
         )
         return cursor.rowcount == 1
@@ -307,7 +416,8 @@ class OutboxRepo:
     def defer(self, item_id: int, until: datetime) -> bool:
         """Hold an item (and so its target's queue) until `until`; not a failed attempt."""
         cursor = self._conn.execute(
-            "UPDATE outbox SET due_at = ? WHERE id = ? AND status = 'pending'",
+            "UPDATE outbox SET due_at = ?, claimed_by = NULL, claimed_until = NULL "
+            "WHERE id = ? AND status = 'pending'",
             (to_db_time(until), item_id),
         )
         return cursor.rowcount == 1

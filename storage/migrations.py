@@ -453,6 +453,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX designs_activity ON designs(activity_id)",
         ],
     ),
+    (
+        10,
+        "several serve instances on one PostgreSQL: who holds an inbox or outbox row",
+        [
+            # The instance processing an inbox row, and since when: another instance takes
+            # it over only once that claim is older than a lease (the first one died).
+            "ALTER TABLE inbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE inbox ADD COLUMN claimed_at TEXT",
+            # The instance sending an outbox row, until when (PostgreSQL only; SQLite has
+            # one process and never claims).
+            "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
+        ],
+    ),
 ]
 
 

@@ -188,6 +188,10 @@ class AibotLongConnection:
         """Ask `run()` to close the connection and return."""
         self._stop.set()
 
+    def resume(self) -> None:
+        """Let `run()` connect again after `stop()` (this instance leads again)."""
+        self._stop.clear()
+
     async def run(self) -> None:
         """Keep the connection up until `stop()` or until another connection replaces it."""
         if self._running:

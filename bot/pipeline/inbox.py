@@ -22,6 +22,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from bot.core.clock import Clock
 from bot.core.logs import processing_message
@@ -51,6 +52,9 @@ DEFAULT_MAX_CONCURRENT = 32
 # WeCom gets its answers in time; the backlog is durable and drains when the flood is over.
 SATURATED_ARRIVALS = 8
 SATURATED_STRIDE = 4
+# Several instances on one database: a message claimed by an instance is taken over by another
+# only when the claim is this old (its instance died). Far longer than any handler runs.
+INBOX_CLAIM_LEASE = timedelta(minutes=5)
 
 
 def replies_from(handle: PlainHandle) -> Handle:
@@ -65,14 +69,21 @@ def replies_from(handle: PlainHandle) -> Handle:
 class _Job:
     """One accepted message waiting for (or in) processing."""
 
-    __slots__ = ("done", "inbox_id", "key")
+    __slots__ = ("done", "held_until", "inbox_id", "key")
 
     def __init__(
-        self, inbox_id: int, key: ConversationKey, done: asyncio.Future[None] | None
+        self,
+        inbox_id: int,
+        key: ConversationKey,
+        done: asyncio.Future[None] | None,
+        held_until: float,
     ) -> None:
         self.inbox_id = inbox_id  # the message is read back from the inbox when its turn comes
         self.key = key
         self.done = done  # only when someone waits for this very message
+        # Loop time until which the claim written with the inbox row surely holds (several
+        # instances); later, or for a recovered message, it is claimed again before running.
+        self.held_until = held_until
 
 
 class _Replies:
@@ -111,7 +122,10 @@ class Pipeline:
         on_enqueued: Callable[[], None] | None = None,
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         metrics: Metrics | None = None,
+        instance: str = "",
     ) -> None:
+        """`instance` names this process in its claims on inbox rows, when several
+        instances share the database (`InboxRepo.shared`)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
         self._inbox = inbox
@@ -123,6 +137,7 @@ class Pipeline:
         self._on_enqueued = on_enqueued
         self._max_concurrent = max_concurrent
         self._callbacks = (metrics or Metrics()).callbacks  # by channel and outcome
+        self._instance = instance if inbox.shared else None
         # Callbacks of the current loop turn waiting for their inbox commit.
         self._arrivals: GroupCommit[tuple[Incoming, bool], _Job | None] = GroupCommit(
             self._record_arrivals
@@ -157,15 +172,26 @@ class Pipeline:
         return True
 
     async def recover(self) -> int:
-        """Process, oldest first, messages a crash left unhandled; call once at start."""
+        """Process, oldest first, messages a crash left unhandled; call at start.
+
+        With several instances, only this instance's own (from before a restart) and those
+        whose claim is older than the lease (their instance died): a live instance keeps what
+        it is processing. The leading instance
+        calls this again from time to time (`bot.runtime.leader`)."""
+        stale_before = None
+        if self._instance is not None:
+            stale_before = self._clock.now() - INBOX_CLAIM_LEASE
         leftovers = [
             (inbox_id, incoming)
-            for inbox_id, incoming in self._inbox.unprocessed()
+            for inbox_id, incoming in self._inbox.unprocessed(stale_before, self._instance)
             if inbox_id not in self._active
         ]
         if leftovers:
             log.info("recovering %d unprocessed inbox message(s)", len(leftovers))
-        jobs = [self._queue(inbox_id, incoming, wait=True) for inbox_id, incoming in leftovers]
+        jobs = [
+            self._queue(inbox_id, incoming, wait=True, held=False)
+            for inbox_id, incoming in leftovers
+        ]
         await asyncio.gather(*(job.done for job in jobs if job.done), return_exceptions=True)
         return len(leftovers)
 
@@ -224,7 +250,9 @@ class Pipeline:
         Queued here rather than by each caller, so a callback cancelled while waiting (its
         client went away) still has its recorded message processed."""
         try:
-            inbox_ids = self._inbox.record_many([incoming for incoming, _ in arrivals])
+            inbox_ids = self._inbox.record_many(
+                [incoming for incoming, _ in arrivals], claimed_by=self._instance
+            )
         except Exception:
             log.exception("recording %d incoming message(s) failed", len(arrivals))
             for incoming, _ in arrivals:
@@ -244,17 +272,20 @@ class Pipeline:
                 )
             else:
                 self._traffic.count("accepted")
-                job = self._queue(inbox_id, incoming, wait=wait)
+                job = self._queue(inbox_id, incoming, wait=wait, held=True)
             jobs.append(job)
         self._wake_idle()
         return jobs
 
-    def _queue(self, inbox_id: int, incoming: Incoming, *, wait: bool) -> _Job:
+    def _queue(self, inbox_id: int, incoming: Incoming, *, wait: bool, held: bool) -> _Job:
+        """`held`: recorded just now with this instance's claim (not recovered)."""
         # One conversation's messages are handled in arrival order, so "签到" sent just
         # before "反思" is never overtaken when a handler awaits something.
         key = (incoming.channel.value, incoming.chat_id or incoming.userid)
-        done = asyncio.get_running_loop().create_future() if wait else None
-        job = _Job(inbox_id, key, done)
+        loop = asyncio.get_running_loop()
+        done = loop.create_future() if wait else None
+        held_until = loop.time() + INBOX_CLAIM_LEASE.total_seconds() / 2 if held else 0.0
+        job = _Job(inbox_id, key, done, held_until)
         self._active[inbox_id] = job
         queue = self._queues.get(key)
         if queue is None:
@@ -292,13 +323,25 @@ class Pipeline:
 
     async def _run(self, job: _Job) -> None:
         try:
-            incoming = self._inbox.get(job.inbox_id)
+            incoming = self._inbox.get(job.inbox_id) if self._claim(job) else None
             if incoming is not None:
                 await self.process(job.inbox_id, incoming)
         except BaseException as exc:
             self._finish(job, exc)
             raise
         self._finish(job, None)
+
+    def _claim(self, job: _Job) -> bool:
+        """Several instances: whether this one still holds the message (another may have
+        taken it over after a long wait, or recovered it at the same time). A message
+        recorded here moments ago is surely held: no write (it would cost a commit)."""
+        if self._instance is None or asyncio.get_running_loop().time() < job.held_until:
+            return True
+        now = self._clock.now()
+        if self._inbox.claim(job.inbox_id, self._instance, now, now - INBOX_CLAIM_LEASE):
+            return True
+        log.info("inbox %d is being processed by another instance", job.inbox_id)
+        return False
 
     def _finish(self, job: _Job, error: BaseException | None) -> None:
         """Bookkeeping after a message: its conversation's next one queues behind the others."""

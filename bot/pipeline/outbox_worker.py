@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# How long a round's claim on its items holds (several instances on PostgreSQL): long enough
+# for any send with its retries inside the API client, short enough that the items of an
+# instance that died go out from another soon after.
+CLAIM_LEASE = timedelta(minutes=2)
+
 AUDIT_ACTOR = "outbox"
 AUDIT_GIVE_UP = "outbox.give_up"
 _MAX_ERROR_CHARS = 500
@@ -63,15 +68,18 @@ class OutboxWorker:
         sleep: Sleep = asyncio.sleep,
         leave_other_channels: bool = False,
         metrics: Metrics | None = None,
+        instance: str = "",
     ) -> None:
         """`leave_other_channels`: items for a channel without a sender stay queued for
         another process (the console beside `serve`) instead of failing as misconfigured.
-        `metrics` counts sends by outcome, times them and counts WeCom's errcodes."""
+        `metrics` counts sends by outcome, times them and counts WeCom's errcodes.
+        `instance` names this process in its claims on outbox rows (several instances)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._outbox = outbox
         self._senders = dict(senders)
         self._channels = frozenset(self._senders) if leave_other_channels else None
+        self._instance = instance
         self._clock = clock
         self._audit = audit
         self._max_attempts = max_attempts
@@ -91,6 +99,17 @@ class OutboxWorker:
         self._delivered: list[int] = []
         self._mark_delivered: asyncio.Handle | None = None
 
+    def leave_channel(self, channel: Channel, leave: bool) -> None:
+        """Leave `channel`'s items queued for another instance (True), or send them again.
+        Only the leading instance holds the long connection, so only it sends its items."""
+        channels = set(self._senders) if self._channels is None else set(self._channels)
+        if leave:
+            channels.discard(channel)
+        elif channel in self._senders:
+            channels.add(channel)
+        self._channels = frozenset(channels)
+        self.wake()
+
     def wake(self) -> None:
         """Something was queued: stop waiting and look at the outbox now."""
         self._wake.set()
@@ -109,7 +128,13 @@ class OutboxWorker:
             return await self._round_once()
 
     async def _round_once(self) -> int:
-        batch = self._outbox.next_batch(self._clock.now(), self._batch_size, self._channels)
+        batch = self._outbox.claim_batch(
+            self._clock.now(),
+            self._batch_size,
+            self._channels,
+            instance=self._instance,
+            lease=CLAIM_LEASE,
+        )
         self._more_due = len(batch) >= self._batch_size
         if not batch:
             return 0

@@ -21,9 +21,10 @@ from bot.routing.context import BotConfig
 from bot.routing.router import Dispatcher
 from handlers import build_router
 from reports.digest import Digest, build_digest
-from scheduling.items import DigestBuilder
+from scheduling.items import DigestBuilder, ReminderPolicy
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
+from storage.leadership import new_instance_id
 from storage.messaging import InboxRepo, OutboxRepo
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ def create_app(
     leave_other_channels: bool = False,
     worker_sleep: Sleep = asyncio.sleep,
     metrics: Metrics | None = None,
+    instance: str | None = None,
+    reminder_policy: ReminderPolicy | None = None,
 ) -> App:
     """Build the bot. Nothing starts running here; callers start channels and workers.
 
@@ -133,12 +136,15 @@ def create_app(
     (`reports.digest_process`); tests and the console build them in this one.
     `leave_other_channels` keeps messages for channels without a sender queued (the console
     on a database that `serve` also delivers from). `worker_sleep` is how the outbox worker
-    waits for the next due item (a benchmark's fast clock divides it).
+    waits for the next due item (a benchmark's fast clock divides it). `instance` names this
+    process in its claims on inbox and outbox rows when several instances share PostgreSQL;
+    `reminder_policy` replaces the scheduler's default timings.
     """
     clock = clock or SystemClock()
     storage = storage or Storage.open(settings.db)
     metrics = metrics or Metrics()
     metrics.watch_queues(lambda: queue_counts(storage))
+    instance = instance or new_instance_id()
     config = BotConfig.from_settings(settings)
     dispatcher = Dispatcher(build_router(), storage, clock, config)
     inbox, outbox = storage.inbox, storage.outbox
@@ -152,6 +158,7 @@ def create_app(
         leave_other_channels=leave_other_channels,
         sleep=worker_sleep,
         metrics=metrics,
+        instance=instance,
     )
     scheduler = ReminderScheduler(
         storage,
@@ -161,6 +168,7 @@ def create_app(
         on_enqueued=worker.wake,
         digest_builder=timed_digests(digest_builder, metrics),
         metrics=metrics,
+        policy=reminder_policy,
     )
 
     # A handled message may have created, moved or cancelled something that is due.
@@ -180,6 +188,7 @@ def create_app(
         private_channel=private_channel,
         on_enqueued=after_message,
         metrics=metrics,
+        instance=instance,
     )
     return App(
         settings=settings,

@@ -12,18 +12,25 @@ Structure (so that more parts plug in with one line each):
   services; `Runtime.stop()` stops them in reverse: the long connection (no new messages),
   then the pipeline drain (replies of messages in progress get queued), then the outbox worker.
 - `run_server` adds the HTTP listener around that and waits for a stop event.
+
+Several instances may share one PostgreSQL database (behind a load balancer): each takes in
+and processes its own callbacks and sends from the shared outbox (rows claimed one round at a
+time), while the scheduler, the long connection and the recovery of a dead instance's
+messages run on the leading instance only (`bot.runtime.leader`). On SQLite the one process
+always leads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
@@ -46,6 +53,7 @@ from bot.pipeline.files import FileIntake, FileStore, MediaDownloader, files_dir
 from bot.pipeline.inbox import Pipeline
 from bot.runtime.app import App, create_app
 from bot.runtime.http_intake import health_body, http_route_adders, secret_value
+from bot.runtime.leader import ORPHAN_SWEEP, Leadership, PeriodicTask, Service
 from bot.runtime.metrics_route import metrics_routes
 from bot.runtime.playground import (
     PLAYGROUND_PATH,
@@ -58,8 +66,10 @@ from bot.runtime.sd_notify import READY, STOPPING, SystemdNotifier
 from bot.runtime.web import Announce, RouteAdder, create_web_app, listen_until
 from handlers.evidence import follows_record
 from reports.digest_process import DigestInChildProcess
+from scheduling.items import ReminderPolicy
 from storage import Storage
 from storage.checkpoint import TRUNCATE_ABOVE, WalCheckpointer
+from storage.leadership import leader_lock_for, new_instance_id
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +89,9 @@ class StartupError(Exception):
     """Something `serve` needs could not be opened; the message is Chinese, for the log."""
 
 
-class Service(Protocol):
-    """A background part of the bot that runs between start() and stop()."""
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
+# How often the leading instance re-reads the schedule when instances share the database: a
+# message handled on another instance (a new activity) cannot re-arm the leader's alarm.
+SHARED_MAX_SLEEP = timedelta(seconds=30)
 
 
 class TaskService:
@@ -159,6 +166,42 @@ class PipelineDrain:
         self._pipeline.log_traffic()
 
 
+class LongConnectionService:
+    """The long connection as a service that can start again after a stop: this instance
+    may lose the lead and take it again later."""
+
+    def __init__(
+        self, connection: AibotLongConnection, *, stop_timeout: float, replaced: asyncio.Event
+    ) -> None:
+        """`replaced` is set when the connection ends because another one took over the
+        bot (WeCom keeps one per BotID): `serve` then exits so a restart connects again."""
+        self._connection = connection
+        self._stop_timeout = stop_timeout
+        self._replaced = replaced
+        self._task: TaskService | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._connection.resume()
+            self._task = TaskService(
+                "aibot-long-connection",
+                self._run,
+                self._connection.stop,
+                stop_timeout=self._stop_timeout,
+            )
+            await self._task.start()
+
+    async def _run(self) -> None:
+        await self._connection.run()
+        if self._connection.replaced:
+            self._replaced.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task.stop()
+
+
 class _ForwardingSink:
     """The long connection is built before the App (it is one of its senders), so it gets
     this sink, which forwards to the real one once the App exists."""
@@ -179,6 +222,9 @@ class RuntimeOptions:
     api_sleep: Sleep = asyncio.sleep  # WeCom API retries
     ws_sleep: Sleep = asyncio.sleep  # long-connection heartbeat and reconnect backoff
     run_worker: bool = True  # False: the caller drives app.worker.run_once() itself
+    # This instance's name in its claims on shared rows (several instances on PostgreSQL);
+    # run_server names it after host and port, so a restarted instance is the same one.
+    instance: str | None = None
     stop_timeout: float = STOP_TIMEOUT
 
 
@@ -195,11 +241,13 @@ class Runtime:
         services: list[Service],
         playground: bool = False,
         replaced: asyncio.Event | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.app = app
         self.playground = playground  # `/playground/` is served (no WeCom channel)
         # Set when the long connection ends because another one took over (run_server exits).
         self.replaced = replaced or asyncio.Event()
+        self.leadership = leadership
         self.statuses = statuses
         self.long_connection = long_connection
         self.services = services
@@ -235,18 +283,25 @@ class Runtime:
 
     def health(self) -> dict[str, Any]:
         """What `/healthz` shows (see `bot.runtime.http_intake.health_body`)."""
-        return health_body(
+        body = health_body(
             self.statuses,
             self.app.outbox.stats(),
             long_connection=self.long_connection_state,
         )
+        if self.leadership is not None and self.app.outbox.shared:
+            # Several instances on PostgreSQL: which one runs reminders and the long connection.
+            body["role"] = "leader" if self.leadership.leading else "follower"
+        return body
 
     @property
     def long_connection_state(self) -> str | None:
-        """The long connection's state (connected, connecting, replaced); None without one."""
+        """The long connection's state (connected, connecting, replaced, or standby on an
+        instance that does not lead); None without one."""
         connection = self.long_connection
         if connection is None:
             return None
+        if self.leadership is not None and not self.leadership.leading:
+            return "standby"  # another instance leads and holds the bot's one connection
         if connection.replaced:
             return "replaced"
         return "connected" if connection.is_connected else "connecting"
@@ -267,6 +322,7 @@ def build_runtime(
     to wrap the pipeline. Recovery and draining always use `app.pipeline`.
     """
     options = options or RuntimeOptions()
+    instance = options.instance or new_instance_id()
     statuses = channel_statuses(settings)
     enabled = {status.channel for status in statuses if status.enabled}
     minute = timedelta(minutes=1)
@@ -331,6 +387,10 @@ def build_runtime(
         storage=storage,
         file_intake=file_intake,
         digest_builder=DigestInChildProcess(settings.db),
+        instance=instance,
+        reminder_policy=ReminderPolicy(max_sleep=SHARED_MAX_SLEEP)
+        if storage.outbox.shared
+        else None,
     )
     sink = sink_factory(app) if sink_factory is not None else app.pipeline
     forwarding.target = sink
@@ -367,25 +427,32 @@ def build_runtime(
                 stop_timeout=options.stop_timeout,
             )
         )
-    # Reminders and digests: catches up on what fell due while down, then arms its alarm.
-    services.append(app.scheduler)
+    # On the leading instance only (always on SQLite): reminders and digests (the scheduler
+    # catches up on what fell due while down, then arms its alarm), the long connection, and
+    # with several instances the messages of one that died.
+    leader_services: list[Service] = []
     replaced = asyncio.Event()
+    shared = app.outbox.shared
+    if shared:
+        leader_services.append(PeriodicTask("orphan-recovery", app.pipeline.recover, ORPHAN_SWEEP))
+    leader_services.append(app.scheduler)
     if long_connection is not None:
-        connection = long_connection
-
-        async def run_connection() -> None:
-            await connection.run()
-            if connection.replaced:
-                replaced.set()
-
-        services.append(
-            TaskService(
-                "aibot-long-connection",
-                run_connection,
-                connection.stop,
-                stop_timeout=options.stop_timeout,
+        leader_services.append(
+            LongConnectionService(
+                long_connection, stop_timeout=options.stop_timeout, replaced=replaced
             )
         )
+
+    def leading_changed(leading: bool) -> None:
+        # Only the leader holds the long connection, so only it sends that channel's items.
+        if shared and long_connection is not None:
+            app.worker.leave_channel(Channel.AIBOT_WS, not leading)
+
+    leading_changed(False)
+    leadership = Leadership(
+        leader_lock_for(storage.location), leader_services, on_change=leading_changed
+    )
+    services.append(leadership)
     return Runtime(
         app=app,
         statuses=statuses,
@@ -394,6 +461,7 @@ def build_runtime(
         services=services,
         playground=hub is not None,
         replaced=replaced,
+        leadership=leadership,
     )
 
 
@@ -447,6 +515,9 @@ async def run_server(
     itself, non-zero, when it cannot go on (the database cannot be opened, the long connection
     was taken over), so a restart policy restarts it."""
     notifier = notifier or SystemdNotifier(None)
+    options = options or RuntimeOptions()
+    if options.instance is None:
+        options = dataclasses.replace(options, instance=new_instance_id(port or None))
     try:
         async with open_runtime(settings, clock=clock, options=options) as runtime:
             await runtime.start()  # recovery first: READY only once leftovers are processed

@@ -124,7 +124,7 @@ class ServeProcess:
                 self.proc.wait()
 
 
-StartServe = Callable[[Path, dict[str, Any]], Awaitable[ServeProcess]]
+StartServe = Callable[[Path | str, dict[str, Any]], Awaitable[ServeProcess]]
 
 
 @pytest.fixture
@@ -133,7 +133,7 @@ async def start_serve(tmp_path: Path) -> AsyncIterator[StartServe]:
     started: list[ServeProcess] = []
     repo = Path(__file__).resolve().parents[2]
 
-    async def start(db: Path, values: dict[str, Any]) -> ServeProcess:
+    async def start(db: Path | str, values: dict[str, Any]) -> ServeProcess:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in WECOM_ENV}
         env.update({k: str(v) for k, v in values.items()})
