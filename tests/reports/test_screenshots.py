@@ -97,12 +97,10 @@ def looks_like_a_page(path: Path, size: tuple[int, int]) -> None:
         assert len(colours) > 50  # text, tables and bars, not a blank or error screen
 
 
-async def test_dashboard_screenshots_on_phone_and_desktop(
-    district: District,
-    tmp_path: Path,
-    aiohttp_server: Callable[..., Awaitable[TestServer]],
-) -> None:
-    clock = FakeClock(NOW)
+async def dashboard_base(
+    district: District, aiohttp_server: Callable[..., Awaitable[TestServer]], clock: FakeClock
+) -> str:
+    """The east leader's dashboard, served on loopback: its signed base address."""
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, JIAOYAN_DB=district.path, JIAOYAN_DASHBOARD_SECRET=SECRET
     )
@@ -110,7 +108,16 @@ async def test_dashboard_screenshots_on_phone_and_desktop(
     add_routes(app, district.storage, settings, clock)
     server: Any = await aiohttp_server(app, host="127.0.0.1")
     token = sign(SECRET, district.east.id, "lead1", clock.now() + timedelta(hours=24))
-    base = f"http://127.0.0.1:{server.port}/reports/{token}/"
+    return f"http://127.0.0.1:{server.port}/reports/{token}/"
+
+
+async def test_dashboard_screenshots_on_phone_and_desktop(
+    district: District,
+    tmp_path: Path,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> None:
+    clock = FakeClock(NOW)
+    base = await dashboard_base(district, aiohttp_server, clock)
     pages = {
         "overview": f"{base}?p={quote('本周')}",
         "reflections": f"{base}reflections?p={quote('本周')}&q={quote('小组合作')}",
@@ -197,15 +204,7 @@ async def test_chart_labels_are_at_least_11_px_on_a_phone(
     tmp_path: Path,
     aiohttp_server: Callable[..., Awaitable[TestServer]],
 ) -> None:
-    clock = FakeClock(NOW)
-    settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, JIAOYAN_DB=district.path, JIAOYAN_DASHBOARD_SECRET=SECRET
-    )
-    app = web.Application()
-    add_routes(app, district.storage, settings, clock)
-    server: Any = await aiohttp_server(app, host="127.0.0.1")
-    token = sign(SECRET, district.east.id, "lead1", clock.now() + timedelta(hours=24))
-    url = f"http://127.0.0.1:{server.port}/reports/{token}/?p={quote('本周')}"
+    url = f"{await dashboard_base(district, aiohttp_server, FakeClock(NOW))}?p={quote('本周')}"
     async with ClientSession() as session, session.get(url) as response:
         assert response.status == 200
         html = await response.text()
