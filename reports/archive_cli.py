@@ -12,7 +12,8 @@ from typing import TextIO
 from bot.core.settings import Settings
 from reports.archive_html import write_archive_html
 from reports.archive_xlsx import write_archive_xlsx
-from reports.export import ExportError, parse_day_bound
+from reports.cli import day_range, missing_database
+from reports.export import ExportError
 from reports.member_archive import MemberArchive, collect_archive
 from storage import Storage
 from storage.models import Member
@@ -38,8 +39,7 @@ def archive_command(
     if suffix not in FORMATS:
         print(f"档案文件要以 .xlsx 或 .html 结尾（你写的是 {output}）。", file=err)
         return 2
-    if isinstance(settings.db, Path) and not settings.db.exists():
-        print(f"找不到数据库 {settings.db}，请用 --db 指定或设置 JIAOYAN_DB。", file=err)
+    if missing_database(settings, err):
         return 2
     moment = now()
     zone = settings.zone
@@ -47,10 +47,7 @@ def archive_command(
     try:
         person = _member(storage, member)
         local_now = moment.astimezone(zone)
-        start = parse_day_bound(date_from, local_now, end=False) if date_from else None
-        end = parse_day_bound(date_to, local_now, end=True) if date_to else None
-        if start is not None and end is not None and start >= end:
-            raise ExportError("开始日期要早于结束日期。")
+        start, end = day_range(date_from, date_to, local_now)
         label = _label(start, end)
         archive = collect_archive(
             storage,

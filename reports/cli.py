@@ -35,8 +35,7 @@ def export_command(
     if output.suffix.lower() != ".xlsx":
         print(f"输出文件要以 .xlsx 结尾（你写的是 {output}）。", file=err)
         return 2
-    if isinstance(settings.db, Path) and not settings.db.exists():
-        print(f"找不到数据库 {settings.db}，请用 --db 指定或设置 JIAOYAN_DB。", file=err)
+    if missing_database(settings, err):
         return 2
     moment = now()
     storage = Storage.open(settings.db)
@@ -69,11 +68,28 @@ def _scope(
         if alliance is None:
             names = "、".join(a.name for a in storage.roster.alliances()) or "（暂无）"
             raise ExportError(f"没有找到联盟「{alliance_name}」。已有：{names}")
+    start, end = day_range(date_from, date_to, local_now)
+    return ExportScope(alliance=alliance, start=start, end=end, zone=settings.zone)
+
+
+def missing_database(settings: Settings, err: TextIO) -> bool:
+    """Say so when `JIAOYAN_DB` names a SQLite file that is not there (opening it would
+    create an empty database and export nothing)."""
+    if isinstance(settings.db, Path) and not settings.db.exists():
+        print(f"找不到数据库 {settings.db}，请用 --db 指定或设置 JIAOYAN_DB。", file=err)
+        return True
+    return False
+
+
+def day_range(
+    date_from: str | None, date_to: str | None, local_now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """--from/--to as bounds (None: open), the start before the end."""
     start = parse_day_bound(date_from, local_now, end=False) if date_from else None
     end = parse_day_bound(date_to, local_now, end=True) if date_to else None
     if start is not None and end is not None and start >= end:
         raise ExportError("开始日期要早于结束日期。")
-    return ExportScope(alliance=alliance, start=start, end=end, zone=settings.zone)
+    return start, end
 
 
 @contextmanager
