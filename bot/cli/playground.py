@@ -32,14 +32,12 @@ from bot.cli.demo import (
 from bot.cli.demo_data import build_district
 from bot.cli.harness import answer, deliver
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel
 from bot.core.settings import Settings
-from bot.runtime.app import App, create_app
+from bot.runtime.app import App
 from bot.runtime.playground import (
     PLAYGROUND_PATH,
-    playground_hub,
+    playground_app,
     playground_routes,
-    playground_senders,
 )
 from bot.runtime.web import Announce, create_web_app, listen_until
 from scheduling.simulated import advance_clock
@@ -111,16 +109,8 @@ async def run_playground(
         start = datetime.now(UTC).replace(second=0, microsecond=0)
     clock = FakeClock(start)
     storage = Storage.open(settings.db)
-    hub = playground_hub(settings, storage, clock)
-    app = create_app(
-        settings,
-        clock=clock,
-        storage=storage,
-        senders=playground_senders(hub),
-        private_channel=Channel.PLAYGROUND,
-        # Messages for WeCom groups of a copied database stay queued in the copy, unsent.
-        leave_other_channels=True,
-    )
+    # Messages for WeCom groups of a copied database stay queued in the copy, unsent.
+    hub, app = playground_app(settings, storage, clock, leave_other_channels=True)
     try:
         if demo_week is not None:
             announce("正在生成演示区并演示一周的教研活动……")

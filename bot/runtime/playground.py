@@ -16,6 +16,7 @@ from bot.core.clock import Clock
 from bot.core.messages import Channel, Incoming
 from bot.core.settings import Settings
 from bot.pipeline.delivery import LOCAL_CHANNELS
+from bot.runtime.app import App, create_app
 from storage import Storage
 from storage.models import Member, Role
 
@@ -83,6 +84,23 @@ def playground_senders(hub: PlaygroundHub) -> dict[Channel, Sender]:
     """The hub delivers the playground's messages and those of groups bound from the
     terminal console (the demo district's): both are local, shown on the page."""
     return {Channel.PLAYGROUND: hub, Channel.CONSOLE: hub.sender_for(Channel.CONSOLE)}
+
+
+def playground_app(
+    settings: Settings, storage: Storage, clock: Clock, *, leave_other_channels: bool = False
+) -> tuple[PlaygroundHub, App]:
+    """The bot with the page as its private channel and as the sender of local groups.
+    `leave_other_channels`: WeCom groups' messages stay queued (a copied database)."""
+    hub = playground_hub(settings, storage, clock)
+    app = create_app(
+        settings,
+        clock=clock,
+        storage=storage,
+        senders=playground_senders(hub),
+        private_channel=Channel.PLAYGROUND,
+        leave_other_channels=leave_other_channels,
+    )
+    return hub, app
 
 
 def playground_routes(

@@ -19,10 +19,9 @@ from bot.channels.playground.hub import PlaygroundHub
 from bot.cli.harness import answer
 from bot.cli.playground import SimulatedTime
 from bot.core.clock import FakeClock
-from bot.core.messages import Channel
 from bot.core.settings import Settings
-from bot.runtime.app import App, create_app
-from bot.runtime.playground import playground_hub, playground_routes, playground_senders
+from bot.runtime.app import App
+from bot.runtime.playground import playground_app, playground_routes
 from bot.runtime.web import create_web_app
 from storage import Storage
 from tests.scheduling.conftest import local, seed
@@ -72,14 +71,7 @@ async def playground(
     clock = FakeClock(local("周一", "08:00"))
     storage = Storage.open(settings.db)
     seed(storage, clock.now())
-    hub = playground_hub(settings, storage, clock)
-    app = create_app(
-        settings,
-        clock=clock,
-        storage=storage,
-        senders=playground_senders(hub),
-        private_channel=Channel.PLAYGROUND,
-    )
+    hub, app = playground_app(settings, storage, clock)
     routes = playground_routes(
         settings,
         storage,
