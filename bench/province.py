@@ -51,15 +51,24 @@ ROWS = (
     Row("我的 (a teacher)", 50, 5),
     Row("weekly digest, district term (no chart)", 2000, 3),
     Row("scheduler wake-up after a message (wake_time)", 5, 5),
+    Row("scheduler wake-up after 发起活动 (a new activity)", 5, 5),
 )
 EXPORT_TARGET_S, EXPORT_TARGET_MB = 60, 300
 
 
-def timed(action: Callable[[], object], repeats: int) -> tuple[float, float]:
+# An action, and what must happen untimed before each run of it (None: nothing).
+Timed = tuple[Callable[[], object], Callable[[], object] | None]
+
+
+def timed(
+    action: Callable[[], object], repeats: int, before: Callable[[], object] | None
+) -> tuple[float, float]:
     """(median ms, max ms) over `repeats` runs after one warm-up."""
     action()
     times = []
     for _ in range(repeats):
+        if before is not None:
+            before()
         began = time.perf_counter()
         action()
         times.append((time.perf_counter() - began) * 1000)
@@ -94,16 +103,25 @@ def measure(db: Path) -> dict[str, tuple[float, float]]:
         assert district is not None
         term = parse_period("本学期", clock.now())
         assert term is not None
-        actions: list[Callable[[], object]] = [
-            ask("staff1", "汇总 本学期", "汇总"),
-            ask("u1_1", "汇总 本周", "汇总"),
-            ask("u1_20", "我的", "教师1-20"),
-            lambda: build_digest(storage, district, term, clock.now(), with_chart=False),
-            app.scheduler.wake_time,
+        mine = ask("u1_20", "我的", "教师1-20")
+        create = ask("staff1", "发起活动 下周三 14:30-16:30 集体备课 地点:尚志市一小", "已发起活动")
+        queries: list[Timed] = [
+            (ask("staff1", "汇总 本学期", "汇总"), None),
+            (ask("u1_1", "汇总 本周", "汇总"), None),
+            (mine, None),
+            (lambda: build_digest(storage, district, term, clock.now(), with_chart=False), None),
         ]
-        return {
-            row.name: timed(action, row.repeats) for row, action in zip(ROWS, actions, strict=True)
+        # The scheduler re-arms after every message: after most, nothing due changed; after
+        # 发起活动, the new activity's reminders are worked out on their own.
+        wake_ups: list[Timed] = [(app.scheduler.wake_time, mine), (app.scheduler.wake_time, create)]
+        results = {
+            row.name: timed(action, row.repeats, before)
+            for row, (action, before) in zip(ROWS, queries, strict=False)
         }
+        asyncio.run(app.scheduler.run_due())  # as a running bot: what fell due is done
+        for row, (action, before) in zip(ROWS[len(queries) :], wake_ups, strict=True):
+            results[row.name] = timed(action, row.repeats, before)
+        return results
     finally:
         app.close()
 

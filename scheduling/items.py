@@ -40,7 +40,7 @@ from storage.models import (
     NoticeStatus,
     School,
 )
-from storage.reminders import DigestRequest, NoticeUpdate, RemindersRepo
+from storage.reminders import DigestRequest, NoticeUpdate, RemindersRepo, ScheduleChanges
 from storage.reviews import ObservationQuota
 
 log = logging.getLogger(__name__)
@@ -136,31 +136,41 @@ class Planner:
         self._policy = policy
         self._charts_dir = charts_dir
 
-    def items(self, start: datetime, end: datetime) -> list[DueItem]:
+    def items(
+        self, start: datetime, end: datetime, only: ScheduleChanges | None = None
+    ) -> list[DueItem]:
         """Items due (nominally) in [start, end), plus scheduled notices and digest requests
-        due before `end` however old (they stay pending until handled)."""
+        due before `end` however old (they stay pending until handled).
+
+        `only`: just the items of those changed activities, notices and 征集 (the scheduler
+        works out what a message added without reading the whole window again)."""
         found: list[DueItem] = []
         places: dict[int | None, Place] = {}
         margin = timedelta(days=3)
-        for activity, changed in self._repo.activities_around(start, end + margin):
+        activities = only.activities if only is not None else None
+        for activity, changed in self._repo.activities_around(start, end + margin, activities):
             place = self._place(activity.alliance_id, places)
             found.extend(self._activity_items(activity, place, changed))
             found.extend(self._reflection_items(activity, place, changed))
-        for request_id in self._repo.feedback_request_ids_due(start, end + margin):
+        requests = only.feedback_requests if only is not None else None
+        for request_id in self._repo.feedback_request_ids_due(start, end + margin, requests):
             asked = self._storage.feedback.get(request_id)
             if asked is not None:
                 found.extend(self._feedback_items(asked, self._place(asked.alliance_id, places)))
         after = self._policy.ack_after
-        for notice_id in self._repo.ack_notice_ids_published(start - after, end - after):
+        notices = only.notices if only is not None else None
+        for notice_id in self._repo.ack_notice_ids_published(start - after, end - after, notices):
             notice = self._storage.notices.get(notice_id)
             if notice is not None:
                 found.append(self._ack_item(notice, self._place(notice.alliance_id, places)))
+        for notice in self._storage.notices.scheduled() if notices is None or notices else ():
+            if notice.publish_at < end and (notices is None or notice.id in notices):
+                found.append(self._publish_item(notice, self._place(notice.alliance_id, places)))
+        if only is not None:
+            return [item for item in found if item.due_at < end]
         for quota in self._storage.reviews.quota_rows():
             place = self._place(quota.alliance_id, places)
             found.extend(self._quota_items(quota, place, start, end))
-        for notice in self._storage.notices.scheduled():
-            if notice.publish_at < end:
-                found.append(self._publish_item(notice, self._place(notice.alliance_id, places)))
         for alliance in self._storage.roster.alliances():
             if alliance.digest_enabled:
                 found.extend(

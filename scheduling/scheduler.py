@@ -13,6 +13,14 @@ changed (the app calls it after every handled message) — and, being an interva
 rings at least every `policy.max_sleep` on its own. That bounds how late a change made by
 another process (an import, a second bot) is noticed, and an alarm can never get lost:
 a date job that misfired or was skipped would leave nothing armed at all.
+
+Re-arming after every message must not cost what the whole window costs (hundreds of
+activities at province size). The next wake-up, once worked out, stands until the clock
+reaches it or the change log (`schedule_changes`, written by triggers on every schedule
+source) shows a row that may bring something forward: changed activities, notices and 征集
+are then worked out on their own; a changed alliance, quota or digest request, or the alarm
+ringing, works everything out again. Rows that go away are not logged: an alarm left too
+early rings, finds nothing and looks again.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -42,12 +51,23 @@ from scheduling.items import (
 )
 from scheduling.zones import local_day_bounds
 from storage import Storage
-from storage.reminders import RemindersRepo, ReminderStatus
+from storage.reminders import RemindersRepo, ReminderStatus, ScheduleChanges
 
 log = logging.getLogger(__name__)
 
 ALARM_JOB_ID = "jiaoyan-run-due"
 _TICK = timedelta(microseconds=1)
+# More changed rows than this at once (a calendar import) are worked out with the rest.
+_MAX_ROWS = 200
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The next wake-up as last worked out; it stands while nothing it read has changed."""
+
+    worked_at: datetime
+    wake_at: datetime
+    seen: int  # the last schedule change taken into account
 
 
 class ReminderScheduler:
@@ -93,6 +113,8 @@ class ReminderScheduler:
         self._alarm: AsyncIOScheduler | None = None
         # Items whose composing failed, with the time to try again (this process only).
         self._retry_at: dict[str, datetime] = {}
+        self._plan: _Plan | None = None
+        self._forgotten = 0  # the change log is empty up to this id
 
     @property
     def repo(self) -> RemindersRepo:
@@ -144,7 +166,7 @@ class ReminderScheduler:
             job = self._alarm.get_job(ALARM_JOB_ID)
             if job is None:
                 self._add_job(when)
-            else:
+            elif job.next_run_time != when:
                 job.modify(next_run_time=when)
         except Exception:
             log.exception("could not re-arm the reminder alarm")
@@ -178,21 +200,47 @@ class ReminderScheduler:
     def wake_time(self) -> datetime:
         """Now if something is due, else the next due instant, at most `max_sleep` away."""
         now = self._clock.now()
+        plan = self._plan
+        if plan is not None and plan.worked_at <= now < plan.wake_at:
+            seen, changes = self._repo.schedule_changes_after(plan.seen)
+            if not changes:
+                return plan.wake_at
+            if not changes.settings and changes.rows <= _MAX_ROWS:
+                wake = self._brought_forward(now, plan.wake_at, changes)
+                self._plan = replace(plan, wake_at=wake, seen=seen)
+                return wake
+        seen = self._repo.last_schedule_change()
+        wake = self._worked_out(now)
+        self._plan = _Plan(worked_at=now, wake_at=wake, seen=seen)
+        return wake
+
+    def _worked_out(self, now: datetime) -> datetime:
         horizon = now + self._policy.max_sleep
         if self._due_items(now):
             return now
         upcoming = self.next_due_after(now, horizon)
         return upcoming if upcoming is not None else horizon
 
-    def next_due_after(self, moment: datetime, until: datetime) -> datetime | None:
+    def _brought_forward(self, now: datetime, wake: datetime, changes: ScheduleChanges) -> datetime:
+        """`wake`, or earlier if something of the changed rows is due before it."""
+        if self._due_items(now, changes):
+            return now
+        upcoming = self.next_due_after(now, wake, changes)
+        return upcoming if upcoming is not None else wake
+
+    def next_due_after(
+        self, moment: datetime, until: datetime, only: ScheduleChanges | None = None
+    ) -> datetime | None:
         """The earliest instant in (moment, until] at which something not yet done is due."""
         # Quiet hours defer by less than a day: earlier nominal times may fire in the window.
-        candidates = self._open_items(moment - timedelta(days=1), until + _TICK)
+        candidates = self._open_items(moment - timedelta(days=1), until + _TICK, only)
         times = [t for t in (self._effective(item) for item in candidates) if moment < t <= until]
         return min(times) if times else None
 
-    def _open_items(self, start: datetime, end: datetime) -> list[DueItem]:
-        items = [i for i in self._planner.items(start, end) if i.applicable]
+    def _open_items(
+        self, start: datetime, end: datetime, only: ScheduleChanges | None = None
+    ) -> list[DueItem]:
+        items = [i for i in self._planner.items(start, end, only) if i.applicable]
         done = self._repo.recorded(i.key for i in items)
         return [i for i in items if i.key not in done]
 
@@ -200,8 +248,8 @@ class ReminderScheduler:
         retry = self._retry_at.get(item.key)
         return max(item.fire_at, retry) if retry is not None else item.fire_at
 
-    def _due_items(self, now: datetime) -> list[DueItem]:
-        items = self._open_items(now - self._policy.lookback, now + _TICK)
+    def _due_items(self, now: datetime, only: ScheduleChanges | None = None) -> list[DueItem]:
+        items = self._open_items(now - self._policy.lookback, now + _TICK, only)
         due = [i for i in items if self._effective(i) <= now]
         return sorted(due, key=lambda i: (i.fire_at, i.key))
 
@@ -212,7 +260,8 @@ class ReminderScheduler:
         async with self._lock:
             now = self._clock.now()
             sent = queued = 0
-            for item in self._due_items(now):
+            due = self._due_items(now)
+            for item in due:
                 try:
                     done, messages = await self._run_item(item, now)
                 except Exception:
@@ -224,7 +273,17 @@ class ReminderScheduler:
                 queued += messages
             if queued:
                 self._notify()
+            if due:  # what was recorded (or will be retried) changed what is due next
+                self._plan = None
+            self._forget_seen_changes()
             return sent
+
+    def _forget_seen_changes(self) -> None:
+        """Empty the change log up to what the scheduler has taken into account."""
+        seen = self._plan.seen if self._plan is not None else self._forgotten
+        if seen > self._forgotten:
+            self._repo.forget_schedule_changes(through=seen)
+            self._forgotten = seen
 
     async def _run_item(self, item: DueItem, now: datetime) -> tuple[int, int]:
         """(1 if sent else 0, messages queued)."""

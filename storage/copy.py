@@ -16,7 +16,8 @@ from storage.migrations import migrate
 from storage.postgres import PgConnection
 
 BATCH = 1000
-_BOOKKEEPING = "schema_version"  # each side records its own migrations
+# Each side records its own migrations, and its triggers log the copied rows as changes.
+_BOOKKEEPING = ("schema_version", "schedule_changes")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _tables_in_fk_order(conn: sqlite3.Connection) -> list[str]:
             "SELECT name FROM sqlite_master WHERE type = 'table' "
             "AND name NOT LIKE 'sqlite_%' ORDER BY name"
         )
-        if row[0] != _BOOKKEEPING
+        if row[0] not in _BOOKKEEPING
     ]
     needs = {
         name: {str(fk[2]) for fk in conn.execute(f"PRAGMA foreign_key_list({name})")} - {name}

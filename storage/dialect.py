@@ -116,3 +116,40 @@ def row_claim_suffix(dialect: str) -> str:
     """The end of a SELECT whose rows a short transaction then marks as claimed: on
     PostgreSQL, rows another instance is claiming at that moment are skipped, not waited for."""
     return " FOR UPDATE SKIP LOCKED" if dialect == "postgresql" else ""
+
+
+def change_log_triggers(
+    dialect: str, log: str, sources: dict[str, tuple[bool, str | None]]
+) -> list[str]:
+    """Triggers appending (table, row id) to the table `log` on every insert or update of a
+    row of `sources`: table -> (whether its `id` is logged, a condition on NEW or None).
+
+    Triggers catch every writer (a handler, a CLI import, another instance) in the writer's
+    own transaction. PostgreSQL runs one function for all tables; SQLite needs a trigger per
+    table and event."""
+    if dialect == "postgresql":
+        function = f"log_{log}"
+        statements = [
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"INSERT INTO {log} (source, row_id) VALUES (TG_TABLE_NAME, "
+            "CASE WHEN TG_ARGV[0] = 'id' THEN (to_jsonb(NEW) ->> 'id')::bigint END); "
+            "RETURN NULL; END $$"
+        ]
+        for table, (with_id, condition) in sources.items():
+            when = f" WHEN ({condition})" if condition else ""
+            argument = "'id'" if with_id else "''"
+            statements.append(
+                f"CREATE TRIGGER {table}_{log} AFTER INSERT OR UPDATE ON {table} "
+                f"FOR EACH ROW{when} EXECUTE FUNCTION {function}({argument})"
+            )
+        return statements
+    statements = []
+    for table, (with_id, condition) in sources.items():
+        when = f" WHEN {condition}" if condition else ""
+        row_id = "NEW.id" if with_id else "NULL"
+        for event in ("INSERT", "UPDATE"):
+            statements.append(
+                f"CREATE TRIGGER {table}_{log}_{event.lower()} AFTER {event} ON {table}{when} "
+                f"BEGIN INSERT INTO {log} (source, row_id) VALUES ('{table}', {row_id}); END"
+            )
+    return statements

@@ -8,15 +8,19 @@ INTEGER / TEXT / REAL, REFERENCES, UNIQUE, CHECK, DEFAULT constants, CREATE INDE
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from storage.dialect import dialect_of, has_table_sql, migration_lock_sql
+from storage.dialect import change_log_triggers, dialect_of, has_table_sql, migration_lock_sql
 
 if TYPE_CHECKING:
     from storage.db import Connection, Database
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+# A migration's statements, or a function giving them for a dialect where the engines differ.
+Statements = list[str] | Callable[[str], list[str]]
+
+MIGRATIONS: list[tuple[int, str, Statements]] = [
     (
         1,
         "core tables",
@@ -467,6 +471,31 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
         ],
     ),
+    (
+        11,
+        "a log of the rows that may bring something due forward, for the scheduler",
+        lambda dialect: [
+            """CREATE TABLE schedule_changes (
+                id INTEGER PRIMARY KEY,
+                source TEXT NOT NULL,
+                row_id INTEGER
+            )""",
+            *change_log_triggers(
+                dialect,
+                "schedule_changes",
+                {
+                    # worked out again row by row
+                    "activities": (True, None),
+                    "notices": (True, None),
+                    "feedback_requests": (True, None),
+                    # settings: everything is worked out again
+                    "alliances": (False, None),
+                    "observation_quotas": (False, None),
+                    "kv": (False, "substr(NEW.key, 1, 7) = 'digest_'"),
+                },
+            ),
+        ],
+    ),
 ]
 
 
@@ -487,7 +516,7 @@ def migrate(db: Database | Connection, *, upto: int | None = None) -> int:
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     version = current_version(conn)
-    for number, name, statements in MIGRATIONS:
+    for number, name, steps in MIGRATIONS:
         if number <= version or (upto is not None and number > upto):
             continue
         conn.execute("BEGIN IMMEDIATE")
@@ -497,6 +526,7 @@ def migrate(db: Database | Connection, *, upto: int | None = None) -> int:
             conn.execute("COMMIT")
             version = number
             continue
+        statements = steps(dialect_of(conn)) if callable(steps) else steps
         try:
             for statement in statements:
                 conn.execute(statement)

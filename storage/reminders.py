@@ -10,7 +10,7 @@ cannot nest that method's own transaction inside this one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -63,6 +63,25 @@ class DigestRequest:
     @property
     def kv_key(self) -> str:
         return f"{_DIGEST_REQUEST}{self.alliance_id}"
+
+
+@dataclass(frozen=True)
+class ScheduleChanges:
+    """Rows written since the scheduler last worked out its next wake-up (schedule_changes,
+    filled by triggers, migration 11): those it can work out again one by one, or `settings`
+    when an alliance, quota or digest request changed and everything must be worked out."""
+
+    activities: frozenset[int] = frozenset()
+    notices: frozenset[int] = frozenset()
+    feedback_requests: frozenset[int] = frozenset()
+    settings: bool = False
+
+    @property
+    def rows(self) -> int:
+        return len(self.activities) + len(self.notices) + len(self.feedback_requests)
+
+    def __bool__(self) -> bool:
+        return self.settings or self.rows > 0
 
 
 class RemindersRepo:
@@ -152,18 +171,21 @@ class RemindersRepo:
             )
 
     # what is due: read models over the other aggregates ------------------------
-    def activities_around(self, start: datetime, end: datetime) -> list[tuple[Activity, datetime]]:
+    def activities_around(
+        self, start: datetime, end: datetime, only: Collection[int] | None = None
+    ) -> list[tuple[Activity, datetime]]:
         """Scheduled activities starting, or with a reflection deadline, in [start, end),
-        each with when it took its present form (created or last changed).
+        each with when it took its present form (created or last changed); `only` those
+        ids when given.
 
-        One indexed query (activities_start, activities_reflection_due) for whole rows: the
-        scheduler reads these after every message."""
+        One indexed query (activities_start, activities_reflection_due) for whole rows."""
         lo, hi = to_db_time(start), to_db_time(end)
+        among, ids = _among(only)
         rows = self._conn.execute(
             f"SELECT {ACTIVITY_COLUMNS}, updated_at FROM activities WHERE status = 'scheduled' "
-            "AND ((starts_at >= ? AND starts_at < ?) OR (reflection_due >= ? AND reflection_due < ?)) "
-            "ORDER BY starts_at, id",
-            (lo, hi, lo, hi),
+            "AND ((starts_at >= ? AND starts_at < ?) OR (reflection_due >= ? AND reflection_due < ?))"
+            f"{among} ORDER BY starts_at, id",
+            (lo, hi, lo, hi, *ids),
         )
         return [(activity_from_row(row[:-1]), from_db_time(row[-1])) for row in rows]
 
@@ -173,23 +195,67 @@ class RemindersRepo:
         ).fetchone()
         return from_db_time(row[0]) if row else None
 
-    def ack_notice_ids_published(self, start: datetime, end: datetime) -> list[int]:
+    def ack_notice_ids_published(
+        self, start: datetime, end: datetime, only: Collection[int] | None = None
+    ) -> list[int]:
         """Published notices asking for a receipt, published in [start, end)."""
+        among, ids = _among(only)
         rows = self._conn.execute(
             "SELECT id FROM notices WHERE status = 'published' AND needs_ack = 1 "
-            "AND publish_at >= ? AND publish_at < ? ORDER BY publish_at, id",
-            (to_db_time(start), to_db_time(end)),
+            f"AND publish_at >= ? AND publish_at < ?{among} ORDER BY publish_at, id",
+            (to_db_time(start), to_db_time(end), *ids),
         )
         return [int(row[0]) for row in rows]
 
-    def feedback_request_ids_due(self, start: datetime, end: datetime) -> list[int]:
+    def feedback_request_ids_due(
+        self, start: datetime, end: datetime, only: Collection[int] | None = None
+    ) -> list[int]:
         """Open feedback requests (征集) whose deadline falls in [start, end)."""
+        among, ids = _among(only)
         rows = self._conn.execute(
             "SELECT id FROM feedback_requests WHERE status = 'open' "
-            "AND due_at >= ? AND due_at < ? ORDER BY due_at, id",
-            (to_db_time(start), to_db_time(end)),
+            f"AND due_at >= ? AND due_at < ?{among} ORDER BY due_at, id",
+            (to_db_time(start), to_db_time(end), *ids),
         )
         return [int(row[0]) for row in rows]
+
+    # what changed since the scheduler last looked ----------------------------------------
+    def last_schedule_change(self) -> int:
+        row = self._conn.execute("SELECT MAX(id) FROM schedule_changes").fetchone()
+        return int(row[0] or 0)
+
+    def schedule_changes_after(self, seen: int) -> tuple[int, ScheduleChanges]:
+        """The changes logged after id `seen`, and the last id among them (one indexed
+        query, usually answering nothing: the scheduler asks after every message)."""
+        rows = self._conn.execute(
+            "SELECT id, source, row_id FROM schedule_changes WHERE id > ? ORDER BY id", (seen,)
+        ).fetchall()
+        if not rows:
+            return seen, ScheduleChanges()
+        ids: dict[str, set[int]] = {
+            "activities": set(),
+            "notices": set(),
+            "feedback_requests": set(),
+        }
+        settings = False
+        for _, source, row_id in rows:
+            if source in ids and row_id is not None:
+                ids[source].add(int(row_id))
+            else:
+                settings = True
+        changes = ScheduleChanges(
+            activities=frozenset(ids["activities"]),
+            notices=frozenset(ids["notices"]),
+            feedback_requests=frozenset(ids["feedback_requests"]),
+            settings=settings,
+        )
+        return int(rows[-1][0]), changes
+
+    def forget_schedule_changes(self, through: int) -> None:
+        """Drop log rows the scheduler has taken into account, but the last of them: SQLite
+        numbers a new row after the largest id still there, so ids must never go back."""
+        with transaction(self._conn):
+            self._conn.execute("DELETE FROM schedule_changes WHERE id < ?", (through,))
 
     # the weekly digest -----------------------------------------------------------
     def request_digest(self, request: DigestRequest) -> None:
@@ -230,6 +296,14 @@ class RemindersRepo:
             "SELECT value FROM kv WHERE key = ?", (f"{_DIGEST_CHANGED}{alliance_id}",)
         ).fetchone()
         return from_db_time(row[0]) if row else None
+
+
+def _among(only: Collection[int] | None) -> tuple[str, list[int]]:
+    """A clause keeping rows whose id is in `only` (none when `only` is None), and its values."""
+    if only is None:
+        return "", []
+    ids = sorted(only)
+    return f" AND id IN ({','.join('?' * len(ids))})" if ids else " AND 1 = 0", ids
 
 
 def _request_value(request: DigestRequest) -> str:

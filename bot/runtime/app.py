@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -51,46 +50,6 @@ class App:
 
     def close(self) -> None:
         self.storage.close()
-
-
-class ThrottledRearm:
-    """Re-arms the scheduler after handled messages without letting a burst pay for it each time.
-
-    `rearm()` reads the whole upcoming schedule from the database (milliseconds); after every
-    message of a sign-in burst that was most of the CPU. When the bot is quiet (this message is
-    the only one in progress) it re-arms at once, as before; during a burst at most once per
-    `interval` seconds, plus once when the burst is over. The alarm itself still rings at least
-    every `ReminderPolicy.max_sleep`.
-    """
-
-    def __init__(
-        self,
-        rearm: Callable[[], None],
-        in_progress: Callable[[], int],
-        *,
-        interval: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._rearm = rearm
-        self._in_progress = in_progress
-        self._interval = interval
-        self._monotonic = monotonic
-        self._last = -interval
-        self._later: asyncio.TimerHandle | None = None
-
-    def __call__(self) -> None:
-        quiet = self._in_progress() <= 1  # only the message that is finishing now
-        if quiet or self._monotonic() - self._last >= self._interval:
-            self._run()
-        elif self._later is None:
-            self._later = asyncio.get_running_loop().call_later(self._interval, self._run)
-
-    def _run(self) -> None:
-        if self._later is not None:
-            self._later.cancel()
-            self._later = None
-        self._last = self._monotonic()
-        self._rearm()
 
 
 def queue_counts(storage: Storage) -> QueueCounts:
@@ -171,12 +130,10 @@ def create_app(
         policy=reminder_policy,
     )
 
-    # A handled message may have created, moved or cancelled something that is due.
-    rearm = ThrottledRearm(scheduler.rearm, lambda: pipeline.in_progress)
-
     def after_message() -> None:
         worker.wake()
-        rearm()
+        # It may have created, moved or cancelled something due (cheap: see scheduler.py).
+        scheduler.rearm()
 
     pipeline = Pipeline(
         inbox,

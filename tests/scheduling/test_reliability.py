@@ -230,13 +230,42 @@ async def test_alarm_is_armed_for_the_next_due_instant(make_harness: HarnessFact
     assert scheduler.alarm_at == local("周三", "18:00")
 
     await h.say("lead1", "修改活动 A1 周五 14:30")  # the reminder moves to Thursday 18:00
-    assert scheduler.alarm_at == local("周三", "18:05")
+    # The alarm may still ring for the reminder that moved away: it finds nothing, looks again.
+    assert scheduler.alarm_at == local("周三", "18:00")
+    h.clock.set(local("周三", "18:00"))
+    assert await scheduler.run_due() == 0
+    scheduler.rearm()
+    assert scheduler.alarm_at == local("周三", "18:10")
     h.clock.set(local("周四", "17:58"))
     scheduler.rearm()
     assert scheduler.alarm_at == local("周四", "18:00")
 
     await scheduler.stop()
     assert scheduler.alarm_at is None
+
+
+async def test_alarm_follows_changes_made_by_another_process(make_harness: HarnessFactory) -> None:
+    """An activity created through another instance (or a calendar import) and a 周报 现在
+    asked there move this instance's alarm when it next re-arms: the database says what
+    changed, not this process's memory."""
+    h = make_harness()
+    scheduler = h.app.scheduler
+    await scheduler.start(paused=True)
+    h.clock.set(local("周三", "17:55"))
+    await h.say("t1", "活动")
+    assert scheduler.alarm_at == local("周三", "18:05")
+
+    other = Harness(h.path, h.clock, h.zone, h.private, h.registry)
+    await other.say("lead1", CREATE)  # Thursday: reminded on Wednesday at 18:00
+    await h.say("t1", "活动")
+    assert scheduler.alarm_at == local("周三", "18:00")
+
+    east = other.storage.roster.alliance_by_name("东部联盟")
+    assert east is not None
+    other.storage.reminders.request_digest(DigestRequest(east.id, h.clock.now(), "lead1", GROUP))
+    scheduler.rearm()  # as after any message
+    assert scheduler.alarm_at == local("周三", "17:55")  # due at once
+    await scheduler.stop()
 
 
 async def test_alarm_rings_and_runs_what_is_due(tmp_path: Path) -> None:
