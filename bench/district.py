@@ -362,12 +362,6 @@ async def run(report: Report, work: Path) -> None:
             target="< 2 s",
             ok=worst < 2000,
         )
-        median, worst, _ = timed(app.scheduler.wake_time)
-        report.add(
-            SECTION,
-            "scheduler wake_time() (the re-arm after a message) on this dataset",
-            f"{median:.1f} ms median, {worst:.1f} ms max",
-        )
     finally:
         storage.close()
     await _export(report, work, db)

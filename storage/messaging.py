@@ -413,6 +413,19 @@ class OutboxRepo:
         )
         return cursor.rowcount == 1
 
+    def release(self, item_ids: Sequence[int], instance: str) -> None:
+        """Give up `instance`'s claim on items it will not send this round, so the next
+        round (of any instance) takes them at once instead of after the lease."""
+        if not self.shared:
+            return
+        with transaction(self._conn):
+            for item_id in item_ids:
+                self._conn.execute(
+                    "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL "
+                    "WHERE id = ? AND claimed_by = ? AND status = 'pending'",
+                    (item_id, instance),
+                )
+
     def defer(self, item_id: int, until: datetime) -> bool:
         """Hold an item (and so its target's queue) until `until`; not a failed attempt."""
         cursor = self._conn.execute(

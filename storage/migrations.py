@@ -3,7 +3,9 @@
 Each migration is a list of SQL statements applied in one transaction; `schema_version`
 records which have run. Never edit a released migration: add a new one. The DDL is SQLite's,
 in the portable subset storage.dialect translates for PostgreSQL (`id INTEGER PRIMARY KEY`,
-INTEGER / TEXT / REAL, REFERENCES, UNIQUE, CHECK, DEFAULT constants, CREATE INDEX).
+INTEGER / TEXT / REAL, REFERENCES, UNIQUE, CHECK, DEFAULT constants, CREATE INDEX). Where
+the engines cannot share the text (triggers), a migration is a function of the dialect that
+returns its statements, built by storage.dialect.
 """
 
 from __future__ import annotations

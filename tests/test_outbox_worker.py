@@ -14,7 +14,7 @@ from bot.channels.base import SendError
 from bot.channels.wecom.ratelimit import SlidingWindowLimiter
 from bot.core.clock import FakeClock
 from bot.core.messages import Channel, Outgoing, TargetKind
-from bot.pipeline.outbox_worker import OutboxWorker, Sleep
+from bot.pipeline.outbox_worker import CLAIM_LEASE, OutboxWorker, Sleep
 from storage.audit import AuditRepo
 from storage.db import open_database
 from storage.messaging import OutboxRepo, OutboxStatus
@@ -344,3 +344,46 @@ async def test_a_member_flooding_the_bot_does_not_delay_anyone_elses_reply(
     assert outbox.stats().failed == 0
     assert {item.attempts for item in outbox.items()} == {1}
     assert max(slept) <= 5.0
+
+
+async def test_a_slow_round_stops_before_its_claim_lapses_and_hands_the_rest_on(
+    pg_url: str, clock: FakeClock
+) -> None:
+    """Two instances on PostgreSQL while WeCom answers slowly (50 s a send): the first stops
+    starting sends once its send window closes, and releases the rest, which the second sends
+    at once. Had it kept going past its lease, the second would have sent them too."""
+    a_db, b_db = open_database(pg_url), open_database(pg_url)
+    OutboxRepo(a_db).enqueue([msg("chat-1", text) for text in "一二三四"], T0)
+    b_sender = FakeSender()
+    b = OutboxWorker(
+        OutboxRepo(b_db),
+        {b_sender.channel: b_sender},
+        clock,
+        AuditRepo(b_db),
+        max_attempts=3,
+        instance="b",
+    )
+
+    class SlowSender(FakeSender):
+        async def send(self, message: Outgoing) -> None:
+            await super().send(message)
+            clock.advance(timedelta(seconds=50))
+            if clock.now() > T0 + CLAIM_LEASE:
+                await b.run_once()  # the other instance's round comes meanwhile
+
+    a_sender = SlowSender()
+    a = OutboxWorker(
+        OutboxRepo(a_db),
+        {a_sender.channel: a_sender},
+        clock,
+        AuditRepo(a_db),
+        max_attempts=3,
+        instance="a",
+    )
+
+    assert await a.run_once() == 1
+    assert await b.run_once() == 3  # released: no wait for a's lease to lapse
+
+    assert [m.text for m in a_sender.sent] == ["一"]
+    assert [m.text for m in b_sender.sent] == ["二", "三", "四"]
+    assert OutboxRepo(a_db).stats().pending == 0

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 
 from bot.channels.base import RateLimited, Sender, SendError
@@ -35,6 +35,10 @@ Sleep = Callable[[float], Awaitable[None]]
 # for any send with its retries inside the API client, short enough that the items of an
 # instance that died go out from another soon after.
 CLAIM_LEASE = timedelta(minutes=2)
+# A round starts no send after this long: one send may take ~90 s at worst (four 10-second
+# attempts with backoff, and a token fetch), so the last one ends before the claim lapses
+# and another instance could take the item. What is left is released for the next round.
+SEND_WINDOW = timedelta(seconds=30)
 
 AUDIT_ACTOR = "outbox"
 AUDIT_GIVE_UP = "outbox.give_up"
@@ -142,12 +146,17 @@ class OutboxWorker:
         for item in batch:
             queues.setdefault((item.channel, item.target), []).append(item)
         limit = asyncio.Semaphore(max(1, self._concurrency))
+        closes = self._clock.now() + SEND_WINDOW
+        left: list[int] = []
         try:
             sent = await asyncio.gather(
-                *(self._send_queue(items, limit) for items in queues.values())
+                *(self._send_queue(items, limit, closes, left) for items in queues.values())
             )
         finally:
             self._mark_sent()
+            if left:
+                self._outbox.release(left, self._instance)
+                self._more_due = True
         return sum(sent)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -195,11 +204,17 @@ class OutboxWorker:
                 waiter.cancel()
             await asyncio.gather(*waiters, return_exceptions=True)
 
-    async def _send_queue(self, items: list[OutboxItem], limit: asyncio.Semaphore) -> int:
-        """Send one target's items in order; stop at the first that must wait (retry, quota)."""
+    async def _send_queue(
+        self, items: list[OutboxItem], limit: asyncio.Semaphore, closes: datetime, left: list[int]
+    ) -> int:
+        """Send one target's items in order; stop at the first that must wait (retry, quota),
+        or when the round's send window `closes` (the rest go into `left`)."""
         sent = 0
         async with limit:
-            for item in items:
+            for position, item in enumerate(items):
+                if self._clock.now() >= closes:
+                    left.extend(i.id for i in items[position:])
+                    break
                 outcome = await self._deliver(item)
                 if outcome is _Outcome.SENT:
                     sent += 1
