@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import PurePath
 
 from bot.core.clock import Clock
-from bot.core.messages import Incoming
+from bot.core.messages import Effect, Incoming, Reply
 from bot.pipeline.files import (
     EXECUTABLE_SUFFIXES,
     FILE_ERROR,
@@ -26,8 +26,16 @@ from bot.pipeline.files import (
 )
 from bot.routing.context import Context, Hint
 from bot.routing.router import Args, Router
+from handlers.notice_files import notice_audience, notice_files
 from storage import Storage
-from storage.models import Activity, EvidenceKind, Member, RecentRecord, StoredFile
+from storage.models import (
+    Activity,
+    EvidenceKind,
+    Member,
+    NoticeStatus,
+    RecentRecord,
+    StoredFile,
+)
 
 router = Router("evidence")
 
@@ -141,7 +149,7 @@ def _activity(ctx: Context, record: RecentRecord) -> Activity | None:
     usage="附件",
     examples=("（照片说明写）反思 A7 板书设计很清楚……", "（交完反思 10 分钟内）直接发照片"),
 )
-def follow_up(ctx: Context, args: Args) -> str:
+def follow_up(ctx: Context, args: Args) -> str | list[Effect]:
     if not has_file(ctx):
         return HOW
     member = ctx.require_member()
@@ -155,4 +163,24 @@ def follow_up(ctx: Context, args: Args) -> str:
     line = attach(ctx, member, record.kind, record.record_id, record.activity_id)
     if not line.startswith("已附上"):
         return line
-    return f"已把{_what(ctx)}附在你{_record_label(ctx, record)}上。"
+    done = f"已把{_what(ctx)}附在你{_record_label(ctx, record)}上"
+    if record.kind is EvidenceKind.NOTICE and record.record_id is not None:
+        return _to_notice_groups(ctx, record.record_id, done)
+    return f"{done}。"
+
+
+def _to_notice_groups(ctx: Context, notice_id: int, done: str) -> list[Effect]:
+    """A file joining a published notice goes to its groups now; a scheduled one takes it
+    along when it goes out."""
+    storage = ctx.storage
+    notice = storage.notices.get(notice_id)
+    if notice is None or notice.status is NoticeStatus.CANCELLED:
+        return [Reply(text=f"{done}。")]
+    if notice.status is NoticeStatus.SCHEDULED:
+        return [Reply(text=f"{done}，会随通知一起发出。")]
+    newest = max(storage.evidence.of_record(EvidenceKind.NOTICE, notice.id), key=lambda e: e.id)
+    groups = len(storage.chats.for_alliances(notice_audience(storage, notice)))
+    return [
+        *notice_files(storage, notice, f"notice:{notice.id}", only=newest),
+        Reply(text=f"{done}，已发到 {groups} 个群。"),
+    ]

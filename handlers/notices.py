@@ -13,6 +13,7 @@ from bot.text.dates import extract_when
 from handlers import evidence
 from handlers import format as fmt
 from handlers.lookup import NOTICE_CODE, notice_by_code, take_code
+from handlers.notice_files import notice_audience, notice_files
 from scheduling.zones import Place
 from storage import Storage
 from storage.attendance import NO_SCHOOL, PARTICIPANT_ROLES
@@ -39,17 +40,18 @@ def notice_recipients(
     return roster.members_in(ids, PARTICIPANT_ROLES)
 
 
-def notice_broadcast(storage: Storage, notice: Notice) -> Broadcast:
-    """The group message of a published notice (also used when a scheduled one falls due)."""
+def notice_broadcasts(storage: Storage, notice: Notice, dedup_key: str) -> list[Broadcast]:
+    """The group messages of a published notice, its text then its files (also used when a
+    scheduled one falls due)."""
     author = storage.roster.member(notice.author_id) if notice.author_id else None
     signature = f"\n——{author.name}" if author else ""
     ack = f"\n请回复「收到 {notice.code}」确认。" if notice.needs_ack else ""
-    ids = None if notice.alliance_id is None else storage.roster.descendants(notice.alliance_id)
-    return Broadcast(
+    text = Broadcast(
         text=f"【通知 {notice.code}】{notice.body}{signature}{ack}",
-        alliance_ids=ids,
-        dedup_key=f"notice:{notice.id}",
+        alliance_ids=notice_audience(storage, notice),
+        dedup_key=dedup_key,
     )
+    return [text, *notice_files(storage, notice, dedup_key)]
 
 
 def _parse_target(ctx: Context, text: str) -> tuple[Alliance | None, bool, str]:
@@ -114,7 +116,7 @@ def _publish(ctx: Context, args_text: str, *, at_text: str | None = None) -> lis
                 f"{_goes_out(ctx, target, publish_at)}发到 {groups} 个群。"
             )
         ]
-    effects: list[Effect] = [notice_broadcast(ctx.storage, notice)]
+    effects: list[Effect] = [*notice_broadcasts(ctx.storage, notice, f"notice:{notice.id}")]
     no_group = "（目前还没有群绑定到该联盟，请先在群里发送「绑定 联盟名」）" if groups == 0 else ""
     follow = f"发送「回执 {notice.code}」查看确认情况。" if needs_ack else ""
     effects.append(

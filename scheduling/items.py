@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.core.messages import Attachment, AttachmentKind, Broadcast, Channel, Direct, Effect
 from bot.pipeline.files import safe_name
 from bot.text.dates import Period, parse_period
-from handlers.notices import notice_broadcast, notice_recipients
+from handlers.notices import notice_broadcasts, notice_recipients
 from reports.model import Digest
 from scheduling import texts
 from scheduling.zones import Place, at_local, key_time, parse_hhmm
@@ -524,9 +524,8 @@ class Planner:
 
         def compose(now: datetime) -> Outcome:
             current = self._storage.notices.get(notice.id) or notice
-            broadcast = notice_broadcast(self._storage, current)
             return Outcome(
-                [broadcast.model_copy(update={"dedup_key": key})],
+                [*notice_broadcasts(self._storage, current, key)],
                 notice_update=NoticeUpdate(notice.id, NoticeStatus.PUBLISHED, publish_at=now),
                 why_empty="no group is bound to its alliances",
             )

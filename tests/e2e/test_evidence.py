@@ -3,6 +3,7 @@ real AES on the media, the same checks as for 资源, files kept under the data 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -19,6 +20,7 @@ from bot.core.settings import Settings
 from bot.pipeline.files import files_dir_for
 from reports.links import sign
 from storage.models import EvidenceKind, Role
+from tests.fakes.wecom_api import DEFAULT_WEBHOOK_KEY
 from tests.fakes.wecom_crypto import aibot_media_message
 from tests.fakes.world import AIBOT_ID, FakeWeCom
 
@@ -317,10 +319,29 @@ async def test_a_notice_pdf_and_a_school_answer_carry_their_files(
     assert "已发布通知 N1" in notice and "已附上文件「安排.pdf」。" in notice
     [attached] = bot.storage.evidence.of_record(EvidenceKind.NOTICE, 1)
     assert attached.file.name == "安排.pdf"
+    # The notice's groups get its file after its text, each the way its channel sends files.
+    hook = bot.fake.api.messages_for(DEFAULT_WEBHOOK_KEY)
+    assert [m.msgtype for m in hook] == ["text", "text", "file"]
+    assert hook[1].payload["text"]["content"] == "【通知 N1 附件】安排.pdf"
+    hook_upload = bot.fake.api.upload_of(hook[2].payload["file"]["media_id"])
+    assert hook_upload is not None and hook_upload.data == pdf + "安排".encode()
+    await asyncio.wait_for(bot.fake.ws.wait_sent("aibot_upload_media_finish"), timeout=10)
+    [ws_upload] = bot.fake.ws.uploads
+    assert (ws_upload.filename, ws_upload.data) == ("安排.pdf", pdf + "安排".encode())
+    [*_, ws_file] = bot.fake.ws.sent("aibot_send_msg")
+    assert ws_file.body["file"] == {"media_id": ws_upload.media_id}
 
     clock.advance(timedelta(minutes=3))
     follow = await send_file("staff1", "座次表", None)
-    assert follow == "已把文件「座次表.pdf」附在你的通知 N1 上。"
+    assert follow == "已把文件「座次表.pdf」附在你的通知 N1 上，已发到 2 个群。"
+    # It follows the notice to its groups at once (the first file is not sent again).
+    hook = bot.fake.api.messages_for(DEFAULT_WEBHOOK_KEY)
+    assert [m.payload["text"]["content"] for m in hook if m.msgtype == "text"][-1] == (
+        "【通知 N1 附件】座次表.pdf"
+    )
+    files = [m for m in hook[3:] if m.msgtype == "file"]
+    uploads = [bot.fake.api.upload_of(m.payload["file"]["media_id"]) for m in files]
+    assert [u.data for u in uploads if u is not None] == [pdf + "座次表".encode()]
     assert len(bot.storage.evidence.of_record(EvidenceKind.NOTICE, 1)) == 2
     assert bot.storage.resources.in_alliances([seeded.activity.alliance_id]) == []
 

@@ -14,6 +14,7 @@ from bot.core.clock import FakeClock
 from bot.core.messages import Channel
 from scheduling.scheduler import ReminderScheduler
 from storage import Storage
+from storage.models import EvidenceKind
 from storage.reminders import DigestRequest, ReminderStatus
 from tests.fakes.small_alliance import GROUP
 from tests.scheduling.conftest import SHANGHAI, Harness, HarnessFactory, Sent, local, seed
@@ -292,3 +293,44 @@ async def test_alarm_rings_and_runs_what_is_due(tmp_path: Path) -> None:
     assert [r.status for r in records if r.key.startswith(f"digest:{east.id}:request:")] == [
         ReminderStatus.SENT
     ]
+
+
+async def test_a_scheduled_notice_takes_its_file_along_when_it_goes_out(
+    make_harness: HarnessFactory,
+) -> None:
+    """A file attached to a notice before it is due goes to its groups right after its text."""
+    h = make_harness()
+    await h.say("lead1", "定时通知 周二 09:00 东部联盟 周二教研安排见附件", chat=None)
+    lead = h.storage.roster.member_by_userid("lead1")
+    assert lead is not None
+    stored = h.storage.resources.add_file(
+        sha256="ab" * 32,
+        name="安排.pdf",
+        size=2048,
+        path="ab/安排.pdf",
+        executable=False,
+        uploaded_by=lead.id,
+        at=h.clock.now(),
+    )
+    h.storage.evidence.attach(
+        file_id=stored.id,
+        kind=EvidenceKind.NOTICE,
+        record_id=1,
+        activity_id=None,
+        member_id=lead.id,
+        at=h.clock.now(),
+        source="test:file",
+    )
+
+    sent = await h.advance(local("周二", "09:00"))
+
+    to_group = [s.message for s in sent if s.to == GROUP]
+    assert [m.text for m in to_group] == [
+        "【通知 N1】周二教研安排见附件\n——刘洋",
+        "【通知 N1 附件】安排.pdf",
+    ]
+    file = to_group[1].attachment
+    assert file is not None and (file.name, Path(file.path).parts[-2:]) == (
+        "安排.pdf",
+        ("ab", "安排.pdf"),
+    )
