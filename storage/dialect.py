@@ -5,7 +5,9 @@ Repositories and migrations are written once, in the SQL both engines accept (`?
 type INTEGER / TEXT / REAL). SQLite runs it as written. For PostgreSQL `to_postgres` rewrites a
 statement once (the result is cached per SQL string), following the rules listed there; the
 rules are textual and deliberately few, so anything they do not cover must be written portably
-in the repository itself. This module imports no driver: psycopg loads only for a URL.
+in the repository itself (e.g. SQLite sorts NULLs first, PostgreSQL last: an ORDER BY on a
+column that may be NULL says NULLS FIRST). This module imports no driver: psycopg loads only
+for a URL.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ MEMBER_SELECT = (
     "SELECT m.id, m.name, m.school_id, s.name, m.alliance_id, m.userid, m.role, m.active "
     "FROM members m LEFT JOIN schools s ON s.id = m.school_id"
 )
+# By school, then name. Members without a school come first, as SQLite always sorted them;
+# PostgreSQL puts NULLs last unless told.
+MEMBER_ORDER = " ORDER BY s.name NULLS FIRST, m.name, m.id"
 _ALLIANCE_COLUMNS = (
     "id, name, parent_id, timezone, digest_weekday, digest_time, digest_enabled, "
     "quiet_start, quiet_end"
@@ -223,7 +226,7 @@ class RosterRepo:
             role_values = [r.value for r in roles]
             sql += f" AND m.role IN ({','.join('?' * len(role_values))})"
             params.extend(role_values)
-        sql += " ORDER BY s.name, m.name, m.id"
+        sql += MEMBER_ORDER
         return [member_from_row(row) for row in self._db.execute(sql, params)]
 
     def all_members(self) -> list[Member]:

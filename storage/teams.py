@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from storage.db import inserted_id, to_db_time, transaction
 from storage.models import ActivityTarget, Member, Role, Team, Tier
-from storage.roster import MEMBER_SELECT, member_from_row
+from storage.roster import MEMBER_ORDER, MEMBER_SELECT, member_from_row
 
 if TYPE_CHECKING:
     from storage.db import Database
 
 _TEAM_COLUMNS = "id, name, alliance_id, school_id, created_by"
-_MEMBER_ORDER = " ORDER BY s.name, m.name, m.id"
 
 
 class TeamsRepo:
@@ -145,7 +144,7 @@ class TeamsRepo:
         )
         if active_only:
             sql += " AND m.active = 1"
-        return [member_from_row(row) for row in self._db.execute(sql + _MEMBER_ORDER, (team_id,))]
+        return [member_from_row(row) for row in self._db.execute(sql + MEMBER_ORDER, (team_id,))]
 
     def team_names_of(self, member_ids: Iterable[int] | None = None) -> dict[int, list[str]]:
         """member id → names of the teams they are in (every member when ids is None)."""
@@ -225,7 +224,7 @@ class TeamsRepo:
                 f" AND m.role IN ({role_marks})"
             )
             params = [*ids, *role_values]
-        return [member_from_row(row) for row in self._db.execute(sql + _MEMBER_ORDER, params)]
+        return [member_from_row(row) for row in self._db.execute(sql + MEMBER_ORDER, params)]
 
 
 def _team(row: tuple[Any, ...]) -> Team:

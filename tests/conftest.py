@@ -28,20 +28,37 @@ def pg_databases() -> Iterator[postgres.Databases | None]:
         databases.close()
 
 
-@pytest.fixture
-def pg_url(
-    request: pytest.FixtureRequest, pg_databases: postgres.Databases | None
-) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test (skips without PostgreSQL)."""
-    if pg_databases is None:
+def _postgres(request: pytest.FixtureRequest) -> postgres.Databases:
+    """The session's PostgreSQL; without one the test is skipped (fails in CI)."""
+    databases: postgres.Databases | None = request.getfixturevalue("pg_databases")
+    if databases is None:
         if postgres.required():
             pytest.fail(
                 f"PostgreSQL tests are required here ({postgres.REQUIRE_ENV}=1): {NO_POSTGRES}"
             )
         _skipped_for_postgres.append(request.node.nodeid)
         pytest.skip(NO_POSTGRES)
-    with pg_databases.fresh() as url:
+    return databases
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test (skips without PostgreSQL)."""
+    with _postgres(request).fresh() as url:
         yield url
+
+
+def _target(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    postgres_url: Callable[[], str],
+) -> Path | str:
+    if request.param == "sqlite":
+        return tmp_path / "bot.db"
+    url = postgres_url()
+    monkeypatch.chdir(tmp_path)
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,11 +67,16 @@ def db_target(
 ) -> Path | str:
     """What JIAOYAN_DB would hold: a SQLite file, or the URL of a fresh PostgreSQL database
     (run from tmp_path, since the files kept beside PostgreSQL data go to ./data)."""
-    if request.param == "sqlite":
-        return tmp_path / "bot.db"
-    url: str = request.getfixturevalue("pg_url")
-    monkeypatch.chdir(tmp_path)
-    return url
+    return _target(request, tmp_path, monkeypatch, lambda: request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def emptied_db_target(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path | str:
+    """`db_target` for many short tests: on PostgreSQL the session's shared database,
+    emptied (`Databases.emptied`) rather than a new one. The test closes its connections."""
+    return _target(request, tmp_path, monkeypatch, lambda: _postgres(request).emptied())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -66,8 +88,7 @@ def db_targets(
         numbers = itertools.count()
         yield lambda: tmp_path / f"bot-{next(numbers)}.db"
         return
-    request.getfixturevalue("pg_url")  # skips (or fails in CI) without PostgreSQL
-    databases: postgres.Databases = request.getfixturevalue("pg_databases")
+    databases = _postgres(request)
     monkeypatch.chdir(tmp_path)
     with contextlib.ExitStack() as stack:
         yield lambda: stack.enter_context(databases.fresh())

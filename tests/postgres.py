@@ -2,7 +2,9 @@
 test session creates (initdb + pg_ctl into a temporary folder) when the binaries are installed.
 
 Every test gets a database of its own, copied from a template migrated once per session
-(CREATE DATABASE ... TEMPLATE is fast), and dropped after the test.
+(CREATE DATABASE ... TEMPLATE), and dropped after the test. Suites with many tests that
+each seed their own data may instead share one database, emptied before each test
+(`Databases.emptied`): a new database costs about 0.4 s here, emptying one 25 ms.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 # What a broken constraint raises on either engine.
 INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, psycopg.IntegrityError)
@@ -111,6 +115,7 @@ class Databases:
         self._template = f"{TEMPLATE}_{os.getpid()}"
         self._admin.execute(f"CREATE DATABASE {self._template}")
         Storage.open(database_url(server, self._template)).close()
+        self._shared: str | None = None
 
     @contextlib.contextmanager
     def fresh(self, *, migrated: bool = True) -> Iterator[str]:
@@ -122,6 +127,41 @@ class Databases:
         finally:
             self._admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def emptied(self) -> str:
+        """The URL of the session's shared database, as a freshly migrated one would be: no
+        rows and ids counting from 1. Its user must have closed its connections after use."""
+        if self._shared is None:
+            self._shared = f"{self._prefix}_shared"
+            self._admin.execute(f"CREATE DATABASE {self._shared} TEMPLATE {self._template}")
+        url = database_url(self._server, self._shared)
+        # A connection the last test left in a transaction would hold locks: fail, not hang.
+        with psycopg.connect(url, autocommit=True, options="-c lock_timeout=10s") as conn:
+            empty(conn)
+        return url
+
     def close(self) -> None:
+        if self._shared is not None:
+            self._admin.execute(f"DROP DATABASE IF EXISTS {self._shared} WITH (FORCE)")
         self._admin.execute(f"DROP DATABASE IF EXISTS {self._template}")
         self._admin.close()
+
+
+def empty(conn: psycopg.Connection[Any]) -> None:
+    """Delete every row but the migrations' record and restart every id sequence."""
+    tables = [
+        sql.Identifier(name)
+        for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename <> 'schema_version'"
+        )
+    ]
+    # One statement, so the foreign keys are checked at its end, when every table is empty.
+    deletes = sql.SQL(", ").join(
+        sql.SQL("{} AS (DELETE FROM {})").format(sql.Identifier(f"d{n}"), table)
+        for n, table in enumerate(tables[1:])
+    )
+    conn.execute(sql.SQL("WITH {} DELETE FROM {}").format(deletes, tables[0]))
+    conn.execute(
+        "SELECT setval(format('%I', sequencename), start_value, false) FROM pg_sequences "
+        "WHERE schemaname = current_schema()"
+    )

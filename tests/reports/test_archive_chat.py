@@ -62,7 +62,7 @@ def test_ranges_as_summaries_take_them(chat: Chat) -> None:
 def test_teachers_get_only_their_own(chat: Chat) -> None:
     out = replies(chat.say("t1", "档案 李强", chat=None), False)
     assert "权限" in out and "reports/" not in out
-    exports = chat.d.path.parent / "exports"
+    exports = chat.d.data_dir / "exports"
     assert not (exports.exists() and list(exports.glob("m*")))  # nothing written
 
 
@@ -103,7 +103,7 @@ async def test_the_link_opens_only_for_who_asked(
     match = LINK.search(replies(chat.say("t1", "我的档案", chat=None), False))
     assert match is not None
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, JIAOYAN_DB=chat.d.path, JIAOYAN_DASHBOARD_SECRET=SECRET
+        _env_file=None, JIAOYAN_DB=chat.d.db, JIAOYAN_DASHBOARD_SECRET=SECRET
     )
     app = web.Application()
     add_routes(app, chat.d.storage, settings, chat.clock)
@@ -131,7 +131,7 @@ def test_without_a_secret_the_file_still_goes(district: District) -> None:
 
 
 def test_old_archives_are_cleaned_up(chat: Chat) -> None:
-    exports = chat.d.path.parent / "exports"
+    exports = chat.d.data_dir / "exports"
     exports.mkdir(parents=True, exist_ok=True)
     old = exports / "m3-3_20261120-100000.xlsx"  # a week before NOW
     recent = exports / "m3-3_20261126-100000.html"  # yesterday: its link may still be used

@@ -20,12 +20,17 @@ from reports.archive_html import render_archive_html
 from reports.member_archive import collect_archive
 from tests.playground.chromium import chromium_page, dump_dom
 
-from .conftest import NOW, R1, SHANGHAI, District
+from .conftest import NOW, R1, SHANGHAI, SQLITE_ONLY, District
 from .test_screenshots import ARTIFACTS, CHROMIUM
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian chromium is not installed (apt-get install chromium)"
+    ),
+    # What is checked is the font drawn; the archive's contents are checked on both engines
+    # in test_member_archive.py, and Chromium is the slow part.
+    SQLITE_ONLY,
+]
 WINDOW = (800, 1000)
 HEADING = (0, 0, 800, 60)  # where the page's h1 is drawn
 # Load the page's font for the name (true when it has those glyphs), then let two frames

@@ -112,11 +112,11 @@ async def test_export_builds_the_file_and_links_it_privately(
     assert "活动 2 个，签到 6 条，反思 5 篇，请假 2 条" in private
     match = LINK.search(private)
     assert match is not None and match.group(2).startswith("files/a")
-    files = list((chat.d.path.parent / "exports").glob("*.xlsx"))
+    files = list((chat.d.data_dir / "exports").glob("*.xlsx"))
     assert [f.name for f in files] == [match.group(2).removeprefix("files/")]
 
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, JIAOYAN_DB=chat.d.path, JIAOYAN_DASHBOARD_SECRET=SECRET
+        _env_file=None, JIAOYAN_DB=chat.d.db, JIAOYAN_DASHBOARD_SECRET=SECRET
     )
     app = web.Application()
     add_routes(app, chat.d.storage, settings, chat.clock)
@@ -143,5 +143,5 @@ def test_old_exports_are_cleaned_up(chat: Chat) -> None:
     chat.say("lead1", "导出 本周")
     chat.clock.advance(timedelta(days=3))
     chat.say("lead1", "导出 本周")
-    names = sorted(f.name for f in (chat.d.path.parent / "exports").glob("*.xlsx"))
+    names = sorted(f.name for f in (chat.d.data_dir / "exports").glob("*.xlsx"))
     assert names == [f"a{chat.d.east.id}_20261130-180000.xlsx"]

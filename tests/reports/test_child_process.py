@@ -16,8 +16,10 @@ from reports.child_process import ReportProcessError, run_in_child, run_in_child
 from reports.digest import build_digest
 from reports.digest_process import DigestInChildProcess
 from reports.export import ExportScope, export_workbook, export_workbook_apart
+from storage.db import DatabaseUnavailable
+from tests.postgres import database_url
 
-from .conftest import NOW, District
+from .conftest import NOW, SQLITE_ONLY, District
 
 
 async def test_the_child_builds_the_same_digest_without_holding_the_loop(
@@ -27,7 +29,7 @@ async def test_the_child_builds_the_same_digest_without_holding_the_loop(
     assert period is not None
     here = build_digest(district.storage, district.east, period, NOW)
     building = asyncio.create_task(
-        DigestInChildProcess(district.path)(district.storage, district.east, period, NOW)
+        DigestInChildProcess(district.db)(district.storage, district.east, period, NOW)
     )
     await asyncio.sleep(0)  # one turn of the loop: the child has only just been started
     assert not building.done()
@@ -42,10 +44,15 @@ async def test_the_child_builds_the_same_digest_without_holding_the_loop(
 async def test_the_childs_exception_reaches_the_caller(district: District, tmp_path: Path) -> None:
     period = parse_period("本周", NOW)
     assert period is not None
-    missing = tmp_path / "nowhere" / "deeper" / "jiaoyan.db"
-    missing.parent.parent.write_text("a file where a folder should be", encoding="utf-8")
+    if isinstance(district.db, Path):
+        missing: Path | str = tmp_path / "nowhere" / "deeper" / "jiaoyan.db"
+        missing.parent.parent.write_text("a file where a folder should be", encoding="utf-8")
+        expected: tuple[type[Exception], str | None] = (NotADirectoryError, None)
+    else:  # a database the server does not have
+        missing = database_url(district.db, "nowhere")
+        expected = (DatabaseUnavailable, "无法连接 PostgreSQL 数据库")
     builder = DigestInChildProcess(missing)
-    with pytest.raises(NotADirectoryError):
+    with pytest.raises(expected[0], match=expected[1]):
         await builder(district.storage, district.east, period, NOW)
 
 
@@ -60,13 +67,12 @@ async def test_any_named_function_runs_in_a_child() -> None:
     assert await run_in_child("math:fsum", [0.1] * 10) == 1.0
 
 
-async def test_a_hung_child_is_stopped(district: District) -> None:
+@SQLITE_ONLY  # the hung child never reaches the database
+async def test_a_hung_child_is_stopped(district: District, tmp_path: Path) -> None:
     period = parse_period("本周", NOW)
     assert period is not None
     # A "python" that never answers: the builder kills it after its timeout.
-    builder = DigestInChildProcess(
-        district.path, python=str(_sleeper(district.path.parent)), timeout=0.5
-    )
+    builder = DigestInChildProcess(district.db, python=str(_sleeper(tmp_path)), timeout=0.5)
     with pytest.raises(ReportProcessError, match="timed out"):
         await builder(district.storage, district.east, period, NOW)
 

@@ -16,7 +16,7 @@ from .conftest import NOW, District
 
 
 def settings_for(d: District) -> Settings:
-    return Settings(_env_file=None, JIAOYAN_DB=d.path)  # type: ignore[call-arg]
+    return Settings(_env_file=None, JIAOYAN_DB=d.db)  # type: ignore[call-arg]
 
 
 def run(d: District, output: Path, **kw: object) -> tuple[int, str, str]:
@@ -88,7 +88,7 @@ def test_progress_bar_on_a_terminal(district: District, tmp_path: Path) -> None:
 
 def test_the_real_command_line(district: District, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "cli.xlsx"
-    code = main(["export", "--db", str(district.path), "--alliance", "东部联盟", "-o", str(target)])
+    code = main(["export", "--db", str(district.db), "--alliance", "东部联盟", "-o", str(target)])
     assert code == 0 and target.exists()
     assert "已导出（东部联盟，全部时间）" in capsys.readouterr().out
     code = main(["export", "--db", str(tmp_path / "none.db"), "-o", str(target)])

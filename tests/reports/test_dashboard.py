@@ -27,7 +27,7 @@ ClientMaker = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
 def settings_for(d: District, secret: str | None = SECRET) -> Settings:
-    values: dict[str, Any] = {"JIAOYAN_DB": d.path, "JIAOYAN_ADMINS": "boss"}
+    values: dict[str, Any] = {"JIAOYAN_DB": d.db, "JIAOYAN_ADMINS": "boss"}
     if secret is not None:
         values["JIAOYAN_DASHBOARD_SECRET"] = secret
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -196,13 +196,14 @@ async def test_role_change_revokes_an_unexpired_link(site: Site) -> None:
 
 
 async def test_exported_files_are_served_only_to_their_alliance(site: Site) -> None:
-    folder = site.d.path.parent / "exports"
-    folder.mkdir()
+    folder = site.d.data_dir / "exports"
+    folder.mkdir(parents=True)
     (folder / f"a{site.d.west.id}_20261127-180000.xlsx").write_bytes(b"west data")
     (folder / f"a{site.d.east.id}_20261127-180000.xlsx").write_bytes(b"east data")
+    (site.d.data_dir / "private.txt").write_bytes(b"west data")  # beside the exports
     status, _, response = await site.get(f"files/a{site.d.east.id}_20261127-180000.xlsx")
     assert status == 200 and await response.read() == b"east data"
-    for name in (f"a{site.d.west.id}_20261127-180000.xlsx", "..%2Fjiaoyan.db", "x.xlsx"):
+    for name in (f"a{site.d.west.id}_20261127-180000.xlsx", "..%2Fprivate.txt", "x.xlsx"):
         status, html, _ = await site.get(f"files/{name}")
         assert status in (403, 404) and "west data" not in html
 

@@ -12,6 +12,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from reports import export
 from reports.export import ExportError, ExportScope, export_workbook, parse_day_bound
 from reports.stats import teacher_stats
+from storage.models import Role, SigninStatus
 from storage.reviews import ReviewParts
 
 from .conftest import NOW, R3, SHANGHAI, WEST_SECRET, District, at
@@ -351,6 +352,24 @@ def test_teacher_rows_add_up_to_the_school_rows(district: District) -> None:
             assert sum(t.reflected for t in mine) == counts.reflected
             assert sum(t.late for t in mine) == counts.late
     assert sum(t.expected for t in teachers) == sum(len(r.participants) for r in rolls)
+
+
+def test_people_without_a_school_come_first_on_either_engine(
+    district: District, tmp_path: Path
+) -> None:
+    """Rows of an activity follow the roster: by school, then name, people without a school
+    first. PostgreSQL sorted them last unless told, so the same data gave another workbook."""
+    storage = district.storage
+    newcomer = storage.roster.add_member(
+        "艾老师", at=at(11, 1), role=Role.TEACHER, alliance_id=district.east.id, userid="t7"
+    )
+    storage.submissions.sign_in(1, newcomer.id, at=at(11, 24, 14, 5), status=SigninStatus.ON_TIME)
+    storage.submissions.submit_reflection(1, newcomer.id, R3, at=at(11, 24, 21))
+    scope = ExportScope(alliance=district.east, start=None, end=None, zone=SHANGHAI)
+    export_workbook(storage, scope, tmp_path / "east.xlsx", NOW)
+    book = openpyxl.load_workbook(tmp_path / "east.xlsx")
+    assert [r[3] for r in rows(book["签到"]) if r[0] == "A1"] == ["艾老师", "刘洋", "李强", "王芳"]
+    assert [r[3] for r in rows(book["反思"]) if r[0] == "A1"] == ["艾老师", "李强", "王芳"]
 
 
 def test_user_text_stays_text_in_excel(district: District, tmp_path: Path) -> None:

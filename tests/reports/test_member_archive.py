@@ -61,7 +61,7 @@ def reviewed(district: District) -> District:
 
 
 def settings_for(d: District) -> Settings:
-    return Settings(_env_file=None, JIAOYAN_DB=d.path)  # type: ignore[call-arg]
+    return Settings(_env_file=None, JIAOYAN_DB=d.db)  # type: ignore[call-arg]
 
 
 def run(d: District, output: Path, member: str = "t1", **kw: str) -> tuple[int, str, str]:
@@ -166,7 +166,7 @@ def test_bad_input_is_told_in_chinese(
 
 def test_the_real_command_line(district: District, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "t1.xlsx"
-    db = str(district.path)
+    db = str(district.db)
     assert main(["export", "--db", db, "--member", "t1", "-o", str(target)]) == 0
     assert "已导出王芳（全部时间）的成长档案" in capsys.readouterr().out
     assert rows(target, "反思")[2][-1] == R1

@@ -10,6 +10,7 @@ the same numbers, the same names and the same digest keywords and excerpts both 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -162,9 +163,11 @@ def numbers(stats: PeriodStats[ActivityRoll] | PeriodStats[RollTally]) -> object
     )
 
 
-def test_tallies_equal_full_rolls_on_a_random_district(tmp_path: Path) -> None:
+def test_tallies_equal_full_rolls_on_a_random_district(
+    db_targets: Callable[[], Path | str],
+) -> None:
     for seed_value in (1, 2, 3):
-        storage = Storage.open(tmp_path / f"random{seed_value}.db")
+        storage = Storage.open(db_targets())
         try:
             district = seed(storage, random.Random(seed_value))
             outside = leaves_and_signins = 0
@@ -204,8 +207,10 @@ def _object_path_reflections(stats: PeriodStats[ActivityRoll]) -> list[tuple[Mem
     ]
 
 
-def test_digest_keywords_and_excerpts_equal_the_object_path(tmp_path: Path) -> None:
-    storage = Storage.open(tmp_path / "random.db")
+def test_digest_keywords_and_excerpts_equal_the_object_path(
+    emptied_db_target: Path | str,
+) -> None:
+    storage = Storage.open(emptied_db_target)
     try:
         district = seed(storage, random.Random(7))
         quoted = 0
@@ -243,10 +248,12 @@ def test_digest_keywords_and_excerpts_equal_the_object_path(tmp_path: Path) -> N
         storage.close()
 
 
-def test_digest_keywords_read_only_the_most_recent_reflections(tmp_path: Path) -> None:
+def test_digest_keywords_read_only_the_most_recent_reflections(
+    emptied_db_target: Path | str,
+) -> None:
     """With more reflections than the sample holds, keywords and excerpts come from the
     newest ones only, the digest says so, and the overview still counts every one."""
-    storage = Storage.open(tmp_path / "random.db")
+    storage = Storage.open(emptied_db_target)
     try:
         seed(storage, random.Random(7))
         period = Period(start=START, end=START + timedelta(days=61), label="本期")
@@ -365,12 +372,14 @@ def test_duplicate_participants_and_groups_count_the_same_both_ways() -> None:
     assert [m.id for m in tally.missing_reflection()] == [3, 4]
 
 
-def test_sums_in_sql_equal_the_rolls_on_a_random_district(tmp_path: Path) -> None:
+def test_sums_in_sql_equal_the_rolls_on_a_random_district(
+    db_targets: Callable[[], Path | str],
+) -> None:
     """汇总's counts summed by the database, the export's per-teacher tally and per-activity
     totals (which look only at records) give what counting every roll gives: legacy rows,
     leaves with sign-ins, reflections from people on leave, targets, sub-alliances."""
     for seed_value in (1, 2, 3):
-        storage = Storage.open(tmp_path / f"random{seed_value}.db")
+        storage = Storage.open(db_targets())
         try:
             seed(storage, random.Random(seed_value))
             for alliance in storage.roster.alliances():
