@@ -14,7 +14,7 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     from bot.cli.main import main as cli_main
 
-    db, out = Path(argv[0]), Path(argv[1])
+    db, out = argv[0], Path(argv[1])
     captured = io.StringIO()
     stdout = sys.stdout
     began = time.perf_counter()

@@ -5,12 +5,19 @@ reflections), the same figures at both, and the province/district ratio of each.
 The datasets are generated once per generator version and kept under the bench cache
 directory (`--cache`, default a `jiaoyan-bench` folder in the system temp directory); each
 run works on a fresh copy.
+
+With JIAOYAN_BENCH_PG=postgresql://… (any database of a server where that user may create
+databases) the same rows are measured on PostgreSQL too, in a second table. The first run
+copies each SQLite dataset into a database named after the generator and schema versions
+(`storage.copy.copy_to_postgres`, as `jiaoyan-bot db copy --to` does, then VACUUM ANALYZE as
+autovacuum would); every run measures a clone of it (CREATE DATABASE ... TEMPLATE).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -21,7 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.district import DISTRICT, NOW, PROVINCE, Size, cached
+import psycopg
+
+from bench.district import DISTRICT, GENERATOR_VERSION, NOW, PROVINCE, Size, cached
 from bench.procs import clean_env
 from bench.report import Report
 from bot.core.clock import FakeClock
@@ -31,8 +40,13 @@ from bot.runtime.app import create_app
 from bot.text.dates import parse_period
 from reports.digest import build_digest
 from storage import Storage
+from storage.copy import copy_to_postgres
+from storage.migrations import MIGRATIONS
+from tests.postgres import database_url
 
 SECTION = "5. Costs as the data grows: district and province (×10)"
+PG_SECTION = "5b. The same on PostgreSQL"
+PG_ENV = "JIAOYAN_BENCH_PG"
 CACHE = Path(tempfile.gettempdir()) / "jiaoyan-bench"
 
 
@@ -75,7 +89,7 @@ def timed(
     return statistics.median(times), max(times)
 
 
-def measure(db: Path) -> dict[str, tuple[float, float]]:
+def measure(db: Path | str) -> dict[str, tuple[float, float]]:
     """Each row of ROWS on the dataset at `db`: name -> (median ms, max ms)."""
     clock = FakeClock(NOW)
     settings = Settings(_env_file=None, JIAOYAN_DB=db)  # type: ignore[call-arg]
@@ -126,7 +140,7 @@ def measure(db: Path) -> dict[str, tuple[float, float]]:
         app.close()
 
 
-def export(db: Path, out: Path) -> dict[str, float]:
+def export(db: Path | str, out: Path) -> dict[str, float]:
     """The real `jiaoyan-bot export` of everything in a child process: seconds, peak MB."""
     done = subprocess.run(
         [sys.executable, "-m", "bench.export_run", str(db), str(out)],
@@ -146,36 +160,106 @@ def dataset(size: Size, work: Path, cache: Path) -> tuple[Path, str]:
     path, counts, seconds = cached(size, cache)
     copy = work / path.name
     shutil.copyfile(path, copy)
+    Storage.open(copy).close()  # migrated, so a copy to PostgreSQL has every column
     made = f"generated in {seconds:.0f} s" if seconds else "from the cache"
     summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
     return copy, f"{summary} ({made}, {path.stat().st_size / 2**20:.0f} MB)"
 
 
+def pg_dataset(size: Size, source: Path, server: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database holding the dataset in `source`: a clone of the database
+    kept per generator and schema version, copied from `source` the first time."""
+    kept = f"jiaoyan_bench_{size.name}_g{GENERATOR_VERSION}_m{MIGRATIONS[-1][0]}"
+    fresh = f"jiaoyan_bench_{size.name}_run"
+    with psycopg.connect(server, autocommit=True) as admin:
+        made = "from the kept database"
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (kept,)).fetchone():
+            began = time.perf_counter()
+            partial = f"{kept}_part"
+            admin.execute(f"DROP DATABASE IF EXISTS {partial} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {partial}")
+            copy_to_postgres(source, database_url(server, partial))
+            with psycopg.connect(database_url(server, partial), autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+            admin.execute(f"ALTER DATABASE {partial} RENAME TO {kept}")
+            made = f"copied in {time.perf_counter() - began:.0f} s"
+        began = time.perf_counter()
+        admin.execute(f"DROP DATABASE IF EXISTS {fresh} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {fresh} TEMPLATE {kept}")
+        cloned = time.perf_counter() - began
+        row = admin.execute("SELECT pg_database_size(%s)", (fresh,)).fetchone()
+        assert row is not None
+    summary = f"{made}, cloned in {cloned:.1f} s, {int(row[0]) / 2**20:.0f} MB"
+    return database_url(server, fresh), summary
+
+
+def drop(server: str, url: str) -> None:
+    with psycopg.connect(server, autocommit=True) as admin:
+        name = url.partition("?")[0].rpartition("/")[2]
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+Figures = dict[str, tuple[float, float]]
+
+
 async def run(report: Report, work: Path, cache: Path = CACHE) -> None:
-    results: dict[str, dict[str, tuple[float, float]]] = {}
+    server = os.environ.get(PG_ENV)
+    results: dict[str, Figures] = {}
     exports: dict[str, dict[str, float]] = {}
+    pg_results: dict[str, Figures] = {}
+    pg_exports: dict[str, dict[str, float]] = {}
     for size in (DISTRICT, PROVINCE):
         db, summary = await asyncio.to_thread(dataset, size, work, cache)
         report.add(SECTION, f"{size.name} dataset", summary)
+        if server:
+            url, pg_summary = await asyncio.to_thread(pg_dataset, size, db, server)
+            report.add(PG_SECTION, f"{size.name} dataset", pg_summary)
+            try:
+                pg_results[size.name] = await asyncio.to_thread(measure, url)
+                pg_exports[size.name] = await asyncio.to_thread(
+                    export, url, work / f"{size.name}-pg.xlsx"
+                )
+            finally:
+                await asyncio.to_thread(drop, server, url)
         results[size.name] = await asyncio.to_thread(measure, db)
         exports[size.name] = await asyncio.to_thread(export, db, work / f"{size.name}.xlsx")
+    add_rows(report, SECTION, results, exports)
+    if server:
+        add_rows(report, PG_SECTION, pg_results, pg_exports, sqlite=results)
+
+
+def add_rows(
+    report: Report,
+    section: str,
+    results: dict[str, Figures],
+    exports: dict[str, dict[str, float]],
+    sqlite: dict[str, Figures] | None = None,
+) -> None:
+    """The table of one backend: province figures against the targets, the province/district
+    ratio, and (for PostgreSQL) the ratio to SQLite's province figure of the same run."""
     for row in ROWS:
         small, large = results[DISTRICT.name][row.name], results[PROVINCE.name][row.name]
+        versus = ""
+        if sqlite is not None:
+            base = sqlite[PROVINCE.name][row.name][0]
+            versus = f"; {large[0] / max(base, 0.01):.1f}× SQLite's province median"
         report.add(
-            SECTION,
+            section,
             row.name,
             f"province {large[0]:.1f} ms median, {large[1]:.1f} ms max; "
-            f"district {small[0]:.1f} ms median ({large[0] / max(small[0], 0.01):.1f}×)",
+            f"district {small[0]:.1f} ms median ({large[0] / max(small[0], 0.01):.1f}×){versus}",
             target=f"< {row.target_ms:g} ms at province",
             ok=large[1] < row.target_ms,
         )
     small_x, large_x = exports[DISTRICT.name], exports[PROVINCE.name]
     report.add(
-        SECTION,
+        section,
         "full export to .xlsx (jiaoyan-bot export, all alliances, all time)",
         f"province {large_x['seconds']:.1f} s, peak RSS {large_x['peak_mb']:.0f} MB; "
         f"district {small_x['seconds']:.1f} s, {small_x['peak_mb']:.0f} MB",
         target=f"< {EXPORT_TARGET_S} s, < {EXPORT_TARGET_MB} MB at province",
         ok=large_x["seconds"] < EXPORT_TARGET_S and large_x["peak_mb"] < EXPORT_TARGET_MB,
-        command="python -m bench --only province",
+        command="python -m bench --only province"
+        if sqlite is None
+        else f"{PG_ENV}=postgresql://… python -m bench --only province",
     )

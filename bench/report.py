@@ -49,7 +49,10 @@ class Report:
     def markdown(self) -> str:
         lines = [f"Machine: {machine()}", ""]
         section = None
-        for f in self.figures:
+        # One table per section, in the order sections first appear (a bench may add to
+        # two sections in turn, e.g. province: SQLite and PostgreSQL).
+        order = {name: i for i, name in reversed(list(enumerate(f.section for f in self.figures)))}
+        for f in sorted(self.figures, key=lambda f: order[f.section]):
             if f.section != section:
                 section = f.section
                 lines += [

@@ -9,7 +9,7 @@ from bot.routing.context import Context
 from bot.routing.router import Args, Router
 from bot.text.dates import Period, parse_period
 from handlers import format as fmt
-from storage.attendance import is_expected
+from storage.attendance import expected_among
 from storage.models import SIGNIN_LABELS, Member, ReviewKind, Signin, SigninStatus
 
 router = Router("me")
@@ -33,14 +33,12 @@ def my_records(ctx: Context, args: Args) -> Reply:
     reflections = submissions.reflections_of(member.id)
     leaves = submissions.leaves_of(member.id)
     scope = roster.ancestors(member.alliance_id) if member.alliance_id else []
-    expected = [
-        activity
-        for activity in ctx.storage.activities.in_alliances(
-            scope, starts_from=term.start, starts_before=term.end
-        )
-        # An activity for some schools or one team is not pending for everyone else.
-        if is_expected(ctx.storage, activity, member)
-    ]
+    # An activity for some schools or one team is not pending for everyone else.
+    expected = expected_among(
+        ctx.storage,
+        ctx.storage.activities.in_alliances(scope, starts_from=term.start, starts_before=term.end),
+        member,
+    )
     seen = {a.id for a in expected}
     extra_ids = (signins.keys() | reflections.keys()) - seen
     extra = [a for a in (ctx.storage.activities.get(i) for i in extra_ids) if a is not None]

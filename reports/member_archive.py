@@ -19,7 +19,7 @@ from reports.alliance_sheets import resource_where
 from reports.export import COUNTING_RULES
 from reports.stats import HELD_SLACK, TeacherStats, rate, teacher_stats
 from storage import Storage
-from storage.attendance import ActivityRoll, is_expected
+from storage.attendance import ActivityRoll, expected_among
 from storage.models import (
     SIGNIN_LABELS,
     Activity,
@@ -199,12 +199,9 @@ def _rolls(storage: Storage, member: Member, start: datetime, end: datetime) -> 
     activities = storage.activities.in_alliances(
         storage.roster.ancestors(member.alliance_id), starts_from=start, starts_before=end
     )
+    scheduled = [a for a in activities if a.status is ActivityStatus.SCHEDULED]
     rolls = []
-    for activity in activities:
-        if activity.status is not ActivityStatus.SCHEDULED:
-            continue
-        if not is_expected(storage, activity, member):
-            continue
+    for activity in expected_among(storage, scheduled, member):
         rolls.append(
             ActivityRoll(
                 activity=activity,

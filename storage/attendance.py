@@ -191,15 +191,40 @@ def participants(roster: RosterRepo, teams: TeamsRepo, activity: Activity) -> li
 def is_expected(storage: Storage, activity: Activity, member: Member) -> bool:
     """Whether one member is expected at an activity — the same rule as `participants`,
     without listing everybody (for a person's own records and pending items)."""
+    return bool(expected_among(storage, [activity], member))
+
+
+def expected_among(
+    storage: Storage, activities: Sequence[Activity], member: Member
+) -> list[Activity]:
+    """Those of `activities` at which one member is expected (`is_expected` of each), with
+    the targets read at once and each alliance tree or team read once: 我的 asks this of
+    every activity of a term, and on PostgreSQL every query is a round trip."""
     if not member.active or member.role not in PARTICIPANT_ROLES:
-        return False
+        return []
     roster, teams = storage.roster, storage.teams
-    target = teams.activity_target(activity.id)
-    if target.whole_alliance:
-        return member.alliance_id in roster.descendants(activity.alliance_id)
-    if target.team_id is not None:
-        return any(m.id == member.id for m in teams.members(target.team_id))
-    return member.school_id in target.school_ids
+    targets = teams.activity_targets([a.id for a in activities])
+    trees: dict[int, set[int]] = {}
+    in_team: dict[int, bool] = {}
+    expected = []
+    for activity in activities:
+        target = targets.get(activity.id)
+        if target is None or target.whole_alliance:
+            tree = trees.get(activity.alliance_id)
+            if tree is None:
+                tree = trees[activity.alliance_id] = set(roster.descendants(activity.alliance_id))
+            found = member.alliance_id in tree
+        elif target.team_id is not None:
+            if target.team_id not in in_team:
+                in_team[target.team_id] = any(
+                    m.id == member.id for m in teams.members(target.team_id)
+                )
+            found = in_team[target.team_id]
+        else:
+            found = member.school_id in target.school_ids
+        if found:
+            expected.append(activity)
+    return expected
 
 
 def roll_of(storage: Storage, activity: Activity) -> ActivityRoll:

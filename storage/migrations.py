@@ -498,6 +498,17 @@ MIGRATIONS: list[tuple[int, str, Statements]] = [
             ),
         ],
     ),
+    (
+        12,
+        "the digest's newest reflections without sorting every reflection of the term",
+        [
+            # ReportingQueries.recent_reflections: ORDER BY first_submitted_at DESC, id DESC
+            # LIMIT 2000. PostgreSQL walks this index backwards and stops after the sample
+            # (a province term: 0.8 s -> 10 ms); SQLite's planner keeps its own plan.
+            "CREATE INDEX IF NOT EXISTS reflections_first_submitted "
+            "ON reflections(first_submitted_at, id)",
+        ],
+    ),
 ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.messages import Reply
-from storage.attendance import is_expected
+from storage.attendance import expected_among, is_expected
 from storage.models import Role
 
 from .conftest import Bot, broadcasts, replies
@@ -169,3 +169,6 @@ def test_is_expected_follows_the_target(bot: Bot) -> None:
     assert [is_expected(storage, a, wang) for a in (a1, a2, a3)] == [True, False, True]
     assert [is_expected(storage, a, zhang) for a in (a1, a2, a3)] == [False, True, True]
     assert [is_expected(storage, a, sun_li) for a in (a1, a2, a3)] == [False, False, False]
+    # Many at once (我的, a member's archive): the same answers, targets read together.
+    for person, expected in ((wang, [1, 3]), (zhang, [2, 3]), (sun_li, [])):
+        assert [a.id for a in expected_among(storage, [a1, a2, a3], person)] == expected
