@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _DIGEST_REQUEST = "digest_request:"
 _DIGEST_CHANGED = "digest_changed:"
 _MAX_KEY_CHAR = "\U0010ffff"
+_KEEP_CHANGES = 1000  # schedule_changes rows kept behind the scheduler (a few KB)
 
 
 class ReminderStatus(StrEnum):
@@ -252,10 +253,13 @@ class RemindersRepo:
         return int(rows[-1][0]), changes
 
     def forget_schedule_changes(self, through: int) -> None:
-        """Drop log rows the scheduler has taken into account, but the last of them: SQLite
-        numbers a new row after the largest id still there, so ids must never go back."""
+        """Drop log rows the scheduler has taken into account, keeping the last `_KEEP_CHANGES`:
+        a console run beside `serve` on the same file reads the log too and may be behind, and
+        SQLite numbers a new row after the largest id still there, so ids never go back."""
         with transaction(self._conn):
-            self._conn.execute("DELETE FROM schedule_changes WHERE id < ?", (through,))
+            self._conn.execute(
+                "DELETE FROM schedule_changes WHERE id <= ?", (through - _KEEP_CHANGES,)
+            )
 
     # the weekly digest -----------------------------------------------------------
     def request_digest(self, request: DigestRequest) -> None:

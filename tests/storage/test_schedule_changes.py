@@ -49,17 +49,26 @@ def test_writes_to_schedule_sources_are_logged_whoever_makes_them(db_target: Pat
     storage.close()
 
 
-def test_forgetting_the_log_never_reuses_an_id(db_target: Path | str) -> None:
-    """SQLite numbers a row after the largest id present: were the log emptied, the next
-    change would get an id the scheduler has already seen, and be missed."""
+def test_the_log_is_trimmed_behind_the_scheduler_and_ids_never_go_back(
+    db_target: Path | str,
+) -> None:
+    """The scheduler trims what it has read but keeps the last 1,000 rows (a console beside
+    `serve` may be behind it); a new change always gets an id after everything seen: SQLite
+    numbers a row after the largest id present, so an emptied log would reuse seen ids."""
     storage = Storage.open(db_target)
     seed_small_alliance(storage, T0)
     east = storage.roster.alliance_by_name("东部联盟")
     assert east is not None
     repo = storage.reminders
+    for minute in range(1200):
+        at = T0 + timedelta(minutes=minute)
+        repo.request_digest(DigestRequest(east.id, at, "lead1", None))
     seen = repo.last_schedule_change()
     repo.forget_schedule_changes(through=seen)
 
+    assert repo.schedule_changes_after(0)[0] == seen
+    assert repo.schedule_changes_after(seen - 1000)[1] == ScheduleChanges(settings=True)
     activity_id = create_activity(storage, east.id)
-    assert repo.schedule_changes_after(seen)[1].activities == {activity_id}
+    last, changes = repo.schedule_changes_after(seen)
+    assert last > seen and changes.activities == {activity_id}
     storage.close()
