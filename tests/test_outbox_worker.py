@@ -352,17 +352,17 @@ async def test_a_slow_round_stops_before_its_claim_lapses_and_hands_the_rest_on(
     """Two instances on PostgreSQL while WeCom answers slowly (50 s a send): the first stops
     starting sends once its send window closes, and releases the rest, which the second sends
     at once. Had it kept going past its lease, the second would have sent them too."""
-    a_db, b_db = open_database(pg_url), open_database(pg_url)
-    OutboxRepo(a_db).enqueue([msg("chat-1", text) for text in "一二三四"], T0)
+
+    def instance(name: str, sender: FakeSender) -> OutboxWorker:
+        db = open_database(pg_url)
+        repo = OutboxRepo(db)
+        return OutboxWorker(
+            repo, {sender.channel: sender}, clock, AuditRepo(db), max_attempts=3, instance=name
+        )
+
+    OutboxRepo(open_database(pg_url)).enqueue([msg("chat-1", t) for t in "一二三四"], T0)
     b_sender = FakeSender()
-    b = OutboxWorker(
-        OutboxRepo(b_db),
-        {b_sender.channel: b_sender},
-        clock,
-        AuditRepo(b_db),
-        max_attempts=3,
-        instance="b",
-    )
+    b = instance("b", b_sender)
 
     class SlowSender(FakeSender):
         async def send(self, message: Outgoing) -> None:
@@ -372,18 +372,11 @@ async def test_a_slow_round_stops_before_its_claim_lapses_and_hands_the_rest_on(
                 await b.run_once()  # the other instance's round comes meanwhile
 
     a_sender = SlowSender()
-    a = OutboxWorker(
-        OutboxRepo(a_db),
-        {a_sender.channel: a_sender},
-        clock,
-        AuditRepo(a_db),
-        max_attempts=3,
-        instance="a",
-    )
+    a = instance("a", a_sender)
 
     assert await a.run_once() == 1
     assert await b.run_once() == 3  # released: no wait for a's lease to lapse
 
     assert [m.text for m in a_sender.sent] == ["一"]
     assert [m.text for m in b_sender.sent] == ["二", "三", "四"]
-    assert OutboxRepo(a_db).stats().pending == 0
+    assert OutboxRepo(open_database(pg_url)).stats().pending == 0
