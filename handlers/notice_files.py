@@ -14,7 +14,8 @@ from bot.pipeline.files import files_dir_for
 from storage import Storage
 from storage.models import Evidence, EvidenceKind, Notice
 
-_PICTURES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"})
+# WeCom's image messages take JPG and PNG; any other picture goes as a file.
+_PICTURES = frozenset({".jpg", ".jpeg", ".png"})
 
 
 def notice_audience(storage: Storage, notice: Notice) -> list[int] | None:

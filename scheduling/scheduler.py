@@ -114,7 +114,7 @@ class ReminderScheduler:
         # Items whose composing failed, with the time to try again (this process only).
         self._retry_at: dict[str, datetime] = {}
         self._plan: _Plan | None = None
-        self._forgotten = 0  # the change log is empty up to this id
+        self._forgotten = 0  # the change log was last trimmed behind this id
 
     @property
     def repo(self) -> RemindersRepo:
@@ -206,27 +206,22 @@ class ReminderScheduler:
             if not changes:
                 return plan.wake_at
             if not changes.settings and changes.rows <= _MAX_ROWS:
-                wake = self._brought_forward(now, plan.wake_at, changes)
+                wake = self._first_due(now, plan.wake_at, changes)
                 self._plan = replace(plan, wake_at=wake, seen=seen)
                 return wake
         seen = self._repo.last_schedule_change()
-        wake = self._worked_out(now)
+        wake = self._first_due(now, now + self._policy.max_sleep)
         self._plan = _Plan(worked_at=now, wake_at=wake, seen=seen)
         return wake
 
-    def _worked_out(self, now: datetime) -> datetime:
-        horizon = now + self._policy.max_sleep
-        if self._due_items(now):
+    def _first_due(
+        self, now: datetime, until: datetime, only: ScheduleChanges | None = None
+    ) -> datetime:
+        """Now if something (of `only`) is due, else its next due instant, else `until`."""
+        if self._due_items(now, only):
             return now
-        upcoming = self.next_due_after(now, horizon)
-        return upcoming if upcoming is not None else horizon
-
-    def _brought_forward(self, now: datetime, wake: datetime, changes: ScheduleChanges) -> datetime:
-        """`wake`, or earlier if something of the changed rows is due before it."""
-        if self._due_items(now, changes):
-            return now
-        upcoming = self.next_due_after(now, wake, changes)
-        return upcoming if upcoming is not None else wake
+        upcoming = self.next_due_after(now, until, only)
+        return upcoming if upcoming is not None else until
 
     def next_due_after(
         self, moment: datetime, until: datetime, only: ScheduleChanges | None = None
