@@ -180,6 +180,8 @@ class RemindersRepo:
         ids when given.
 
         One indexed query (activities_start, activities_reflection_due) for whole rows."""
+        if only is not None and not only:
+            return []
         lo, hi = to_db_time(start), to_db_time(end)
         among, ids = _among(only)
         rows = self._conn.execute(
@@ -200,6 +202,8 @@ class RemindersRepo:
         self, start: datetime, end: datetime, only: Collection[int] | None = None
     ) -> list[int]:
         """Published notices asking for a receipt, published in [start, end)."""
+        if only is not None and not only:
+            return []
         among, ids = _among(only)
         rows = self._conn.execute(
             "SELECT id FROM notices WHERE status = 'published' AND needs_ack = 1 "
@@ -212,6 +216,8 @@ class RemindersRepo:
         self, start: datetime, end: datetime, only: Collection[int] | None = None
     ) -> list[int]:
         """Open feedback requests (征集) whose deadline falls in [start, end)."""
+        if only is not None and not only:
+            return []
         among, ids = _among(only)
         rows = self._conn.execute(
             "SELECT id FROM feedback_requests WHERE status = 'open' "
@@ -303,11 +309,12 @@ class RemindersRepo:
 
 
 def _among(only: Collection[int] | None) -> tuple[str, list[int]]:
-    """A clause keeping rows whose id is in `only` (none when `only` is None), and its values."""
+    """A clause keeping rows whose id is in `only` (none when `only` is None), and its values;
+    callers answer an empty `only` without asking the database."""
     if only is None:
         return "", []
     ids = sorted(only)
-    return f" AND id IN ({','.join('?' * len(ids))})" if ids else " AND 1 = 0", ids
+    return f" AND id IN ({','.join('?' * len(ids))})", ids
 
 
 def _request_value(request: DigestRequest) -> str:
